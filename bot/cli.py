@@ -1,0 +1,167 @@
+"""The `newsbot` command: index, ask, chat, eval. Thin: parse flags, call the core, print."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from corpus import default_corpus_dir
+from index import (BuildReport, Embedder, IndexNotFound, IndexProblem, build_index, default_index_dir,
+                   default_model, load_embedder)
+from retrieval import Retriever
+
+log = logging.getLogger("newsbot")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; errors are reported in one line, never as a traceback (unless --verbose)."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.run(args) or 0)
+    except IndexProblem as problem:
+        print(f"newsbot: {problem}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("newsbot: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # the last line of defence: one line, no traceback
+        if args.verbose:
+            raise
+        print(f"newsbot: unexpected error ({type(error).__name__}: {error}); run with --verbose for details",
+              file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--corpus-dir", type=Path, default=None,
+                        help="article folder (default: $NEWSBOT_CORPUS_DIR or the bundled corpus/articles)")
+    common.add_argument("--index-dir", type=Path, default=None,
+                        help="index folder (default: $NEWSBOT_INDEX_DIR or index/data)")
+    common.add_argument("--model", default=None,
+                        help="sentence-transformers model name or path (default: $NEWSBOT_MODEL or the packaged "
+                             "all-MiniLM-L6-v2)")
+    common.add_argument("-v", "--verbose", action="store_true", help="log details, show tracebacks")
+
+    parser = argparse.ArgumentParser(prog="newsbot", description="Answer questions from news articles.",
+                                     parents=[common])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    index = commands.add_parser("index", parents=[common], help="build or update the index from the corpus folder")
+    index.add_argument("--force", action="store_true", help="write a new version even if nothing changed")
+    index.set_defaults(run=_index)
+
+    ask = commands.add_parser("ask", parents=[common], help="answer one question")
+    ask.add_argument("question")
+    ask.add_argument("-k", type=int, default=3, help="at most this many sentences (default 3)")
+    ask.add_argument("--json", action="store_true", help="print a machine-readable result")
+    ask.set_defaults(run=_ask)
+
+    chat = commands.add_parser("chat", parents=[common], help="interactive console chat")
+    chat.set_defaults(run=_chat)
+
+    evaluate = commands.add_parser("eval", parents=[common],
+                                   help="measure answer-sentence retrieval on SQuAD-format JSON Lines (ReQA protocol)")
+    evaluate.add_argument("dataset", type=Path)
+    evaluate.add_argument("--segmentation", choices=["dataset", "own", "both"], default="both",
+                          help="sentence boundaries: the dataset's reqa_sentence_spans, the project's segmenter, or both")
+    evaluate.add_argument("--articles", type=str, default=None, metavar="FROM:TO",
+                          help="only articles FROM..TO-1 of the file, e.g. 0:24")
+    evaluate.add_argument("--json", action="store_true", help="print a machine-readable result")
+    evaluate.set_defaults(run=_eval)
+    return parser
+
+
+def _embedder(args: argparse.Namespace) -> Embedder:
+    return load_embedder(args.model if args.model is not None else default_model())
+
+
+def _index(args: argparse.Namespace) -> int:
+    report = _build(args, _embedder(args), force=args.force)
+    if report.up_to_date:
+        print(f"The index is up to date: {report.articles} articles, {report.sentences} sentences "
+              f"({report.version}).")
+    else:
+        print(f"Indexed {report.articles} articles, {report.sentences} sentences "
+              f"({report.embedded} embedded, the rest reused) in {report.seconds:.1f} s -> {report.version}")
+    return 0
+
+
+def _build(args: argparse.Namespace, embedder: Embedder, *, force: bool = False) -> BuildReport:
+    from tqdm import tqdm
+
+    corpus_dir = args.corpus_dir or default_corpus_dir()
+    with tqdm(total=0, unit="sentence", desc="Embedding", file=sys.stderr, disable=None, leave=False) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        report = build_index(corpus_dir, args.index_dir or default_index_dir(), embedder,
+                             progress=progress, force=force)
+    for problem in report.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    return report
+
+
+def _open(args: argparse.Namespace) -> Retriever:
+    """Open the index, building it first when there is none yet."""
+    embedder = _embedder(args)
+    index_dir = args.index_dir or default_index_dir()
+    try:
+        return Retriever.open(index_dir, embedder=embedder)
+    except IndexNotFound:
+        print(f"No index yet in {index_dir}; building one from {args.corpus_dir or default_corpus_dir()} first.",
+              file=sys.stderr)
+        _build(args, embedder)
+        return Retriever.open(index_dir, embedder=embedder)
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from bot.console import render_answer
+
+    if args.k < 1:
+        print("newsbot: -k must be at least 1", file=sys.stderr)
+        return 2
+    answer = _open(args).answer(args.question, k=args.k)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(render_answer(answer))
+    return 0
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from bot.console import chat
+
+    retriever = _open(args)
+    chat(retriever.answer)
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from retrieval.evaluate import evaluate_file, format_report
+
+    selection = _article_range(args.articles)
+    report = evaluate_file(args.dataset, _embedder(args), segmentations=_segmentations(args.segmentation),
+                           articles=selection)
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0
+
+
+def _segmentations(choice: str) -> tuple[str, ...]:
+    return ("dataset", "own") if choice == "both" else (choice,)
+
+
+def _article_range(text: str | None) -> slice | None:
+    if text is None:
+        return None
+    start, _, stop = text.partition(":")
+    try:
+        return slice(int(start) if start else None, int(stop) if stop else None)
+    except ValueError:
+        raise SystemExit("newsbot: --articles takes FROM:TO, e.g. 0:24") from None

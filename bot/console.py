@@ -1,0 +1,43 @@
+"""Plain-text rendering of answers and the interactive console chat (no token, no server)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from index.metadata import ArticleInfo
+from retrieval import Answer
+
+PROMPT = "you> "
+GOODBYES = {"quit", "exit", "bye", ":q"}
+
+
+def citation(article: ArticleInfo) -> str:
+    """Title, then source and date, then link: the parts an article has."""
+    details = [part for part in (article.source, article.published and article.published.strftime("%d %b %Y"))
+               if part]
+    line = article.title + (f" ({', '.join(details)})" if details else "")
+    return f"{line} {article.url}" if article.url else line
+
+
+def render_answer(answer: Answer) -> str:
+    """The answer as a person reads it in a terminal."""
+    if not answer.found:
+        return answer.message or "I found nothing in my articles that answers that."
+    blocks = [f"{number}. {hit.text}\n   — {citation(hit.article)}  [score {hit.score:.2f}]"
+              for number, hit in enumerate(answer.hits, start=1)]
+    return "\n".join(blocks)
+
+
+def chat(ask: Callable[[str], Answer], *, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
+    """Read questions until end of input or a goodbye, answering each on the shared answer path."""
+    print("Ask me about the news in my articles. Type 'quit' or press Ctrl-D to leave.", file=stdout)
+    while True:
+        print(PROMPT, end="", file=stdout, flush=True)
+        line = stdin.readline()
+        if not line or line.strip().lower() in GOODBYES:
+            print("Bye.", file=stdout)
+            return
+        if line.strip():
+            print(render_answer(ask(line)), file=stdout, flush=True)

@@ -1,0 +1,22 @@
+"""Sentence embeddings in a FAISS index on disk: versioned, self-describing, swapped atomically."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from index.build import BuildReport, ProgressCallback, build_index
+from index.embedder import DEFAULT_MODEL, Embedder, default_model, load_embedder
+from index.errors import IndexBusy, IndexCorrupt, IndexIncompatible, IndexNotFound, IndexProblem
+
+DEFAULT_INDEX_DIR = Path(__file__).resolve().parent / "data"
+
+
+def default_index_dir() -> Path:
+    """`NEWSBOT_INDEX_DIR` when set, else `index/data` in the project folder."""
+    return Path(os.environ.get("NEWSBOT_INDEX_DIR") or DEFAULT_INDEX_DIR)
+
+
+__all__ = ["BuildReport", "DEFAULT_INDEX_DIR", "DEFAULT_MODEL", "Embedder", "IndexBusy", "IndexCorrupt",
+           "IndexIncompatible", "IndexNotFound", "IndexProblem", "ProgressCallback", "build_index",
+           "default_index_dir", "default_model", "load_embedder"]

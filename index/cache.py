@@ -1,0 +1,53 @@
+"""Embeddings per article, kept between builds so a rebuild embeds only what is new or changed,
+and a killed build resumes where it stopped. Keyed by the model and the exact texts embedded."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+class EmbeddingCache:
+    """One `.npy` file of unit vectors per article, written atomically."""
+
+    def __init__(self, folder: Path, model: str) -> None:
+        self._model = model
+        self._folder = Path(folder) / hashlib.sha256(model.encode()).hexdigest()[:16]
+
+    def key(self, texts: Sequence[str]) -> str:
+        payload = self._model + "\x00" + "\x1e".join(texts)
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    def get(self, key: str, *, rows: int, dimension: int | None = None) -> np.ndarray | None:
+        """The cached vectors, or None when absent or not of the expected shape."""
+        try:
+            vectors = np.load(self._path(key), allow_pickle=False)
+        except (OSError, ValueError):
+            return None
+        if vectors.ndim != 2 or len(vectors) != rows or (dimension is not None and vectors.shape[1] != dimension):
+            return None
+        return vectors.astype(np.float32, copy=False)
+
+    def put(self, key: str, vectors: np.ndarray) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        with open(partial, "wb") as handle:
+            np.save(handle, np.asarray(vectors, dtype=np.float32), allow_pickle=False)
+        os.replace(partial, path)
+
+    def keep_only(self, keys: Iterable[str]) -> None:
+        """Forget the embeddings of articles that are no longer in the corpus."""
+        wanted = set(keys)
+        if not self._folder.is_dir():
+            return
+        for path in self._folder.glob("*/*"):
+            if path.name.removesuffix(".npy") not in wanted:
+                path.unlink(missing_ok=True)
+
+    def _path(self, key: str) -> Path:
+        return self._folder / key[:2] / f"{key}.npy"

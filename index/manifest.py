@@ -1,0 +1,63 @@
+"""The manifest: what an index version holds and how it was made, as JSON beside its files."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from index.errors import IndexCorrupt, IndexIncompatible
+
+FORMAT_NAME = "newsbot-index"
+FORMAT_VERSION = 1
+MANIFEST_FILE = "manifest.json"
+VECTORS_FILE = "vectors.faiss"
+METADATA_FILE = "metadata.sqlite"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Everything needed to decide whether an index can answer for a given model."""
+
+    model: str
+    dimension: int
+    metric: str
+    faiss_index: str
+    articles: int
+    sentences: int
+    corpus_fingerprint: str
+    segmenter: str
+    built_at: str
+    build_seconds: float
+    format: str = FORMAT_NAME
+    format_version: int = FORMAT_VERSION
+
+    def write(self, folder: Path) -> None:
+        (folder / MANIFEST_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+
+
+def read_manifest(folder: Path) -> Manifest:
+    """Read and validate a version's manifest; the errors say what to run."""
+    path = folder / MANIFEST_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexCorrupt(f"the index at {folder} has no {MANIFEST_FILE}; run `newsbot index` to rebuild it") from None
+    except (OSError, ValueError) as error:
+        raise IndexCorrupt(f"the index manifest {path} cannot be read ({error}); "
+                           "run `newsbot index` to rebuild it") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
+        raise IndexIncompatible(f"{folder} is not a newsbot index; run `newsbot index` to build one")
+    if data.get("format_version") != FORMAT_VERSION:
+        raise IndexIncompatible(
+            f"the index at {folder} has format version {data.get('format_version')!r}, this newsbot reads "
+            f"version {FORMAT_VERSION}; run `newsbot index` to rebuild it")
+    names = {f.name for f in fields(Manifest)}
+    try:
+        manifest = Manifest(**{k: v for k, v in data.items() if k in names})
+    except TypeError as error:
+        raise IndexCorrupt(f"the index manifest {path} is incomplete ({error}); run `newsbot index`") from None
+    if not (isinstance(manifest.dimension, int) and isinstance(manifest.sentences, int)
+            and isinstance(manifest.model, str)):
+        raise IndexCorrupt(f"the index manifest {path} has fields of the wrong type; run `newsbot index`")
+    return manifest

@@ -1,0 +1,135 @@
+"""Sentence and article metadata of one index version, in SQLite (no pickle, no Python objects per row).
+
+Row `sentences.id` is the sentence's position in the FAISS index.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from corpus.article import Article, Sentence
+from index.errors import IndexCorrupt
+
+_SCHEMA = """
+CREATE TABLE articles (
+    number INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    source TEXT,
+    published TEXT,
+    url TEXT,
+    fingerprint TEXT NOT NULL,
+    first_sentence INTEGER NOT NULL,
+    sentence_count INTEGER NOT NULL
+);
+CREATE TABLE sentences (
+    id INTEGER PRIMARY KEY,
+    article INTEGER NOT NULL REFERENCES articles(number),
+    paragraph INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    text TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class ArticleInfo:
+    """What a reply needs to cite an article."""
+
+    id: str
+    title: str
+    source: str | None
+    published: date | None
+    url: str | None
+
+
+@dataclass(frozen=True)
+class StoredSentence:
+    id: int
+    text: str
+    paragraph: int
+    start: int
+    end: int
+    article: ArticleInfo
+
+
+class MetadataWriter:
+    """Appends articles and their sentences in FAISS order while a build runs."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(path)
+        self._db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
+        self._articles = 0
+        self._sentences = 0
+
+    def add(self, article: Article, sentences: Sequence[Sentence]) -> None:
+        self._db.execute(
+            "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (self._articles, article.id, article.title, article.source,
+             article.published.isoformat() if article.published else None, article.url,
+             article.fingerprint, self._sentences, len(sentences)))
+        self._db.executemany(
+            "INSERT INTO sentences VALUES (?, ?, ?, ?, ?, ?)",
+            [(self._sentences + i, self._articles, s.paragraph, s.start, s.end, s.text)
+             for i, s in enumerate(sentences)])
+        self._articles += 1
+        self._sentences += len(sentences)
+
+    def close(self) -> None:
+        self._db.commit()
+        self._db.close()
+
+
+class MetadataReader:
+    """Read-only, thread-safe lookups into a published (immutable) version."""
+
+    def __init__(self, path: Path) -> None:
+        if not path.is_file():
+            raise IndexCorrupt(f"the index file {path} is missing; run `newsbot index` to rebuild")
+        try:
+            self._db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+            self.sentence_count = self._db.execute("SELECT count(*) FROM sentences").fetchone()[0]
+            self.article_count = self._db.execute("SELECT count(*) FROM articles").fetchone()[0]
+        except sqlite3.DatabaseError as error:
+            raise IndexCorrupt(f"the index file {path} is damaged ({error}); run `newsbot index` to rebuild") from None
+        self._lock = threading.Lock()
+
+    def sentences(self, ids: Sequence[int]) -> list[StoredSentence]:
+        """The sentences with these FAISS ids, in the order asked."""
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        with self._lock:
+            rows = self._db.execute(
+                f'SELECT s.id, s.text, s.paragraph, s.start, s."end", a.id, a.title, a.source, a.published, a.url '
+                f"FROM sentences s JOIN articles a ON a.number = s.article WHERE s.id IN ({marks})",
+                [int(i) for i in ids]).fetchall()
+        by_id = {row[0]: row for row in rows}
+        return [_stored_sentence(by_id[i]) for i in ids if i in by_id]
+
+    def articles(self) -> list[ArticleInfo]:
+        """Every indexed article, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, title, source, published, url FROM articles "
+                "ORDER BY published IS NULL, published DESC, title").fetchall()
+        return [_article_info(row) for row in rows]
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _article_info(row: Sequence) -> ArticleInfo:
+    article_id, title, source, published, url = row
+    return ArticleInfo(article_id, title, source, date.fromisoformat(published) if published else None, url)
+
+
+def _stored_sentence(row: Sequence) -> StoredSentence:
+    return StoredSentence(id=row[0], text=row[1], paragraph=row[2], start=row[3], end=row[4],
+                          article=_article_info(row[5:]))

@@ -1,0 +1,153 @@
+"""Question in, ranked answer sentences out: the one answer path shared by the CLI, the chat and the bot."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from index import default_index_dir
+from index.embedder import Embedder, canonical_model_name, default_model, load_embedder
+from index.errors import IndexIncompatible
+from index.manifest import METADATA_FILE, VECTORS_FILE, Manifest, read_manifest
+from index.metadata import ArticleInfo, MetadataReader, StoredSentence
+from index.store import current_version
+from index.vectors import load_vectors, search_vectors
+
+MAX_QUESTION_CHARS = 1000
+DEFAULT_MIN_SCORE = 0.20
+NOT_FOUND = "I found nothing in my articles that answers that."
+EMPTY_QUESTION = "Please ask a question in words, for example: How many people have died?"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One answer sentence, its similarity to the question, and the article to cite."""
+
+    text: str
+    score: float
+    article: ArticleInfo
+    sentence_id: int
+    paragraph: int
+    start: int
+    end: int
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON shape of `newsbot ask --json`."""
+        article = self.article
+        return {
+            "text": self.text, "score": round(self.score, 4), "sentence_id": self.sentence_id,
+            "paragraph": self.paragraph, "start": self.start, "end": self.end,
+            "article": {"id": article.id, "title": article.title, "source": article.source,
+                        "published": article.published.isoformat() if article.published else None,
+                        "url": article.url},
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The best evidence for a question, or an explicit not-found with the reason in `message`."""
+
+    question: str
+    found: bool
+    hits: tuple[Hit, ...]
+    message: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"question": self.question, "found": self.found, "message": self.message,
+                "hits": [hit.to_dict() for hit in self.hits]}
+
+
+class Retriever:
+    """Search one index version. Thread-safe; open once per process and share."""
+
+    def __init__(self, version_dir: Path, manifest: Manifest, embedder: Embedder, *,
+                 min_score: float = DEFAULT_MIN_SCORE) -> None:
+        self.version_dir = version_dir
+        self.manifest = manifest
+        self.min_score = min_score
+        self._embedder = embedder
+        self._vectors = load_vectors(version_dir / VECTORS_FILE, dimension=manifest.dimension,
+                                     count=manifest.sentences)
+        self._metadata = MetadataReader(version_dir / METADATA_FILE)
+
+    @classmethod
+    def open(cls, index_dir: Path | str | None = None, *, model: str | None = None,
+             embedder: Embedder | None = None, min_score: float = DEFAULT_MIN_SCORE) -> Retriever:
+        """Open the current version of an index folder (default: `NEWSBOT_INDEX_DIR` or `index/data`).
+
+        The model must be the one the index was built with; pass `embedder` to share a loaded
+        model between retrievers (e.g. across a reindex).
+        """
+        version_dir = current_version(Path(index_dir) if index_dir is not None else default_index_dir())
+        manifest = read_manifest(version_dir)
+        if embedder is None:
+            embedder = load_embedder(model if model is not None else default_model())
+        wanted = canonical_model_name(embedder.name)
+        if manifest.model != wanted:
+            raise IndexIncompatible(
+                f"the index at {version_dir.parent.parent} was built with the model {manifest.model}, "
+                f"but {wanted} is configured; run `newsbot index` to rebuild it with {wanted}, "
+                f"or set NEWSBOT_MODEL={manifest.model}")
+        return cls(version_dir, manifest, embedder, min_score=min_score)
+
+    @property
+    def embedder(self) -> Embedder:
+        return self._embedder
+
+    def articles(self) -> list[ArticleInfo]:
+        """Every indexed article, newest first."""
+        return self._metadata.articles()
+
+    def search(self, question: str, k: int = 5) -> list[Hit]:
+        """The k sentences most similar to the question, best first (empty for an empty question)."""
+        return self.search_many([question], k)[0]
+
+    def search_many(self, questions: Sequence[str], k: int = 5) -> list[list[Hit]]:
+        """Batch form of `search`: one model call for all questions."""
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        cleaned = [clean_question(q) for q in questions]
+        asked = [i for i, q in enumerate(cleaned) if q]
+        results: list[list[Hit]] = [[] for _ in questions]
+        if not asked:
+            return results
+        queries = self._embedder.encode([cleaned[i] for i in asked])
+        scores, ids = search_vectors(self._vectors, queries, k)
+        for row, i in enumerate(asked):
+            results[i] = self._hits(scores[row], ids[row])
+        return results
+
+    def answer(self, question: str, k: int = 3) -> Answer:
+        """The best sentences that clear the confidence threshold, or an explicit not-found."""
+        if not clean_question(question):
+            return Answer(question, False, (), EMPTY_QUESTION)
+        hits = [hit for hit in self.search(question, k) if hit.score >= self.min_score]
+        if not hits:
+            return Answer(question, False, (), NOT_FOUND)
+        return Answer(question, True, tuple(hits))
+
+    def close(self) -> None:
+        self._metadata.close()
+
+    def _hits(self, scores: np.ndarray, ids: np.ndarray) -> list[Hit]:
+        found = [(int(i), float(s)) for i, s in zip(ids, scores) if i >= 0]
+        stored = {s.id: s for s in self._metadata.sentences([i for i, _ in found])}
+        return [_hit(stored[i], score) for i, score in found if i in stored]
+
+
+def clean_question(question: object) -> str:
+    """The question as the model should see it: printable, single-spaced, of bounded length."""
+    if not isinstance(question, str):
+        return ""
+    printable = "".join(" " if unicodedata.category(c).startswith("C") else c for c in question)
+    return re.sub(r"\s+", " ", printable).strip()[:MAX_QUESTION_CHARS]
+
+
+def _hit(sentence: StoredSentence, score: float) -> Hit:
+    return Hit(text=sentence.text, score=score, article=sentence.article, sentence_id=sentence.id,
+               paragraph=sentence.paragraph, start=sentence.start, end=sentence.end)
