@@ -103,6 +103,25 @@ def _newsbot() -> Segmenter:
     return split_sentences
 
 
+def _newsbot_quotes(policy: str) -> Callable[[], Segmenter]:
+    """The same segmenter with another quote policy (see corpus.segment._QUOTE_POLICY)."""
+
+    def factory() -> Segmenter:
+        from corpus import segment
+
+        def run(text: str) -> Spans:
+            saved = segment._QUOTE_POLICY
+            segment._QUOTE_POLICY = policy
+            try:
+                return segment.split_sentences(text)
+            finally:
+                segment._QUOTE_POLICY = saved
+
+        return run
+
+    return factory
+
+
 def _pysbd() -> Segmenter:
     import pysbd
 
@@ -189,6 +208,8 @@ def _yasbd() -> Segmenter:
 CANDIDATES: dict[str, tuple[str, Callable[[], Segmenter]]] = {
     # name: (pip package, factory)
     "newsbot": ("(corpus/segment.py, no dependency)", _newsbot),
+    "newsbot[quotes=none]": ("(corpus/segment.py, no dependency)", _newsbot_quotes("none")),
+    "newsbot[quotes=both]": ("(corpus/segment.py, no dependency)", _newsbot_quotes("both")),
     "pysbd": ("pysbd", _pysbd),
     "syntok": ("syntok", _syntok),
     "segtok": ("segtok", _segtok),
@@ -200,6 +221,70 @@ CANDIDATES: dict[str, tuple[str, Callable[[], Segmenter]]] = {
     "sentence-splitter": ("sentence-splitter", _sentence_splitter),
     "yasbd": ("yasbd-lib", _yasbd),
 }
+
+
+# --------------------------------------------------------------------------- news checks
+
+# Hand-written news cases (the project's hard requirements), each as
+# (text, sentence starts that must exist, sentence starts that must not).
+# SQuAD is Wikipedia prose with few quotes; these cover what it does not.
+NEWS_CASES: list[tuple[str, list[str], list[str]]] = [
+    (
+        '"We are open to constructive proposals," he said, but any new UN action could not '
+        "justify force. It was rejected.",
+        ["It was"],
+        ["he said", "but any"],
+    ),
+    (
+        "\"I wouldn't say that there was a major breakthrough. But I think walking through how "
+        "we understand the situation on the ground, how the Russians see it... and then "
+        "beginning to strengthen and deepen our conversation about where we go next in the UN "
+        'Security Council, was very useful," US State Department spokeswoman Victoria Nuland said.',
+        [],
+        ["US State", "and then"],
+    ),
+    ('"Is this over?" Smith asked. No one answered.', ["No one"], ["Smith asked"]),
+    ('"Stop!" the officer shouted. Everyone froze.', ["Everyone"], ["the officer"]),
+    (
+        "The U.S. Army said on Jan. 5 that Dr. Smith met Mr. Jones at St. Paul's. They left.",
+        ["They left"],
+        ["Army", "5 that", "Smith", "Jones", "Paul"],
+    ),
+    ("Troops moved into the U.S. He said so.", ["He said"], []),
+    ("Cities, e.g. Paris, and the parent, i.e. Alphabet, rose. Stocks fell.", ["Stocks"], ["Paris", "Alphabet"]),
+    ("It cost $3.2 billion, or 2.5 percent, with 5,400 jobs. Next year differs.", ["Next"], ["billion", "percent", "400"]),
+    ("J. R. R. Tolkien wrote it. George W. Bush read it.", ["George"], ["R. R.", "R. Tolkien", "Tolkien", "Bush"]),
+    ("He hesitated... and then signed. Wait... What happened?", ["Wait", "What"], ["and then"]),
+    ("What happened? Nothing! Really.", ["Nothing", "Really"], []),
+    ('He said "hello." Then he left. (This was odd.) Nobody cared.', ["Then", "(This", "Nobody"], ['hello."']),
+    ("It closed in 1904.[citation needed] His lab was torn down.", ["His lab"], ["[citation"]),
+    ('He told the court, "I am here to . . . submit cheerfully." The judge agreed.', ["The judge"], [". . submit", ". submit", "submit"]),
+]
+
+
+def news_checks(seg: Segmenter) -> tuple[int, int, list[str]]:
+    """(checks passed, checks run, descriptions of failures) on NEWS_CASES."""
+    passed = total = 0
+    failures: list[str] = []
+    for text, required, forbidden in NEWS_CASES:
+        try:
+            starts = [text[_skip_ws(text, s) : e] for s, e in seg(text)]
+        except Exception as exc:  # noqa: BLE001 - a crash fails every check
+            starts = []
+            failures.append(f"raised {exc!r} on {text[:40]!r}")
+        for want in required:
+            total += 1
+            if any(s.startswith(want) for s in starts):
+                passed += 1
+            else:
+                failures.append(f"no break before {want!r} in {text[:40]!r}...")
+        for bad in forbidden:
+            total += 1
+            if not any(s.startswith(bad) for s in starts):
+                passed += 1
+            else:
+                failures.append(f"break before {bad!r} in {text[:40]!r}...")
+    return passed, total, failures
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -218,6 +303,9 @@ class Result:
     paragraphs: int
     gold_sentences: int
     errors: int
+    news_passed: int
+    news_total: int
+    news_failures: list[str]
 
 
 def load_paragraphs(path: Path) -> list[tuple[str, Spans]]:
@@ -250,14 +338,9 @@ def _version(package: str) -> str:
         return "?"
 
 
-def evaluate(
-    name: str, package: str, seg: Segmenter, paragraphs: list[tuple[str, Spans]]
-) -> Result:
-    """Score one segmenter on every paragraph; exceptions count as errors, not crashes."""
-    tp = fp = fn = 0
-    exact_hits = gold_total = errors = 0
+def _timed_pass(seg: Segmenter, paragraphs: list[tuple[str, Spans]]) -> tuple[float, list[Spans], int]:
     predictions: list[Spans] = []
-    seg(paragraphs[0][0])  # warm-up: lazy imports, regex compilation, caches
+    errors = 0
     t0 = time.perf_counter()
     for text, _ in paragraphs:
         try:
@@ -265,7 +348,26 @@ def evaluate(
         except Exception:  # noqa: BLE001 - a crashing candidate is a result
             predictions.append([(0, len(text))])
             errors += 1
-    elapsed = time.perf_counter() - t0
+    return time.perf_counter() - t0, predictions, errors
+
+
+def evaluate(
+    name: str,
+    package: str,
+    seg: Segmenter,
+    paragraphs: list[tuple[str, Spans]],
+    repeat: int = 3,
+) -> Result:
+    """Score one segmenter on every paragraph; exceptions count as errors, not crashes.
+
+    Speed is the best of ``repeat`` passes, as the machine is shared.
+    """
+    tp = fp = fn = 0
+    exact_hits = gold_total = 0
+    seg(paragraphs[0][0])  # warm-up: lazy imports, regex compilation, caches
+    elapsed, predictions, errors = _timed_pass(seg, paragraphs)
+    for _ in range(max(0, repeat - 1)):
+        elapsed = min(elapsed, _timed_pass(seg, paragraphs)[0])
     for (text, gold), pred in zip(paragraphs, predictions):
         gb, pb = boundaries(text, gold), boundaries(text, pred)
         tp += len(gb & pb)
@@ -277,6 +379,7 @@ def evaluate(
         gold_total += len(gold_spans)
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
+    news = news_checks(seg)
     f1 = 2 * p * r / (p + r) if p + r else 0.0
     return Result(
         name=name,
@@ -290,11 +393,14 @@ def evaluate(
         paragraphs=len(paragraphs),
         gold_sentences=gold_total,
         errors=errors,
+        news_passed=news[0],
+        news_total=news[1],
+        news_failures=news[2],
     )
 
 
 def _table(results: list[Result], skipped: dict[str, str]) -> str:
-    head = f"| {'segmenter':<18} | {'package==version':<36} | {'P':>5} | {'R':>5} | {'F1':>5} | {'exact':>5} | {'para/s':>8} |"
+    head = f"| {'segmenter':<20} | {'package==version':<36} | {'P':>5} | {'R':>5} | {'F1':>5} | {'exact':>5} | {'para/s':>8} | {'news':>5} |"
     sep = "|" + "|".join("-" * (len(c)) for c in head.split("|")[1:-1]) + "|"
     lines = [head, sep]
     for r in sorted(results, key=lambda r: -r.f1):
@@ -303,11 +409,11 @@ def _table(results: list[Result], skipped: dict[str, str]) -> str:
             pkg = f"newsbot {r.version}"
         err = f" ({r.errors} errors)" if r.errors else ""
         lines.append(
-            f"| {r.name:<18} | {pkg:<36} | {r.precision:.3f} | {r.recall:.3f} | {r.f1:.3f} "
-            f"| {r.exact:.3f} | {r.para_per_s:>8.0f} |{err}"
+            f"| {r.name:<20} | {pkg:<36} | {r.precision:.3f} | {r.recall:.3f} | {r.f1:.3f} "
+            f"| {r.exact:.3f} | {r.para_per_s:>8.0f} | {r.news_passed:>2}/{r.news_total:<2} |{err}"
         )
     for name, why in skipped.items():
-        lines.append(f"| {name:<18} | skipped: {why}")
+        lines.append(f"| {name:<20} | skipped: {why}")
     return "\n".join(lines)
 
 
@@ -317,6 +423,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ap.add_argument("--only", nargs="*", metavar="NAME", help=f"subset of: {', '.join(CANDIDATES)}")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N paragraphs")
+    ap.add_argument("--repeat", type=int, default=3, help="timed passes; speed is the best")
+    ap.add_argument("--failures", action="store_true", help="list failed news checks")
     args = ap.parse_args(argv)
 
     if not args.data.is_file():
@@ -340,7 +448,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ImportError as exc:
             skipped[name] = f"not installed ({package}): {exc}"
             continue
-        results.append(evaluate(name, package, seg, paragraphs))
+        results.append(evaluate(name, package, seg, paragraphs, repeat=args.repeat))
 
     if args.json:
         print(
@@ -357,6 +465,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print(f"{len(paragraphs)} paragraphs from {args.data}")
         print(_table(results, skipped))
+        print(
+            f"news: hand-written news checks passed (quote attribution, abbreviations, "
+            f"initials, numbers, ellipses), {len(NEWS_CASES)} paragraphs; --failures lists misses."
+        )
+        if args.failures:
+            for r in results:
+                for f in r.news_failures:
+                    print(f"  {r.name}: {f}")
     return 0
 
 

@@ -72,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
                           help="sentence boundaries: the dataset's reqa_sentence_spans, the project's segmenter, or both")
     evaluate.add_argument("--articles", type=str, default=None, metavar="FROM:TO",
                           help="only articles FROM..TO-1 of the file, e.g. 0:24")
+    evaluate.add_argument("--work-dir", type=Path, default=None,
+                          help="keep the evaluation indexes here, so a rerun reuses their embeddings")
     evaluate.add_argument("--json", action="store_true", help="print a machine-readable result")
     evaluate.set_defaults(run=_eval)
     return parser
@@ -92,17 +94,32 @@ def _index(args: argparse.Namespace) -> int:
     return 0
 
 
+class _ProgressBars:
+    """One progress bar on stderr per stage, for `progress(stage, done, total)` callbacks."""
+
+    def __enter__(self) -> _ProgressBars:
+        self._bars: dict[str, object] = {}
+        return self
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if stage not in self._bars:
+            self._bars[stage] = tqdm(total=total, desc=stage, file=sys.stderr, disable=None, leave=False)
+        bar = self._bars[stage]
+        bar.total = total  # type: ignore[attr-defined]
+        bar.update(done - bar.n)  # type: ignore[attr-defined]
+
+    def __exit__(self, *exc: object) -> None:
+        for bar in self._bars.values():
+            bar.close()  # type: ignore[attr-defined]
+
+
 def _build(args: argparse.Namespace, embedder: Embedder, *, force: bool = False) -> BuildReport:
-    from tqdm import tqdm
-
-    corpus_dir = args.corpus_dir or default_corpus_dir()
-    with tqdm(total=0, unit="sentence", desc="Embedding", file=sys.stderr, disable=None, leave=False) as bar:
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
-        report = build_index(corpus_dir, args.index_dir or default_index_dir(), embedder,
-                             progress=progress, force=force)
+    with _ProgressBars() as progress:
+        report = build_index(args.corpus_dir or default_corpus_dir(), args.index_dir or default_index_dir(),
+                             embedder, progress=lambda done, total: progress("embedding", done, total),
+                             force=force)
     for problem in report.problems:
         print(f"warning: {problem}", file=sys.stderr)
     return report
@@ -146,9 +163,12 @@ def _chat(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from retrieval.evaluate import evaluate_file, format_report
 
-    selection = _article_range(args.articles)
-    report = evaluate_file(args.dataset, _embedder(args), segmentations=_segmentations(args.segmentation),
-                           articles=selection)
+    if not args.dataset.is_file():
+        print(f"newsbot: the dataset {args.dataset} does not exist", file=sys.stderr)
+        return 2
+    with _ProgressBars() as progress:
+        report = evaluate_file(args.dataset, _embedder(args), segmentations=_segmentations(args.segmentation),
+                               articles=_article_range(args.articles), work_dir=args.work_dir, progress=progress)
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0
 

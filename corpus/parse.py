@@ -131,7 +131,7 @@ def _unwrap(blocks: list[str]) -> list[str]:
 
 
 def _header_fields(block: str) -> dict[str, str] | None:
-    """The header's fields when every line of the first block is `key: value` and one is a title."""
+    """The header's fields when every line of the first block is `key: value` and one is `title`."""
     fields: dict[str, str] = {}
     for line in block.split("\n"):
         match = _HEADER_LINE.match(line)
@@ -140,7 +140,7 @@ def _header_fields(block: str) -> dict[str, str] | None:
         key = match.group("key").lower()
         if key in HEADER_KEYS:
             fields[key] = match.group("value")
-    return fields if fields.get("title") else None
+    return fields if "title" in fields else None
 
 
 def _make_article(article_id: str, *, title: str, paragraphs: list[str], source: str | None,

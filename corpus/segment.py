@@ -83,7 +83,7 @@ _STARTERS = frozenset(
     although though during despite according also then now still even what who why how where
     some many most all both each one two no not
     moreover furthermore thus therefore hence instead indeed nevertheless nonetheless
-    today later finally meanwhile besides otherwise
+    today later finally besides otherwise
     """.split()
 )
 
@@ -135,9 +135,9 @@ def _is_break(text: str, m: re.Match[str]) -> bool:
     """Decide whether a candidate match really ends a sentence."""
     if m.group("blank") is not None or m.group("cjk") is not None:
         return True
-    nm = _NEXT_WORD.match(text, m.end())
-    nxt = nm.group(1) if nm else ""
-    if not nxt:
+    nm = _NEXT_WORD.match(text, m.end())  # always matches, possibly empty
+    nxt = nm.group(1) if nm is not None else ""
+    if nm is None or not nxt:
         return True  # nothing visible follows
     first = nxt[0]
     # A lowercase word or continuation punctuation: the sentence goes on

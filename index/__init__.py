@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from index.build import BuildReport, ProgressCallback, build_index
+from index.build import BuildReport, Document, ProgressCallback, build_from_documents, build_index
 from index.embedder import DEFAULT_MODEL, Embedder, default_model, load_embedder
 from index.errors import IndexBusy, IndexCorrupt, IndexIncompatible, IndexNotFound, IndexProblem
 
@@ -17,6 +17,6 @@ def default_index_dir() -> Path:
     return Path(os.environ.get("NEWSBOT_INDEX_DIR") or DEFAULT_INDEX_DIR)
 
 
-__all__ = ["BuildReport", "DEFAULT_INDEX_DIR", "DEFAULT_MODEL", "Embedder", "IndexBusy", "IndexCorrupt",
+__all__ = ["BuildReport", "Document", "build_from_documents", "DEFAULT_INDEX_DIR", "DEFAULT_MODEL", "Embedder", "IndexBusy", "IndexCorrupt",
            "IndexIncompatible", "IndexNotFound", "IndexProblem", "ProgressCallback", "build_index",
            "default_index_dir", "default_model", "load_embedder"]

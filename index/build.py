@@ -28,6 +28,9 @@ ProgressCallback = Callable[[int, int], None]
 EMBEDDING_RECIPE = "sentence-v1"  # what text is embedded per sentence; part of the corpus fingerprint
 SENTENCES_PER_BATCH = 256
 
+Document = tuple[Article, list[Sentence]]
+"""An article with the sentences to index from it."""
+
 
 @dataclass(frozen=True)
 class BuildReport:
@@ -48,26 +51,39 @@ def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *,
     in both cases the current version is left as it was.
     """
     started = time.perf_counter()
-    index_dir = Path(index_dir)
-    with writer_lock(index_dir):
-        remove_stale(index_dir)
+    with writer_lock(Path(index_dir)):
         documents, problems = _read_documents(Path(corpus_dir))
         if not documents:
             detail = f" ({problems[0]})" if problems else ""
             raise IndexProblem(f"no article could be read from {corpus_dir}{detail}; nothing was changed")
-        fingerprint = corpus_fingerprint(article for article, _ in documents)
-        previous = _current_manifest(index_dir)
-        if (not force and previous is not None and previous.corpus_fingerprint == fingerprint
-                and previous.model == embedder.name):
-            return BuildReport(current_version(index_dir), previous.articles, previous.sentences, 0,
-                               tuple(problems), time.perf_counter() - started, up_to_date=True)
-        cache = EmbeddingCache(index_dir / CACHE_DIR, embedder.name)
-        texts = [embedding_texts(article, sentences) for article, sentences in documents]
-        keys = [cache.key(t) for t in texts]
-        vectors = [cache.get(key, rows=len(t)) for key, t in zip(keys, texts)]
-        embedded = _embed_missing(embedder, texts, keys, vectors, cache, progress)
-        version = _write_version(index_dir, documents, vectors, embedder.name, fingerprint, started)
-        cache.keep_only(keys)
+        return _build_locked(documents, problems, Path(index_dir), embedder, progress, force, started)
+
+
+def build_from_documents(documents: Sequence[Document], index_dir: Path, embedder: Embedder, *,
+                         progress: ProgressCallback | None = None) -> BuildReport:
+    """Index articles whose sentences are already known (e.g. an evaluation set with its own boundaries)."""
+    if not documents:
+        raise IndexProblem("there are no articles to index")
+    with writer_lock(Path(index_dir)):
+        return _build_locked(list(documents), [], Path(index_dir), embedder, progress, False, time.perf_counter())
+
+
+def _build_locked(documents: list[Document], problems: list[Problem], index_dir: Path, embedder: Embedder,
+                  progress: ProgressCallback | None, force: bool, started: float) -> BuildReport:
+    remove_stale(index_dir)
+    fingerprint = corpus_fingerprint(documents)
+    previous = _current_manifest(index_dir)
+    if (not force and previous is not None and previous.corpus_fingerprint == fingerprint
+            and previous.model == embedder.name):
+        return BuildReport(current_version(index_dir), previous.articles, previous.sentences, 0,
+                           tuple(problems), time.perf_counter() - started, up_to_date=True)
+    cache = EmbeddingCache(index_dir / CACHE_DIR, embedder.name)
+    texts = [embedding_texts(article, sentences) for article, sentences in documents]
+    keys = [cache.key(t) for t in texts]
+    vectors = [cache.get(key, rows=len(t)) for key, t in zip(keys, texts)]
+    embedded = _embed_missing(embedder, texts, keys, vectors, cache, progress)
+    version = _write_version(index_dir, documents, vectors, embedder.name, fingerprint, started)
+    cache.keep_only(keys)
     return BuildReport(version, len(documents), sum(len(s) for _, s in documents), embedded,
                        tuple(problems), time.perf_counter() - started, up_to_date=False)
 
@@ -77,16 +93,18 @@ def embedding_texts(article: Article, sentences: Sequence[Sentence]) -> list[str
     return [sentence.text for sentence in sentences]
 
 
-def corpus_fingerprint(articles: Iterator[Article]) -> str:
+def corpus_fingerprint(documents: Sequence[Document]) -> str:
     """Equal fingerprints mean an identical index would be built."""
     digest = hashlib.sha256(f"{SEGMENTER_VERSION}|{EMBEDDING_RECIPE}".encode())
-    for fingerprint in sorted(article.fingerprint for article in articles):
-        digest.update(fingerprint.encode())
+    for article, sentences in sorted(documents, key=lambda document: document[0].id):
+        digest.update(article.fingerprint.encode())
+        for sentence in sentences:
+            digest.update(f"|{sentence.start}:{sentence.end}".encode())
     return digest.hexdigest()
 
 
-def _read_documents(corpus_dir: Path) -> tuple[list[tuple[Article, list[Sentence]]], list[Problem]]:
-    documents: list[tuple[Article, list[Sentence]]] = []
+def _read_documents(corpus_dir: Path) -> tuple[list[Document], list[Problem]]:
+    documents: list[Document] = []
     problems: list[Problem] = []
     seen: set[str] = set()
     for item in read_corpus(corpus_dir):
@@ -146,7 +164,7 @@ def _batches(items: list[int], sizes: list[int]) -> Iterator[list[int]]:
         yield batch
 
 
-def _write_version(index_dir: Path, documents: list[tuple[Article, list[Sentence]]],
+def _write_version(index_dir: Path, documents: list[Document],
                    vectors: list[np.ndarray | None], model: str, fingerprint: str, started: float) -> Path:
     dimension = int(vectors[0].shape[1])  # type: ignore[union-attr]
     index = new_vector_index(dimension)

@@ -1,0 +1,172 @@
+"""Answer-sentence retrieval measured with the ReQA protocol on SQuAD-format JSON Lines.
+
+The protocol (see ../shared/eval/README.md): the candidate pool is every sentence of every
+paragraph, deduplicated on (text, paragraph); each question is paired with each distinct
+sentence that holds one of its answers; a retrieved sentence is right when its text equals the
+gold sentence's; each unique question string keeps its best rank; P@1, R@5 and MRR (over the
+top 100) are averaged over unique question strings.
+
+The candidates are indexed and searched through the product's own path (`build_from_documents`
+and `Retriever.search_many`), so the figures are those of what users get.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from corpus.article import PARAGRAPH_SEPARATOR, Article, Sentence
+from corpus.segment import split_sentences
+from index import Document, Embedder, build_from_documents
+from retrieval.retriever import Retriever
+
+TOP_K = 100
+SEGMENTATIONS = ("dataset", "own")
+
+Progress = Callable[[str, int, int], None]
+"""Called with (stage, done, total)."""
+
+
+@dataclass(frozen=True)
+class Query:
+    question: str
+    gold: str  # the text of a sentence that holds an answer
+
+
+def load_squad(path: Path, articles: slice | None = None) -> list[dict]:
+    """The dataset's article records, optionally a slice of them (e.g. 0:24 for tuning)."""
+    with open(path, encoding="utf-8") as lines:
+        records = [json.loads(line) for line in lines if line.strip()]
+    return records[articles] if articles is not None else records
+
+
+def reqa_task(records: Iterable[dict], segmentation: str) -> tuple[list[Document], list[Query]]:
+    """The candidate sentences (as indexable documents) and the (question, gold sentence) pairs."""
+    if segmentation not in SEGMENTATIONS:
+        raise ValueError(f"segmentation must be one of {SEGMENTATIONS}")
+    documents: list[Document] = []
+    queries: list[Query] = []
+    for record in records:
+        sentences: list[Sentence] = []
+        offset = 0
+        for number, paragraph in enumerate(record["paragraphs"]):
+            context = paragraph["context"]
+            spans = _spans(context, paragraph, segmentation)
+            seen: set[str] = set()
+            for start, end in spans:
+                text = context[start:end]
+                if text not in seen:
+                    seen.add(text)
+                    sentences.append(Sentence(text, number, offset + start, offset + end))
+            for qa in paragraph["qas"]:
+                golds = {_containing(context, spans, answer["answer_start"]) for answer in qa["answers"]}
+                queries.extend(Query(qa["question"], gold) for gold in sorted(g for g in golds if g))
+            offset += len(context) + len(PARAGRAPH_SEPARATOR)
+        article = Article(id=record["id"], title=record["title"],
+                          paragraphs=tuple(p["context"] for p in record["paragraphs"]))
+        documents.append((article, sentences))
+    return documents, queries
+
+
+def reqa_metrics(queries: Sequence[Query], retrieved: Sequence[Sequence[str]]) -> dict[str, float | int]:
+    """P@1, R@5 and MRR over unique question strings, from each query's ranked sentence texts."""
+    best: dict[str, int | None] = {}
+    for query, texts in zip(queries, retrieved, strict=True):
+        rank = next((position for position, text in enumerate(texts, start=1) if text == query.gold), None)
+        previous = best.get(query.question)
+        if query.question not in best or (rank is not None and (previous is None or rank < previous)):
+            best[query.question] = rank
+    ranks = list(best.values())
+    count = len(ranks) or 1
+    return {
+        "questions": len(ranks),
+        "p_at_1": round(sum(r == 1 for r in ranks) / count, 4),
+        "r_at_5": round(sum(r is not None and r <= 5 for r in ranks) / count, 4),
+        "mrr": round(sum(1 / r for r in ranks if r is not None) / count, 4),
+    }
+
+
+def evaluate(records: Sequence[dict], embedder: Embedder, *, segmentations: Sequence[str] = SEGMENTATIONS,
+             work_dir: Path | None = None, progress: Progress | None = None) -> dict[str, object]:
+    """Index the candidates and run every query, for each segmentation asked for."""
+    results: dict[str, object] = {}
+    with tempfile.TemporaryDirectory(prefix="newsbot-eval-") as scratch:
+        for segmentation in segmentations:
+            documents, queries = reqa_task(records, segmentation)
+            index_dir = Path(work_dir or scratch) / segmentation
+            started = time.perf_counter()
+            build_from_documents(documents, index_dir, embedder,
+                                 progress=_stage(progress, f"indexing ({segmentation})"))
+            indexed = time.perf_counter() - started
+            retriever = Retriever.open(index_dir, embedder=embedder)
+            started = time.perf_counter()
+            retrieved = _search_all(retriever, [q.question for q in queries],
+                                    _stage(progress, f"searching ({segmentation})"))
+            searched = time.perf_counter() - started
+            retriever.close()
+            results[segmentation] = {
+                **reqa_metrics(queries, retrieved),
+                "candidates": sum(len(sentences) for _, sentences in documents),
+                "pairs": len(queries),
+                "index_seconds": round(indexed, 1),
+                "search_seconds": round(searched, 1),
+            }
+    return {"model": embedder.name, "articles": len(records), "top_k": TOP_K, "segmentations": results}
+
+
+def evaluate_file(path: Path, embedder: Embedder, *, segmentations: Sequence[str] = SEGMENTATIONS,
+                  articles: slice | None = None, work_dir: Path | None = None,
+                  progress: Progress | None = None) -> dict[str, object]:
+    records = load_squad(path, articles)
+    report = evaluate(records, embedder, segmentations=segmentations, work_dir=work_dir, progress=progress)
+    return {"dataset": str(path), **report}
+
+
+def format_report(report: dict) -> str:
+    """A small table for people."""
+    lines = [f"{report['dataset']}: {report['articles']} articles, model {report['model']}",
+             f"{'boundaries':<12}{'candidates':>11}{'questions':>10}{'P@1':>8}{'R@5':>8}{'MRR':>8}"]
+    for name, row in report["segmentations"].items():
+        lines.append(f"{name:<12}{row['candidates']:>11}{row['questions']:>10}"
+                     f"{row['p_at_1']:>8.3f}{row['r_at_5']:>8.3f}{row['mrr']:>8.3f}")
+    return "\n".join(lines)
+
+
+def _spans(context: str, paragraph: dict, segmentation: str) -> list[tuple[int, int]]:
+    if segmentation == "own":
+        return split_sentences(context)
+    spans = []
+    for start, end in paragraph["reqa_sentence_spans"]:
+        text = context[start:end]
+        stripped = text.strip()
+        if stripped:
+            start += len(text) - len(text.lstrip())
+            spans.append((start, start + len(stripped)))
+    return spans
+
+
+def _containing(context: str, spans: Sequence[tuple[int, int]], position: int) -> str | None:
+    """The sentence holding a character position (or the next one, if it falls in the space between)."""
+    for start, end in spans:
+        if position < end:
+            return context[start:end]
+    return None
+
+
+def _search_all(retriever: Retriever, questions: list[str], progress: Callable[[int, int], None] | None,
+                batch: int = 256) -> list[list[str]]:
+    retrieved: list[list[str]] = []
+    for start in range(0, len(questions), batch):
+        hits = retriever.search_many(questions[start:start + batch], k=TOP_K)
+        retrieved.extend([hit.text for hit in row] for row in hits)
+        if progress:
+            progress(len(retrieved), len(questions))
+    return retrieved
+
+
+def _stage(progress: Progress | None, stage: str) -> Callable[[int, int], None] | None:
+    return (lambda done, total: progress(stage, done, total)) if progress else None

@@ -1,0 +1,58 @@
+"""Shared fixtures: the real model loaded once per session, a deterministic fake where the model is not the point."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from corpus import BUNDLED_CORPUS_DIR
+from index import build_index
+from index.embedder import HashingEmbedder, SentenceTransformerEmbedder
+from retrieval import Retriever
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SQUAD_DEV = SHARED / "eval" / "squad_v1.1_dev.jsonl"
+SEED_QUESTION = "How many people have died?"
+
+
+@pytest.fixture(scope="session")
+def real_embedder() -> SentenceTransformerEmbedder:
+    """The packaged all-MiniLM-L6-v2, loaded once for the whole run."""
+    embedder = SentenceTransformerEmbedder()
+    embedder.encode(["warm up"])
+    return embedder
+
+
+@pytest.fixture
+def fake_embedder() -> HashingEmbedder:
+    return HashingEmbedder()
+
+
+@pytest.fixture
+def corpus_dir(tmp_path: Path) -> Path:
+    """A private copy of the bundled corpus that a test may change."""
+    folder = tmp_path / "corpus"
+    shutil.copytree(BUNDLED_CORPUS_DIR, folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory: pytest.TempPathFactory, real_embedder: SentenceTransformerEmbedder) -> Path:
+    """The bundled corpus indexed with the real model, once per session. Treat as read-only."""
+    index_dir = tmp_path_factory.mktemp("seed-index")
+    build_index(BUNDLED_CORPUS_DIR, index_dir, real_embedder)
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def seed_retriever(seed_index: Path, real_embedder: SentenceTransformerEmbedder) -> Retriever:
+    return Retriever.open(seed_index, embedder=real_embedder)
+
+
+@pytest.fixture
+def squad_dev() -> Path:
+    if not SQUAD_DEV.is_file():
+        pytest.skip(f"{SQUAD_DEV} is not here (the shared evaluation set is optional)")
+    return SQUAD_DEV

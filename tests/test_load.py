@@ -1,0 +1,79 @@
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+import corpus.load
+from corpus import Article, Problem, read_corpus
+
+
+def _read(folder: Path) -> tuple[dict[str, Article], dict[str, str]]:
+    articles, problems = {}, {}
+    for item in read_corpus(folder):
+        if isinstance(item, Problem):
+            problems[item.path] = item.reason
+        else:
+            articles[item.id] = item
+    return articles, problems
+
+
+def test_bad_files_are_reported_by_name_and_the_rest_is_read(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(corpus.load, "MAX_ARTICLE_BYTES", 10_000)
+    (tmp_path / "good.txt").write_text("Good title\n\nA fine body.", encoding="utf-8")
+    (tmp_path / "empty.txt").write_text("", encoding="utf-8")
+    (tmp_path / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
+    (tmp_path / "latin1.txt").write_bytes("Caf\xe9 title\n\nBody.".encode("latin-1"))
+    (tmp_path / "huge.txt").write_text("Title\n\n" + "word " * 5000, encoding="utf-8")
+    (tmp_path / "notes.md").write_text("# not an article", encoding="utf-8")
+    (tmp_path / ".hidden.txt").write_text("Hidden\n\nBody.", encoding="utf-8")
+    nested = tmp_path / "2024" / "march"
+    nested.mkdir(parents=True)
+    (nested / "späte nachricht.txt").write_text("Späte Nachricht\n\nEin Satz.", encoding="utf-8")
+
+    articles, problems = _read(tmp_path)
+
+    assert set(articles) == {"good.txt", "2024/march/späte nachricht.txt"}
+    assert "empty" in problems["empty.txt"]
+    assert "binary" in problems["binary.txt"]
+    assert "UTF-8" in problems["latin1.txt"]
+    assert "larger than" in problems["huge.txt"]
+    assert set(problems) == {"empty.txt", "binary.txt", "latin1.txt", "huge.txt"}
+
+
+def test_json_lines_bulk_import_reports_bad_lines(tmp_path: Path) -> None:
+    lines = [json.dumps({"id": "a1", "title": "First", "body": "One sentence."}),
+             "{not json",
+             json.dumps({"title": "No body"}),
+             "",
+             json.dumps({"title": "Second", "paragraphs": ["Two.", "Three."], "date": "2021-02-03"})]
+    (tmp_path / "bulk.jsonl").write_text("\n".join(lines), encoding="utf-8")
+    articles, problems = _read(tmp_path)
+    assert set(articles) == {"bulk.jsonl#a1", "bulk.jsonl:5"}
+    assert "not valid JSON" in problems["bulk.jsonl:2"]
+    assert "body" in problems["bulk.jsonl:3"]
+
+
+def test_links_out_of_the_corpus_folder_are_not_read(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("Secret\n\nDo not index me.", encoding="utf-8")
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "inside.txt").write_text("Inside\n\nIndex me.", encoding="utf-8")
+    os.symlink(outside, folder / "link.txt")
+    os.symlink(folder / "inside.txt", folder / "alias.txt")
+    articles, problems = _read(folder)
+    assert "link.txt" not in articles and "outside" in problems["link.txt"]
+    assert {"inside.txt", "alias.txt"} <= set(articles)
+
+
+def test_a_missing_folder_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    items = list(read_corpus(tmp_path / "nope"))
+    assert len(items) == 1 and isinstance(items[0], Problem) and "does not exist" in items[0].reason
+
+
+def test_order_is_stable(tmp_path: Path) -> None:
+    for name in ("b.txt", "a.txt", "c.txt"):
+        (tmp_path / name).write_text(f"{name}\n\nBody.", encoding="utf-8")
+    assert [a.id for a in read_corpus(tmp_path)] == ["a.txt", "b.txt", "c.txt"]
