@@ -26,7 +26,7 @@ ProgressCallback = Callable[[int, int], None]
 """Called with (sentences embedded so far, sentences to embed in this build)."""
 
 EMBEDDING_RECIPE = "sentence-v1"  # what text is embedded per sentence; part of the corpus fingerprint
-SENTENCES_PER_BATCH = 256
+SENTENCES_PER_BATCH = 1024
 
 Document = tuple[Article, list[Sentence]]
 """An article with the sentences to index from it."""

@@ -1,0 +1,112 @@
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.console import chat, render_answer
+from index.metadata import ArticleInfo
+from retrieval import Answer, Hit
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def dirs(corpus_dir: Path, tmp_path: Path) -> list[str]:
+    return ["--corpus-dir", str(corpus_dir), "--index-dir", str(tmp_path / "idx"), "--model", "hashing"]
+
+
+def test_index_then_ask_json(dirs: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["index", *dirs]) == 0
+    assert "Indexed 1 articles" in capsys.readouterr().out
+    assert main(["index", *dirs]) == 0
+    assert "up to date" in capsys.readouterr().out
+
+    assert main(["ask", *dirs, "--json", "-k", "2", "Russia and China vetoed a previous European attempt"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["question"] == "Russia and China vetoed a previous European attempt"
+    assert result["found"] is True and 1 <= len(result["hits"]) <= 2
+    top = result["hits"][0]
+    assert top["text"].startswith("Russia and China vetoed")
+    assert top["article"] == {"id": "ahram-2012-01-25-russia-syria-lavrov.txt",
+                              "title": "Russia against sanctions, open to dialogue on Syria: Lavrov",
+                              "source": "AFP", "published": "2012-01-25", "url": None}
+
+
+def test_ask_builds_the_index_first_when_there_is_none(dirs: list[str], tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", *dirs, "Russia and China vetoed"]) == 0
+    out, err = capsys.readouterr()
+    assert "No index yet" in err and "building one" in err
+    assert "1. Russia and China vetoed" in out and "(AFP, 25 Jan 2012)" in out
+    assert (tmp_path / "idx" / "CURRENT").is_file()
+
+
+def test_environment_variables_choose_the_folders(corpus_dir: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("NEWSBOT_CORPUS_DIR", str(corpus_dir))
+    monkeypatch.setenv("NEWSBOT_INDEX_DIR", str(tmp_path / "env-idx"))
+    monkeypatch.setenv("NEWSBOT_MODEL", "hashing")
+    assert main(["index"]) == 0
+    assert (tmp_path / "env-idx" / "CURRENT").is_file()
+
+
+def test_errors_are_one_line_without_traceback(dirs: list[str], tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["index", *dirs]) == 0
+    capsys.readouterr()
+    other_model = [*dirs[:-1], "some/other-model"]
+    assert main(["ask", *other_model, "question"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("newsbot: the index at") and "newsbot index" in err and "Traceback" not in err
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["index", "--corpus-dir", str(empty), "--index-dir", str(tmp_path / "i2"), "--model", "hashing"]) == 2
+    assert "no article could be read" in capsys.readouterr().err
+
+    assert main(["eval", str(tmp_path / "missing.jsonl"), "--model", "hashing"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_bad_files_are_warned_about_by_name(dirs: list[str], corpus_dir: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    (corpus_dir / "broken.txt").write_bytes(b"\xff\xfe\x00\x01")
+    assert main(["index", *dirs]) == 0
+    out, err = capsys.readouterr()
+    assert "warning: broken.txt: skipped" in err and "Indexed 1 articles" in out
+
+
+def test_console_chat_answers_until_goodbye() -> None:
+    asked: list[str] = []
+
+    def ask(question: str) -> Answer:
+        asked.append(question)
+        return Answer(question, False, (), "nothing found")
+
+    out = io.StringIO()
+    chat(ask, stdin=io.StringIO("first?\n\nsecond?\nquit\nnever asked\n"), stdout=out)
+    assert asked == ["first?\n", "second?\n"]
+    assert out.getvalue().count("nothing found") == 2 and out.getvalue().rstrip().endswith("Bye.")
+
+
+def test_render_answer_cites_title_source_date_and_link() -> None:
+    article = ArticleInfo("a", "Quake hits coast", "Reuters", None, "https://example.org/q")
+    hit = Hit("An earthquake struck.", 0.81, article, 0, 0, 0, 21)
+    text = render_answer(Answer("q", True, (hit,)))
+    assert text.startswith("1. An earthquake struck.")
+    assert "Quake hits coast (Reuters) https://example.org/q" in text and "0.81" in text
+
+
+def test_the_console_script_runs_as_a_module(corpus_dir: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "NEWSBOT_MODEL": "hashing", "NEWSBOT_CORPUS_DIR": str(corpus_dir),
+           "NEWSBOT_INDEX_DIR": str(tmp_path / "idx")}
+    done = subprocess.run([sys.executable, "-m", "bot", "ask", "--json", "Russia and China vetoed"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["hits"][0]["text"].startswith("Russia and China vetoed")

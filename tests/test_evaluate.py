@@ -1,0 +1,48 @@
+from retrieval.evaluate import Query, reqa_metrics, reqa_task
+
+RECORD = {
+    "id": "t-00", "title": "Tiny",
+    "paragraphs": [
+        {"context": "Paris is in France. It is big. Paris is in France.",
+         "reqa_sentence_spans": [[0, 19], [19, 30], [30, 50]],
+         "qas": [{"id": "q1", "question": "Where is Paris?",
+                  "answers": [{"text": "France", "answer_start": 12}, {"text": "France", "answer_start": 12}]},
+                 {"id": "q2", "question": "How big?",
+                  "answers": [{"text": "big", "answer_start": 26}, {"text": "France", "answer_start": 43}]}]},
+        {"context": "Paris is in France. Lyon too.",
+         "reqa_sentence_spans": [[0, 19], [20, 29]],
+         "qas": [{"id": "q3", "question": "Where is Paris?", "answers": [{"text": "France", "answer_start": 12}]}]},
+    ],
+}
+
+
+def test_candidates_are_deduplicated_per_paragraph_and_pairs_per_gold_sentence() -> None:
+    documents, queries = reqa_task([RECORD], "dataset")
+    article, sentences = documents[0]
+    assert [s.text for s in sentences] == ["Paris is in France.", "It is big.", "Paris is in France.", "Lyon too."]
+    assert [s.paragraph for s in sentences] == [0, 0, 1, 1]
+    for sentence in sentences:
+        assert article.body[sentence.start:sentence.end] == sentence.text
+    assert queries == [Query("Where is Paris?", "Paris is in France."),
+                       Query("How big?", "It is big."), Query("How big?", "Paris is in France."),
+                       Query("Where is Paris?", "Paris is in France.")]
+
+
+def test_own_segmentation_finds_the_same_sentences_here() -> None:
+    documents, _ = reqa_task([RECORD], "own")
+    assert [s.text for s in documents[0][1]] == ["Paris is in France.", "It is big.", "Paris is in France.",
+                                                 "Lyon too."]
+
+
+def test_metrics_keep_each_question_strings_best_rank() -> None:
+    queries = [Query("a", "A"), Query("a", "A2"), Query("b", "B"), Query("c", "C"), Query("d", "D")]
+    retrieved = [["X", "A"],          # a: rank 2 ...
+                 ["A2"],              # ... but its other gold is rank 1
+                 ["X", "Y", "B"],     # b: rank 3
+                 ["1", "2", "3", "4", "5", "C"],  # c: rank 6
+                 ["X"]]               # d: not in the list
+    metrics = reqa_metrics(queries, retrieved)
+    assert metrics["questions"] == 4
+    assert metrics["p_at_1"] == 0.25
+    assert metrics["r_at_5"] == 0.5
+    assert metrics["mrr"] == round((1 + 1 / 3 + 1 / 6) / 4, 4)
