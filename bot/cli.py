@@ -1,4 +1,4 @@
-"""The `newsbot` command: index, ask, chat, eval. Thin: parse flags, call the core, print."""
+"""The `newsbot` command: index, ask, chat, eval, serve. Thin: parse flags, call the core, print."""
 
 from __future__ import annotations
 
@@ -76,6 +76,16 @@ def _parser() -> argparse.ArgumentParser:
                           help="keep the evaluation indexes here, so a rerun reuses their embeddings")
     evaluate.add_argument("--json", action="store_true", help="print a machine-readable result")
     evaluate.set_defaults(run=_eval)
+
+    serve = commands.add_parser("serve", parents=[common],
+                                help="run the Telegram bot (long polling, or a webhook with --webhook-url)")
+    serve.add_argument("--env-file", type=Path, default=Path(".env"),
+                       help="settings file read under the environment (default: .env; see .env.example)")
+    serve.add_argument("--webhook-url", default=None,
+                       help="public HTTPS URL Telegram posts updates to; enables webhook mode")
+    serve.add_argument("--listen", default="0.0.0.0", help="webhook mode: address to listen on (default 0.0.0.0)")
+    serve.add_argument("--port", type=int, default=8443, help="webhook mode: port to listen on (default 8443)")
+    serve.set_defaults(run=_serve)
     return parser
 
 
@@ -171,6 +181,12 @@ def _eval(args: argparse.Namespace) -> int:
                                articles=_article_range(args.articles), work_dir=args.work_dir, progress=progress)
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from bot.serve import serve
+
+    return serve(args)
 
 
 def _segmentations(choice: str) -> tuple[str, ...]:

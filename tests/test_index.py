@@ -137,8 +137,11 @@ def test_loading_refuses_missing_other_model_unknown_format_and_damage(corpus_di
 KILLABLE_BUILD = textwrap.dedent("""
     import sys, time
     from pathlib import Path
+    import index.build
     from index import build_index
     from index.embedder import HashingEmbedder
+
+    index.build.SENTENCES_PER_BATCH = 250
 
     class SlowEmbedder(HashingEmbedder):
         calls = 0
@@ -156,7 +159,7 @@ KILLABLE_BUILD = textwrap.dedent("""
 def test_a_build_killed_half_way_leaves_the_old_index_serving(corpus_dir: Path, tmp_path: Path) -> None:
     index_dir = tmp_path / "idx"
     old = build_index(corpus_dir, index_dir, HashingEmbedder())
-    for n in range(100):  # 1,000 sentences: four embedding batches
+    for n in range(100):  # 1,000 sentences: four embedding batches of 250
         _article(corpus_dir, f"bulk{n:02d}.txt", f"Bulk {n}",
                  *[f"Filler sentence {n} {m} about topic {n * m}." for m in range(10)])
     marker = tmp_path / "started"

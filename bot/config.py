@@ -1,0 +1,110 @@
+"""The bot's settings, read once from the environment and a `.env` file, validated at start-up.
+
+The environment wins over `.env`. Every error names the key at fault and never echoes the token.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
+_TOKEN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,100}$")
+_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the key and says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything `newsbot serve` needs. The token is left out of repr so it cannot leak into logs."""
+
+    token: str = field(repr=False)
+    admin_ids: frozenset[int]
+    api_base_url: str
+    api_file_url: str
+    corpus_dir: Path | None
+    index_dir: Path | None
+    model: str | None
+    rate_limit_questions: int
+    rate_limit_seconds: float
+    webhook_secret: str | None = field(default=None, repr=False)
+
+
+def load_settings(env_file: Path | str | None = ".env", environ: Mapping[str, str] | None = None) -> Settings:
+    """Read `.env` (if present) under the environment and validate the merged values."""
+    values: dict[str, str] = {}
+    if env_file is not None and Path(env_file).is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+    return parse_settings(values)
+
+
+def parse_settings(values: Mapping[str, str]) -> Settings:
+    """Validate raw key/value pairs into Settings."""
+    token = values.get("TELEGRAM_BOT_TOKEN", "").strip()
+    if not token:
+        raise ConfigError("TELEGRAM_BOT_TOKEN is not set; get a token from @BotFather and put it in the "
+                          "environment or in .env (see .env.example)")
+    if not _TOKEN.match(token):
+        raise ConfigError("TELEGRAM_BOT_TOKEN does not look like a bot token (expected digits, a colon, "
+                          "then letters); copy it again from @BotFather")
+    base_url = values.get("TELEGRAM_API_BASE_URL", "").strip() or DEFAULT_API_BASE_URL
+    if not base_url.startswith(("http://", "https://")):
+        raise ConfigError("TELEGRAM_API_BASE_URL must start with http:// or https://, "
+                          f"e.g. {DEFAULT_API_BASE_URL}")
+    secret = values.get("TELEGRAM_WEBHOOK_SECRET", "").strip() or None
+    if secret is not None and not _SECRET.match(secret):
+        raise ConfigError("TELEGRAM_WEBHOOK_SECRET may hold only letters, digits, _ and -, at most 256 of them")
+    return Settings(
+        token=token,
+        admin_ids=_admin_ids(values.get("TELEGRAM_ADMIN_IDS", "")),
+        api_base_url=base_url,
+        api_file_url=values.get("TELEGRAM_API_FILE_URL", "").strip() or file_url_for(base_url),
+        corpus_dir=_path(values.get("NEWSBOT_CORPUS_DIR")),
+        index_dir=_path(values.get("NEWSBOT_INDEX_DIR")),
+        model=values.get("NEWSBOT_MODEL", "").strip() or None,
+        rate_limit_questions=int(_number(values, "NEWSBOT_RATE_LIMIT_QUESTIONS", "6", integer=True)),
+        rate_limit_seconds=_number(values, "NEWSBOT_RATE_LIMIT_SECONDS", "60"),
+        webhook_secret=secret,
+    )
+
+
+def file_url_for(base_url: str) -> str:
+    """Telegram serves files beside the API: `.../bot` -> `.../file/bot`."""
+    root, _, _ = base_url.rstrip("/").rpartition("/bot")
+    return f"{root}/file/bot" if root else base_url.rstrip("/") + "/file/bot"
+
+
+def _admin_ids(raw: str) -> frozenset[int]:
+    ids = set()
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        if not re.fullmatch(r"-?\d{1,20}", part):
+            raise ConfigError(f"TELEGRAM_ADMIN_IDS must be comma-separated numeric user ids; {part[:30]!r} is not one "
+                              "(ask @userinfobot for yours)")
+        ids.add(int(part))
+    return frozenset(ids)
+
+
+def _number(values: Mapping[str, str], key: str, default: str, *, integer: bool = False) -> float:
+    raw = values.get(key, "").strip() or default
+    try:
+        number = int(raw) if integer else float(raw)
+    except ValueError:
+        raise ConfigError(f"{key} must be a {'whole ' if integer else ''}number, not {raw[:30]!r}") from None
+    if number <= 0:
+        raise ConfigError(f"{key} must be greater than 0")
+    return number
+
+
+def _path(raw: str | None) -> Path | None:
+    return Path(raw).expanduser() if raw and raw.strip() else None

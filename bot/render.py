@@ -1,0 +1,206 @@
+"""Telegram replies: answers and article lists as HTML with every dynamic piece escaped.
+
+A reply is built as blocks (paragraphs) of styled spans. It is split into messages *before*
+markup is applied, by the length Telegram counts (UTF-16 code units of the visible text, at
+most 4096), at paragraph boundaries first, then sentence, then word boundaries. Each message
+has an HTML form and a plain-text form, for when Telegram rejects the HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+
+from index.metadata import ArticleInfo
+from retrieval import Answer, Hit
+from retrieval.retriever import NOT_FOUND
+
+MAX_MESSAGE_UTF16 = 4096
+BLOCK_SEPARATOR = "\n\n"
+_STYLES = {"": ("", ""), "b": ("<b>", "</b>"), "i": ("<i>", "</i>")}
+_SENTENCE_ENDS = re.compile(r"(?<=\n)|(?<=[.!?…][\"'”’)\]]\s)|(?<=[.!?…]\s)")
+_WORD_ENDS = re.compile(r"(?<=\s)")
+
+
+@dataclass(frozen=True)
+class Span:
+    """A run of text with one style ("", "b" or "i"), or a link when `url` is set."""
+
+    text: str
+    style: str = ""
+    url: str | None = None
+
+    @property
+    def plain(self) -> str:
+        return self.url if self.url else self.text
+
+    @property
+    def html(self) -> str:
+        if self.url:
+            return f'<a href="{html.escape(self.url, quote=True)}">{html.escape(self.text, quote=False)}</a>'
+        opening, closing = _STYLES[self.style]
+        return f"{opening}{html.escape(self.text, quote=False)}{closing}"
+
+
+Block = tuple[Span, ...]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One Telegram message: the HTML to send, and the plain text to send if the HTML is rejected."""
+
+    html: str
+    plain: str
+
+
+def utf16_len(text: str) -> int:
+    """The length Telegram counts: UTF-16 code units (an emoji outside the BMP counts 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def render(blocks: Sequence[Block], limit: int = MAX_MESSAGE_UTF16) -> list[Chunk]:
+    """Pack blocks into as few messages as fit `limit` (measured on the longer, plain form)."""
+    messages: list[list[Block]] = []
+    size = 0
+    for piece in (p for block in blocks for p in _fit(block, limit)):
+        if not "".join(s.plain for s in piece).strip():
+            continue  # Telegram trims whitespace; an empty piece would only add blank lines
+        length = _length(piece)
+        if not messages or size + len(BLOCK_SEPARATOR) + length > limit:
+            messages.append([piece])
+            size = length
+        else:
+            messages[-1].append(piece)
+            size += len(BLOCK_SEPARATOR) + length
+    return [Chunk(html=BLOCK_SEPARATOR.join("".join(s.html for s in b) for b in m).strip(),
+                  plain=BLOCK_SEPARATOR.join("".join(s.plain for s in b) for b in m).strip())
+            for m in messages]
+
+
+def answer_blocks(answer: Answer, first_number: int = 1) -> list[Block]:
+    """Each answer sentence, numbered, with the citation of its article under it."""
+    if not answer.found:
+        blocks = [(Span(answer.message or NOT_FOUND),)]
+        if answer.message in (None, NOT_FOUND):
+            blocks.append((Span("Try other words, or see /sources for the articles I have read.", "i"),))
+        return blocks
+    return [_hit_block(number, hit) for number, hit in enumerate(answer.hits, start=first_number)]
+
+
+def no_more_blocks() -> list[Block]:
+    return [(Span("That's all I found for this question."),)]
+
+
+def articles_blocks(articles: Sequence[ArticleInfo], page: int, per_page: int) -> list[Block]:
+    """One page of the indexed articles (pages count from 1)."""
+    first = (page - 1) * per_page
+    shown = articles[first:first + per_page]
+    if not shown:
+        return [(Span("There are no articles on that page."),)]
+    title = f"Articles {first + 1}–{first + len(shown)} of {len(articles)}"
+    lines: list[Span] = [Span(title, "b")]
+    for number, article in enumerate(shown, start=first + 1):
+        lines += [Span(f"\n{number}. "), *citation(article)]
+    return [tuple(lines)]
+
+
+def overview_blocks(articles: Sequence[ArticleInfo], username: str | None, is_admin: bool) -> list[Block]:
+    """The /start and /help text: what the bot knows and how to ask it."""
+    dates = sorted(a.published for a in articles if a.published)
+    span = f", from {format_date(dates[0])} to {format_date(dates[-1])}" if dates else ""
+    blocks: list[Block] = [
+        (Span("I answer questions about the news from the articles I have read: "),
+         Span(f"{len(articles)} article{'s' if len(articles) != 1 else ''}", "b"), Span(f"{span}.")),
+        (Span("Send me a question in plain words, for example "), Span("How many people have died?", "i"),
+         Span(" I reply with the sentences that answer it, citing each article. "
+              "Tap “More results” or send /more to see further answers.")),
+        (Span("/sources lists my articles · /help shows this message"),),
+    ]
+    if username:
+        blocks.append((Span(f"In a group, mention me (@{username}) or reply to one of my messages."),))
+    if is_admin:
+        blocks.append((Span("Admin: ", "b"), Span("/reindex rebuilds the index from the corpus folder · "
+                                                  "/add adds an article (text after the command, or a .txt "
+                                                  "file with /add as its caption) · /stats shows figures")))
+    return blocks
+
+
+def text_blocks(*paragraphs: str) -> list[Block]:
+    """Plain paragraphs (e.g. status messages) as blocks."""
+    return [(Span(p),) for p in paragraphs]
+
+
+def citation(article: ArticleInfo) -> list[Span]:
+    """Title in bold, then source and date, then the link when the article has an http(s) one."""
+    spans = [Span(article.title, "b")]
+    details = [d for d in (article.source, format_date(article.published) if article.published else None) if d]
+    if details:
+        spans.append(Span(" — " + ", ".join(details)))
+    if article.url and article.url.startswith(("http://", "https://")):
+        spans += [Span(" · "), Span("link", url=article.url)]
+    return spans
+
+
+def format_date(day: date) -> str:
+    return f"{day.day} {day:%b %Y}"
+
+
+def _hit_block(number: int, hit: Hit) -> Block:
+    return (Span(f"{number}. ", "b"), Span(hit.text), Span("\n📰 "), *citation(hit.article))
+
+
+def _length(block: Block) -> int:
+    return utf16_len("".join(s.plain for s in block))
+
+
+def _fit(block: Block, limit: int) -> list[Block]:
+    """The block as is if it fits, else cut into consecutive blocks that each fit."""
+    if _length(block) <= limit:
+        return [block]
+    pieces: list[Block] = []
+    current: list[Span] = []
+    size = 0
+    for unit in _units(block, limit):
+        length = utf16_len(unit.plain)
+        if current and size + length > limit:
+            pieces.append(tuple(current))
+            current, size = [], 0
+        current.append(unit)
+        size += length
+    if current:
+        pieces.append(tuple(current))
+    return pieces
+
+
+def _units(block: Block, limit: int) -> Iterable[Span]:
+    """The block's spans cut at sentence ends, then word ends, then anywhere, each unit within `limit`."""
+    for span in block:
+        if utf16_len(span.plain) <= limit:
+            yield span
+            continue
+        if span.url:  # a link too long to keep whole is shown as its text
+            span = Span(span.url, span.style)
+        for sentence in _split(_SENTENCE_ENDS, span.text):
+            for word in _split(_WORD_ENDS, sentence) if utf16_len(sentence) > limit else [sentence]:
+                for part in _hard_cut(word, limit):
+                    yield replace(span, text=part)
+
+
+def _split(pattern: re.Pattern[str], text: str) -> list[str]:
+    return [part for part in pattern.split(text) if part]
+
+
+def _hard_cut(text: str, limit: int) -> Iterable[str]:
+    """Cut between code points (never inside a surrogate pair) into parts of at most `limit` units."""
+    start, size = 0, 0
+    for index, char in enumerate(text):
+        width = 2 if ord(char) > 0xFFFF else 1
+        if size + width > limit:
+            yield text[start:index]
+            start, size = index, 0
+        size += width
+    if start < len(text):
+        yield text[start:]

@@ -1,0 +1,99 @@
+"""`newsbot serve`: load settings, model and index, then run the bot until SIGINT/SIGTERM.
+
+Long polling by default; with --webhook-url, Telegram posts updates to our own HTTP server
+(see bot.webhook), which also answers health probes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import secrets
+import signal
+import sys
+from urllib.parse import urlparse
+
+from telegram import Update
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import Application
+
+from bot.app import PUBLIC_COMMANDS, build_application
+from bot.config import ConfigError, Settings, load_settings
+from bot.logs import REDACTED, configure_logging
+from bot.service import Service
+from corpus import default_corpus_dir
+from index import default_index_dir, default_model
+
+log = logging.getLogger("newsbot.serve")
+
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the bot; returns the exit status. Configuration problems are one clear line on stderr."""
+    try:
+        settings = load_settings(args.env_file)
+    except ConfigError as problem:
+        print(f"newsbot: {problem}", file=sys.stderr)
+        return 2
+    hidden = [settings.token, settings.token.partition(":")[2], settings.webhook_secret or ""]
+    configure_logging(hidden, verbose=args.verbose)
+    corpus_dir = args.corpus_dir or settings.corpus_dir or default_corpus_dir()
+    index_dir = args.index_dir or settings.index_dir or default_index_dir()
+    model = args.model or settings.model or default_model()
+    log.info("loading the model %s and the index in %s (corpus: %s)", model, index_dir, corpus_dir)
+    service = Service.open(corpus_dir, index_dir, model=model)
+    try:
+        asyncio.run(_run(settings, service, args))
+    except InvalidToken:
+        print("newsbot: Telegram rejected TELEGRAM_BOT_TOKEN; check it with @BotFather", file=sys.stderr)
+        return 2
+    except TelegramError as error:
+        message = str(error)
+        for secret in filter(None, hidden):
+            message = message.replace(secret, REDACTED)
+        print(f"newsbot: cannot talk to the Telegram Bot API at {settings.api_base_url} ({message})", file=sys.stderr)
+        return 1
+    finally:
+        service.close()
+    return 0
+
+
+async def _run(settings: Settings, service: Service, args: argparse.Namespace) -> None:
+    application = build_application(settings, service)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, stop.set)
+    async with application:  # getMe now, shutdown on the way out
+        await _set_commands(application)
+        await application.start()
+        if args.webhook_url:
+            secret = settings.webhook_secret or secrets.token_urlsafe(32)
+            path = urlparse(args.webhook_url).path or "/"
+            from bot.webhook import start_webhook_server
+
+            server = start_webhook_server(application, service, path=path, secret=secret,
+                                          listen=args.listen, port=args.port)
+            await application.bot.set_webhook(args.webhook_url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+            log.info("@%s is serving by webhook: Telegram posts to %s; listening on %s:%d (health: /healthz)",
+                     application.bot.username, args.webhook_url, args.listen, args.port)
+        else:
+            await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+            log.info("@%s is serving by long polling", application.bot.username)
+        await stop.wait()
+        log.info("stopping: finishing the updates in hand")
+        if args.webhook_url:
+            server.stop()
+        else:
+            await application.updater.stop()
+        await application.stop()
+
+
+async def _set_commands(application: Application) -> None:
+    """The command menu users see; cosmetic, so a failure is logged and serving goes on."""
+    try:
+        await application.bot.set_my_commands(PUBLIC_COMMANDS)
+    except TelegramError as error:
+        log.warning("could not set the command menu: %s", error)

@@ -1,0 +1,264 @@
+"""What the bot handlers call: answers, article lists, rebuilds and figures, never blocking the event loop.
+
+The service holds the current Retriever. Questions are batched onto a small thread pool; builds
+run on a separate single thread, so a rebuild never queues questions behind it. A finished build opens
+the new version (sharing the loaded model) and swaps it in with one assignment; questions
+already running finish on the old retriever, which is freed when the last of them drops it
+(it is not closed explicitly for that reason).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TypeVar
+
+from corpus import Article, ArticleFormatError, article_sentences, parse_article
+from index import BuildReport, IndexNotFound, build_index, load_embedder
+from index.embedder import Embedder
+from index.metadata import ArticleInfo
+from retrieval import Answer, Retriever, clean_question
+from retrieval.retriever import EMPTY_QUESTION, NOT_FOUND
+
+log = logging.getLogger(__name__)
+
+MAX_ARTICLE_CHARS = 1_000_000
+LATENCY_SAMPLES = 10_000
+MAX_BATCH = 64  # questions per model call
+QUERY_THREADS = 2  # one batch of questions at a time, plus article listings beside it
+T = TypeVar("T")
+
+
+class BuildRunning(Exception):
+    """A rebuild or an /add is already running in this bot."""
+
+
+class ArticleRejected(ValueError):
+    """An article sent with /add cannot be used; the message says why, for the admin."""
+
+
+@dataclass
+class Progress:
+    """How far the running build is; written by the build thread, read by the progress reporter."""
+
+    done: int = 0
+    total: int = 0
+
+    def update(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
+
+
+@dataclass(frozen=True)
+class Stats:
+    """The figures /stats shows."""
+
+    articles: int
+    sentences: int
+    model: str
+    built_at: str
+    build_seconds: float
+    questions: int
+    latency_p50: float | None
+    latency_p90: float | None
+    latency_p99: float | None
+
+
+class Service:
+    """The retrieval core as the bot sees it."""
+
+    def __init__(self, retriever: Retriever, corpus_dir: Path, index_dir: Path) -> None:
+        self._retriever = retriever
+        self.corpus_dir = Path(corpus_dir)
+        self.index_dir = Path(index_dir)
+        self._queries = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="newsbot-query")
+        self._builds = ThreadPoolExecutor(1, thread_name_prefix="newsbot-build")
+        self._building = False
+        self._pending: list[tuple[str, int, asyncio.Future[Answer]]] = []
+        self._batcher: asyncio.Task[None] | None = None
+        self._questions = 0
+        self._latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+
+    @classmethod
+    def open(cls, corpus_dir: Path, index_dir: Path, *, model: str | None = None,
+             embedder: Embedder | None = None) -> Service:
+        """Load the model and the index, building the index first when there is none (blocking)."""
+        embedder = embedder or load_embedder(model)
+        try:
+            retriever = Retriever.open(index_dir, embedder=embedder)
+        except IndexNotFound:
+            log.warning("no index in %s yet; building one from %s", index_dir, corpus_dir)
+            build_index(corpus_dir, index_dir, embedder)
+            retriever = Retriever.open(index_dir, embedder=embedder)
+        embedder.encode(["warm up"])  # the first encode is slow; pay it before the first question
+        return cls(retriever, corpus_dir, index_dir)
+
+    @property
+    def retriever(self) -> Retriever:
+        return self._retriever
+
+    @property
+    def building(self) -> bool:
+        return self._building
+
+    async def answer(self, question: str, k: int) -> Answer:
+        """The best (at most k) answer sentences above the confidence threshold.
+
+        Questions that arrive while the model is busy are answered together in one batch when it
+        is free: no waiting when idle, and one model call instead of many under load.
+        """
+        waiter: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._pending.append((question, k, waiter))
+        if self._batcher is None or self._batcher.done():
+            self._batcher = asyncio.create_task(self._answer_pending())
+        return await waiter
+
+    async def articles(self) -> list[ArticleInfo]:
+        """Every indexed article, newest first."""
+        retriever = self._retriever
+        return await asyncio.get_running_loop().run_in_executor(self._queries, retriever.articles)
+
+    async def _answer_pending(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            try:
+                answers = await loop.run_in_executor(self._queries, answer_many, self._retriever,
+                                                     [question for question, _, _ in batch], [k for _, k, _ in batch])
+            except Exception as error:  # each asker gets the failure (and its error handler logs it)
+                for _, _, waiter in batch:
+                    if not waiter.done():
+                        waiter.set_exception(error)
+                continue
+            for (_, _, waiter), answer in zip(batch, answers):
+                if not waiter.done():  # an asker may have been cancelled meanwhile
+                    waiter.set_result(answer)
+
+    def record_answer(self, seconds: float) -> None:
+        """Count one answered question and how long it took from receipt to reply."""
+        self._questions += 1
+        self._latencies.append(seconds)
+
+    async def reindex(self, progress: Progress, *, force: bool = False) -> BuildReport:
+        """Rebuild from the corpus folder and swap the new version in; the old one serves meanwhile."""
+        return await self._exclusive(lambda: self._build_and_open(progress, force))
+
+    async def add_article(self, text: str, name: str | None, progress: Progress) -> tuple[Article, BuildReport]:
+        """Store an article in the corpus folder and index it incrementally; answerable on return.
+
+        Raises ArticleRejected (nothing stored) for unusable text; a failed build removes the file again.
+        """
+        return await self._exclusive(lambda: self._add_and_build(progress, text, name))
+
+    def stats(self) -> Stats:
+        manifest = self._retriever.manifest
+        ordered = sorted(self._latencies)
+        return Stats(articles=manifest.articles, sentences=manifest.sentences, model=manifest.model,
+                     built_at=manifest.built_at, build_seconds=manifest.build_seconds, questions=self._questions,
+                     latency_p50=_percentile(ordered, 50), latency_p90=_percentile(ordered, 90),
+                     latency_p99=_percentile(ordered, 99))
+
+    def close(self) -> None:
+        self._queries.shutdown(wait=True, cancel_futures=True)
+        self._builds.shutdown(wait=True, cancel_futures=True)
+        self._retriever.close()
+
+    async def _exclusive(self, work: Callable[[], tuple[T, Retriever]]) -> T:
+        """Run one build at a time on the build thread, then swap in the retriever it opened."""
+        if self._building:
+            raise BuildRunning
+        self._building = True
+        try:
+            result, retriever = await asyncio.get_running_loop().run_in_executor(self._builds, work)
+        finally:
+            self._building = False
+        self._retriever = retriever
+        return result
+
+    def _add_and_build(self, progress: Progress, text: str, name: str | None
+                       ) -> tuple[tuple[Article, BuildReport], Retriever]:
+        article = _checked_article(self.corpus_dir, text, name)
+        path = self.corpus_dir / article.id
+        _write_atomically(path, text)
+        try:
+            report, retriever = self._build_and_open(progress, False)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return (article, report), retriever
+
+    def _build_and_open(self, progress: Progress, force: bool) -> tuple[BuildReport, Retriever]:
+        current = self._retriever
+        started = time.perf_counter()
+        report = build_index(self.corpus_dir, self.index_dir, current.embedder, progress=progress.update, force=force)
+        if report.version == current.version_dir:
+            return report, current
+        retriever = Retriever.open(self.index_dir, embedder=current.embedder, min_score=current.min_score)
+        log.info("index %s swapped in after %.1f s (%d articles, %d sentences)", report.version.name,
+                 time.perf_counter() - started, report.articles, report.sentences)
+        return report, retriever
+
+
+def answer_many(retriever: Retriever, questions: list[str], ks: list[int]) -> list[Answer]:
+    """`retriever.answer(q, k)` for each question, with one model call for all of them.
+
+    Mirrors Retriever.answer's rules (empty question, confidence threshold), which has no batch form.
+    """
+    found = retriever.search_many(questions, max(ks))
+    answers = []
+    for question, k, hits in zip(questions, ks, found):
+        kept = tuple(hit for hit in hits[:k] if hit.score >= retriever.min_score)
+        if not clean_question(question):
+            answers.append(Answer(question, False, (), EMPTY_QUESTION))
+        else:
+            answers.append(Answer(question, bool(kept), kept, None if kept else NOT_FOUND))
+    return answers
+
+
+def _percentile(ordered: list[float], percent: int) -> float | None:
+    """Nearest-rank percentile of sorted samples."""
+    if not ordered:
+        return None
+    rank = max(1, -(-len(ordered) * percent // 100))
+    return ordered[rank - 1]
+
+
+def _checked_article(corpus_dir: Path, text: str, name: str | None) -> Article:
+    """The article as it will be indexed, with its id (a free file name); ArticleRejected if unusable."""
+    if len(text) > MAX_ARTICLE_CHARS:
+        raise ArticleRejected(f"the article is longer than {MAX_ARTICLE_CHARS:,} characters")
+    try:
+        article = parse_article("new", text)
+        if not article_sentences(article):
+            raise ArticleRejected("the article has no sentences I could index")
+        return parse_article(_free_path(corpus_dir, article, name).relative_to(corpus_dir).as_posix(), text)
+    except ArticleFormatError as error:
+        raise ArticleRejected(str(error)) from None
+
+
+def _free_path(corpus_dir: Path, article: Article, name: str | None) -> Path:
+    """A new file name in the corpus folder: the upload's name, else date and title; never overwrites."""
+    stem = Path(name).stem if name else f"{article.published or date.today()}-{article.title}"
+    slug = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")[:80] or "article"
+    folder = Path(corpus_dir) / "added"
+    folder.mkdir(parents=True, exist_ok=True)
+    path, number = folder / f"{slug}.txt", 1
+    while path.exists():
+        number += 1
+        path = folder / f"{slug}-{number}.txt"
+    return path
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write beside the target under a dot-name (which the corpus reader skips), then rename."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)

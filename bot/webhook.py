@@ -1,0 +1,68 @@
+"""Webhook mode's HTTP server (tornado, which python-telegram-bot[webhooks] brings): the webhook
+route, checked against the secret token, and a health endpoint for load balancers and probes.
+
+PTB's own run_webhook has no room for a health route, so this follows PTB's custom-webhook
+pattern instead: the server puts each update on application.update_queue.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from http import HTTPStatus
+
+import tornado.web
+from tornado.httpserver import HTTPServer
+from telegram import Update
+from telegram.ext import Application
+
+from bot.service import Service
+
+log = logging.getLogger(__name__)
+
+HEALTH_PATH = "/healthz"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+class _WebhookHandler(tornado.web.RequestHandler):
+    def initialize(self, bot_app: Application, secret: str) -> None:
+        self.bot_app = bot_app
+        self.secret = secret
+
+    async def post(self) -> None:
+        sent = self.request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), self.secret.encode()):
+            log.warning("webhook request from %s without the right secret token; refused", self.request.remote_ip)
+            raise tornado.web.HTTPError(HTTPStatus.FORBIDDEN)
+        try:
+            update = Update.de_json(json.loads(self.request.body), self.bot_app.bot)
+        except (ValueError, TypeError, KeyError):
+            log.warning("webhook request with a body that is not an update; refused")
+            raise tornado.web.HTTPError(HTTPStatus.BAD_REQUEST) from None
+        await self.bot_app.update_queue.put(update)
+
+
+class _HealthHandler(tornado.web.RequestHandler):
+    def initialize(self, bot_app: Application, service: Service) -> None:
+        self.bot_app = bot_app
+        self.service = service
+
+    def get(self) -> None:
+        manifest = self.service.retriever.manifest
+        healthy = self.bot_app.running
+        self.set_status(HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE)
+        self.write({"status": "ok" if healthy else "stopping", "articles": manifest.articles,
+                    "sentences": manifest.sentences, "rebuilding": self.service.building})
+
+
+def start_webhook_server(application: Application, service: Service, *, path: str, secret: str,
+                         listen: str, port: int) -> HTTPServer:
+    """Listen for Telegram's POSTs on `path` and health probes on /healthz; returns the server to stop."""
+    app = tornado.web.Application([
+        (HEALTH_PATH, _HealthHandler, {"bot_app": application, "service": service}),
+        (path, _WebhookHandler, {"bot_app": application, "secret": secret}),
+    ], log_function=lambda handler: None)  # no access log: a webhook path may embed a secret
+    server = HTTPServer(app)
+    server.listen(port, address=listen)
+    return server

@@ -1,0 +1,71 @@
+"""Settings: read from the environment over .env, validated with messages that name the key, token never shown."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import DEFAULT_API_BASE_URL, ConfigError, load_settings, parse_settings
+from tests.fake_bot_api import TOKEN
+
+EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
+
+
+def test_env_file_is_read_under_the_environment(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"TELEGRAM_BOT_TOKEN={TOKEN}\nTELEGRAM_ADMIN_IDS=1, 2\nNEWSBOT_RATE_LIMIT_QUESTIONS=3\n")
+    settings = load_settings(env_file, environ={"NEWSBOT_RATE_LIMIT_QUESTIONS": "9"})
+    assert settings.token == TOKEN and settings.admin_ids == {1, 2}
+    assert settings.rate_limit_questions == 9  # the environment wins
+    assert settings.api_base_url == DEFAULT_API_BASE_URL
+    assert settings.api_file_url == "https://api.telegram.org/file/bot"
+
+
+def test_a_local_bot_api_server_gets_its_file_url_derived() -> None:
+    settings = parse_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": "http://127.0.0.1:8081/bot"})
+    assert settings.api_file_url == "http://127.0.0.1:8081/file/bot"
+
+
+@pytest.mark.parametrize(("values", "named"), [
+    ({"TELEGRAM_BOT_TOKEN": " "}, "TELEGRAM_BOT_TOKEN is not set"),
+    ({"TELEGRAM_BOT_TOKEN": "not a token"}, "TELEGRAM_BOT_TOKEN does not look like"),
+    ({"TELEGRAM_ADMIN_IDS": "12, alice"}, "TELEGRAM_ADMIN_IDS must be comma-separated numeric user ids"),
+    ({"NEWSBOT_RATE_LIMIT_QUESTIONS": "lots"}, "NEWSBOT_RATE_LIMIT_QUESTIONS must be a whole number"),
+    ({"NEWSBOT_RATE_LIMIT_SECONDS": "0"}, "NEWSBOT_RATE_LIMIT_SECONDS must be greater than 0"),
+    ({"TELEGRAM_API_BASE_URL": "api.telegram.org"}, "TELEGRAM_API_BASE_URL must start with http"),
+    ({"TELEGRAM_WEBHOOK_SECRET": "has spaces"}, "TELEGRAM_WEBHOOK_SECRET may hold only"),
+])
+def test_bad_settings_name_the_key(values: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=named) as error:
+        parse_settings({"TELEGRAM_BOT_TOKEN": TOKEN, **values})
+    assert TOKEN not in str(error.value)
+
+
+def test_the_token_is_not_in_the_settings_repr() -> None:
+    settings = parse_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_WEBHOOK_SECRET": "s3cret-value"})
+    assert TOKEN not in repr(settings) and TOKEN.partition(":")[2] not in repr(settings)
+    assert "s3cret-value" not in repr(settings)
+
+
+def test_env_example_documents_every_key_the_bot_reads() -> None:
+    lines = EXAMPLE.read_text().splitlines()
+    keys = {line.split("=")[0] for line in lines if line and not line.startswith("#")}
+    source = (Path(__file__).resolve().parents[1] / "bot" / "config.py").read_text()
+    read = set(re.findall(r'"((?:TELEGRAM|NEWSBOT)_[A-Z_]+)"', source)) | {"NEWSBOT_MODEL"}
+    assert read <= keys
+    for number, line in enumerate(lines):
+        if line and not line.startswith("#"):
+            assert lines[number - 1].startswith("#"), f"{line} has no comment above it"
+
+
+def test_serve_without_a_token_exits_with_a_clear_message(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "NEWSBOT_"))}
+    done = subprocess.run([sys.executable, "-m", "bot", "serve", "--env-file", str(tmp_path / "none.env")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "TELEGRAM_BOT_TOKEN is not set" in done.stderr and "Traceback" not in done.stderr

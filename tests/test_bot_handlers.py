@@ -1,0 +1,370 @@
+"""In-process tests of every command and message path: the real Application and handlers, the
+Bot API replaced by FakeRequest (no sockets), the fake embedder (the model is not the point)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from telegram import Update
+from telegram.ext import Application
+
+from bot.app import ADMIN_ONLY, HOW_TO_ADD, ONLY_TEXT, SORRY, build_application
+from bot.config import parse_settings
+from bot.service import Service
+from index.embedder import HashingEmbedder
+from tests.fake_bot_api import BOT_USERNAME, TOKEN, Call, FakeRequest, FakeTelegram, visible_text
+
+ADMIN = 1
+USER = 2
+GROUP = -100500
+ZEBRA_ARTICLE = ("title: Zebras <b>escape</b> & roam\nsource: Daily \"Planet\"\ndate: 2024-05-01\n"
+                 "url: https://example.com/zebras?a=1&b=2\n\n"
+                 "Seven zebras escaped from the city zoo on Tuesday. Keepers found the zebras grazing in a park.")
+
+
+class GatedEmbedder(HashingEmbedder):
+    """The fake embedder, but a build (encoding more than one text) waits for `gate`: lets a test
+    ask questions while a rebuild is provably still running."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.gate.set()
+        self.build_waiting = threading.Event()
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+        if len(texts) > 1:
+            self.build_waiting.set()
+            self.gate.wait(timeout=30)
+        return super().encode(texts, batch_size=batch_size)
+
+
+class Harness:
+    """Feeds users' messages to the Application and reads what the bot sent."""
+
+    def __init__(self, application: Application, telegram: FakeTelegram, service: Service) -> None:
+        self.app = application
+        self.telegram = telegram
+        self.service = service
+
+    async def deliver(self) -> None:
+        for data in self.telegram.pop_updates():
+            await self.app.process_update(Update.de_json(data, self.app.bot))
+
+    async def say(self, text: str, chat_id: int = USER, **kwargs: object) -> list[Call]:
+        """Send a message and return what the bot sent to that chat in response."""
+        before = len(self.telegram.sent(chat_id))
+        self.telegram.push_text(chat_id, text, **kwargs)
+        await self.deliver()
+        return self.telegram.sent(chat_id)[before:]
+
+
+async def _harness(tmp_path: Path, corpus_dir: Path, embedder: HashingEmbedder, **settings: str
+                   ) -> AsyncIterator[Harness]:
+    (corpus_dir / "zebras.txt").write_text(ZEBRA_ARTICLE, encoding="utf-8")
+    service = await asyncio.to_thread(Service.open, corpus_dir, tmp_path / "index", embedder=embedder)
+    telegram = FakeTelegram()
+    config = parse_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_ADMIN_IDS": str(ADMIN),
+                             "NEWSBOT_RATE_LIMIT_QUESTIONS": "50", **settings})
+    application = build_application(config, service, requests=(FakeRequest(telegram), FakeRequest(telegram)))
+    await application.initialize()
+    try:
+        yield Harness(application, telegram, service)
+    finally:
+        await application.shutdown()
+        service.close()
+
+
+@pytest.fixture
+async def bot(tmp_path: Path, corpus_dir: Path) -> AsyncIterator[Harness]:
+    async for harness in _harness(tmp_path, corpus_dir, HashingEmbedder()):
+        yield harness
+
+
+def _texts(calls: list[Call]) -> str:
+    return "\n".join(c.text for c in calls)
+
+
+# --- users ---
+
+async def test_start_and_help_say_what_the_bot_knows_and_how_to_ask(bot: Harness) -> None:
+    for command in ("/start", "/help"):
+        [reply] = await bot.say(command)
+        shown = visible_text(reply.text)
+        assert "2 articles" in shown and "from 25 Jan 2012 to 1 May 2024" in shown
+        assert "How many people have died?" in shown and "/sources" in shown
+        assert "/reindex" not in shown  # admin commands are shown to admins only
+    [reply] = await bot.say("/help", chat_id=ADMIN)
+    assert "/reindex" in visible_text(reply.text)
+
+
+async def test_a_question_is_answered_with_cited_escaped_html_and_a_typing_indicator(bot: Harness) -> None:
+    [reply] = await bot.say("How many zebras escaped from the zoo?")
+    assert reply.params["parse_mode"] == "HTML"  # accepted as HTML: no plain-text fallback was needed
+    shown = visible_text(reply.text)
+    assert "1. Seven zebras escaped from the city zoo on Tuesday." in shown
+    assert 'Zebras <b>escape</b> & roam — Daily "Planet", 1 May 2024' in shown  # escaped, so shown literally
+    assert "&lt;b&gt;escape&lt;/b&gt; &amp; roam" in reply.text
+    assert 'href="https://example.com/zebras?a=1&amp;b=2"' in reply.text
+    assert bot.telegram.sent(USER, "sendChatAction")[0].params["action"] == "typing"
+    assert reply.params["reply_markup"]["inline_keyboard"][0][0]["text"] == "More results"
+
+
+async def test_weak_evidence_gets_a_plain_not_found_instead_of_a_guess(bot: Harness) -> None:
+    [reply] = await bot.say("qwertyuiop asdfghjkl")
+    shown = visible_text(reply.text)
+    assert shown.startswith("I found nothing in my articles that answers that.")
+    assert "reply_markup" not in reply.params
+
+
+async def test_more_results_by_button_and_by_command_continue_the_numbering(
+        tmp_path: Path, corpus_dir: Path) -> None:
+    herd = " ".join(f"Zebra number {n} ran across the plain." for n in range(1, 9))
+    (corpus_dir / "herd.txt").write_text(f"title: The herd\n\n{herd}\n", encoding="utf-8")
+    async for harness in _harness(tmp_path, corpus_dir, HashingEmbedder()):
+        question = harness.telegram.push_text(USER, "zebra number ran across the plain")["message"]
+        await harness.deliver()
+        [first] = harness.telegram.sent(USER)
+        assert "3. " in first.text and "4. " not in first.text
+        [[button]] = first.params["reply_markup"]["inline_keyboard"]
+        assert button["callback_data"] == f"more:{question['message_id']}"
+        harness.telegram.push_callback(USER, button["callback_data"], message_id=question["message_id"] + 1)
+        await harness.deliver()
+        assert harness.telegram.sent(method="answerCallbackQuery")
+        second = harness.telegram.sent(USER)[-1]
+        assert "4. " in second.text and "6. " in second.text and "1. " not in second.text
+        [third] = await harness.say("/more")
+        assert "7. " in third.text
+        while "reply_markup" in harness.telegram.sent(USER)[-1].params:
+            await harness.say("/more")
+        [last] = await harness.say("/more")
+        assert last.text == "That's all I found for this question."
+
+
+async def test_more_without_a_question_explains_itself(bot: Harness) -> None:
+    [reply] = await bot.say("/more")
+    assert "Ask me a question first" in reply.text
+
+
+async def test_sources_lists_articles_in_pages(tmp_path: Path, corpus_dir: Path) -> None:
+    for number in range(20):
+        (corpus_dir / f"extra-{number:02}.txt").write_text(
+            f"title: Extra story {number:02}\nsource: Wire\ndate: 2023-01-{number + 1:02}\n\nA sentence here.\n",
+            encoding="utf-8")
+    async for harness in _harness(tmp_path, corpus_dir, HashingEmbedder()):
+        [page_one] = await harness.say("/sources")
+        shown = visible_text(page_one.text)
+        assert shown.startswith("Articles 1–15 of 22")
+        assert "Zebras <b>escape</b> & roam" in shown  # newest first, escaped
+        [[next_button]] = page_one.params["reply_markup"]["inline_keyboard"]
+        assert next_button["callback_data"] == "src:2"
+        harness.telegram.push_callback(USER, "src:2", message_id=5)
+        await harness.deliver()
+        [edit] = harness.telegram.sent(USER, "editMessageText")
+        assert visible_text(edit.text).startswith("Articles 16–22 of 22")
+        [later] = await harness.say("/sources 2")
+        assert visible_text(later.text).startswith("Articles 16–22 of 22")
+
+
+async def test_non_text_messages_and_unknown_commands_get_a_polite_pointer(bot: Harness) -> None:
+    bot.telegram.push_document(USER, "photo.jpg", b"\xff\xd8", caption="look")
+    await bot.deliver()
+    assert bot.telegram.sent(USER)[-1].text == ONLY_TEXT
+    [reply] = await bot.say("/frobnicate")
+    assert "/help" in reply.text
+
+
+async def test_in_groups_only_mentions_replies_and_commands_are_answered(bot: Harness) -> None:
+    assert await bot.say("zebras escaped from the zoo", chat_id=GROUP, user_id=USER, chat_type="group") == []
+    [mentioned] = await bot.say(f"@{BOT_USERNAME} how many zebras escaped?", chat_id=GROUP, user_id=USER,
+                                chat_type="group")
+    assert "Seven zebras escaped" in mentioned.text
+    assert mentioned.params["reply_parameters"]["message_id"] > 0  # quotes the question it answers
+    [replied] = await bot.say("and the zebras?", chat_id=GROUP, user_id=USER, chat_type="group", reply_to_bot=True)
+    assert "Seven zebras escaped" in replied.text
+    [command] = await bot.say(f"/help@{BOT_USERNAME}", chat_id=GROUP, user_id=USER, chat_type="group")
+    assert "I answer questions" in visible_text(command.text)
+    assert await bot.say("/frobnicate", chat_id=GROUP, user_id=USER, chat_type="group") == []
+
+
+async def test_a_long_answer_is_split_under_telegrams_limit_at_sentence_boundaries(
+        tmp_path: Path, corpus_dir: Path) -> None:
+    def sentence(number: int) -> str:  # ~2,700 UTF-16 units, emoji counting two each
+        return f"Walrus council report {number} 🦭 " + "and they argued about herring quotas " * 70 + "until dawn."
+
+    body = "\n\n".join(sentence(n) for n in range(3))
+    (corpus_dir / "walrus.txt").write_text(f"title: Walrus council\n\n{body}\n", encoding="utf-8")
+    async for harness in _harness(tmp_path, corpus_dir, HashingEmbedder()):
+        replies = await harness.say("walrus council herring quotas dawn")
+        assert len(replies) >= 2  # the fake Bot API rejects any message over 4096 UTF-16 units
+        assert all(r.params["parse_mode"] == "HTML" for r in replies)
+        shown = [visible_text(r.text) for r in replies]
+        assert all(text.rstrip().endswith(("dawn.", "Walrus council")) for text in shown)  # whole answers
+        assert sum(text.count("Walrus council report") for text in shown) == 3
+        assert "reply_markup" in replies[-1].params and "reply_markup" not in replies[0].params
+
+
+async def test_telegram_rejecting_the_html_gets_the_same_reply_as_plain_text(bot: Harness) -> None:
+    bot.telegram.fail_next("sendMessage", "400")
+    [reply] = await bot.say("How many zebras escaped from the zoo?")
+    assert "parse_mode" not in reply.params
+    assert "Seven zebras escaped from the city zoo on Tuesday." in reply.text
+    assert "<b>escape</b>" in reply.text  # plain text: the title exactly as written, no markup
+    assert "https://example.com/zebras?a=1&b=2" in reply.text
+
+
+async def test_rate_limit_refuses_a_burst_politely_without_slowing_others(tmp_path: Path, corpus_dir: Path) -> None:
+    async for harness in _harness(tmp_path, corpus_dir, HashingEmbedder(), NEWSBOT_RATE_LIMIT_QUESTIONS="2"):
+        first = await harness.say("zebras?")
+        second = await harness.say("zoo?")
+        [third] = await harness.say("park?")
+        assert "Seven zebras" in first[0].text and "Seven zebras" in second[0].text
+        assert "faster than I can keep up" in third.text and "try again in" in third.text
+        [other] = await harness.say("zebras?", chat_id=3)
+        assert "Seven zebras" in other.text
+
+
+async def test_one_question_in_flight_per_user(bot: Harness) -> None:
+    bot.telegram.push_text(USER, "zebras?")
+    bot.telegram.push_text(USER, "zoo?")
+    bot.telegram.push_text(3, "zebras?")
+    updates = [Update.de_json(u, bot.app.bot) for u in bot.telegram.pop_updates()]
+    await asyncio.gather(*(bot.app.process_update(u) for u in updates))
+    replies = _texts(bot.telegram.sent(USER))
+    assert "Seven zebras" in replies and "still working on your previous question" in replies
+    assert "Seven zebras" in bot.telegram.sent(3)[0].text
+
+
+async def test_an_update_delivered_twice_is_answered_once(bot: Harness) -> None:
+    bot.telegram.push_text(USER, "zebras?")
+    [data] = bot.telegram.pop_updates()
+    for _ in range(2):
+        await bot.app.process_update(Update.de_json(data, bot.app.bot))
+    assert len(bot.telegram.sent(USER)) == 1
+
+
+async def test_a_failure_is_logged_and_the_user_sees_no_exception_text(
+        bot: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    async def broken(question: str, k: int) -> None:
+        raise RuntimeError("secret internals /srv/index")
+
+    monkeypatch.setattr(bot.service, "answer", broken)
+    [reply] = await bot.say("zebras?")
+    assert reply.text == SORRY
+    assert "secret internals" in caplog.text  # logged for the admin, with the traceback
+
+
+async def test_telegram_faults_are_retried_and_the_answer_sent_once(bot: Harness) -> None:
+    bot.telegram.fail_next("sendMessage", "drop")
+    bot.telegram.fail_next("sendMessage", "500")
+    replies = await bot.say("zebras?")
+    assert [f for f in bot.telegram.faults_served if f[0] == "sendMessage"] == [("sendMessage", "drop"),
+                                                                                   ("sendMessage", "500")]
+    assert len(replies) == 1 and "Seven zebras" in replies[0].text
+
+
+# --- admins ---
+
+async def test_admin_commands_are_refused_and_logged_for_everyone_else(
+        bot: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    for command in ("/reindex", "/add title: x\n\nA body.", "/stats"):
+        [reply] = await bot.say(command, chat_id=USER)
+        assert reply.text == ADMIN_ONLY
+    assert caplog.text.count(f"from non-admin user id {USER}") == 3
+    assert not (bot.service.corpus_dir / "added").exists()
+
+
+async def test_no_admin_configured_means_no_admin_commands(tmp_path: Path, corpus_dir: Path) -> None:
+    async for harness in _harness(tmp_path, corpus_dir, HashingEmbedder(), TELEGRAM_ADMIN_IDS=""):
+        [reply] = await harness.say("/stats", chat_id=ADMIN)
+        assert reply.text == ADMIN_ONLY
+
+
+async def test_stats_shows_the_figures(bot: Harness) -> None:
+    await bot.say("zebras?")
+    [reply] = await bot.say("/stats", chat_id=ADMIN)
+    shown = visible_text(reply.text)
+    assert "Articles: 2" in shown and "Model: hashing" in shown and "Questions answered: 1" in shown
+    assert "p50 " in shown and "p99 " in shown and "Index built:" in shown
+
+
+async def test_reindex_keeps_answering_from_the_old_index_then_swaps(tmp_path: Path, corpus_dir: Path) -> None:
+    embedder = GatedEmbedder()
+    async for harness in _harness(tmp_path, corpus_dir, embedder):
+        (corpus_dir / "otters.txt").write_text(
+            "title: Otters open a bakery\n\nThe otters baked rye bread. Customers queued for the otter bread.\n",
+            encoding="utf-8")
+        embedder.gate.clear()
+        harness.telegram.push_text(ADMIN, "/reindex")
+        [update] = [Update.de_json(u, harness.app.bot) for u in harness.telegram.pop_updates()]
+        rebuild = asyncio.create_task(harness.app.process_update(update))
+        await asyncio.to_thread(embedder.build_waiting.wait, 10)
+        assert harness.service.building
+        during = await harness.say("otters bread bakery")  # answered from the old index meanwhile
+        assert "found nothing" in during[0].text
+        [refused] = await harness.say("/reindex", chat_id=ADMIN)
+        assert "already running" in refused.text
+        embedder.gate.set()
+        await rebuild
+        [status] = [c for c in harness.telegram.sent(ADMIN) if "Rebuilding the index" in c.text]
+        final = harness.telegram.sent(ADMIN, "editMessageText")[-1]
+        assert "Index rebuilt" in final.text and "3 articles" in final.text
+        after = await harness.say("otters bread bakery")
+        assert "otters baked rye bread" in after[0].text.lower() or "otter bread" in after[0].text
+
+
+async def test_a_failed_reindex_reports_why_and_keeps_the_old_index(bot: Harness) -> None:
+    for article in bot.service.corpus_dir.iterdir():
+        article.unlink()
+    await bot.say("/reindex", chat_id=ADMIN)
+    final = bot.telegram.sent(ADMIN, "editMessageText")[-1]
+    shown = visible_text(final.text)
+    assert "failed: no article could be read" in shown and "previous index" in shown
+    [answer] = await bot.say("zebras?")
+    assert "Seven zebras" in answer.text
+
+
+async def test_add_text_stores_and_indexes_an_article_answerable_at_once(bot: Harness) -> None:
+    await bot.say("/add title: Penguins elect a mayor\nsource: Ice Times\ndate: 2024-02-03\n\n"
+                  "The penguins elected a mayor named Pip. Pip promised more fish for everyone.", chat_id=ADMIN)
+    final = bot.telegram.sent(ADMIN, "editMessageText")[-1]
+    assert "Added “Penguins elect a mayor”" in visible_text(final.text)
+    assert (bot.service.corpus_dir / "added" / "2024-02-03-penguins-elect-a-mayor.txt").is_file()
+    [answer] = await bot.say("which mayor did the penguins elect?")
+    assert "penguins elected a mayor named Pip" in answer.text and "Ice Times" in answer.text
+
+
+async def test_add_an_uploaded_txt_file(bot: Harness) -> None:
+    bot.telegram.push_document(ADMIN, "Moose News.txt", "title: Moose on the loose\n\nA moose visited the library."
+                               .encode(), user_id=ADMIN)
+    await bot.deliver()
+    assert bot.telegram.sent(method="getFile")
+    assert "Added “Moose on the loose” as added/moose-news.txt" in bot.telegram.sent(ADMIN, "editMessageText")[-1].text
+    [answer] = await bot.say("moose library")
+    assert "A moose visited the library." in answer.text
+
+
+async def test_add_rejects_bad_input_politely_and_stores_nothing(bot: Harness) -> None:
+    [how] = await bot.say("/add", chat_id=ADMIN)
+    assert how.text == HOW_TO_ADD
+    bot.telegram.push_document(ADMIN, "latin1.txt", "café".encode("latin-1"), user_id=ADMIN)
+    await bot.deliver()
+    assert bot.telegram.sent(ADMIN)[-1].text == "I could not read that file: it is not UTF-8 text."
+    await bot.say("/add title: Only a title\n\n", chat_id=ADMIN)
+    final = bot.telegram.sent(ADMIN, "editMessageText")[-1]
+    assert "could not add that article" in final.text and "Nothing was stored" in final.text
+    assert not any((bot.service.corpus_dir / "added").glob("*.txt"))
+
+
+async def test_token_never_reaches_the_logs(bot: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    bot.telegram.fail_next("sendMessage", "500")
+    await bot.say("zebras?")
+    assert "retrying" in caplog.text
+    assert TOKEN not in caplog.text and TOKEN.partition(":")[2] not in caplog.text

@@ -1,0 +1,49 @@
+"""The service: batched answers equal the core's answers; rebuild refusals; stats."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from bot.service import BuildRunning, Progress, Service, answer_many
+from index.embedder import HashingEmbedder
+
+
+@pytest.fixture
+async def service(tmp_path: Path, corpus_dir: Path) -> Service:
+    opened = await asyncio.to_thread(Service.open, corpus_dir, tmp_path / "index", embedder=HashingEmbedder())
+    yield opened
+    opened.close()
+
+
+def test_batched_answers_are_exactly_the_cores_answers(service: Service) -> None:
+    retriever = service.retriever
+    questions = ["How many people have died?", "", "   ", "qwertyuiop zxcvbnm", "Russia sanctions", "Lavrov"]
+    ks = [3, 3, 1, 2, 5, 1]
+    assert answer_many(retriever, questions, ks) == [retriever.answer(q, k) for q, k in zip(questions, ks)]
+
+
+async def test_concurrent_questions_each_get_their_own_answer(service: Service) -> None:
+    questions = ["Russia sanctions", "Lavrov Moscow", "qwertyuiop", "Arab League observers"] * 10
+    answers = await asyncio.gather(*(service.answer(q, 2) for q in questions))
+    assert [a.question for a in answers] == questions
+    assert answers == [service.retriever.answer(q, 2) for q in questions]
+
+
+async def test_a_second_build_is_refused_while_one_runs(service: Service) -> None:
+    first = asyncio.create_task(service.reindex(Progress(), force=True))
+    await asyncio.sleep(0)  # let the first build claim the builder
+    with pytest.raises(BuildRunning):
+        await service.reindex(Progress())
+    report = await first
+    assert not report.up_to_date and service.retriever.version_dir == report.version
+
+
+async def test_stats_report_latency_percentiles(service: Service) -> None:
+    for millis in range(1, 101):
+        service.record_answer(millis / 1000)
+    stats = service.stats()
+    assert stats.questions == 100 and stats.model == "hashing"
+    assert (stats.latency_p50, stats.latency_p90, stats.latency_p99) == (0.05, 0.09, 0.099)
