@@ -26,8 +26,7 @@ from corpus import Article, ArticleFormatError, article_sentences, parse_article
 from index import BuildReport, IndexNotFound, build_index, load_embedder
 from index.embedder import Embedder
 from index.metadata import ArticleInfo
-from retrieval import Answer, Retriever, clean_question
-from retrieval.retriever import EMPTY_QUESTION, NOT_FOUND
+from retrieval import Answer, Retriever
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +130,7 @@ class Service:
         while self._pending:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             try:
-                answers = await loop.run_in_executor(self._queries, answer_many, self._retriever,
+                answers = await loop.run_in_executor(self._queries, self._retriever.answer_many,
                                                      [question for question, _, _ in batch], [k for _, k, _ in batch])
             except Exception as error:  # each asker gets the failure (and its error handler logs it)
                 for _, _, waiter in batch:
@@ -205,22 +204,6 @@ class Service:
         log.info("index %s swapped in after %.1f s (%d articles, %d sentences)", report.version.name,
                  time.perf_counter() - started, report.articles, report.sentences)
         return report, retriever
-
-
-def answer_many(retriever: Retriever, questions: list[str], ks: list[int]) -> list[Answer]:
-    """`retriever.answer(q, k)` for each question, with one model call for all of them.
-
-    Mirrors Retriever.answer's rules (empty question, confidence threshold), which has no batch form.
-    """
-    found = retriever.search_many(questions, max(ks))
-    answers = []
-    for question, k, hits in zip(questions, ks, found):
-        kept = tuple(hit for hit in hits[:k] if hit.score >= retriever.min_score)
-        if not clean_question(question):
-            answers.append(Answer(question, False, (), EMPTY_QUESTION))
-        else:
-            answers.append(Answer(question, bool(kept), kept, None if kept else NOT_FOUND))
-    return answers
 
 
 def _percentile(ordered: list[float], percent: int) -> float | None:

@@ -20,12 +20,12 @@ from index.errors import IndexProblem
 from index.manifest import METADATA_FILE, VECTORS_FILE, Manifest, read_manifest
 from index.metadata import MetadataWriter
 from index.store import CACHE_DIR, current_version, new_staging_dir, publish, remove_stale, writer_lock
-from index.vectors import METRIC, describe, new_vector_index, save_vectors
+from index.vectors import METRIC, describe, new_vector_index, save_paragraphs, save_vectors
 
 ProgressCallback = Callable[[int, int], None]
-"""Called with (sentences embedded so far, sentences to embed in this build)."""
+"""Called with (texts embedded so far, texts to embed in this build); a text is a sentence or a paragraph."""
 
-EMBEDDING_RECIPE = "sentence-v1"  # what text is embedded per sentence; part of the corpus fingerprint
+EMBEDDING_RECIPE = "title-sentence+paragraph-v1"  # what is embedded; part of the corpus fingerprint
 SENTENCES_PER_BATCH = 1024
 
 Document = tuple[Article, list[Sentence]]
@@ -34,6 +34,8 @@ Document = tuple[Article, list[Sentence]]
 
 @dataclass(frozen=True)
 class BuildReport:
+    """What a build did; `embedded` counts the sentences whose embeddings were not reused."""
+
     version: Path
     articles: int
     sentences: int
@@ -81,7 +83,8 @@ def _build_locked(documents: list[Document], problems: list[Problem], index_dir:
     texts = [embedding_texts(article, sentences) for article, sentences in documents]
     keys = [cache.key(t) for t in texts]
     vectors = [cache.get(key, rows=len(t)) for key, t in zip(keys, texts)]
-    embedded = _embed_missing(embedder, texts, keys, vectors, cache, progress)
+    embedded = sum(len(sentences) for (_, sentences), v in zip(documents, vectors) if v is None)
+    _embed_missing(embedder, texts, keys, vectors, cache, progress)
     version = _write_version(index_dir, documents, vectors, embedder.name, fingerprint, started)
     cache.keep_only(keys)
     return BuildReport(version, len(documents), sum(len(s) for _, s in documents), embedded,
@@ -89,8 +92,20 @@ def _build_locked(documents: list[Document], problems: list[Problem], index_dir:
 
 
 def embedding_texts(article: Article, sentences: Sequence[Sentence]) -> list[str]:
-    """The text embedded for each sentence of an article."""
-    return [sentence.text for sentence in sentences]
+    """What is embedded for an article: each sentence behind its article's title, then each paragraph
+    that has sentences (the context the ranking adds to a sentence's own score).
+
+    Both were measured on SQuAD dev articles 0-23 (docs/QUALITY.md): the title disambiguates
+    sentences that only make sense in their article, and the paragraph score rewards sentences
+    whose surroundings are about the question.
+    """
+    titled = [f"{article.title}: {sentence.text}" for sentence in sentences]
+    return titled + [article.paragraphs[number] for number in paragraph_numbers(sentences)]
+
+
+def paragraph_numbers(sentences: Sequence[Sentence]) -> list[int]:
+    """The paragraphs that have sentences, in order."""
+    return list(dict.fromkeys(sentence.paragraph for sentence in sentences))
 
 
 def corpus_fingerprint(documents: Sequence[Document]) -> str:
@@ -131,7 +146,7 @@ def _current_manifest(index_dir: Path) -> Manifest | None:
 
 def _embed_missing(embedder: Embedder, texts: list[list[str]], keys: list[str],
                    vectors: list[np.ndarray | None], cache: EmbeddingCache,
-                   progress: ProgressCallback | None) -> int:
+                   progress: ProgressCallback | None) -> None:
     """Embed the articles the cache lacks, in batches across articles, caching each as it completes."""
     todo = [i for i, v in enumerate(vectors) if v is None]
     total = sum(len(texts[i]) for i in todo)
@@ -148,7 +163,6 @@ def _embed_missing(embedder: Embedder, texts: list[list[str]], keys: list[str],
         done += offset
         if progress:
             progress(done, total)
-    return total
 
 
 def _batches(items: list[int], sizes: list[int]) -> Iterator[list[int]]:
@@ -168,20 +182,30 @@ def _write_version(index_dir: Path, documents: list[Document],
                    vectors: list[np.ndarray | None], model: str, fingerprint: str, started: float) -> Path:
     dimension = int(vectors[0].shape[1])  # type: ignore[union-attr]
     index = new_vector_index(dimension)
+    paragraph_vectors: list[np.ndarray] = []
+    sentence_paragraphs: list[np.ndarray] = []
+    paragraph_count = 0
     staging = new_staging_dir(index_dir)
     try:
         metadata = MetadataWriter(staging / METADATA_FILE)
         for (article, sentences), article_vectors in zip(documents, vectors):
-            if article_vectors is None or article_vectors.shape != (len(sentences), dimension):
+            numbers = paragraph_numbers(sentences)
+            if article_vectors is None or article_vectors.shape != (len(sentences) + len(numbers), dimension):
                 raise IndexProblem(f"embeddings of {article.id} have the wrong shape; run `newsbot index --force`")
-            index.add(article_vectors)
+            position = {number: paragraph_count + i for i, number in enumerate(numbers)}
+            paragraph_count += len(numbers)
+            index.add(article_vectors[:len(sentences)])
+            paragraph_vectors.append(article_vectors[len(sentences):])
+            sentence_paragraphs.append(np.array([position[s.paragraph] for s in sentences], dtype=np.int64))
             metadata.add(article, sentences)
         metadata.close()
         save_vectors(index, staging / VECTORS_FILE)
+        paragraphs = save_paragraphs(staging, np.concatenate(paragraph_vectors), np.concatenate(sentence_paragraphs))
         Manifest(
             model=model, dimension=dimension, metric=METRIC, faiss_index=describe(index),
-            articles=len(documents), sentences=int(index.ntotal), corpus_fingerprint=fingerprint,
-            segmenter=SEGMENTER_VERSION, built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            articles=len(documents), sentences=int(index.ntotal), paragraphs=paragraphs,
+            corpus_fingerprint=fingerprint, segmenter=SEGMENTER_VERSION, embedding=EMBEDDING_RECIPE,
+            built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             build_seconds=round(time.perf_counter() - started, 3),
         ).write(staging)
         return publish(index_dir, staging)

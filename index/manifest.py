@@ -13,6 +13,8 @@ FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
 VECTORS_FILE = "vectors.faiss"
 METADATA_FILE = "metadata.sqlite"
+PARAGRAPH_VECTORS_FILE = "paragraph_vectors.npy"
+SENTENCE_PARAGRAPHS_FILE = "sentence_paragraphs.npy"
 
 
 @dataclass(frozen=True)
@@ -25,8 +27,10 @@ class Manifest:
     faiss_index: str
     articles: int
     sentences: int
+    paragraphs: int
     corpus_fingerprint: str
     segmenter: str
+    embedding: str
     built_at: str
     build_seconds: float
     format: str = FORMAT_NAME

@@ -8,6 +8,7 @@ import faiss
 import numpy as np
 
 from index.errors import IndexCorrupt
+from index.manifest import PARAGRAPH_VECTORS_FILE, SENTENCE_PARAGRAPHS_FILE
 
 METRIC = "inner_product"  # on unit vectors, i.e. cosine similarity
 
@@ -47,3 +48,25 @@ def search_vectors(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.
         empty = np.empty((len(queries), 0))
         return empty.astype(np.float32), empty.astype(np.int64)
     return index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+
+
+def save_paragraphs(folder: Path, vectors: np.ndarray, sentence_paragraphs: np.ndarray) -> int:
+    """Paragraph vectors, and for each sentence (in FAISS order) the row of its paragraph."""
+    np.save(folder / PARAGRAPH_VECTORS_FILE, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
+    np.save(folder / SENTENCE_PARAGRAPHS_FILE, sentence_paragraphs.astype(np.int64), allow_pickle=False)
+    return len(vectors)
+
+
+def load_paragraphs(folder: Path, *, dimension: int, sentences: int, paragraphs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Load and check the paragraph arrays against the manifest."""
+    try:
+        vectors = np.load(folder / PARAGRAPH_VECTORS_FILE, allow_pickle=False)
+        sentence_paragraphs = np.load(folder / SENTENCE_PARAGRAPHS_FILE, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise IndexCorrupt(f"the paragraph files of {folder} cannot be read ({type(error).__name__}); "
+                           "run `newsbot index` to rebuild") from None
+    if (vectors.shape != (paragraphs, dimension) or sentence_paragraphs.shape != (sentences,)
+            or (sentences and (sentence_paragraphs.min() < 0 or sentence_paragraphs.max() >= paragraphs
+                               or np.any(np.diff(sentence_paragraphs) < 0)))):
+        raise IndexCorrupt(f"the paragraph files of {folder} do not match its manifest; run `newsbot index` to rebuild")
+    return vectors, sentence_paragraphs

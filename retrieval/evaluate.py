@@ -66,7 +66,7 @@ def reqa_task(records: Iterable[dict], segmentation: str) -> tuple[list[Document
                 golds = {_containing(context, spans, answer["answer_start"]) for answer in qa["answers"]}
                 queries.extend(Query(qa["question"], gold) for gold in sorted(g for g in golds if g))
             offset += len(context) + len(PARAGRAPH_SEPARATOR)
-        article = Article(id=record["id"], title=record["title"],
+        article = Article(id=record["id"], title=record["title"].replace("_", " "),  # Wikipedia page names
                           paragraphs=tuple(p["context"] for p in record["paragraphs"]))
         documents.append((article, sentences))
     return documents, queries

@@ -16,10 +16,11 @@ from index.errors import IndexIncompatible
 from index.manifest import METADATA_FILE, VECTORS_FILE, Manifest, read_manifest
 from index.metadata import ArticleInfo, MetadataReader, StoredSentence
 from index.store import current_version
-from index.vectors import load_vectors, search_vectors
+from index.vectors import load_paragraphs, load_vectors
+from retrieval.ranking import rank_sentences
 
 MAX_QUESTION_CHARS = 1000
-DEFAULT_MIN_SCORE = 0.20
+DEFAULT_MIN_SCORE = 0.29
 NOT_FOUND = "I found nothing in my articles that answers that."
 EMPTY_QUESTION = "Please ask a question in words, for example: How many people have died?"
 
@@ -73,6 +74,8 @@ class Retriever:
         self._embedder = embedder
         self._vectors = load_vectors(version_dir / VECTORS_FILE, dimension=manifest.dimension,
                                      count=manifest.sentences)
+        self._paragraph_vectors, self._sentence_paragraphs = load_paragraphs(
+            version_dir, dimension=manifest.dimension, sentences=manifest.sentences, paragraphs=manifest.paragraphs)
         self._metadata = MetadataReader(version_dir / METADATA_FILE)
 
     @classmethod
@@ -117,27 +120,28 @@ class Retriever:
         if not asked:
             return results
         queries = self._embedder.encode([cleaned[i] for i in asked])
-        scores, ids = search_vectors(self._vectors, queries, k)
-        for row, i in enumerate(asked):
-            results[i] = self._hits(scores[row], ids[row])
+        ranked = rank_sentences(queries, self._vectors, self._paragraph_vectors, self._sentence_paragraphs, k)
+        for i, (ids, scores) in zip(asked, ranked):
+            results[i] = self._hits(ids, scores)
         return results
 
     def answer(self, question: str, k: int = 3) -> Answer:
         """The best sentences that clear the confidence threshold, or an explicit not-found."""
-        if not clean_question(question):
-            return Answer(question, False, (), EMPTY_QUESTION)
-        hits = [hit for hit in self.search(question, k) if hit.score >= self.min_score]
-        if not hits:
-            return Answer(question, False, (), NOT_FOUND)
-        return Answer(question, True, tuple(hits))
+        return self.answer_many([question], k)[0]
+
+    def answer_many(self, questions: Sequence[str], k: int | Sequence[int] = 3) -> list[Answer]:
+        """Batch form of `answer` (one model call), with one k for all or one per question."""
+        ks = [k] * len(questions) if isinstance(k, int) else list(k)
+        found = self.search_many(questions, max(ks, default=1))
+        return [_answer(question, hits[:limit], self.min_score) for question, limit, hits in zip(questions, ks, found)]
 
     def close(self) -> None:
+        """Release the metadata database; searches must have finished."""
         self._metadata.close()
 
-    def _hits(self, scores: np.ndarray, ids: np.ndarray) -> list[Hit]:
-        found = [(int(i), float(s)) for i, s in zip(ids, scores) if i >= 0]
-        stored = {s.id: s for s in self._metadata.sentences([i for i, _ in found])}
-        return [_hit(stored[i], score) for i, score in found if i in stored]
+    def _hits(self, ids: np.ndarray, scores: np.ndarray) -> list[Hit]:
+        stored = {s.id: s for s in self._metadata.sentences([int(i) for i in ids])}
+        return [_hit(stored[int(i)], float(score)) for i, score in zip(ids, scores) if int(i) in stored]
 
 
 def clean_question(question: object) -> str:
@@ -146,6 +150,13 @@ def clean_question(question: object) -> str:
         return ""
     printable = "".join(" " if unicodedata.category(c).startswith("C") else c for c in question)
     return re.sub(r"\s+", " ", printable).strip()[:MAX_QUESTION_CHARS]
+
+
+def _answer(question: str, hits: Sequence[Hit], min_score: float) -> Answer:
+    if not clean_question(question):
+        return Answer(question, False, (), EMPTY_QUESTION)
+    kept = tuple(hit for hit in hits if hit.score >= min_score)
+    return Answer(question, bool(kept), kept, None if kept else NOT_FOUND)
 
 
 def _hit(sentence: StoredSentence, score: float) -> Hit:

@@ -25,7 +25,8 @@ USER = 2
 GROUP = -100500
 ZEBRA_ARTICLE = ("title: Zebras <b>escape</b> & roam\nsource: Daily \"Planet\"\ndate: 2024-05-01\n"
                  "url: https://example.com/zebras?a=1&b=2\n\n"
-                 "Seven zebras escaped from the city zoo on Tuesday. Keepers found the zebras grazing in a park.")
+                 "Seven zebras escaped from the city zoo on Tuesday. Keepers found the zebras grazing in a park. "
+                 "The zebras escaped from the zoo through a broken gate. Zoo staff said the escaped zebras were unharmed.")
 
 
 class GatedEmbedder(HashingEmbedder):
@@ -187,7 +188,7 @@ async def test_in_groups_only_mentions_replies_and_commands_are_answered(bot: Ha
     assert "Seven zebras escaped" in mentioned.text
     assert mentioned.params["reply_parameters"]["message_id"] > 0  # quotes the question it answers
     [replied] = await bot.say("and the zebras?", chat_id=GROUP, user_id=USER, chat_type="group", reply_to_bot=True)
-    assert "Seven zebras escaped" in replied.text
+    assert "zebras escaped" in replied.text
     [command] = await bot.say(f"/help@{BOT_USERNAME}", chat_id=GROUP, user_id=USER, chat_type="group")
     assert "I answer questions" in visible_text(command.text)
     assert await bot.say("/frobnicate", chat_id=GROUP, user_id=USER, chat_type="group") == []

@@ -1,4 +1,4 @@
-"""The service: batched answers equal the core's answers; rebuild refusals; stats."""
+"""The service: concurrent answers equal the core's answers; rebuild refusals; stats."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.service import BuildRunning, Progress, Service, answer_many
+from bot.service import BuildRunning, Progress, Service
 from index.embedder import HashingEmbedder
 
 
@@ -16,13 +16,6 @@ async def service(tmp_path: Path, corpus_dir: Path) -> Service:
     opened = await asyncio.to_thread(Service.open, corpus_dir, tmp_path / "index", embedder=HashingEmbedder())
     yield opened
     opened.close()
-
-
-def test_batched_answers_are_exactly_the_cores_answers(service: Service) -> None:
-    retriever = service.retriever
-    questions = ["How many people have died?", "", "   ", "qwertyuiop zxcvbnm", "Russia sanctions", "Lavrov"]
-    ks = [3, 3, 1, 2, 5, 1]
-    assert answer_many(retriever, questions, ks) == [retriever.answer(q, k) for q, k in zip(questions, ks)]
 
 
 async def test_concurrent_questions_each_get_their_own_answer(service: Service) -> None:

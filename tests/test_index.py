@@ -48,7 +48,9 @@ def test_manifest_describes_the_index(corpus_dir: Path, tmp_path: Path) -> None:
     assert len(manifest.corpus_fingerprint) == 64 and manifest.built_at
     stored = json.loads((report.version / MANIFEST_FILE).read_text())
     assert stored["format"] == "newsbot-index"
-    assert {p.name for p in report.version.iterdir()} == {"manifest.json", "vectors.faiss", "metadata.sqlite"}
+    assert manifest.paragraphs == 13 and manifest.embedding.startswith("title-sentence")
+    assert {p.name for p in report.version.iterdir()} == {"manifest.json", "vectors.faiss", "metadata.sqlite",
+                                                          "paragraph_vectors.npy", "sentence_paragraphs.npy"}
 
 
 def test_rebuild_embeds_only_new_or_changed_articles(corpus_dir: Path, tmp_path: Path) -> None:
@@ -56,6 +58,7 @@ def test_rebuild_embeds_only_new_or_changed_articles(corpus_dir: Path, tmp_path:
     index_dir = tmp_path / "idx"
     first = build_index(corpus_dir, index_dir, embedder)
     assert first.embedded == first.sentences
+    first_texts = sum(embedder.calls)
 
     again = build_index(corpus_dir, index_dir, embedder)
     assert again.up_to_date and again.embedded == 0 and again.version == first.version
@@ -63,7 +66,7 @@ def test_rebuild_embeds_only_new_or_changed_articles(corpus_dir: Path, tmp_path:
     _article(corpus_dir, "new.txt", "Quake strikes", "An earthquake struck the coast.", "Nobody was hurt.")
     added = build_index(corpus_dir, index_dir, embedder)
     assert not added.up_to_date and added.articles == 2
-    assert added.embedded == 2 and sum(embedder.calls) == first.sentences + 2
+    assert added.embedded == 2 and sum(embedder.calls) == first_texts + 3  # 2 sentences, 1 paragraph
     assert current_version(index_dir) == added.version
     hits = Retriever.open(index_dir, embedder=embedder).search("earthquake struck coast", k=1)
     assert hits[0].article.title == "Quake strikes"

@@ -5,10 +5,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from corpus import Article, read_corpus
 from index import build_index
 from index.embedder import HashingEmbedder
 from index.vectors import new_vector_index, search_vectors
 from retrieval import Retriever, clean_question
+from retrieval.ranking import PARAGRAPH_WEIGHT
 from retrieval.retriever import EMPTY_QUESTION, NOT_FOUND
 
 
@@ -37,7 +39,8 @@ def retriever(corpus_dir: Path, tmp_path: Path) -> Retriever:
     return Retriever.open(tmp_path / "idx", embedder=HashingEmbedder(), min_score=0.3)
 
 
-def test_search_ranks_by_cosine_and_cites_the_article(retriever: Retriever) -> None:
+def test_search_ranks_by_sentence_and_paragraph_similarity_and_cites_the_article(retriever: Retriever,
+                                                                                 corpus_dir: Path) -> None:
     hits = retriever.search("Russia and China vetoed a previous European attempt", k=5)
     assert hits[0].text.startswith("Russia and China vetoed")
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
@@ -45,8 +48,11 @@ def test_search_ranks_by_cosine_and_cites_the_article(retriever: Retriever) -> N
     assert hits[0].article.source == "AFP" and str(hits[0].article.published) == "2012-01-25"
     embedder = HashingEmbedder()
     query = embedder.encode(["Russia and China vetoed a previous European attempt"])[0]
+    article = next(a for a in read_corpus(corpus_dir) if isinstance(a, Article))
     for hit in hits:
-        assert hit.score == pytest.approx(float(embedder.encode([hit.text])[0] @ query), abs=1e-5)
+        sentence, paragraph = embedder.encode([f"{article.title}: {hit.text}", article.paragraphs[hit.paragraph]])
+        expected = sentence @ query + PARAGRAPH_WEIGHT * (paragraph @ query)
+        assert hit.score == pytest.approx(float(expected), abs=1e-5)
 
 
 def test_k_larger_than_the_index_returns_everything_once(retriever: Retriever) -> None:
@@ -71,6 +77,13 @@ def test_answer_is_explicit_when_evidence_is_weak_or_question_empty(retriever: R
     for empty in ("", "   ", "\x00\x07"):
         blank = retriever.answer(empty)
         assert not blank.found and blank.message == EMPTY_QUESTION
+
+
+def test_answer_many_is_answer_for_each_question(retriever: Retriever) -> None:
+    questions = ["Russia and China vetoed", "", "   ", "qwertyuiop zxcvbnm", "Russia sanctions", "Lavrov"]
+    ks = [3, 3, 1, 2, 5, 1]
+    assert retriever.answer_many(questions, ks) == [retriever.answer(q, k) for q, k in zip(questions, ks)]
+    assert retriever.answer_many(questions, 2) == [retriever.answer(q, 2) for q in questions]
 
 
 def test_answer_json_shape(retriever: Retriever) -> None:
