@@ -13,17 +13,25 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
-from telegram import (BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update)
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
-from telegram.ext import (Application, ApplicationBuilder, ApplicationHandlerStop, CallbackQueryHandler,
-                          CommandHandler, ContextTypes, MessageHandler, TypeHandler, filters)
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
 from telegram.request import BaseRequest
 
 from bot.config import Settings
 from bot.ratelimit import RateLimited, RateLimiter
-from bot.render import (Block, answer_blocks, articles_blocks, no_more_blocks, overview_blocks, render,
-                        text_blocks)
+from bot.render import Block, answer_blocks, articles_blocks, no_more_blocks, overview_blocks, render, text_blocks
 from bot.replies import edit_chunk, send_chunks, typing
 from bot.retry import RetryingLimiter
 from bot.service import ArticleRejected, BuildRunning, Progress, Service

@@ -9,8 +9,16 @@ import sys
 from pathlib import Path
 
 from corpus import default_corpus_dir
-from index import (BuildReport, Embedder, IndexNotFound, IndexProblem, build_index, default_index_dir,
-                   default_model, load_embedder)
+from index import (
+    BuildReport,
+    Embedder,
+    IndexNotFound,
+    IndexProblem,
+    build_index,
+    default_index_dir,
+    default_model,
+    load_embedder,
+)
 from retrieval import Retriever
 
 log = logging.getLogger("newsbot")
@@ -37,19 +45,31 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def _parser() -> argparse.ArgumentParser:
+def _common_options(*, suppress: bool) -> argparse.ArgumentParser:
+    """Options every command takes, before or after the command name.
+
+    The copy on each command has no defaults (SUPPRESS), so `newsbot -v ask ...` keeps its -v.
+    """
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if suppress else value
+
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--corpus-dir", type=Path, default=None,
+    common.add_argument("--corpus-dir", type=Path, default=default(None),
                         help="article folder (default: $NEWSBOT_CORPUS_DIR or the bundled corpus/articles)")
-    common.add_argument("--index-dir", type=Path, default=None,
+    common.add_argument("--index-dir", type=Path, default=default(None),
                         help="index folder (default: $NEWSBOT_INDEX_DIR or index/data)")
-    common.add_argument("--model", default=None,
+    common.add_argument("--model", default=default(None),
                         help="sentence-transformers model name or path (default: $NEWSBOT_MODEL or the packaged "
                              "all-MiniLM-L6-v2)")
-    common.add_argument("-v", "--verbose", action="store_true", help="log details, show tracebacks")
+    common.add_argument("-v", "--verbose", action="store_true", default=default(False),
+                        help="log details, show tracebacks")
+    return common
 
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsbot", description="Answer questions from news articles.",
-                                     parents=[common])
+                                     parents=[_common_options(suppress=False)])
+    common = _common_options(suppress=True)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     index = commands.add_parser("index", parents=[common], help="build or update the index from the corpus folder")

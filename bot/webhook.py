@@ -13,9 +13,9 @@ import logging
 from http import HTTPStatus
 
 import tornado.web
-from tornado.httpserver import HTTPServer
 from telegram import Update
 from telegram.ext import Application
+from tornado.httpserver import HTTPServer
 
 from bot.service import Service
 

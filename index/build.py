@@ -7,7 +7,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -205,7 +205,7 @@ def _write_version(index_dir: Path, documents: list[Document],
             model=model, dimension=dimension, metric=METRIC, faiss_index=describe(index),
             articles=len(documents), sentences=int(index.ntotal), paragraphs=paragraphs,
             corpus_fingerprint=fingerprint, segmenter=SEGMENTER_VERSION, embedding=EMBEDDING_RECIPE,
-            built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            built_at=datetime.now(UTC).isoformat(timespec="seconds"),
             build_seconds=round(time.perf_counter() - started, 3),
         ).write(staging)
         return publish(index_dir, staging)

@@ -122,7 +122,9 @@ class MetadataReader:
         return [_article_info(row) for row in rows]
 
     def close(self) -> None:
-        self._db.close()
+        """Close the database; a lookup still running finishes first."""
+        with self._lock:
+            self._db.close()
 
 
 def _article_info(row: Sequence) -> ArticleInfo:

@@ -17,9 +17,9 @@ import fcntl
 import os
 import shutil
 import uuid
-from datetime import datetime, timezone
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from index.errors import IndexBusy, IndexCorrupt, IndexNotFound
@@ -73,7 +73,7 @@ def publish(index_dir: Path, staging: Path) -> Path:
     index_dir = Path(index_dir)
     for file in staging.iterdir():
         _fsync(file)
-    name = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f") + "-" + uuid.uuid4().hex[:6]
+    name = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f") + "-" + uuid.uuid4().hex[:6]
     version = index_dir / VERSIONS_DIR / name
     os.rename(staging, version)
     _fsync(version.parent)

@@ -342,8 +342,8 @@ async def test_add_text_stores_and_indexes_an_article_answerable_at_once(bot: Ha
 
 
 async def test_add_an_uploaded_txt_file(bot: Harness) -> None:
-    bot.telegram.push_document(ADMIN, "Moose News.txt", "title: Moose on the loose\n\nA moose visited the library."
-                               .encode(), user_id=ADMIN)
+    bot.telegram.push_document(ADMIN, "Moose News.txt", b"title: Moose on the loose\n\nA moose visited the library."
+, user_id=ADMIN)
     await bot.deliver()
     assert bot.telegram.sent(method="getFile")
     assert "Added “Moose on the loose” as added/moose-news.txt" in bot.telegram.sent(ADMIN, "editMessageText")[-1].text

@@ -110,3 +110,14 @@ def test_the_console_script_runs_as_a_module(corpus_dir: Path, tmp_path: Path) -
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["hits"][0]["text"].startswith("Russia and China vetoed")
+
+
+def test_common_options_work_before_or_after_the_command(dirs: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import _parser
+
+    assert _parser().parse_args(["-v", "ask", "q"]).verbose is True
+    assert _parser().parse_args(["ask", "-v", "q"]).verbose is True
+    assert _parser().parse_args(["ask", "q"]).verbose is False
+    assert _parser().parse_args(["--model", "hashing", "index"]).model == "hashing"
+    assert main([*dirs, "index"]) == 0
+    assert "Indexed 1 articles" in capsys.readouterr().out

@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from index.embedder import DEFAULT_MODEL, SentenceTransformerEmbedder
 from retrieval import Retriever

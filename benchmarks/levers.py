@@ -1,0 +1,105 @@
+"""Measure ranking levers on the ReQA protocol, tuned on SQuAD dev articles 0-23, reported on 24-47 and all.
+
+Embeddings are computed once per text recipe and cached (`--cache-dir`), then each lever is
+scored with numpy over the whole candidate pool of the article range (exact, no ANN), so the
+figures isolate the ranking from the index. Usage (from the project root):
+
+    .venv/bin/python benchmarks/levers.py                 # table
+    .venv/bin/python benchmarks/levers.py --json
+
+The product's own figure for the chosen recipe comes from `newsbot eval`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from index.embedder import SentenceTransformerEmbedder  # noqa: E402
+from retrieval.evaluate import Query, load_squad, reqa_metrics, reqa_task  # noqa: E402
+
+SQUAD = ROOT.parent / "shared" / "eval" / "squad_v1.1_dev.jsonl"
+RANGES = {"0-23 (tuning)": (0, 24), "24-47 (held out)": (24, 48), "all 48": (0, 48)}
+WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.7)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/newsbot-levers"))
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if not SQUAD.is_file():
+        print(f"{SQUAD} is not here; nothing to measure")
+        return
+    records = load_squad(SQUAD)
+    documents, queries = reqa_task(records, "dataset")
+    sentences = [(article, sentence) for article, found in documents for sentence in found]
+    paragraph_texts: dict[tuple[str, int], str] = {}
+    for article, sentence in sentences:
+        paragraph_texts.setdefault((article.id, sentence.paragraph), article.paragraphs[sentence.paragraph])
+    paragraph_of = {key: row for row, key in enumerate(paragraph_texts)}
+    embedder = SentenceTransformerEmbedder()
+    embed = _cached_embedder(embedder, args.cache_dir)
+    questions = embed("questions", [q.question for q in queries])
+    plain = embed("sentences", [s.text for _, s in sentences])
+    titled = embed("title-sentences", [f"{a.title}: {s.text}" for a, s in sentences])
+    paragraphs = embed("paragraphs", list(paragraph_texts.values()))
+    sentence_paragraph = np.array([paragraph_of[(a.id, s.paragraph)] for a, s in sentences])
+    sentence_article = np.array([int(a.id.rsplit("-", 1)[1]) for a, _ in sentences])
+    query_article = np.array([n for n, record in enumerate(records) for _ in reqa_task([record], "dataset")[1]])
+    texts = np.array([s.text for _, s in sentences], dtype=object)
+
+    rows = []
+    for name, vectors in (("sentence", plain), ("title: sentence", titled)):
+        for weight in WEIGHTS:
+            row = {"lever": f"{name} + {weight} x paragraph" if weight else name}
+            for label, (low, high) in RANGES.items():
+                pool = np.nonzero((sentence_article >= low) & (sentence_article < high))[0]
+                asked = np.nonzero((query_article >= low) & (query_article < high))[0]
+                def score(chunk: np.ndarray) -> np.ndarray:
+                    q = questions[chunk]
+                    return q @ vectors[pool].T + weight * (q @ paragraphs.T)[:, sentence_paragraph[pool]]
+                row[label] = _metrics([queries[i] for i in asked], asked, score, texts[pool])
+            rows.append(row)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    print(f"{'lever':<36}" + "".join(f"{label:>30}" for label in RANGES))
+    for row in rows:
+        print(f"{row['lever']:<36}" + "".join(
+            f"{row[label]['p_at_1']:>10.3f}{row[label]['r_at_5']:>10.3f}{row[label]['mrr']:>10.3f}" for label in RANGES))
+    print("(each range: P@1, R@5, MRR)")
+
+
+def _metrics(queries: list[Query], asked: np.ndarray, score: Callable[[np.ndarray], np.ndarray],
+             texts: np.ndarray) -> dict:
+    retrieved = []
+    for start in range(0, len(asked), 1000):
+        scores = score(asked[start:start + 1000])
+        top = np.argsort(-scores, axis=1)[:, :100]
+        retrieved.extend(list(texts[row]) for row in top)
+    return reqa_metrics(queries, retrieved)
+
+
+def _cached_embedder(embedder: SentenceTransformerEmbedder, folder: Path) -> Callable[[str, list[str]], np.ndarray]:
+    def embed(name: str, texts: list[str]) -> np.ndarray:
+        path = folder / f"{name}-{len(texts)}.npy"
+        if path.is_file():
+            return np.load(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        vectors = embedder.encode(texts, batch_size=128)
+        np.save(path, vectors)
+        return vectors
+    return embed
+
+
+if __name__ == "__main__":
+    main()
