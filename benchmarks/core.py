@@ -60,7 +60,8 @@ def _build(embedder: SentenceTransformerEmbedder, scratch: Path) -> tuple[Path, 
     if SQUAD.is_file():
         documents, queries = reqa_task(load_squad(SQUAD), "dataset")
         report = build_from_documents(documents, index_dir, embedder)
-        questions = list(dict.fromkeys(q.question for q in queries))[:: max(1, len(queries) // QUESTIONS)][:QUESTIONS]
+        unique = list(dict.fromkeys(q.question for q in queries))
+        questions = unique[:: len(unique) // QUESTIONS][:QUESTIONS]  # spread over all articles
     else:
         report = build_index(BUNDLED_CORPUS_DIR, index_dir, embedder)
         questions = ["How many people have died?", "Who vetoed the resolution?"] * (QUESTIONS // 2)
