@@ -22,12 +22,14 @@ def citation(article: ArticleInfo) -> str:
 
 
 def render_answer(answer: Answer) -> str:
-    """The answer as a person reads it in a terminal."""
+    """The answer as a person reads it in a terminal: the answering words first when they were found."""
     if not answer.found:
         return answer.message or "I found nothing in my articles that answers that."
-    blocks = [f"{number}. {hit.text}\n   — {citation(hit.article)}  [score {hit.score:.2f}]"
+    pointed = answer.hits[0].answer
+    lines = [f"Answer: {pointed.text}"] if pointed else []
+    lines += [f"{number}. {hit.text}\n   — {citation(hit.article)}  [score {hit.score:.2f}]"
               for number, hit in enumerate(answer.hits, start=1)]
-    return "\n".join(blocks)
+    return "\n".join(lines)
 
 
 def chat(ask: Callable[[str], Answer], *, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:

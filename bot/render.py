@@ -81,13 +81,19 @@ def render(blocks: Sequence[Block], limit: int = MAX_MESSAGE_UTF16) -> list[Chun
 
 
 def answer_blocks(answer: Answer, first_number: int = 1) -> list[Block]:
-    """Each answer sentence, numbered, with the citation of its article under it."""
+    """Each answer sentence, numbered, with the citation of its article under it.
+
+    When the top sentence's answering words were found, they lead the reply ("Answer: …", which the
+    plain-text form keeps too) and are in bold inside the sentence.
+    """
     if not answer.found:
         blocks = [(Span(answer.message or NOT_FOUND),)]
         if answer.message in (None, NOT_FOUND):
             blocks.append((Span("Try other words, or see /sources for the articles I have read.", "i"),))
         return blocks
-    return [_hit_block(number, hit) for number, hit in enumerate(answer.hits, start=first_number)]
+    pointed = answer.hits[0].answer
+    lead: list[Block] = [(Span("Answer: "), Span(pointed.text, "b"))] if pointed else []
+    return lead + [_hit_block(number, hit) for number, hit in enumerate(answer.hits, start=first_number)]
 
 
 def no_more_blocks() -> list[Block]:
@@ -149,7 +155,15 @@ def format_date(day: date) -> str:
 
 
 def _hit_block(number: int, hit: Hit) -> Block:
-    return (Span(f"{number}. ", "b"), Span(hit.text), Span("\n📰 "), *citation(hit.article))
+    return (Span(f"{number}. ", "b"), *_sentence(hit), Span("\n📰 "), *citation(hit.article))
+
+
+def _sentence(hit: Hit) -> list[Span]:
+    """The sentence, with the part that answers the question (if marked) in bold."""
+    if hit.answer is None:
+        return [Span(hit.text)]
+    start, end = hit.answer.start, hit.answer.end
+    return [Span(hit.text[:start]), Span(hit.text[start:end], "b"), Span(hit.text[end:])]
 
 
 def _length(block: Block) -> int:

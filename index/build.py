@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -14,10 +15,12 @@ import numpy as np
 
 from corpus import Article, Problem, Sentence, article_sentences, read_corpus
 from corpus.segment import SEGMENTER_VERSION
+from corpus.terms import sentence_terms
 from index.cache import EmbeddingCache
 from index.embedder import Embedder
 from index.errors import IndexProblem
 from index.manifest import METADATA_FILE, VECTORS_FILE, Manifest, read_manifest
+from index.lexicon import save_document_frequencies
 from index.metadata import MetadataWriter
 from index.store import CACHE_DIR, current_version, new_staging_dir, publish, remove_stale, writer_lock
 from index.vectors import METRIC, describe, new_vector_index, save_paragraphs, save_vectors
@@ -185,6 +188,7 @@ def _write_version(index_dir: Path, documents: list[Document],
     paragraph_vectors: list[np.ndarray] = []
     sentence_paragraphs: list[np.ndarray] = []
     paragraph_count = 0
+    frequencies: Counter[str] = Counter()
     staging = new_staging_dir(index_dir)
     try:
         metadata = MetadataWriter(staging / METADATA_FILE)
@@ -198,7 +202,10 @@ def _write_version(index_dir: Path, documents: list[Document],
             paragraph_vectors.append(article_vectors[len(sentences):])
             sentence_paragraphs.append(np.array([position[s.paragraph] for s in sentences], dtype=np.int64))
             metadata.add(article, sentences)
+            for sentence in sentences:
+                frequencies.update(sentence_terms(article.title, sentence.text))
         metadata.close()
+        save_document_frequencies(staging, int(index.ntotal), frequencies)
         save_vectors(index, staging / VECTORS_FILE)
         paragraphs = save_paragraphs(staging, np.concatenate(paragraph_vectors), np.concatenate(sentence_paragraphs))
         Manifest(

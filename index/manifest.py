@@ -9,12 +9,13 @@ from pathlib import Path
 from index.errors import IndexCorrupt, IndexIncompatible
 
 FORMAT_NAME = "newsbot-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: paragraph vectors and term frequencies
 MANIFEST_FILE = "manifest.json"
 VECTORS_FILE = "vectors.faiss"
 METADATA_FILE = "metadata.sqlite"
 PARAGRAPH_VECTORS_FILE = "paragraph_vectors.npy"
 SENTENCE_PARAGRAPHS_FILE = "sentence_paragraphs.npy"
+TERMS_FILE = "term_frequencies.json"
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from corpus.article import PARAGRAPH_SEPARATOR, Article, Sentence
 from corpus.segment import split_sentences
 from index import Document, Embedder, build_from_documents
 from retrieval.retriever import Retriever
+from retrieval.span_eval import span_metrics
 
 TOP_K = 100
 SEGMENTATIONS = ("dataset", "own")
@@ -115,7 +116,8 @@ def evaluate(records: Sequence[dict], embedder: Embedder, *, segmentations: Sequ
                 "index_seconds": round(indexed, 1),
                 "search_seconds": round(searched, 1),
             }
-    return {"model": embedder.name, "articles": len(records), "top_k": TOP_K, "segmentations": results}
+    return {"model": embedder.name, "articles": len(records), "top_k": TOP_K, "segmentations": results,
+            "spans": span_metrics(records)}  # answer spans inside the gold sentence: no model, dataset boundaries
 
 
 def evaluate_file(path: Path, embedder: Embedder, *, segmentations: Sequence[str] = SEGMENTATIONS,
@@ -133,6 +135,10 @@ def format_report(report: dict) -> str:
     for name, row in report["segmentations"].items():
         lines.append(f"{name:<12}{row['candidates']:>11}{row['questions']:>10}"
                      f"{row['p_at_1']:>8.3f}{row['r_at_5']:>8.3f}{row['mrr']:>8.3f}")
+    spans = report["spans"]
+    lines.append(f"answer spans in the gold sentence ({spans['questions']} questions): coverage "
+                 f"{spans['coverage']:.3f}; EM {spans['em_offered']:.3f}, F1 {spans['f1_offered']:.3f} over offered; "
+                 f"EM {spans['em_all']:.3f}, F1 {spans['f1_all']:.3f} over all")
     return "\n".join(lines)
 
 

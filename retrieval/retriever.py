@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +16,14 @@ from index.errors import IndexIncompatible
 from index.manifest import METADATA_FILE, VECTORS_FILE, Manifest, read_manifest
 from index.metadata import ArticleInfo, MetadataReader, StoredSentence
 from index.store import current_version
+from corpus.terms import sentence_terms, terms
+from index.lexicon import load_document_frequencies
 from index.vectors import load_paragraphs, load_vectors
+from retrieval.lexical import LEXICAL_WEIGHT, coverage, term_weights
 from retrieval.ranking import rank_sentences
+from retrieval.span import AnswerSpan, find_answer_span
+
+RERANK_DEPTH = 100  # dense candidates that lexical evidence may reorder
 
 MAX_QUESTION_CHARS = 1000
 DEFAULT_MIN_SCORE = 0.29
@@ -27,7 +33,11 @@ EMPTY_QUESTION = "Please ask a question in words, for example: How many people h
 
 @dataclass(frozen=True)
 class Hit:
-    """One answer sentence, its similarity to the question, and the article to cite."""
+    """One answer sentence, its similarity to the question, and the article to cite.
+
+    `answer` marks the part of the sentence that answers the question: set on an answer's top hit
+    when found with confidence (`retrieval.span`), else None.
+    """
 
     text: str
     score: float
@@ -36,6 +46,7 @@ class Hit:
     paragraph: int
     start: int
     end: int
+    answer: AnswerSpan | None = None
 
     def to_dict(self) -> dict[str, object]:
         """The JSON shape of `newsbot ask --json`."""
@@ -46,6 +57,8 @@ class Hit:
             "article": {"id": article.id, "title": article.title, "source": article.source,
                         "published": article.published.isoformat() if article.published else None,
                         "url": article.url},
+            "answer": ({"text": self.answer.text, "start": self.answer.start, "end": self.answer.end,
+                        "kind": self.answer.kind} if self.answer else None),
         }
 
 
@@ -76,6 +89,7 @@ class Retriever:
                                      count=manifest.sentences)
         self._paragraph_vectors, self._sentence_paragraphs = load_paragraphs(
             version_dir, dimension=manifest.dimension, sentences=manifest.sentences, paragraphs=manifest.paragraphs)
+        self._term_frequencies = load_document_frequencies(version_dir, sentences=manifest.sentences)
         self._metadata = MetadataReader(version_dir / METADATA_FILE)
 
     @classmethod
@@ -120,9 +134,10 @@ class Retriever:
         if not asked:
             return results
         queries = self._embedder.encode([cleaned[i] for i in asked])
-        ranked = rank_sentences(queries, self._vectors, self._paragraph_vectors, self._sentence_paragraphs, k)
+        ranked = rank_sentences(queries, self._vectors, self._paragraph_vectors, self._sentence_paragraphs,
+                                max(k, RERANK_DEPTH))
         for i, (ids, scores) in zip(asked, ranked):
-            results[i] = self._hits(ids, scores)
+            results[i] = self._rerank(cleaned[i], ids, scores)[:k]
         return results
 
     def answer(self, question: str, k: int = 3) -> Answer:
@@ -139,9 +154,14 @@ class Retriever:
         """Release the metadata database; searches must have finished."""
         self._metadata.close()
 
-    def _hits(self, ids: np.ndarray, scores: np.ndarray) -> list[Hit]:
-        stored = {s.id: s for s in self._metadata.sentences([int(i) for i in ids])}
-        return [_hit(stored[int(i)], float(score)) for i, score in zip(ids, scores) if int(i) in stored]
+    def _rerank(self, question: str, ids: np.ndarray, scores: np.ndarray) -> list[Hit]:
+        """Add the lexical evidence to the dense scores and re-sort."""
+        stored = self._metadata.sentences([int(i) for i in ids])
+        weights = term_weights(terms(question), self._term_frequencies, self.manifest.sentences)
+        dense = dict(zip((int(i) for i in ids), (float(s) for s in scores)))
+        lexical = coverage(weights, [sentence_terms(s.article.title, s.text) for s in stored])
+        hits = [_hit(s, dense[s.id] + LEXICAL_WEIGHT * float(extra)) for s, extra in zip(stored, lexical)]
+        return sorted(hits, key=lambda hit: -hit.score)
 
 
 def clean_question(question: object) -> str:
@@ -153,10 +173,14 @@ def clean_question(question: object) -> str:
 
 
 def _answer(question: str, hits: Sequence[Hit], min_score: float) -> Answer:
-    if not clean_question(question):
+    """The hits that clear the threshold, the top one pointing at its answer when that is found with confidence."""
+    cleaned = clean_question(question)
+    if not cleaned:
         return Answer(question, False, (), EMPTY_QUESTION)
-    kept = tuple(hit for hit in hits if hit.score >= min_score)
-    return Answer(question, bool(kept), kept, None if kept else NOT_FOUND)
+    kept = [hit for hit in hits if hit.score >= min_score]
+    if kept:
+        kept[0] = replace(kept[0], answer=find_answer_span(cleaned, kept[0].text))
+    return Answer(question, bool(kept), tuple(kept), None if kept else NOT_FOUND)
 
 
 def _hit(sentence: StoredSentence, score: float) -> Hit:

@@ -10,12 +10,14 @@ from hypothesis import strategies as st
 from bot.render import Span, answer_blocks, render, utf16_len
 from index.metadata import ArticleInfo
 from retrieval import Answer, Hit
+from retrieval.span import AnswerSpan
 from tests.fake_bot_api import visible_text
 
 
-def _hit(text: str, title: str = "T", url: str | None = None) -> Hit:
+def _hit(text: str, title: str = "T", url: str | None = None, answer: AnswerSpan | None = None) -> Hit:
     article = ArticleInfo("a.txt", title, "AFP", date(2012, 1, 25), url)
-    return Hit(text=text, score=0.9, article=article, sentence_id=0, paragraph=0, start=0, end=len(text))
+    return Hit(text=text, score=0.9, article=article, sentence_id=0, paragraph=0, start=0, end=len(text),
+               answer=answer)
 
 
 def test_every_dynamic_piece_is_escaped() -> None:
@@ -26,6 +28,34 @@ def test_every_dynamic_piece_is_escaped() -> None:
     shown = visible_text(chunk.html)  # parses as Telegram would, raising on bad markup
     assert '1. 5 < 6 & 7 > 2\n📰 <script>"x"</script> — AFP, 25 Jan 2012 · link' == shown
     assert chunk.plain.endswith("· https://e.com/?a=1&b=\"2\"")
+
+
+def test_the_answering_words_lead_the_reply_and_are_bold_in_the_sentence_escaped() -> None:
+    sentence = "Officials said <5 & more than 5,400 people died since March."
+    start = sentence.index("more than")
+    span = AnswerSpan(start, start + 22, "more than 5,400 people", "number")
+    answer = Answer("q", True, (_hit(sentence, answer=span), _hit("Another sentence.")))
+    [chunk] = render(answer_blocks(answer))
+    assert chunk.html.startswith("Answer: <b>more than 5,400 people</b>\n\n<b>1. </b>Officials said &lt;5 &amp; "
+                                 "<b>more than 5,400 people</b> died since March.")
+    assert chunk.html.count("<b>more than 5,400 people</b>") == 2  # the lead and the top sentence, once each
+    assert chunk.plain.startswith(f"Answer: more than 5,400 people\n\n1. {sentence}\n")
+    assert visible_text(chunk.html) == chunk.plain  # valid markup, the same visible text
+
+
+def test_more_results_carry_no_answer_line() -> None:
+    blocks = answer_blocks(Answer("q", True, (_hit("Later sentence."),)), first_number=4)
+    assert [s.text for s in blocks[0]][:2] == ["4. ", "Later sentence."]
+
+
+def test_a_long_sentence_with_a_marked_answer_still_splits_within_the_limit() -> None:
+    sentence = "Word " * 1000 + "more than 5,400 people died. " + "Word " * 1000
+    start = sentence.index("more than")
+    answer = Answer("q", True, (_hit(sentence, answer=AnswerSpan(start, start + 22, "more than 5,400 people",
+                                                                 "number")),))
+    chunks = render(answer_blocks(answer), limit=4096)
+    assert len(chunks) >= 2 and all(utf16_len(c.plain) <= 4096 for c in chunks)
+    assert sum(c.html.count("<b>more than 5,400 people</b>") for c in chunks) == 2
 
 
 def test_a_link_that_is_not_http_is_not_made_a_link() -> None:

@@ -11,6 +11,7 @@ from bot.cli import main
 from bot.console import chat, render_answer
 from index.metadata import ArticleInfo
 from retrieval import Answer, Hit
+from retrieval.span import AnswerSpan
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,6 +36,7 @@ def test_index_then_ask_json(dirs: list[str], capsys: pytest.CaptureFixture[str]
     assert top["article"] == {"id": "ahram-2012-01-25-russia-syria-lavrov.txt",
                               "title": "Russia against sanctions, open to dialogue on Syria: Lavrov",
                               "source": "AFP", "published": "2012-01-25", "url": None}
+    assert top["answer"] is None  # a statement, not a question: its wording names no answer type
 
 
 def test_ask_builds_the_index_first_when_there_is_none(dirs: list[str], tmp_path: Path,
@@ -101,6 +103,18 @@ def test_render_answer_cites_title_source_date_and_link() -> None:
     text = render_answer(Answer("q", True, (hit,)))
     assert text.startswith("1. An earthquake struck.")
     assert "Quake hits coast (Reuters) https://example.org/q" in text and "0.81" in text
+
+
+def test_render_answer_leads_with_the_answering_words_when_found() -> None:
+    article = ArticleInfo("a", "Quake hits coast", "Reuters", None, None)
+    sentence = "The quake killed at least 40 people on Monday."
+    start = sentence.index("at least")
+    top = Hit(sentence, 0.81, article, 0, 0, 0, len(sentence),
+              answer=AnswerSpan(start, start + 18, "at least 40 people", "number"))
+    other = Hit("Rescuers are searching.", 0.5, article, 1, 0, 47, 70)
+    text = render_answer(Answer("How many died?", True, (top, other)))
+    assert text.splitlines()[:2] == ["Answer: at least 40 people", f"1. {sentence}"]
+    assert text.count("Answer:") == 1
 
 
 def test_the_console_script_runs_as_a_module(corpus_dir: Path, tmp_path: Path) -> None:

@@ -49,7 +49,11 @@ def test_manifest_describes_the_index(corpus_dir: Path, tmp_path: Path) -> None:
     assert stored["format"] == "newsbot-index"
     assert manifest.paragraphs == 13 and manifest.embedding.startswith("title-sentence")
     assert {p.name for p in report.version.iterdir()} == {"manifest.json", "vectors.faiss", "metadata.sqlite",
-                                                          "paragraph_vectors.npy", "sentence_paragraphs.npy"}
+                                                          "paragraph_vectors.npy", "sentence_paragraphs.npy",
+                                                          "term_frequencies.json"}
+    frequencies = json.loads((report.version / "term_frequencies.json").read_text())
+    assert frequencies["documents"] == manifest.sentences
+    assert frequencies["document_frequency"]["lavrov"] >= 2  # in the title, so in every sentence's terms
 
 
 def test_rebuild_embeds_only_new_or_changed_articles(corpus_dir: Path, tmp_path: Path) -> None:
@@ -187,3 +191,11 @@ def test_a_build_killed_half_way_leaves_the_old_index_serving(corpus_dir: Path, 
     leftovers = [p.name for p in (index_dir / VERSIONS_DIR).iterdir() if p.name.startswith(".")]
     assert leftovers == []
     assert not list(index_dir.rglob("*.partial"))
+
+
+@pytest.mark.parametrize("damaged", ["term_frequencies.json", "paragraph_vectors.npy", "metadata.sqlite"])
+def test_a_missing_or_damaged_companion_file_is_refused(corpus_dir: Path, tmp_path: Path, damaged: str) -> None:
+    version = build_index(corpus_dir, tmp_path / "idx", HashingEmbedder()).version
+    (version / damaged).write_bytes(b"not what it should be")
+    with pytest.raises(IndexCorrupt, match="newsbot index"):
+        Retriever.open(tmp_path / "idx", embedder=HashingEmbedder())

@@ -1,3 +1,4 @@
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -5,11 +6,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corpus import Article, read_corpus
+from corpus import Article, article_sentences, read_corpus
+from corpus.terms import sentence_terms, terms
 from index import build_index
 from index.embedder import HashingEmbedder
 from index.vectors import new_vector_index, search_vectors
 from retrieval import Retriever, clean_question
+from retrieval.lexical import LEXICAL_WEIGHT, coverage, term_weights
 from retrieval.ranking import PARAGRAPH_WEIGHT
 from retrieval.retriever import EMPTY_QUESTION, NOT_FOUND
 
@@ -39,8 +42,8 @@ def retriever(corpus_dir: Path, tmp_path: Path) -> Retriever:
     return Retriever.open(tmp_path / "idx", embedder=HashingEmbedder(), min_score=0.3)
 
 
-def test_search_ranks_by_sentence_and_paragraph_similarity_and_cites_the_article(retriever: Retriever,
-                                                                                 corpus_dir: Path) -> None:
+def test_search_scores_sentence_paragraph_and_lexical_evidence_and_cites_the_article(retriever: Retriever,
+                                                                                     corpus_dir: Path) -> None:
     hits = retriever.search("Russia and China vetoed a previous European attempt", k=5)
     assert hits[0].text.startswith("Russia and China vetoed")
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
@@ -49,9 +52,13 @@ def test_search_ranks_by_sentence_and_paragraph_similarity_and_cites_the_article
     embedder = HashingEmbedder()
     query = embedder.encode(["Russia and China vetoed a previous European attempt"])[0]
     article = next(a for a in read_corpus(corpus_dir) if isinstance(a, Article))
+    sentences = article_sentences(article)
+    frequencies = Counter(t for s in sentences for t in sentence_terms(article.title, s.text))
+    weights = term_weights(terms("Russia and China vetoed a previous European attempt"), frequencies, len(sentences))
     for hit in hits:
         sentence, paragraph = embedder.encode([f"{article.title}: {hit.text}", article.paragraphs[hit.paragraph]])
-        expected = sentence @ query + PARAGRAPH_WEIGHT * (paragraph @ query)
+        lexical = coverage(weights, [sentence_terms(article.title, hit.text)])[0]
+        expected = sentence @ query + PARAGRAPH_WEIGHT * (paragraph @ query) + LEXICAL_WEIGHT * lexical
         assert hit.score == pytest.approx(float(expected), abs=1e-5)
 
 

@@ -1,0 +1,42 @@
+"""Knowing when not to answer, measured honestly: index half of the articles, ask the questions
+of all of them, and see how well the top score separates questions the index can answer from
+questions about articles it does not hold."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+REFUSE_OUT_OF_CORPUS = 0.90  # the operating point: at least this share of out-of-corpus questions refused
+
+
+def operating_threshold(out_scores: Sequence[float], refuse: float = REFUSE_OUT_OF_CORPUS) -> float:
+    """The lowest threshold that refuses at least `refuse` of the out-of-corpus questions
+    (a question is answered when its top score is at least the threshold)."""
+    ordered = np.sort(np.asarray(out_scores, dtype=np.float64))
+    if len(ordered) == 0:
+        raise ValueError("no out-of-corpus questions")
+    index = int(np.ceil(refuse * len(ordered))) - 1  # scores up to here must be refused
+    return float(np.nextafter(ordered[index], np.inf))
+
+
+def abstention_report(in_scores: Sequence[float], in_correct: Sequence[bool], out_scores: Sequence[float],
+                      threshold: float) -> dict[str, float | int]:
+    """Answer rate and accuracy on in-corpus questions and refusal rate on out-of-corpus ones at a threshold."""
+    inside, correct, outside = np.asarray(in_scores), np.asarray(in_correct, dtype=bool), np.asarray(out_scores)
+    answered = inside >= threshold
+    return {
+        "threshold": round(threshold, 4),
+        "in_corpus_questions": len(inside),
+        "out_of_corpus_questions": len(outside),
+        "in_corpus_answered": round(float(answered.mean()), 4),
+        "in_corpus_answered_correctly": round(float((answered & correct).mean()), 4),
+        "out_of_corpus_refused": round(float((outside < threshold).mean()), 4),
+    }
+
+
+def abstention_curve(in_scores: Sequence[float], in_correct: Sequence[bool], out_scores: Sequence[float],
+                     thresholds: Sequence[float]) -> list[dict[str, float | int]]:
+    """The report at each threshold, to choose an operating point from."""
+    return [abstention_report(in_scores, in_correct, out_scores, t) for t in thresholds]
