@@ -23,12 +23,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from corpus.terms import sentence_terms, terms  # noqa: E402
 from index.embedder import SentenceTransformerEmbedder  # noqa: E402
-from retrieval.evaluate import Query, load_squad, reqa_metrics, reqa_task  # noqa: E402
+from retrieval.evaluate import Query, load_squad, low_overlap, reqa_metrics, reqa_task  # noqa: E402
+from retrieval.lexical import term_weights  # noqa: E402
 
 SQUAD = ROOT.parent / "shared" / "eval" / "squad_v1.1_dev.jsonl"
 RANGES = {"0-23 (tuning)": (0, 24), "24-47 (held out)": (24, 48), "all 48": (0, 48)}
 WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.7)
+LEXICAL_WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.6, 0.8)
+CHOSEN_PARAGRAPH_WEIGHT = 0.4
 
 
 def main() -> None:
@@ -69,14 +73,51 @@ def main() -> None:
                     return q @ vectors[pool].T + weight * (q @ paragraphs.T)[:, sentence_paragraph[pool]]
                 row[label] = _metrics([queries[i] for i in asked], asked, score, texts[pool])
             rows.append(row)
+    lexical = _lexical_coverage(queries, sentences)
+    paraphrased = np.array(low_overlap(documents, queries))
+    slices = {**RANGES, "low-overlap slice": (0, 48)}
+    for weight in LEXICAL_WEIGHTS:
+        row = {"lever": f"title: sentence + 0.4 x paragraph + {weight} x lexical"}
+        for label, (low, high) in slices.items():
+            pool = np.nonzero((sentence_article >= low) & (sentence_article < high))[0]
+            asked = np.nonzero((query_article >= low) & (query_article < high))[0]
+            if label == "low-overlap slice":
+                asked = asked[paraphrased[asked]]
+            def score(chunk: np.ndarray) -> np.ndarray:
+                q = questions[chunk]
+                dense = q @ titled[pool].T + CHOSEN_PARAGRAPH_WEIGHT * (q @ paragraphs.T)[:, sentence_paragraph[pool]]
+                return dense + weight * lexical[chunk][:, pool]
+            row[label] = _metrics([queries[i] for i in asked], asked, score, texts[pool])
+        rows.append(row)
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    print(f"{'lever':<36}" + "".join(f"{label:>30}" for label in RANGES))
     for row in rows:
-        print(f"{row['lever']:<36}" + "".join(
-            f"{row[label]['p_at_1']:>10.3f}{row[label]['r_at_5']:>10.3f}{row[label]['mrr']:>10.3f}" for label in RANGES))
-    print("(each range: P@1, R@5, MRR)")
+        labels = [label for label in row if label != "lever"]
+        print(f"{row['lever']:<52}" + "  ".join(
+            f"{label}: {row[label]['p_at_1']:.3f}/{row[label]['r_at_5']:.3f}/{row[label]['mrr']:.3f}"
+            for label in labels))
+    print("(each range: P@1 / R@5 / MRR)")
+
+
+def _lexical_coverage(queries: list[Query], sentences: list) -> np.ndarray:
+    """queries x sentences: the share of each question's IDF-weighted terms each sentence holds
+    (document frequencies over all 48 articles, as an index of them would store)."""
+    sets = [sentence_terms(article.title, sentence.text) for article, sentence in sentences]
+    frequencies: dict[str, int] = {}
+    postings: dict[str, list[int]] = {}
+    for row, found in enumerate(sets):
+        for term in found:
+            frequencies[term] = frequencies.get(term, 0) + 1
+            postings.setdefault(term, []).append(row)
+    matrix = np.zeros((len(queries), len(sets)), dtype=np.float32)
+    for row, query in enumerate(queries):
+        weights = term_weights(terms(query.question), frequencies, len(sets))
+        total = sum(weights.values())
+        for term, weight in weights.items():
+            if total > 0 and term in postings:
+                matrix[row, postings[term]] += weight / total
+    return matrix
 
 
 def _metrics(queries: list[Query], asked: np.ndarray, score: Callable[[np.ndarray], np.ndarray],

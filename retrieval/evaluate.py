@@ -21,12 +21,17 @@ from pathlib import Path
 
 from corpus.article import PARAGRAPH_SEPARATOR, Article, Sentence
 from corpus.segment import split_sentences
+from corpus.terms import sentence_terms, terms
 from index import Document, Embedder, build_from_documents
+from retrieval.abstention import abstention_curve, abstention_report, operating_threshold
+from retrieval.lexical import coverage, term_weights
 from retrieval.retriever import Retriever
 from retrieval.span_eval import span_metrics
 
 TOP_K = 100
 SEGMENTATIONS = ("dataset", "own")
+LOW_OVERLAP = 0.4  # a question sharing less than this share of its term weight with its answer is a paraphrase
+CURVE = tuple(round(0.1 * n, 1) for n in range(2, 13))
 
 Progress = Callable[[str, int, int], None]
 """Called with (stage, done, total)."""
@@ -109,15 +114,66 @@ def evaluate(records: Sequence[dict], embedder: Embedder, *, segmentations: Sequ
                                     _stage(progress, f"searching ({segmentation})"))
             searched = time.perf_counter() - started
             retriever.close()
+            paraphrased = low_overlap(documents, queries)
             results[segmentation] = {
                 **reqa_metrics(queries, retrieved),
+                "low_overlap": reqa_metrics([q for q, low in zip(queries, paraphrased) if low],
+                                            [r for r, low in zip(retrieved, paraphrased) if low]),
                 "candidates": sum(len(sentences) for _, sentences in documents),
                 "pairs": len(queries),
                 "index_seconds": round(indexed, 1),
                 "search_seconds": round(searched, 1),
             }
+        abstention = _abstention(records, embedder, Path(work_dir or scratch) / "abstention", progress)
     return {"model": embedder.name, "articles": len(records), "top_k": TOP_K, "segmentations": results,
+            "abstention": abstention,
             "spans": span_metrics(records)}  # answer spans inside the gold sentence: no model, dataset boundaries
+
+
+def low_overlap(documents: Sequence[Document], queries: Sequence[Query]) -> list[bool]:
+    """Which queries share less than LOW_OVERLAP of their informative (IDF-weighted) terms with their
+    gold sentence and its title: the paraphrase-heavy slice, where lexical matching cannot help."""
+    sentence_sets = {s.text: sentence_terms(article.title, s.text) for article, found in documents for s in found}
+    frequencies: dict[str, int] = {}
+    for found in sentence_sets.values():
+        for term in found:
+            frequencies[term] = frequencies.get(term, 0) + 1
+    return [float(coverage(term_weights(terms(q.question), frequencies, len(sentence_sets)),
+                           [sentence_sets[q.gold]])[0]) < LOW_OVERLAP for q in queries]
+
+
+def _abstention(records: Sequence[dict], embedder: Embedder, index_dir: Path,
+                progress: Progress | None) -> dict[str, object] | None:
+    """Index the first half of the articles, ask every question: the first half's must be answered,
+    the second half's refused. The operating point refuses 90% of the second half."""
+    half = len(records) // 2
+    if half == 0:
+        return None
+    documents, _ = reqa_task(records[:half], "dataset")
+    build_from_documents(documents, index_dir, embedder, progress=_stage(progress, "indexing (abstention)"))
+    retriever = Retriever.open(index_dir, embedder=embedder)
+    inside, correct = _top_scores(retriever, records[:half])
+    outside, _ = _top_scores(retriever, records[half:])
+    retriever.close()
+    threshold = operating_threshold(outside)
+    return {"indexed_articles": half, "asked_articles": len(records),
+            "operating_point": abstention_report(inside, correct, outside, threshold),
+            "default_threshold": abstention_report(inside, correct, outside, retriever.min_score),
+            "curve": abstention_curve(inside, correct, outside, CURVE)}
+
+
+def _top_scores(retriever: Retriever, records: Sequence[dict]) -> tuple[list[float], list[bool]]:
+    """Each unique question's top score, and whether that top sentence is a gold one."""
+    golds: dict[str, set[str]] = {}
+    for query in reqa_task(records, "dataset")[1]:
+        golds.setdefault(query.question, set()).add(query.gold)
+    questions = list(golds)
+    scores, correct = [], []
+    for start in range(0, len(questions), 256):
+        for question, hits in zip(questions[start:start + 256], retriever.search_many(questions[start:start + 256], 1)):
+            scores.append(hits[0].score if hits else float("-inf"))
+            correct.append(bool(hits) and hits[0].text in golds[question])
+    return scores, correct
 
 
 def evaluate_file(path: Path, embedder: Embedder, *, segmentations: Sequence[str] = SEGMENTATIONS,
@@ -135,6 +191,17 @@ def format_report(report: dict) -> str:
     for name, row in report["segmentations"].items():
         lines.append(f"{name:<12}{row['candidates']:>11}{row['questions']:>10}"
                      f"{row['p_at_1']:>8.3f}{row['r_at_5']:>8.3f}{row['mrr']:>8.3f}")
+    for name, row in report["segmentations"].items():
+        low = row["low_overlap"]
+        lines.append(f"{name:<12}{'low-overlap':>11}{low['questions']:>10}"
+                     f"{low['p_at_1']:>8.3f}{low['r_at_5']:>8.3f}{low['mrr']:>8.3f}")
+    if report["abstention"]:
+        point, default = report["abstention"]["operating_point"], report["abstention"]["default_threshold"]
+        lines.append(f"abstention (index the first {report['abstention']['indexed_articles']} articles, ask all): "
+                     f"refusing {point['out_of_corpus_refused']:.0%} of out-of-corpus questions needs threshold "
+                     f"{point['threshold']:.2f} and answers {point['in_corpus_answered']:.1%} of in-corpus ones; "
+                     f"the default {default['threshold']:.2f} answers {default['in_corpus_answered']:.1%} and refuses "
+                     f"{default['out_of_corpus_refused']:.1%}")
     spans = report["spans"]
     lines.append(f"answer spans in the gold sentence ({spans['questions']} questions): coverage "
                  f"{spans['coverage']:.3f}; EM {spans['em_offered']:.3f}, F1 {spans['f1_offered']:.3f} over offered; "

@@ -1,4 +1,4 @@
-from retrieval.evaluate import Query, reqa_metrics, reqa_task
+from retrieval.evaluate import Query, low_overlap, reqa_metrics, reqa_task
 
 RECORD = {
     "id": "t-00", "title": "Tiny",
@@ -46,3 +46,10 @@ def test_metrics_keep_each_question_strings_best_rank() -> None:
     assert metrics["p_at_1"] == 0.25
     assert metrics["r_at_5"] == 0.5
     assert metrics["mrr"] == round((1 + 1 / 3 + 1 / 6) / 4, 4)
+
+
+def test_low_overlap_marks_questions_worded_unlike_their_answer() -> None:
+    documents, queries = reqa_task([RECORD], "dataset")
+    paraphrase = Query("What size is it?", "It is big.")
+    echo = Query("Where is Paris in France?", "Paris is in France.")
+    assert low_overlap(documents, [paraphrase, echo]) == [True, False]
