@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from index import (
     default_model,
     load_embedder,
 )
+from index.embedder import BACKENDS, DEFAULT_BACKEND
 from retrieval import Retriever
 
 log = logging.getLogger("newsbot")
@@ -61,6 +63,9 @@ def _common_options(*, suppress: bool) -> argparse.ArgumentParser:
     common.add_argument("--model", default=default(None),
                         help="sentence-transformers model name or path (default: $NEWSBOT_MODEL or the packaged "
                              "all-MiniLM-L6-v2)")
+    common.add_argument("--backend", choices=BACKENDS, default=default(None),
+                        help="how the model runs: torch (sentence-transformers), onnx or onnx-int8 "
+                             f"(default: $NEWSBOT_BACKEND or {DEFAULT_BACKEND})")
     common.add_argument("-v", "--verbose", action="store_true", default=default(False),
                         help="log details, show tracebacks")
     return common
@@ -110,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _embedder(args: argparse.Namespace) -> Embedder:
-    return load_embedder(args.model if args.model is not None else default_model())
+    return load_embedder(args.model if args.model is not None else default_model(), backend=args.backend)
 
 
 def _index(args: argparse.Namespace) -> int:
@@ -206,6 +211,8 @@ def _eval(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from bot.serve import serve
 
+    if args.backend:  # the service loads its model by name, so the flag travels as the setting
+        os.environ["NEWSBOT_BACKEND"] = args.backend
     return serve(args)
 
 

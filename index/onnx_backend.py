@@ -1,0 +1,291 @@
+"""The fast encoding backend: the sentence-transformers model exported to ONNX (optionally int8) and
+run with onnxruntime and the `tokenizers` package, so encoding needs no torch.
+
+The export runs once per model, locally, from the model's own files (torch is imported only then)
+and is cached with a small JSON saying what it was made from; see docs/PERFORMANCE.md for why
+this backend exists and what it gives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import threading
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from index.embedder import FEW_TEXTS  # up to this many texts run on the one-thread session
+
+if TYPE_CHECKING:
+    import onnxruntime
+    from tokenizers import Encoding, Tokenizer
+
+FP32_FILE = "model.onnx"
+INT8_FILE = "model-int8.onnx"
+META_FILE = "export.json"
+COPIED_FILES = ("tokenizer.json", "sentence_bert_config.json")
+OPSET = 17
+# Bump when the export or quantisation recipe changes, so old exports are redone. Indexes and the
+# embedding cache know an encoder by its name only ("...#onnx-int8"): a recipe that moves the vectors
+# must also get a new backend name, or an index built before it keeps its old vectors.
+EXPORT_FORMAT = 3
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+_SOURCE_FILES = ("config.json", "model.safetensors", "pytorch_model.bin", "tokenizer.json",
+                 "sentence_bert_config.json", "modules.json", "1_Pooling/config.json")
+
+
+def default_cache_dir() -> Path:
+    """`NEWSBOT_ONNX_DIR`, else the user cache (`$XDG_CACHE_HOME/newsbot/onnx`).
+
+    Per user rather than per index: the embedder is made before any index is known, and one export
+    serves every index (the product's, the evaluation's, the tests') built with that model.
+    """
+    explicit = os.environ.get("NEWSBOT_ONNX_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "newsbot" / "onnx"
+
+
+def cached_export_dir(model_dir: Path, cache_dir: Path | None = None) -> Path:
+    """Where the export of `model_dir` lives: one folder per model and version of its files."""
+    model_dir = Path(model_dir).resolve()
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", model_dir.name).strip("-") or "model"
+    return (cache_dir or default_cache_dir()) / f"{slug}-{source_fingerprint(model_dir)[:16]}"
+
+
+def source_fingerprint(model_dir: Path) -> str:
+    """Changes when the model's files do (names, sizes, modification times: cheap enough for every start)."""
+    digest = hashlib.sha256()
+    for relative in _SOURCE_FILES:
+        path = Path(model_dir) / relative
+        if path.is_file():
+            stat = path.stat()
+            digest.update(f"{relative}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def export_onnx(model_dir: Path, out_dir: Path, *, quantize: bool) -> Path:
+    """Export a local sentence-transformers model to `out_dir/model.onnx`, and with `quantize` also
+    `model-int8.onnx`; returns the file asked for. A file already exported from the same source is reused.
+    """
+    model_dir, out_dir = Path(model_dir).resolve(), Path(out_dir)
+    wanted = INT8_FILE if quantize else FP32_FILE
+    meta = _read_meta(out_dir)
+    source = source_fingerprint(model_dir)
+    if not _meta_matches(meta, source):
+        meta = {"format": EXPORT_FORMAT, "source": str(model_dir), "source_fingerprint": source,
+                "opset": OPSET, "files": {}}
+    if _is_exported(out_dir, meta, wanted):
+        return out_dir / wanted
+    _check_pooling(model_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in COPIED_FILES:
+        _atomic_write(out_dir / name, (model_dir / name).read_bytes())
+    if not _is_exported(out_dir, meta, FP32_FILE):
+        versions = _export_fp32(model_dir, out_dir / FP32_FILE)
+        meta["exporter"] = versions
+        meta["files"][FP32_FILE] = _describe(out_dir / FP32_FILE)
+    if quantize:
+        meta["quantization"] = _quantize(out_dir / FP32_FILE, out_dir / INT8_FILE)
+        meta["files"][INT8_FILE] = _describe(out_dir / INT8_FILE)
+    _atomic_write(out_dir / META_FILE, (json.dumps(meta, indent=2) + "\n").encode())
+    return out_dir / wanted
+
+
+class OnnxEmbedder:
+    """An exported model run with onnxruntime: tokenise, run, mean-pool over the attention mask, normalise.
+
+    Same contract as SentenceTransformerEmbedder. Sessions load on first use: a one-thread session
+    for a question (as with torch, idle threads spinning would slow the search that follows) and an
+    all-cores one for batches; onnxruntime sessions and the tokenizer are safe to share across threads.
+    """
+
+    def __init__(self, name: str, onnx_file: Path | Callable[[], Path]) -> None:
+        """`onnx_file` may be a function that produces the file (the export), called once on first use."""
+        self._name = name
+        self._source = onnx_file
+        self._file: Path | None = None
+        self._lock = threading.Lock()
+        self._tokenizer: Tokenizer | None = None
+        self._sessions: dict[int, onnxruntime.InferenceSession] = {}
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dimension(self) -> int:
+        return _dimension(self._session(1))
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+        """Texts are sorted by length so each batch pads little; rows come back in the input order."""
+        session = self._session(1 if len(texts) <= FEW_TEXTS else 0)
+        vectors = np.zeros((len(texts), _dimension(session)), dtype=np.float32)
+        if not texts:
+            return vectors
+        encodings = self._loaded_tokenizer().encode_batch(list(texts))
+        order = np.argsort([len(e.ids) for e in encodings], kind="stable")
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            feeds = _pad([encodings[i] for i in rows])
+            tokens = session.run(None, feeds)[0]
+            mask = feeds["attention_mask"][..., None].astype(np.float32)
+            vectors[rows] = (tokens * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)
+
+    def _loaded_tokenizer(self) -> Tokenizer:
+        with self._lock:
+            if self._tokenizer is None:
+                from tokenizers import Tokenizer
+
+                folder = self._onnx_file().parent
+                tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+                config = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
+                tokenizer.enable_truncation(int(config["max_seq_length"]))
+                tokenizer.no_padding()  # padded per batch in _pad, to the batch's longest text
+                self._tokenizer = tokenizer
+            return self._tokenizer
+
+    def _session(self, threads: int) -> onnxruntime.InferenceSession:
+        """threads=0 means all cores."""
+        with self._lock:
+            if threads not in self._sessions:
+                import onnxruntime
+
+                options = onnxruntime.SessionOptions()
+                options.intra_op_num_threads = threads
+                options.inter_op_num_threads = 1
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                self._sessions[threads] = onnxruntime.InferenceSession(
+                    str(self._onnx_file()), options, providers=["CPUExecutionProvider"])
+            return self._sessions[threads]
+
+    def _onnx_file(self) -> Path:
+        """Called with the lock held."""
+        if self._file is None:
+            self._file = Path(self._source() if callable(self._source) else self._source)
+        return self._file
+
+
+def _dimension(session: onnxruntime.InferenceSession) -> int:
+    return int(session.get_outputs()[0].shape[-1])
+
+
+def _pad(encodings: Sequence[Encoding]) -> dict[str, np.ndarray]:
+    """The model's inputs, zero-padded to the longest encoding of the batch."""
+    length = max(len(e.ids) for e in encodings)
+    feeds = {name: np.zeros((len(encodings), length), dtype=np.int64) for name in INPUTS}
+    for row, encoding in enumerate(encodings):
+        size = len(encoding.ids)
+        feeds["input_ids"][row, :size] = encoding.ids
+        feeds["attention_mask"][row, :size] = encoding.attention_mask
+        feeds["token_type_ids"][row, :size] = encoding.type_ids
+    return feeds
+
+
+def _check_pooling(model_dir: Path) -> None:
+    """The embedder pools by mean over tokens and normalises; refuse a model configured otherwise."""
+    modules = json.loads((model_dir / "modules.json").read_text(encoding="utf-8"))
+    kinds = [module["type"].rsplit(".", 1)[-1] for module in modules]
+    pooling = json.loads((model_dir / "1_Pooling" / "config.json").read_text(encoding="utf-8"))
+    modes = [key for key, value in pooling.items() if key.startswith("pooling_mode") and value]
+    if kinds != ["Transformer", "Pooling", "Normalize"] or modes != ["pooling_mode_mean_tokens"]:
+        raise ValueError(f"the ONNX backend supports Transformer + mean Pooling + Normalize models; "
+                         f"{model_dir} has {kinds} with {modes}; use the torch backend")
+
+
+def _export_fp32(model_dir: Path, out_file: Path) -> dict[str, str]:
+    """The transformer, token embeddings out; TorchScript exporter (dynamo=False), which needs only torch and onnx."""
+    import torch
+    import transformers
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
+
+    class TokenEmbeddings(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                    token_type_ids: torch.Tensor) -> torch.Tensor:
+            return self.model(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).last_hidden_state
+
+    example = tuple(torch.ones(2, 8, dtype=torch.int64) for _ in INPUTS)
+    axes = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, "token_embeddings")}
+    partial = out_file.with_suffix(f".{os.getpid()}.partial")
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # tracer warnings about shape-dependent Python branches
+        torch.onnx.export(TokenEmbeddings(), example, str(partial), dynamo=False, input_names=list(INPUTS),
+                          output_names=["token_embeddings"], dynamic_axes=axes, opset_version=OPSET)
+    os.replace(partial, out_file)
+    return {"torch": torch.__version__, "transformers": transformers.__version__}
+
+
+def _quantize(fp32_file: Path, out_file: Path) -> dict[str, object]:
+    """Dynamic int8 of every weight matrix, one scale per output channel; the embedding tables stay fp32.
+
+    Measured on SQuAD dev (docs/PERFORMANCE.md): quantising the embedding tables too (onnxruntime's
+    default) or using one scale per matrix loses 0.8 point of P@1 or more; this recipe loses 0.4,
+    within the 0.5 allowed.
+    """
+    import logging
+
+    import onnxruntime
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    partial = out_file.with_suffix(f".{os.getpid()}.partial")
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # quantize_dynamic warns about pre-processing on the root logger
+    try:
+        quantize_dynamic(str(fp32_file), str(partial), weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=["MatMul"], extra_options={"MatMulConstBOnly": True})
+    finally:
+        root.setLevel(level)
+    os.replace(partial, out_file)
+    return {"weight_type": "QInt8", "per_channel": True, "op_types": ["MatMul"], "MatMulConstBOnly": True,
+            "onnxruntime": onnxruntime.__version__}
+
+
+def _read_meta(out_dir: Path) -> dict:
+    try:
+        meta = json.loads((out_dir / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _meta_matches(meta: dict, source: str) -> bool:
+    return (meta.get("format") == EXPORT_FORMAT and meta.get("opset") == OPSET
+            and meta.get("source_fingerprint") == source and isinstance(meta.get("files"), dict))
+
+
+def _is_exported(out_dir: Path, meta: dict, name: str) -> bool:
+    recorded = meta.get("files", {}).get(name)
+    path = out_dir / name
+    return (recorded is not None and path.is_file() and path.stat().st_size == recorded["bytes"]
+            and all((out_dir / copied).is_file() for copied in COPIED_FILES))
+
+
+def _describe(path: Path) -> dict[str, object]:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    partial = path.with_suffix(f".{os.getpid()}.partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)
