@@ -218,23 +218,6 @@ def _atomic_quotes(text: str, breaks: list[int]) -> list[tuple[int, int]]:
             if not (j == 0 or j in bset):
                 atomic.append((o, c))
     return atomic
-    bset = set(breaks)
-    for o, c in quotes:
-        if not any(o < b < c for b in breaks):
-            continue  # nothing to suppress
-        k = c  # a break right after the quote, maybe after `".` or `")`
-        while k < n and (text[k] in _CLOSERS or text[k] in ".!?…"):
-            k += 1
-        ends_sentence = k in bset or not text[k:].strip()
-        if not ends_sentence:
-            atomic.append((o, c))
-        elif _QUOTE_POLICY == "both":
-            j = o
-            while j > 0 and (text[j - 1].isspace() or text[j - 1] in _OPENERS):
-                j -= 1
-            if not (j == 0 or j in bset):
-                atomic.append((o, c))
-    return atomic
 
 
 def _drop_inside(
