@@ -201,9 +201,10 @@ def _write_version(index_dir: Path, documents: list[Document],
             index.add(article_vectors[:len(sentences)])
             paragraph_vectors.append(article_vectors[len(sentences):])
             sentence_paragraphs.append(np.array([position[s.paragraph] for s in sentences], dtype=np.int64))
-            metadata.add(article, sentences)
-            for sentence in sentences:
-                frequencies.update(sentence_terms(article.title, sentence.text))
+            found = [sentence_terms(article.title, sentence.text) for sentence in sentences]
+            metadata.add(article, sentences, found)
+            for terms in found:
+                frequencies.update(terms)
         metadata.close()
         save_document_frequencies(staging, int(index.ntotal), frequencies)
         save_vectors(index, staging / VECTORS_FILE)

@@ -33,7 +33,8 @@ CREATE TABLE sentences (
     paragraph INTEGER NOT NULL,
     start INTEGER NOT NULL,
     "end" INTEGER NOT NULL,
-    text TEXT NOT NULL
+    text TEXT NOT NULL,
+    terms TEXT NOT NULL
 );
 """
 
@@ -56,6 +57,7 @@ class StoredSentence:
     paragraph: int
     start: int
     end: int
+    terms: frozenset[str]  # corpus.terms.sentence_terms of the sentence and its title
     article: ArticleInfo
 
 
@@ -68,16 +70,17 @@ class MetadataWriter:
         self._articles = 0
         self._sentences = 0
 
-    def add(self, article: Article, sentences: Sequence[Sentence]) -> None:
+    def add(self, article: Article, sentences: Sequence[Sentence], terms: Sequence[set[str]]) -> None:
+        """Store an article and its sentences, each with its lexical terms (computed once, here)."""
         self._db.execute(
             "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (self._articles, article.id, article.title, article.source,
              article.published.isoformat() if article.published else None, article.url,
              article.fingerprint, self._sentences, len(sentences)))
         self._db.executemany(
-            "INSERT INTO sentences VALUES (?, ?, ?, ?, ?, ?)",
-            [(self._sentences + i, self._articles, s.paragraph, s.start, s.end, s.text)
-             for i, s in enumerate(sentences)])
+            "INSERT INTO sentences VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(self._sentences + i, self._articles, s.paragraph, s.start, s.end, s.text, " ".join(sorted(found)))
+             for i, (s, found) in enumerate(zip(sentences, terms, strict=True))])
         self._articles += 1
         self._sentences += len(sentences)
 
@@ -107,7 +110,7 @@ class MetadataReader:
         marks = ",".join("?" * len(ids))
         with self._lock:
             rows = self._db.execute(
-                f'SELECT s.id, s.text, s.paragraph, s.start, s."end", a.id, a.title, a.source, a.published, a.url '
+                f'SELECT s.id, s.text, s.paragraph, s.start, s."end", s.terms, a.id, a.title, a.source, a.published, a.url '
                 f"FROM sentences s JOIN articles a ON a.number = s.article WHERE s.id IN ({marks})",
                 [int(i) for i in ids]).fetchall()
         by_id = {row[0]: row for row in rows}
@@ -134,4 +137,4 @@ def _article_info(row: Sequence) -> ArticleInfo:
 
 def _stored_sentence(row: Sequence) -> StoredSentence:
     return StoredSentence(id=row[0], text=row[1], paragraph=row[2], start=row[3], end=row[4],
-                          article=_article_info(row[5:]))
+                          terms=frozenset(row[5].split()), article=_article_info(row[6:]))

@@ -10,7 +10,7 @@ to sentences that merely repeat the question's words (docs/QUALITY.md measures b
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 
 import numpy as np
 
@@ -22,7 +22,7 @@ def term_weights(question_terms: set[str], frequencies: Mapping[str, int], docum
     return {term: math.log((documents + 1) / (frequencies.get(term, 0) + 0.5)) for term in question_terms}
 
 
-def coverage(weights: Mapping[str, float], candidates: Sequence[set[str]]) -> np.ndarray:
+def coverage(weights: Mapping[str, float], candidates: Sequence[Set[str]]) -> np.ndarray:
     """For each candidate's term set, the share of the question's total term weight it contains."""
     total = sum(weights.values())
     if total <= 0:

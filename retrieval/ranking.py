@@ -32,10 +32,9 @@ def rank_sentences(queries: np.ndarray, sentences: faiss.Index, paragraph_vector
     _, proposed = search_vectors(sentences, queries, max(k, sentence_candidates))
     paragraph_scores = queries @ paragraph_vectors.T
     best_paragraphs = _top(paragraph_scores, paragraph_candidates)
-    starts = np.searchsorted(sentence_paragraphs, np.arange(len(paragraph_vectors) + 1))
     results = []
     for row, query in enumerate(queries):
-        from_paragraphs = [np.arange(starts[p], starts[p + 1]) for p in best_paragraphs[row]]
+        from_paragraphs = [np.arange(*np.searchsorted(sentence_paragraphs, [p, p + 1])) for p in best_paragraphs[row]]
         candidates = np.unique(np.concatenate([proposed[row][proposed[row] >= 0], *from_paragraphs]))
         scores = combined_scores(query, sentences.reconstruct_batch(candidates),
                                  paragraph_scores[row, sentence_paragraphs[candidates]], weight)

@@ -16,7 +16,7 @@ from index.errors import IndexIncompatible
 from index.manifest import METADATA_FILE, VECTORS_FILE, Manifest, read_manifest
 from index.metadata import ArticleInfo, MetadataReader, StoredSentence
 from index.store import current_version
-from corpus.terms import sentence_terms, terms
+from corpus.terms import terms
 from index.lexicon import load_document_frequencies
 from index.vectors import load_paragraphs, load_vectors
 from retrieval.lexical import LEXICAL_WEIGHT, coverage, term_weights
@@ -159,7 +159,7 @@ class Retriever:
         stored = self._metadata.sentences([int(i) for i in ids])
         weights = term_weights(terms(question), self._term_frequencies, self.manifest.sentences)
         dense = dict(zip((int(i) for i in ids), (float(s) for s in scores)))
-        lexical = coverage(weights, [sentence_terms(s.article.title, s.text) for s in stored])
+        lexical = coverage(weights, [s.terms for s in stored])
         hits = [_hit(s, dense[s.id] + LEXICAL_WEIGHT * float(extra)) for s, extra in zip(stored, lexical)]
         return sorted(hits, key=lambda hit: -hit.score)
 
