@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,11 +19,24 @@ from corpus.terms import sentence_terms
 from index.cache import EmbeddingCache
 from index.embedder import Embedder
 from index.errors import IndexProblem
-from index.manifest import METADATA_FILE, VECTORS_FILE, Manifest, read_manifest
 from index.lexicon import save_document_frequencies
+from index.manifest import METADATA_FILE, VECTORS_FILE, Manifest, read_manifest
 from index.metadata import MetadataWriter
-from index.store import CACHE_DIR, current_version, new_staging_dir, publish, remove_stale, writer_lock
-from index.vectors import METRIC, describe, new_vector_index, save_paragraphs, save_vectors
+from index.store import (
+    CACHE_DIR,
+    current_version,
+    new_staging_dir,
+    publish,
+    remove_stale,
+    writer_lock,
+)
+from index.vectors import (
+    METRIC,
+    describe,
+    new_vector_index,
+    save_paragraphs,
+    save_vectors,
+)
 
 ProgressCallback = Callable[[int, int], None]
 """Called with (texts embedded so far, texts to embed in this build); a text is a sentence or a paragraph."""

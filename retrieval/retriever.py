@@ -10,14 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
+from corpus.terms import terms
 from index import default_index_dir
 from index.embedder import Embedder, canonical_model_name, default_model, load_embedder
 from index.errors import IndexIncompatible
+from index.lexicon import load_document_frequencies
 from index.manifest import METADATA_FILE, VECTORS_FILE, Manifest, read_manifest
 from index.metadata import ArticleInfo, MetadataReader, StoredSentence
 from index.store import current_version
-from corpus.terms import terms
-from index.lexicon import load_document_frequencies
 from index.vectors import load_paragraphs, load_vectors
 from retrieval.lexical import LEXICAL_WEIGHT, coverage, term_weights
 from retrieval.ranking import rank_sentences
