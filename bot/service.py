@@ -200,7 +200,7 @@ class Service:
         report = build_index(self.corpus_dir, self.index_dir, current.embedder, progress=progress.update, force=force)
         if report.version == current.version_dir:
             return report, current
-        retriever = Retriever.open(self.index_dir, embedder=current.embedder, min_score=current.min_score)
+        retriever = Retriever.open(self.index_dir, embedder=current.embedder, min_confidence=current.min_confidence)
         log.info("index %s swapped in after %.1f s (%d articles, %d sentences)", report.version.name,
                  time.perf_counter() - started, report.articles, report.sentences)
         return report, retriever

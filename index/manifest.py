@@ -9,7 +9,7 @@ from pathlib import Path
 from index.errors import IndexCorrupt, IndexIncompatible
 
 FORMAT_NAME = "newsbot-index"
-FORMAT_VERSION = 3  # 2: paragraph vectors and term frequencies; 3: terms stored per sentence
+FORMAT_VERSION = 4  # 2: paragraph vectors and term frequencies; 3: terms per sentence; 4: terms per paragraph
 MANIFEST_FILE = "manifest.json"
 VECTORS_FILE = "vectors.faiss"
 METADATA_FILE = "metadata.sqlite"

@@ -36,6 +36,10 @@ CREATE TABLE sentences (
     text TEXT NOT NULL,
     terms TEXT NOT NULL
 );
+CREATE TABLE paragraphs (
+    id INTEGER PRIMARY KEY,  -- the row of the paragraph's vector
+    terms TEXT NOT NULL      -- the union of its sentences' terms
+);
 """
 
 
@@ -57,7 +61,6 @@ class StoredSentence:
     paragraph: int
     start: int
     end: int
-    terms: frozenset[str]  # corpus.terms.sentence_terms of the sentence and its title
     article: ArticleInfo
 
 
@@ -69,9 +72,12 @@ class MetadataWriter:
         self._db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
         self._articles = 0
         self._sentences = 0
+        self._paragraphs = 0
 
     def add(self, article: Article, sentences: Sequence[Sentence], terms: Sequence[set[str]]) -> None:
-        """Store an article and its sentences, each with its lexical terms (computed once, here)."""
+        """Store an article and its sentences, each with its lexical terms (computed once, here), and
+        each of its paragraphs that has sentences with the union of their terms, numbered in the order
+        of the paragraph vectors (first appearance)."""
         self._db.execute(
             "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (self._articles, article.id, article.title, article.source,
@@ -81,6 +87,13 @@ class MetadataWriter:
             "INSERT INTO sentences VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(self._sentences + i, self._articles, s.paragraph, s.start, s.end, s.text, " ".join(sorted(found)))
              for i, (s, found) in enumerate(zip(sentences, terms, strict=True))])
+        paragraphs: dict[int, set[str]] = {}
+        for sentence, found in zip(sentences, terms):
+            paragraphs.setdefault(sentence.paragraph, set()).update(found)
+        self._db.executemany("INSERT INTO paragraphs VALUES (?, ?)",
+                             [(self._paragraphs + i, " ".join(sorted(found)))
+                              for i, found in enumerate(paragraphs.values())])
+        self._paragraphs += len(paragraphs)
         self._articles += 1
         self._sentences += len(sentences)
 
@@ -110,11 +123,35 @@ class MetadataReader:
         marks = ",".join("?" * len(ids))
         with self._lock:
             rows = self._db.execute(
-                f'SELECT s.id, s.text, s.paragraph, s.start, s."end", s.terms, a.id, a.title, a.source, a.published, a.url '
+                f'SELECT s.id, s.text, s.paragraph, s.start, s."end", a.id, a.title, a.source, a.published, a.url '
                 f"FROM sentences s JOIN articles a ON a.number = s.article WHERE s.id IN ({marks})",
                 [int(i) for i in ids]).fetchall()
         by_id = {row[0]: row for row in rows}
         return [_stored_sentence(by_id[i]) for i in ids if i in by_id]
+
+    def texts(self, ids: Sequence[int]) -> list[str]:
+        """The texts of the sentences with these FAISS ids, in the order asked."""
+        return self._column("sentences", "text", ids)
+
+    def terms(self, ids: Sequence[int]) -> list[frozenset[str]]:
+        """The lexical terms of the sentences with these FAISS ids (`corpus.terms.sentence_terms`)."""
+        return [frozenset(found.split()) for found in self._column("sentences", "terms", ids)]
+
+    def paragraph_terms(self, rows: Sequence[int]) -> list[frozenset[str]]:
+        """The lexical terms of the paragraphs with these vector rows: the union of their sentences'."""
+        return [frozenset(found.split()) for found in self._column("paragraphs", "terms", rows)]
+
+    def _column(self, table: str, column: str, ids: Sequence[int]) -> list[str]:
+        wanted = sorted({int(i) for i in ids})
+        if not wanted:
+            return []
+        with self._lock:
+            rows = self._db.execute(f"SELECT id, {column} FROM {table} WHERE id IN ({','.join('?' * len(wanted))})",
+                                    wanted).fetchall()
+        found = dict(rows)
+        if len(found) != len(wanted):
+            raise IndexCorrupt(f"the {table} of the index file lack rows; run `newsbot index` to rebuild")
+        return [found[int(i)] for i in ids]
 
     def articles(self) -> list[ArticleInfo]:
         """Every indexed article, newest first."""
@@ -137,4 +174,4 @@ def _article_info(row: Sequence) -> ArticleInfo:
 
 def _stored_sentence(row: Sequence) -> StoredSentence:
     return StoredSentence(id=row[0], text=row[1], paragraph=row[2], start=row[3], end=row[4],
-                          terms=frozenset(row[5].split()), article=_article_info(row[6:]))
+                          article=_article_info(row[5:]))

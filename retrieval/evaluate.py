@@ -23,7 +23,7 @@ from corpus.article import PARAGRAPH_SEPARATOR, Article, Sentence
 from corpus.segment import split_sentences
 from corpus.terms import sentence_terms, terms
 from index import Document, Embedder, build_from_documents
-from retrieval.abstention import abstention_curve, abstention_report, operating_threshold
+from retrieval.abstention import abstention_curve, abstention_report, confidence, operating_threshold
 from retrieval.lexical import coverage, term_weights
 from retrieval.retriever import Retriever
 from retrieval.span_eval import span_metrics
@@ -31,7 +31,7 @@ from retrieval.span_eval import span_metrics
 TOP_K = 100
 SEGMENTATIONS = ("dataset", "own")
 LOW_OVERLAP = 0.4  # a question sharing less than this share of its term weight with its answer is a paraphrase
-CURVE = tuple(round(0.1 * n, 1) for n in range(2, 13))
+CURVE = tuple(round(0.2 * n, 1) for n in range(2, 13))
 
 Progress = Callable[[str, int, int], None]
 """Called with (stage, done, total)."""
@@ -124,7 +124,7 @@ def evaluate(records: Sequence[dict], embedder: Embedder, *, segmentations: Sequ
                 "index_seconds": round(indexed, 1),
                 "search_seconds": round(searched, 1),
             }
-        abstention = _abstention(records, embedder, Path(work_dir or scratch) / "abstention", progress)
+        abstention = abstention_split(records, embedder, Path(work_dir or scratch) / "abstention", progress)
     return {"model": embedder.name, "articles": len(records), "top_k": TOP_K, "segmentations": results,
             "abstention": abstention,
             "spans": span_metrics(records)}  # answer spans inside the gold sentence: no model, dataset boundaries
@@ -142,8 +142,8 @@ def low_overlap(documents: Sequence[Document], queries: Sequence[Query]) -> list
                            [sentence_sets[q.gold]])[0]) < LOW_OVERLAP for q in queries]
 
 
-def _abstention(records: Sequence[dict], embedder: Embedder, index_dir: Path,
-                progress: Progress | None) -> dict[str, object] | None:
+def abstention_split(records: Sequence[dict], embedder: Embedder, index_dir: Path,
+                     progress: Progress | None = None) -> dict[str, object] | None:
     """Index the first half of the articles, ask every question: the first half's must be answered,
     the second half's refused. The operating point refuses 90% of the second half."""
     half = len(records) // 2
@@ -152,26 +152,26 @@ def _abstention(records: Sequence[dict], embedder: Embedder, index_dir: Path,
     documents, _ = reqa_task(records[:half], "dataset")
     build_from_documents(documents, index_dir, embedder, progress=_stage(progress, "indexing (abstention)"))
     retriever = Retriever.open(index_dir, embedder=embedder)
-    inside, correct = _top_scores(retriever, records[:half])
-    outside, _ = _top_scores(retriever, records[half:])
+    inside, correct = _confidences(retriever, records[:half])
+    outside, _ = _confidences(retriever, records[half:])
     retriever.close()
     threshold = operating_threshold(outside)
     return {"indexed_articles": half, "asked_articles": len(records),
             "operating_point": abstention_report(inside, correct, outside, threshold),
-            "default_threshold": abstention_report(inside, correct, outside, retriever.min_score),
+            "default_threshold": abstention_report(inside, correct, outside, retriever.min_confidence),
             "curve": abstention_curve(inside, correct, outside, CURVE)}
 
 
-def _top_scores(retriever: Retriever, records: Sequence[dict]) -> tuple[list[float], list[bool]]:
-    """Each unique question's top score, and whether that top sentence is a gold one."""
+def _confidences(retriever: Retriever, records: Sequence[dict]) -> tuple[list[float], list[bool]]:
+    """Each unique question's answer confidence, and whether its top sentence is a gold one."""
     golds: dict[str, set[str]] = {}
     for query in reqa_task(records, "dataset")[1]:
         golds.setdefault(query.question, set()).add(query.gold)
     questions = list(golds)
     scores, correct = [], []
     for start in range(0, len(questions), 256):
-        for question, hits in zip(questions[start:start + 256], retriever.search_many(questions[start:start + 256], 1)):
-            scores.append(hits[0].score if hits else float("-inf"))
+        for question, hits in zip(questions[start:start + 256], retriever.search_many(questions[start:start + 256], 2)):
+            scores.append(confidence([hit.score for hit in hits]))
             correct.append(bool(hits) and hits[0].text in golds[question])
     return scores, correct
 

@@ -1,10 +1,11 @@
 """Lexical evidence that a sentence answers a question: the share of the question's information
 (IDF-weighted terms) that the sentence and its title contain.
 
-Bounded in [0, 1] and weighted lightly, so it breaks near-ties between semantically close
-sentences without letting word overlap overrule the embedding: questions worded unlike their
-answer ("How many people have died?" vs "...has killed more than 5,400 people") must not lose
-to sentences that merely repeat the question's words (docs/QUALITY.md measures both).
+Bounded in [0, 1]: a rare name counts and "said" hardly does, and a term the corpus lacks
+weighs most. The reranker (`retrieval.rerank`) uses it for the paragraph, where it says the
+passage is about what was asked, and, lightly, for the sentence itself: questions worded unlike
+their answer ("How many people have died?" vs "...has killed more than 5,400 people") must not
+lose to sentences that merely repeat the question's words (docs/QUALITY.md measures both).
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import math
 from collections.abc import Mapping, Sequence, Set
 
 import numpy as np
-
-LEXICAL_WEIGHT = 0.2  # tuned on SQuAD dev articles 0-23 within a loss budget on low-overlap questions
 
 
 def term_weights(question_terms: set[str], frequencies: Mapping[str, int], documents: int) -> dict[str, float]:

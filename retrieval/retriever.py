@@ -19,21 +19,21 @@ from index.manifest import METADATA_FILE, VECTORS_FILE, Manifest, read_manifest
 from index.metadata import ArticleInfo, MetadataReader, StoredSentence
 from index.store import current_version
 from index.vectors import load_paragraphs, load_vectors
-from retrieval.lexical import LEXICAL_WEIGHT, coverage, term_weights
-from retrieval.ranking import rank_sentences
-from retrieval.span import AnswerSpan, find_answer_span
-
-RERANK_DEPTH = 100  # dense candidates that lexical evidence may reorder
+from retrieval.abstention import confidence
+from retrieval.lexical import coverage, term_weights
+from retrieval.ranking import Candidates, dense_candidates
+from retrieval.rerank import ANSWER_TYPE_DEPTH, FEATURES, scores
+from retrieval.span import AnswerSpan, find_answer_span, offers_answer
 
 MAX_QUESTION_CHARS = 1000
-DEFAULT_MIN_SCORE = 0.29
+DEFAULT_MIN_CONFIDENCE = 1.04  # refuses 90% of out-of-corpus questions on SQuAD dev 0-23 (docs/QUALITY.md)
 NOT_FOUND = "I found nothing in my articles that answers that."
 EMPTY_QUESTION = "Please ask a question in words, for example: How many people have died?"
 
 
 @dataclass(frozen=True)
 class Hit:
-    """One answer sentence, its similarity to the question, and the article to cite.
+    """One answer sentence, its score for the question (`retrieval.rerank`), and the article to cite.
 
     `answer` marks the part of the sentence that answers the question: set on an answer's top hit
     when found with confidence (`retrieval.span`), else None.
@@ -70,9 +70,11 @@ class Answer:
     found: bool
     hits: tuple[Hit, ...]
     message: str | None = None
+    confidence: float | None = None  # `retrieval.abstention.confidence` of the best sentence
 
     def to_dict(self) -> dict[str, object]:
         return {"question": self.question, "found": self.found, "message": self.message,
+                "confidence": None if self.confidence is None else round(self.confidence, 4),
                 "hits": [hit.to_dict() for hit in self.hits]}
 
 
@@ -80,10 +82,10 @@ class Retriever:
     """Search one index version. Thread-safe; open once per process and share."""
 
     def __init__(self, version_dir: Path, manifest: Manifest, embedder: Embedder, *,
-                 min_score: float = DEFAULT_MIN_SCORE) -> None:
+                 min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> None:
         self.version_dir = version_dir
         self.manifest = manifest
-        self.min_score = min_score
+        self.min_confidence = min_confidence
         self._embedder = embedder
         self._vectors = load_vectors(version_dir / VECTORS_FILE, dimension=manifest.dimension,
                                      count=manifest.sentences)
@@ -94,7 +96,7 @@ class Retriever:
 
     @classmethod
     def open(cls, index_dir: Path | str | None = None, *, model: str | None = None,
-             embedder: Embedder | None = None, min_score: float = DEFAULT_MIN_SCORE) -> Retriever:
+             embedder: Embedder | None = None, min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> Retriever:
         """Open the current version of an index folder (default: `NEWSBOT_INDEX_DIR` or `index/data`).
 
         The model must be the one the index was built with; pass `embedder` to share a loaded
@@ -110,7 +112,7 @@ class Retriever:
                 f"the index at {version_dir.parent.parent} was built with the model {manifest.model}, "
                 f"but {wanted} is configured; run `newsbot index` to rebuild it with {wanted}, "
                 f"or set NEWSBOT_MODEL={manifest.model}")
-        return cls(version_dir, manifest, embedder, min_score=min_score)
+        return cls(version_dir, manifest, embedder, min_confidence=min_confidence)
 
     @property
     def embedder(self) -> Embedder:
@@ -133,12 +135,37 @@ class Retriever:
         results: list[list[Hit]] = [[] for _ in questions]
         if not asked:
             return results
-        queries = self._embedder.encode([cleaned[i] for i in asked])
-        ranked = rank_sentences(queries, self._vectors, self._paragraph_vectors, self._sentence_paragraphs,
-                                max(k, RERANK_DEPTH))
-        for i, (ids, scores) in zip(asked, ranked):
-            results[i] = self._rerank(cleaned[i], ids, scores)[:k]
+        for i, candidates in zip(asked, self.candidates([cleaned[i] for i in asked])):
+            ids, ranked = self.rank(cleaned[i], candidates)
+            stored = self._metadata.sentences([int(s) for s in ids[:k]])
+            results[i] = [_hit(sentence, float(score)) for sentence, score in zip(stored, ranked)]
         return results
+
+    def candidates(self, questions: Sequence[str]) -> list[Candidates]:
+        """Each (cleaned, non-empty) question's candidate sentences by their embeddings: one model call."""
+        queries = self._embedder.encode(list(questions))
+        return dense_candidates(queries, self._vectors, self._paragraph_vectors, self._sentence_paragraphs)
+
+    def rank(self, question: str, candidates: Candidates) -> tuple[np.ndarray, np.ndarray]:
+        """The candidates' ids and scores, best first (`retrieval.rerank`)."""
+        features = self.features(question, candidates)
+        order = np.argsort(-scores(features), kind="stable")
+        return candidates.ids[order], scores(features[order])
+
+    def features(self, question: str, candidates: Candidates) -> np.ndarray:
+        """The candidates x `FEATURES` matrix of evidence; answer types only for the best few."""
+        weights = term_weights(terms(question), self._term_frequencies, self.manifest.sentences)
+        rows = np.unique(candidates.paragraphs)
+        paragraph_coverage = dict(zip(rows.tolist(), coverage(weights, self._metadata.paragraph_terms(rows))))
+        features = np.zeros((len(candidates.ids), len(FEATURES)), dtype=np.float32)
+        features[:, FEATURES.index("sentence")] = candidates.sentence_scores
+        features[:, FEATURES.index("paragraph")] = candidates.paragraph_scores
+        features[:, FEATURES.index("paragraph_terms")] = [paragraph_coverage[p] for p in candidates.paragraphs.tolist()]
+        features[:, FEATURES.index("sentence_terms")] = coverage(weights, self._metadata.terms(candidates.ids))
+        best = np.argsort(-scores(features), kind="stable")[:ANSWER_TYPE_DEPTH]
+        texts = self._metadata.texts(candidates.ids[best])
+        features[best, FEATURES.index("answer_type")] = [offers_answer(question, text) for text in texts]
+        return features
 
     def answer(self, question: str, k: int = 3) -> Answer:
         """The best sentences that clear the confidence threshold, or an explicit not-found."""
@@ -147,21 +174,12 @@ class Retriever:
     def answer_many(self, questions: Sequence[str], k: int | Sequence[int] = 3) -> list[Answer]:
         """Batch form of `answer` (one model call), with one k for all or one per question."""
         ks = [k] * len(questions) if isinstance(k, int) else list(k)
-        found = self.search_many(questions, max(ks, default=1))
-        return [_answer(question, hits[:limit], self.min_score) for question, limit, hits in zip(questions, ks, found)]
+        found = self.search_many(questions, max(*ks, 2))  # the runner-up tells how far the best stands out
+        return [_answer(question, hits, limit, self.min_confidence) for question, limit, hits in zip(questions, ks, found)]
 
     def close(self) -> None:
         """Release the metadata database; searches must have finished."""
         self._metadata.close()
-
-    def _rerank(self, question: str, ids: np.ndarray, scores: np.ndarray) -> list[Hit]:
-        """Add the lexical evidence to the dense scores and re-sort."""
-        stored = self._metadata.sentences([int(i) for i in ids])
-        weights = term_weights(terms(question), self._term_frequencies, self.manifest.sentences)
-        dense = dict(zip((int(i) for i in ids), (float(s) for s in scores)))
-        lexical = coverage(weights, [s.terms for s in stored])
-        hits = [_hit(s, dense[s.id] + LEXICAL_WEIGHT * float(extra)) for s, extra in zip(stored, lexical)]
-        return sorted(hits, key=lambda hit: -hit.score)
 
 
 def clean_question(question: object) -> str:
@@ -172,15 +190,18 @@ def clean_question(question: object) -> str:
     return re.sub(r"\s+", " ", printable).strip()[:MAX_QUESTION_CHARS]
 
 
-def _answer(question: str, hits: Sequence[Hit], min_score: float) -> Answer:
-    """The hits that clear the threshold, the top one pointing at its answer when that is found with confidence."""
+def _answer(question: str, hits: Sequence[Hit], k: int, min_confidence: float) -> Answer:
+    """The best sentence when it is confident enough, with the next ones that clear the threshold on
+    their own score; the best one points at its answer when that is found with confidence."""
     cleaned = clean_question(question)
     if not cleaned:
         return Answer(question, False, (), EMPTY_QUESTION)
-    kept = [hit for hit in hits if hit.score >= min_score]
-    if kept:
-        kept[0] = replace(kept[0], answer=find_answer_span(cleaned, kept[0].text))
-    return Answer(question, bool(kept), tuple(kept), None if kept else NOT_FOUND)
+    sure = confidence([hit.score for hit in hits])
+    if not hits or sure < min_confidence:
+        return Answer(question, False, (), NOT_FOUND, sure if hits else None)
+    best = replace(hits[0], answer=find_answer_span(cleaned, hits[0].text))
+    kept = [best, *(hit for hit in hits[1:k] if hit.score >= min_confidence)]
+    return Answer(question, True, tuple(kept), None, sure)
 
 
 def _hit(sentence: StoredSentence, score: float) -> Hit:

@@ -112,7 +112,7 @@ def find_answer_span(question: str, sentence: str, *, margin: int = MARGIN) -> A
     kind = answer_kind(question)
     if kind is None:
         return None
-    asked = {_stem(w) for w in _WORD.findall(question.lower()) if w not in _STOPWORDS}
+    asked = _asked_words(question)
     found = _candidates(kind, question, sentence)
     if kind == PERSON:  # a "which team" answer keeps its "Team", a place its "City"
         found = [_trim_name(sentence, span, asked) for span in found]
@@ -126,6 +126,21 @@ def find_answer_span(question: str, sentence: str, *, margin: int = MARGIN) -> A
     if len(ranked) > 1 and ranked[1][0] - ranked[0][0] < margin:
         return None
     return ranked[0][1]
+
+
+def offers_answer(question: str, sentence: str) -> bool:
+    """Whether the sentence holds something of the kind the question asks for (a number for "how
+    many", a date for "when"...) that the question does not already say: evidence for ranking that
+    does not reward word overlap. False when the question names no kind."""
+    kind = answer_kind(question)
+    if kind is None:
+        return False
+    asked = _asked_words(question)
+    return any(not _repeats(span, asked) for span in _candidates(kind, question, sentence))
+
+
+def _asked_words(question: str) -> set[str]:
+    return {_stem(w) for w in _WORD.findall(question.lower()) if w not in _STOPWORDS}
 
 
 def _candidates(kind: str, question: str, sentence: str) -> list[AnswerSpan]:

@@ -1,6 +1,8 @@
+import math
+
 import pytest
 
-from retrieval.abstention import abstention_curve, abstention_report, operating_threshold
+from retrieval.abstention import abstention_curve, abstention_report, confidence, operating_threshold
 
 
 def test_the_operating_threshold_refuses_at_least_ninety_percent() -> None:
@@ -20,3 +22,11 @@ def test_report_counts_answered_correct_and_refused() -> None:
     curve = abstention_curve([0.2, 0.9], [True, True], [0.5], [0.0, 0.6, 1.0])
     assert [row["in_corpus_answered"] for row in curve] == [1.0, 0.5, 0.0]
     assert [row["out_of_corpus_refused"] for row in curve] == [0.0, 1.0, 1.0]
+
+
+def test_confidence_adds_the_lead_of_the_best_over_the_runner_up() -> None:
+    assert confidence([0.8, 0.3, 0.2]) == pytest.approx(1.3)
+    assert confidence([0.8, 0.8]) == pytest.approx(0.8)  # a tie: no lead
+    assert confidence([0.5]) == 0.5  # nothing to compare with: no lead claimed
+    assert confidence([]) == -math.inf
+    assert confidence([0.6, 0.1]) > confidence([0.9, 0.85])  # standing out beats being merely high

@@ -13,6 +13,7 @@ import pytest
 from index import IndexBusy, IndexCorrupt, IndexIncompatible, IndexNotFound, IndexProblem, build_index
 from index.embedder import HashingEmbedder
 from index.manifest import FORMAT_VERSION, MANIFEST_FILE, VECTORS_FILE, read_manifest
+from index.metadata import MetadataReader
 from index.store import CURRENT_FILE, VERSIONS_DIR, current_version, writer_lock
 from retrieval import Retriever
 
@@ -54,6 +55,21 @@ def test_manifest_describes_the_index(corpus_dir: Path, tmp_path: Path) -> None:
     frequencies = json.loads((report.version / "term_frequencies.json").read_text())
     assert frequencies["documents"] == manifest.sentences
     assert frequencies["document_frequency"]["lavrov"] >= 2  # in the title, so in every sentence's terms
+
+
+def test_each_paragraph_stores_the_terms_of_its_sentences_in_vector_order(corpus_dir: Path, tmp_path: Path) -> None:
+    report = build_index(corpus_dir, tmp_path / "idx", HashingEmbedder())
+    manifest = read_manifest(report.version)
+    metadata = MetadataReader(report.version / "metadata.sqlite")
+    paragraph_of = np.load(report.version / "sentence_paragraphs.npy")
+    sentence_terms = metadata.terms(range(manifest.sentences))
+    paragraph_terms = metadata.paragraph_terms(range(manifest.paragraphs))
+    for row in range(manifest.paragraphs):
+        assert paragraph_terms[row] == frozenset().union(*(t for t, p in zip(sentence_terms, paragraph_of) if p == row))
+    assert metadata.texts([1, 0]) == [s.text for s in metadata.sentences([1, 0])]
+    with pytest.raises(IndexCorrupt):
+        metadata.paragraph_terms([manifest.paragraphs])
+    metadata.close()
 
 
 def test_rebuild_embeds_only_new_or_changed_articles(corpus_dir: Path, tmp_path: Path) -> None:

@@ -3,7 +3,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from index.vectors import new_vector_index
-from retrieval.ranking import combined_scores, rank_sentences
+from retrieval.ranking import dense_candidates
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:
@@ -20,27 +20,21 @@ def _corpus(seed: int, paragraphs: int, per_paragraph: int, dimension: int = 16)
     return rng, index, sentences, paragraph_vectors, sentence_paragraphs
 
 
-def _brute_force(queries, sentences, paragraph_vectors, sentence_paragraphs, k, weight):
-    scores = queries @ sentences.T + weight * (queries @ paragraph_vectors.T)[:, sentence_paragraphs]
-    return [np.argsort(-row, kind="stable")[:k] for row in scores], scores
-
-
 @settings(max_examples=40, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.integers(1, 30), st.integers(1, 6), st.integers(1, 12),
-       st.sampled_from([0.0, 0.4, 1.0]))
-def test_equals_brute_force_when_candidates_cover_the_corpus(seed: int, paragraphs: int, per_paragraph: int,
-                                                               k: int, weight: float) -> None:
+@given(st.integers(0, 2**32 - 1), st.integers(1, 30), st.integers(1, 6))
+def test_candidates_carry_the_brute_force_cosines_and_cover_a_small_corpus(seed: int, paragraphs: int,
+                                                                         per_paragraph: int) -> None:
     rng, index, sentences, paragraph_vectors, sentence_paragraphs = _corpus(seed, paragraphs, per_paragraph)
     queries = _unit(rng.normal(size=(3, 16)))
-    ranked = rank_sentences(queries, index, paragraph_vectors, sentence_paragraphs, k, weight=weight)
-    expected, scores = _brute_force(queries, sentences, paragraph_vectors, sentence_paragraphs, k, weight)
-    for row, (ids, got) in enumerate(ranked):
-        assert len(ids) == min(k, len(sentences))
-        np.testing.assert_allclose(got, scores[row][expected[row]], rtol=1e-5, atol=1e-5)
-        np.testing.assert_allclose(scores[row][ids], got, rtol=1e-5, atol=1e-5)
+    for query, found in zip(queries, dense_candidates(queries, index, paragraph_vectors, sentence_paragraphs)):
+        np.testing.assert_array_equal(found.ids, np.arange(len(sentences)))  # 100 candidates cover it all
+        np.testing.assert_allclose(found.sentence_scores, sentences @ query, rtol=1e-5, atol=1e-5)
+        np.testing.assert_array_equal(found.paragraphs, sentence_paragraphs)
+        np.testing.assert_allclose(found.paragraph_scores, (paragraph_vectors @ query)[sentence_paragraphs],
+                                   rtol=1e-5, atol=1e-5)
 
 
-def test_sentences_of_the_best_paragraph_are_found_beyond_the_sentence_candidates() -> None:
+def test_candidates_are_the_best_sentences_and_every_sentence_of_the_best_paragraphs() -> None:
     rng, index, sentences, paragraph_vectors, sentence_paragraphs = _corpus(7, paragraphs=200, per_paragraph=5)
     query = _unit(rng.normal(size=16))
     target = int(sentence_paragraphs[-1])
@@ -48,18 +42,14 @@ def test_sentences_of_the_best_paragraph_are_found_beyond_the_sentence_candidate
     members = set(np.nonzero(sentence_paragraphs == target)[0])
     own_best = set(np.argsort(-(sentences @ query))[:3])
     assert not members <= own_best  # FAISS alone would not propose them all
-    ranked = rank_sentences(query[None, :], index, paragraph_vectors, sentence_paragraphs, 5, weight=1.0,
-                            sentence_candidates=3, paragraph_candidates=2)
-    assert members <= set(ranked[0][0])
+    found = dense_candidates(query[None, :], index, paragraph_vectors, sentence_paragraphs,
+                             sentence_candidates=3, paragraph_candidates=2)[0]
+    best_paragraphs = set(np.argsort(-(paragraph_vectors @ query))[:2])
+    expected = own_best | set(np.nonzero(np.isin(sentence_paragraphs, list(best_paragraphs)))[0])
+    assert members <= set(found.ids) and set(found.ids) == expected
 
 
-def test_combined_score_is_sentence_plus_weighted_paragraph() -> None:
-    query = np.array([1.0, 0.0], dtype=np.float32)
-    vectors = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
-    np.testing.assert_allclose(combined_scores(query, vectors, np.array([0.5, 1.0]), 0.4), [1.2, 0.4])
-
-
-def test_an_empty_index_ranks_nothing() -> None:
+def test_an_empty_index_has_no_candidates() -> None:
     index = new_vector_index(4)
-    ranked = rank_sentences(_unit(np.ones((2, 4))), index, np.zeros((0, 4), np.float32), np.zeros(0, np.int64), 3)
-    assert [len(ids) for ids, _ in ranked] == [0, 0]
+    found = dense_candidates(_unit(np.ones((2, 4))), index, np.zeros((0, 4), np.float32), np.zeros(0, np.int64))
+    assert [len(f.ids) for f in found] == [0, 0]

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from index.embedder import DEFAULT_MODEL, SentenceTransformerEmbedder
 from retrieval import Retriever
@@ -25,6 +26,16 @@ def test_the_seed_question_is_answered_with_the_5400_sentence(seed_retriever: Re
     answer = seed_retriever.answer(SEED_QUESTION)
     assert answer.found and "more than 5,400 people" in answer.hits[0].text
     assert answer.hits[0].article.source == "AFP"
+    assert answer.hits[0].answer is not None and answer.hits[0].answer.text == "more than 5,400 people"
+
+
+@pytest.mark.parametrize("question", ["What is the capital of Australia?", "Who won the world cup?",
+                                      "How much does a pizza cost in Rome?"])
+def test_off_topic_questions_are_refused_at_the_default_threshold(seed_retriever: Retriever, question: str) -> None:
+    seed = seed_retriever.answer(SEED_QUESTION)
+    answer = seed_retriever.answer(question)
+    assert not answer.found and answer.hits == () and answer.message
+    assert answer.confidence < seed_retriever.min_confidence <= seed.confidence
 
 
 def test_the_index_records_the_packaged_model(seed_index: Path) -> None:

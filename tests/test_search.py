@@ -12,8 +12,8 @@ from index import build_index
 from index.embedder import HashingEmbedder
 from index.vectors import new_vector_index, search_vectors
 from retrieval import Retriever, clean_question
-from retrieval.lexical import LEXICAL_WEIGHT, coverage, term_weights
-from retrieval.ranking import PARAGRAPH_WEIGHT
+from retrieval.lexical import coverage, term_weights
+from retrieval.rerank import WEIGHTS
 from retrieval.retriever import EMPTY_QUESTION, NOT_FOUND
 
 
@@ -39,7 +39,7 @@ def test_faiss_ranking_equals_brute_force(count: int, k: int, seed: int) -> None
 @pytest.fixture
 def retriever(corpus_dir: Path, tmp_path: Path) -> Retriever:
     build_index(corpus_dir, tmp_path / "idx", HashingEmbedder())
-    return Retriever.open(tmp_path / "idx", embedder=HashingEmbedder(), min_score=0.3)
+    return Retriever.open(tmp_path / "idx", embedder=HashingEmbedder(), min_confidence=0.6)
 
 
 def test_search_scores_sentence_paragraph_and_lexical_evidence_and_cites_the_article(retriever: Retriever,
@@ -57,9 +57,12 @@ def test_search_scores_sentence_paragraph_and_lexical_evidence_and_cites_the_art
     weights = term_weights(terms("Russia and China vetoed a previous European attempt"), frequencies, len(sentences))
     for hit in hits:
         sentence, paragraph = embedder.encode([f"{article.title}: {hit.text}", article.paragraphs[hit.paragraph]])
-        lexical = coverage(weights, [sentence_terms(article.title, hit.text)])[0]
-        expected = sentence @ query + PARAGRAPH_WEIGHT * (paragraph @ query) + LEXICAL_WEIGHT * lexical
-        assert hit.score == pytest.approx(float(expected), abs=1e-5)
+        in_paragraph = set().union(*(sentence_terms(article.title, s.text) for s in sentences
+                                     if s.paragraph == hit.paragraph))
+        evidence = [sentence @ query, paragraph @ query, coverage(weights, [in_paragraph])[0],
+                    0.0,  # the question asks for no kind of answer
+                    coverage(weights, [sentence_terms(article.title, hit.text)])[0]]
+        assert hit.score == pytest.approx(float(np.dot(WEIGHTS, evidence)), abs=1e-5)
 
 
 def test_k_larger_than_the_index_returns_everything_once(retriever: Retriever) -> None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from retrieval import Retriever
 from retrieval.evaluate import load_squad
-from retrieval.span import AnswerSpan, answer_kind, find_answer_span
+from retrieval.span import AnswerSpan, answer_kind, find_answer_span, offers_answer
 from retrieval.span_eval import exact_match, normalize_answer, span_cases, span_metrics, token_f1
 from tests.conftest import SEED_QUESTION
 
@@ -159,3 +159,15 @@ def test_the_real_answer_points_at_the_death_toll_and_says_so_in_json(seed_retri
                                           "end": top.answer.end, "kind": "number"}
     assert all(hit["answer"] is None for hit in shape["hits"][1:])
     assert seed_retriever.search(SEED_QUESTION, k=1)[0].answer is None  # search does no span work
+
+
+@pytest.mark.parametrize(("question", "sentence", "offers"), [
+    ("How many people have died?", SEED_SENTENCE, True),
+    ("How many people have died?", "Russia would never accept foreign intervention.", False),
+    ("When did the protests begin?", "The protests began in March 2011.", True),
+    ("When did the protests begin in March?", "The protests began in March.", False),  # only repeats the question
+    ("Who vetoed the resolution?", "Russia and China vetoed it, said Sergei Lavrov.", True),
+    ("Why did Russia veto it?", SEED_SENTENCE, False),  # no kind asked: no evidence either way
+])
+def test_a_sentence_offers_an_answer_of_the_kind_asked(question: str, sentence: str, offers: bool) -> None:
+    assert offers_answer(question, sentence) is offers

@@ -1,0 +1,150 @@
+"""Fit and measure the reranker (`retrieval/rerank.py`) on the ReQA protocol over SQuAD v1.1 dev.
+
+Runs the product's own path: indexes the 48 articles with the dataset's sentences, asks every
+question through `Retriever.candidates` and `Retriever.features`, then, on the questions of
+articles 0-23 only:
+1. for each fixed sentence-overlap weight, fits the other weights (listwise softmax,
+   `retrieval.rerank.fit_weights`) and keeps the largest overlap weight whose P@1 on the
+   low-overlap (paraphrased) questions of 0-23 is no lower than dense scoring alone;
+2. reports every lever on 0-23, 24-47, all 48 and the low-overlap slice (pool: all 48 articles);
+3. calibrates abstention (`retrieval.evaluate.abstention_split`): indexes articles 0-11, asks the
+   questions of 0-23, and gives the confidence threshold that refuses 90% of the questions of 12-23.
+Usage (from the project root; about 10 minutes the first time, embeddings are cached in --work-dir):
+
+    .venv/bin/python benchmarks/ranker.py [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from index import build_from_documents  # noqa: E402
+from index.embedder import default_model, load_embedder  # noqa: E402
+from index.manifest import METADATA_FILE  # noqa: E402
+from index.metadata import MetadataReader  # noqa: E402
+from index.store import current_version  # noqa: E402
+from retrieval import Retriever  # noqa: E402
+from retrieval.evaluate import Query, abstention_split, load_squad, low_overlap, reqa_metrics, reqa_task  # noqa: E402
+from retrieval.rerank import FEATURES, WEIGHTS, fit_weights  # noqa: E402
+
+SQUAD = ROOT.parent / "shared" / "eval" / "squad_v1.1_dev.jsonl"
+TUNING = 24  # articles 0-23 tune; 24-47 are held out
+OVERLAP_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.6)
+SENTENCE, PARAGRAPH, PARAGRAPH_TERMS, ANSWER_TYPE, SENTENCE_TERMS = (FEATURES.index(name) for name in FEATURES)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/newsbot-ranker"))
+    parser.add_argument("--model", default=default_model())
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if not SQUAD.is_file():
+        print(f"{SQUAD} is not here; nothing to measure")
+        return
+    records = load_squad(SQUAD)
+    embedder = load_embedder(args.model)
+    documents, queries = reqa_task(records, "dataset")
+    article_of = np.array([n for n, record in enumerate(records) for _ in reqa_task([record], "dataset")[1]])
+    paraphrased = np.array(low_overlap(documents, queries))
+    build_from_documents(documents, args.work_dir / "all", embedder)
+    features, ids, texts = _features(args.work_dir / "all", embedder, queries)
+    gold = [np.array([texts[i] == q.gold for i in row]) for q, row in zip(queries, ids)]
+    tuning = article_of < TUNING
+    questions = {"0-23 (tuning)": tuning, "24-47 (held out)": ~tuning, "all 48": tuning | ~tuning,
+                 "low-overlap slice": paraphrased, "low-overlap, 0-23": paraphrased & tuning}
+
+    def measure(weights: np.ndarray) -> dict[str, dict]:
+        retrieved = [[texts[i] for i in row[np.argsort(-(x @ weights), kind="stable")][:100]]
+                     for x, row in zip(features, ids)]
+        return {name: reqa_metrics([q for q, m in zip(queries, mask) if m], [r for r, m in zip(retrieved, mask) if m])
+                for name, mask in questions.items()}
+
+    levers = {"sentence + 0.4 x paragraph (dense only)": _weights(paragraph=0.4),
+              "+ 0.2 x sentence overlap (before this reranker)": _weights(paragraph=0.4, sentence_terms=0.2)}
+    fitted = {weight: _fit(features, gold, tuning, weight) for weight in OVERLAP_WEIGHTS}
+    for weight, weights in fitted.items():
+        levers[f"fitted, sentence overlap fixed at {weight}"] = weights
+    levers["fitted without paragraph overlap, sentence overlap 0.2"] = _fit(features, gold, tuning, 0.2,
+                                                                            drop=PARAGRAPH_TERMS)
+    levers["fitted without answer type, sentence overlap 0.2"] = _fit(features, gold, tuning, 0.2, drop=ANSWER_TYPE)
+    levers["the product (retrieval/rerank.py WEIGHTS)"] = WEIGHTS.astype(np.float64)
+    rows = [{"lever": name, "weights": np.round(weights, 3).tolist(), **measure(weights)}
+            for name, weights in levers.items()]
+    floor = rows[0]["low-overlap, 0-23"]["p_at_1"]
+    allowed = [w for w in OVERLAP_WEIGHTS
+               if next(r for r in rows if r["lever"].endswith(f"fixed at {w}"))["low-overlap, 0-23"]["p_at_1"] >= floor]
+    chosen = max(allowed, default=0.0)
+    report = {"features": FEATURES, "levers": rows, "chosen_overlap_weight": chosen,
+              "chosen_weights": np.round(fitted[chosen], 3).tolist(),
+              "abstention": abstention_split(records[:TUNING], embedder, args.work_dir / "half")}
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    _print(report)
+
+
+def _weights(**named: float) -> np.ndarray:
+    weights = np.zeros(len(FEATURES))
+    weights[SENTENCE] = 1.0
+    for name, value in named.items():
+        weights[FEATURES.index(name)] = value
+    return weights
+
+
+def _fit(features: list[np.ndarray], gold: list[np.ndarray], tuning: np.ndarray, overlap: float,
+         drop: int | None = None) -> np.ndarray:
+    """Fit the free weights with the sentence cosine and sentence overlap fixed at 1 : `overlap`;
+    `drop` leaves one feature out (weight 0)."""
+    free = [PARAGRAPH, PARAGRAPH_TERMS, ANSWER_TYPE]
+    if drop is not None:
+        free.remove(drop)
+    columns = [np.column_stack([x[:, SENTENCE] + overlap * x[:, SENTENCE_TERMS], x[:, free]]) for x in features]
+    fitted = fit_weights([c for c, t in zip(columns, tuning) if t], [g for g, t in zip(gold, tuning) if t])
+    weights = _weights(sentence_terms=overlap)
+    weights[free] = fitted[1:] / fitted[0]
+    return weights
+
+
+def _features(index_dir: Path, embedder, queries: list[Query]) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
+    """Every question's candidate features and ids, and the text of every sentence by id."""
+    retriever = Retriever.open(index_dir, embedder=embedder)
+    metadata = MetadataReader(current_version(index_dir) / METADATA_FILE)
+    texts = metadata.texts(range(retriever.manifest.sentences))
+    metadata.close()
+    features, ids = [], []
+    for start in range(0, len(queries), 256):
+        batch = [q.question for q in queries[start:start + 256]]
+        for question, candidates in zip(batch, retriever.candidates(batch)):
+            features.append(retriever.features(question, candidates).astype(np.float64))
+            ids.append(candidates.ids)
+    retriever.close()
+    return features, ids, texts
+
+
+def _print(report: dict) -> None:
+    print("features:", ", ".join(report["features"]))
+    for row in report["levers"]:
+        print(f"{row['lever']}  weights {row['weights']}")
+        print("    " + "  ".join(f"{name}: {m['p_at_1']:.3f}/{m['r_at_5']:.3f}/{m['mrr']:.3f}"
+                                 for name, m in row.items() if isinstance(m, dict)))
+    print("(P@1 / R@5 / MRR; candidates from the product's FAISS search over all 48 articles)")
+    print(f"chosen sentence-overlap weight: {report['chosen_overlap_weight']}, weights {report['chosen_weights']}")
+    abstention = report["abstention"]
+    print(f"abstention (index articles 0-{abstention['indexed_articles'] - 1}, ask 0-{abstention['asked_articles'] - 1}):")
+    for name in ("operating_point", "default_threshold"):
+        print(f"    {name}: " + "  ".join(f"{k}: {v}" for k, v in abstention[name].items()))
+    for point in abstention["curve"]:
+        print("    " + "  ".join(f"{k}: {v}" for k, v in point.items()))
+
+
+if __name__ == "__main__":
+    main()
