@@ -48,7 +48,7 @@ def test_manifest_describes_the_index(corpus_dir: Path, tmp_path: Path) -> None:
     stored = json.loads((report.version / MANIFEST_FILE).read_text())
     assert stored["format"] == "newsbot-index"
     assert manifest.paragraphs == 13 and manifest.embedding.startswith("title-sentence")
-    assert {p.name for p in report.version.iterdir()} == {"manifest.json", "vectors.faiss", "metadata.sqlite",
+    assert {p.name for p in report.version.iterdir()} == {"manifest.json", "vectors.faiss", "metadata.sqlite", "checksums.json",
                                                           "paragraph_vectors.npy", "sentence_paragraphs.npy",
                                                           "term_frequencies.json"}
     frequencies = json.loads((report.version / "term_frequencies.json").read_text())
