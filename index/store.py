@@ -135,9 +135,7 @@ def new_staging_dir(index_dir: Path) -> Path:
 def publish(index_dir: Path, staging: Path) -> Path:
     """Make a finished staging folder the current version: fsync, rename, swap CURRENT, tidy up."""
     index_dir = Path(index_dir)
-    checksums = {file.name: {"bytes": file.stat().st_size, "sha256": _sha256(file)}
-                 for file in sorted(staging.iterdir()) if file.name != CHECKSUMS_FILE}
-    (staging / CHECKSUMS_FILE).write_text(json.dumps(checksums, indent=1) + "\n", encoding="utf-8")
+    write_checksums(staging)
     for file in staging.iterdir():
         _fsync(file)
     name = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f") + "-" + uuid.uuid4().hex[:6]
@@ -151,6 +149,13 @@ def publish(index_dir: Path, staging: Path) -> Path:
     _fsync(index_dir)
     remove_stale(index_dir)
     return version
+
+
+def write_checksums(folder: Path) -> None:
+    """Record the size and SHA-256 of every file of a finished version, for verify_version."""
+    checksums = {file.name: {"bytes": file.stat().st_size, "sha256": _sha256(file)}
+                 for file in sorted(folder.iterdir()) if file.name != CHECKSUMS_FILE}
+    (folder / CHECKSUMS_FILE).write_text(json.dumps(checksums, indent=1) + "\n", encoding="utf-8")
 
 
 def remove_stale(index_dir: Path) -> None:

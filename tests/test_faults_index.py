@@ -22,7 +22,7 @@ from bot.cli import main
 from index import IndexBusy, IndexCorrupt, IndexIncompatible, IndexNotFound, IndexProblem, build_index
 from index.embedder import HashingEmbedder
 from index.manifest import MANIFEST_FILE
-from index.store import CURRENT_FILE, STAGING_PREFIX, VERSIONS_DIR, current_version, writer_lock
+from index.store import CHECKSUMS_FILE, CURRENT_FILE, STAGING_PREFIX, VERSIONS_DIR, current_version, write_checksums
 from retrieval import Retriever
 from tests.reliability import Record
 
@@ -239,3 +239,156 @@ def test_disk_full_at_every_write_point(builds: Builds, corpus_dir: Path, tmp_pa
                 f"{len(writes) - absorbed} times IndexWriteFailed \"the disk holding … is full …; free some space and "
                 "run `newsbot index` again\" and the old index stayed current and answered; "
                 f"{absorbed} times the failed call did not matter (a folder that already existed) and the build completed")
+
+
+def _damage(path: Path, how: str) -> None:
+    data = path.read_bytes()
+    if how == "emptied":
+        path.write_bytes(b"")
+    elif how == "truncated":
+        path.write_bytes(data[:len(data) // 2])
+    elif how == "bytes flipped":  # the middle of the file: the payload, not the header
+        middle = len(data) // 2
+        path.write_bytes(data[:middle] + bytes(b ^ 0xFF for b in data[middle:middle + 8]) + data[middle + 8:])
+    elif how == "header garbled":
+        path.write_bytes(b"\xff" * 16 + data[16:])
+    elif how == "deleted":
+        path.unlink()
+
+
+def _foreign(index_dir: Path, how: str) -> None:
+    version = current_version(index_dir)
+    if how == "CURRENT names a missing version":
+        (index_dir / CURRENT_FILE).write_text("20200101T000000000000-gone\n")
+    elif how == "CURRENT emptied":
+        (index_dir / CURRENT_FILE).write_text("")
+    elif how == "CURRENT holds a path":
+        (index_dir / CURRENT_FILE).write_text("../../etc\n")
+    elif how == "all versions deleted":
+        shutil.rmtree(index_dir / VERSIONS_DIR)
+    else:
+        manifest = json.loads((version / MANIFEST_FILE).read_text())
+        changed = {"format version 99": {"format_version": 99}, "another model": {"model": "some/other-model"},
+                   "not a newsbot index": {"format": "other"}}[how]
+        (version / MANIFEST_FILE).write_text(json.dumps({**manifest, **changed}))
+        write_checksums(version)  # consistent files, as another newsbot or another model would have written
+
+
+DAMAGE = ("emptied", "truncated", "bytes flipped", "header garbled", "deleted")
+FOREIGN = ("format version 99", "another model", "not a newsbot index",
+           "CURRENT names a missing version", "CURRENT emptied", "CURRENT holds a path", "all versions deleted")
+
+
+def test_damaged_or_foreign_index_files_are_refused_with_what_to_run_and_the_next_build_repairs_them(
+        corpus_dir: Path, tmp_path: Path, reliability: Record) -> None:
+    pristine = tmp_path / "pristine"
+    files = sorted(p.name for p in build_index(corpus_dir, pristine, HashingEmbedder()).version.iterdir())
+    # A version without checksums.json is one from before checksums were recorded: accepted, so not damaged here.
+    cases = [(f"{name} {how}", name, how) for name in files for how in DAMAGE
+             if (name, how) != (CHECKSUMS_FILE, "deleted")] + [(how, None, how) for how in FOREIGN]
+    kinds: dict[str, int] = {}
+    for label, name, how in cases:
+        index_dir = tmp_path / "idx"
+        shutil.rmtree(index_dir, ignore_errors=True)
+        shutil.copytree(pristine, index_dir)
+        if name is None:
+            _foreign(index_dir, how)
+        else:
+            _damage(current_version(index_dir) / name, how)
+        with pytest.raises(IndexProblem) as refused:
+            Retriever.open(index_dir, embedder=HashingEmbedder())
+        assert "newsbot index" in str(refused.value), label
+        assert isinstance(refused.value, (IndexCorrupt, IndexIncompatible, IndexNotFound)), label
+        kinds[type(refused.value).__name__] = kinds.get(type(refused.value).__name__, 0) + 1
+        assert main(["index", "--corpus-dir", str(corpus_dir), "--index-dir", str(index_dir), "--model", "hashing"]) == 0
+        assert Retriever.open(index_dir, embedder=HashingEmbedder()).search(OLD_QUESTION, k=1), label
+    reliability("Index faults", f"index files damaged: each of the {len(files)} files of a version ({', '.join(files)}) "
+                f"{', '.join(DAMAGE)} (checksums.json not deleted: a version without it predates checksums and is "
+                "accepted)", len(files) * len(DAMAGE) - 1,
+                "refused at load every time, with a message saying to run `newsbot index`; running it rebuilt a "
+                "working index (from the embedding cache) every time")
+    reliability("Index faults", f"index from elsewhere: {', '.join(FOREIGN)}", len(FOREIGN),
+                f"refused at load every time ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))} over all "
+                "damage and foreign cases), naming `newsbot index`; running it repaired the index every time")
+
+
+def test_a_damaged_embedding_cache_is_re_embedded_not_fatal(corpus_dir: Path, tmp_path: Path,
+                                                             reliability: Record) -> None:
+    index_dir = tmp_path / "idx"
+    first = build_index(corpus_dir, index_dir, HashingEmbedder())
+    cached = sorted((index_dir / "cache").rglob("*.npy"))
+    assert cached
+    for how in ("emptied", "truncated", "header garbled", "deleted"):
+        for path in cached:
+            if path.exists():
+                _damage(path, how)
+        embedder = CountingEmbedder()
+        report = build_index(corpus_dir, index_dir, embedder, force=True)
+        assert report.articles == first.articles and embedder.texts > 0  # re-embedded, not crashed
+        cached = sorted((index_dir / "cache").rglob("*.npy"))
+    reliability("Index faults", "embedding cache files emptied, truncated, header garbled, deleted", 4,
+                "the next build re-embedded those articles and completed")
+
+
+def test_two_builds_at_once_never_write_together(corpus_dir: Path, tmp_path: Path, reliability: Record) -> None:
+    """Four builds started together in threads (each flock is its own open file, as in separate processes)."""
+    index_dir = tmp_path / "idx"
+    build_index(corpus_dir, index_dir, HashingEmbedder())
+    _add_articles(corpus_dir, count=5)
+    writing, most, release = [0], [0], threading.Event()
+    guard = threading.Lock()
+
+    class Gated(HashingEmbedder):
+        def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+            with guard:
+                writing[0] += 1
+                most[0] = max(most[0], writing[0])
+            release.wait(timeout=30)
+            with guard:
+                writing[0] -= 1
+            return super().encode(texts, batch_size=batch_size)
+
+    outcomes: list[str] = []
+
+    def build() -> None:
+        try:
+            outcomes.append(f"built {build_index(corpus_dir, index_dir, Gated(), force=True).articles}")
+        except IndexBusy as busy:
+            outcomes.append(str(busy))
+
+    threads = [threading.Thread(target=build) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    while len(outcomes) < 3:  # three are refused at once while the first waits in its embedding call
+        threading.Event().wait(0.01)
+    release.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["another index build is running; try again when it has finished"] * 3 + ["built 6"]
+    assert most[0] == 1
+    reliability("Index faults", "four builds started at once (threads, separate lock handles)", 4,
+                "one built; three were refused at once with \"another index build is running\"; never two writers")
+
+
+def test_the_cli_and_a_build_in_another_process_do_not_write_together(
+        builds: Builds, corpus_dir: Path, tmp_path: Path, reliability: Record,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    index_dir = tmp_path / "idx"
+    old = build_index(corpus_dir, index_dir, HashingEmbedder())
+    _add_articles(corpus_dir, count=5)
+    builds._send(f"build 3 {corpus_dir} {index_dir}")  # a build in another process, paused while holding the lock
+    pid = None
+    for _ in range(2):
+        line = builds.process.stdout.readline().strip()  # type: ignore[union-attr]
+        pid = int(line.split()[1]) if line.startswith("child") else pid
+    dirs = ["--corpus-dir", str(corpus_dir), "--index-dir", str(index_dir), "--model", "hashing"]
+    assert main(["index", *dirs]) == 2
+    assert "another index build is running" in capsys.readouterr().err
+    signal_kill(pid)  # type: ignore[arg-type]
+    builds._send(f"reap {pid}")
+    assert builds.process.stdout.readline().strip() == f"exit {-signal.SIGKILL}"  # type: ignore[union-attr]
+    assert current_version(index_dir).name == old.version.name
+    assert main(["index", *dirs]) == 0  # the lock died with its holder
+    reliability("Index faults", "`newsbot index` while another process builds (then that process SIGKILLed)", 1,
+                "refused with exit 2 and \"another index build is running\"; after the kill the lock was free "
+                "and the next `newsbot index` built")

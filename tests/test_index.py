@@ -13,7 +13,7 @@ import pytest
 from index import IndexBusy, IndexCorrupt, IndexIncompatible, IndexNotFound, IndexProblem, build_index
 from index.embedder import HashingEmbedder
 from index.manifest import FORMAT_VERSION, MANIFEST_FILE, VECTORS_FILE, read_manifest
-from index.store import CURRENT_FILE, VERSIONS_DIR, current_version, writer_lock
+from index.store import CURRENT_FILE, VERSIONS_DIR, current_version, write_checksums, writer_lock
 from retrieval import Retriever
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,6 +126,7 @@ def test_loading_refuses_missing_other_model_unknown_format_and_damage(corpus_di
 
     manifest = json.loads((version / MANIFEST_FILE).read_text())
     (version / MANIFEST_FILE).write_text(json.dumps({**manifest, "format_version": 99}))
+    write_checksums(version)  # as a future newsbot would have written it
     with pytest.raises(IndexIncompatible, match="format version 99.*newsbot index"):
         Retriever.open(index_dir, embedder=HashingEmbedder())
     (version / MANIFEST_FILE).write_text(json.dumps(manifest))
