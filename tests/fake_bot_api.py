@@ -117,6 +117,7 @@ class FakeTelegram:
                          "supports_inline_queries": False}
         self.calls: list[Call] = []
         self.faults_served: list[tuple[str, str]] = []
+        self.rejected: list[str] = []  # the 400s Telegram's own checks (HTML, length, empty) gave
         self.delivered_at: dict[int, float] = {}
         self._changed = threading.Condition()
         self._updates: list[dict[str, Any]] = []
@@ -251,6 +252,8 @@ class FakeTelegram:
         try:
             result = self._answer(method, params)
         except HtmlRejected as error:
+            with self._changed:
+                self.rejected.append(str(error))
             return 400, {"ok": False, "error_code": 400, "description": str(error)}
         if result is None:
             return 404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"}
