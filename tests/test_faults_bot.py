@@ -127,7 +127,7 @@ def test_telegram_faults_every_question_is_answered_exactly_once_and_the_bot_sta
     chats = range(100, 130)
     with FakeBotAPIServer() as api:
         telegram = api.telegram
-        bot = start_bot(api, tmp_path, env=env, verbose=False)
+        bot = start_bot(api, tmp_path, env=env)  # debug logs: everything the bot could leak
         try:
             for method, fault, times in FAULTS:
                 telegram.fail_next(method, fault, times)
@@ -156,6 +156,8 @@ def test_telegram_faults_every_question_is_answered_exactly_once_and_the_bot_sta
     counts = _counts(telegram, chats)
     assert counts == dict.fromkeys(chats, 1), counts
     assert all(SORRY not in call.text for call in telegram.sent())
+    log = bot.log()
+    assert "retrying" in log and TOKEN not in log and TOKEN.partition(":")[2] not in log
     served = sorted(set(telegram.faults_served) - {("sendMessage", "cut")})
     assert served == sorted({(m, f) for m, f, _ in FAULTS})
     injected = sum(times for _, _, times in FAULTS)
@@ -164,7 +166,7 @@ def test_telegram_faults_every_question_is_answered_exactly_once_and_the_bot_sta
                 "response cut off mid-body after the updates were taken, 502, a dropped connection, 429); "
                 "sendChatAction with 500 and drops", injected,
                 "every question answered exactly once; no \"something went wrong\"; the bot stayed up and "
-                "answered the next question")
+                "answered the next question; its debug log recorded the faults and never the token")
 
 
 def test_serve_refuses_to_start_from_a_broken_index(tmp_path: Path, reliability: Record) -> None:
@@ -208,4 +210,4 @@ def test_bad_settings_stop_serve_at_start_naming_the_key(tmp_path: Path, setting
     assert named in stderr and "Traceback" not in stderr
     assert TOKEN.partition(":")[2] not in stderr
     reliability("Bad input", f"setting {setting}={value.format(file='<a file>', missing='<missing>') or '(empty)'}",
-                1, f"`newsbot serve` exited 2 at start-up: \"{stderr.strip().removeprefix('newsbot: ')[:70]}…\"")
+                1, f"`newsbot serve` exited 2 at start-up: \"{stderr.strip().removeprefix('newsbot: ').replace(str(tmp_path), '…')}\"")

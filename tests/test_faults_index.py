@@ -158,10 +158,16 @@ def test_a_build_killed_at_any_of_many_points_never_breaks_the_served_index(
     assert {"encode", "open", "os.rename"} <= set(kinds)
     reliability("Index faults", f"SIGKILL of a build at {len(points)} points spread over its {events} events "
                 f"({', '.join(kinds)})", len(points),
-                f"the served index loaded and answered after every kill ({len(points) - swapped} times the old "
-                f"one, {swapped} times the new one, killed after its swap); every next build completed, "
+                "the served index loaded and answered after every kill (the old one"
+                + (f", or the new one {swapped} times, killed after its swap" if swapped else "") + "); every next "
+                "build completed, "
                 f"re-embedding {reembedded[0]} to {reembedded[-1]} of {new_texts} texts as the kill came later; "
                 "no staging folder, partial file or pointer left behind")
+
+
+def _shown(message: str, tmp_path: Path) -> str:
+    """A message as the report shows it: without the test's temporary folder."""
+    return message.removeprefix("newsbot: ").replace(str(tmp_path), "…")
 
 
 def _can_mount_tmpfs(folder: Path) -> bool:
@@ -206,7 +212,7 @@ def test_a_full_disk_fails_the_build_with_a_clear_message_and_the_old_index_serv
     assert full.articles == NEW_ARTICLES + 1
     reliability("Index faults", "disk full during a build: a real tmpfs (size-limited, in a user namespace) "
                 "with room for 10%, 50% and 90% of the new build", len(results),
-                f"`newsbot index` exited 2 with \"{results[0]['stderr'].removeprefix('newsbot: ')[:60]}…\" "
+                f"`newsbot index` exited 2 with \"{_shown(results[0]['stderr'], tmp_path)}\" "
                 "every time; the old index kept loading and answering; no staging folder left")
 
 
