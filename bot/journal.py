@@ -8,7 +8,8 @@ gaps: an update is appended before it is confirmed and marked done once handled;
 handles again what was taken but never done, and skips what Telegram delivers again but was done.
 
 One JSON object a line, each appended with a single write and no fsync: the journal must survive the
-process being killed, not the machine losing power. It is rewritten small at every start.
+process being killed, not the machine losing power. It is rewritten small at every start and whenever
+it has grown by REWRITE_EVERY lines, so a long-running bot does not fill the disk with it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 JOURNAL_FILE = "bot-updates.jsonl"
 REMEMBERED_DONE = 10_000  # done update ids kept, to recognise a late redelivery
+REWRITE_EVERY = 50_000  # appended lines
 
 
 class UpdateJournal:
@@ -36,8 +38,8 @@ class UpdateJournal:
         self._pending: dict[int, dict[str, Any]] = {}
         self._done: OrderedDict[int, None] = OrderedDict()
         self._load()
-        self._rewrite()
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._fd = self._rewrite()
+        self._appended = 0
 
     def received(self, updates: list[dict[str, Any]]) -> None:
         """Record updates just taken from Telegram, before they are confirmed to it."""
@@ -66,6 +68,10 @@ class UpdateJournal:
 
     def _append(self, entries: list[dict[str, Any]]) -> None:
         os.write(self._fd, b"".join(json.dumps(entry, separators=(",", ":")).encode() + b"\n" for entry in entries))
+        self._appended += len(entries)
+        if self._appended >= REWRITE_EVERY:
+            os.close(self._fd)
+            self._fd, self._appended = self._rewrite(), 0
 
     def _remember(self, update_id: int) -> None:
         self._done[update_id] = None
@@ -89,12 +95,13 @@ class UpdateJournal:
                 self._pending.pop(entry["done"], None)
                 self._remember(entry["done"])
 
-    def _rewrite(self) -> None:
-        """Start each run with a journal holding only what is still needed."""
+    def _rewrite(self) -> int:
+        """Replace the file by one holding only what is still needed; returns it opened for appending."""
         temporary = self.path.with_name(f".{self.path.name}.tmp")
         entries = [{"update": update} for update in self.unfinished()] + [{"done": key} for key in self._done]
         temporary.write_text("".join(json.dumps(e, separators=(",", ":")) + "\n" for e in entries), encoding="utf-8")
         os.replace(temporary, self.path)
+        return os.open(self.path, os.O_WRONLY | os.O_APPEND)
 
 
 class JournaledPolls(BaseRequest):

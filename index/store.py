@@ -23,8 +23,8 @@ import hashlib
 import json
 import os
 import re
-import sqlite3
 import shutil
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,21 +64,22 @@ def verify_version(folder: Path) -> None:
     published. A version from before checksums were recorded is accepted as it is."""
     try:
         recorded = json.loads((folder / CHECKSUMS_FILE).read_text(encoding="utf-8"))
+        files = sorted((str(name), int(entry["bytes"]), str(entry["sha256"])) for name, entry in recorded.items())
     except FileNotFoundError:
         return
-    except (OSError, ValueError):
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
         raise IndexCorrupt(f"the checksums of the index at {folder} cannot be read; "
                            "run `newsbot index` to rebuild it") from None
-    for name, expected in sorted(recorded.items()):
+    for name, size_written, sha256 in files:
         path = folder / name
         try:
             size = path.stat().st_size
         except OSError:
             raise IndexCorrupt(f"the index file {path} is missing; run `newsbot index` to rebuild it") from None
-        if size != expected["bytes"]:
-            raise IndexCorrupt(f"the index file {path} has {size:,} bytes, {expected['bytes']:,} were written "
+        if size != size_written:
+            raise IndexCorrupt(f"the index file {path} has {size:,} bytes, {size_written:,} were written "
                                "(truncated or damaged); run `newsbot index` to rebuild it")
-        if _sha256(path) != expected["sha256"]:
+        if _sha256(path) != sha256:
             raise IndexCorrupt(f"the index file {path} is damaged (its checksum does not match); "
                                "run `newsbot index` to rebuild it")
 
@@ -112,6 +113,7 @@ _SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")  # numpy's words: a 
 
 @contextmanager
 def _writes_reported(index_dir: Path) -> Iterator[None]:
+    """Turn the write failures an admin can fix into IndexWriteFailed saying what to do."""
     try:
         yield
     except (OSError, RuntimeError, sqlite3.Error) as error:
