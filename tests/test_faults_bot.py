@@ -4,21 +4,29 @@ The hashing embedder stands in for the model; every wait is bounded."""
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from telegram import Update
+
+import index.build
 
 from bot.app import SORRY
 from bot.cli import main
 from bot.journal import JOURNAL_FILE
-from tests.fake_bot_api import TOKEN, FakeBotAPIServer, FakeTelegram, start_bot
+from index.embedder import HashingEmbedder
+from index.store import writer_lock
+from tests.fake_bot_api import TOKEN, FakeBotAPIServer, FakeTelegram, start_bot, visible_text
 from tests.reliability import Record
+from tests.test_bot_handlers import ADMIN, Harness, _harness
 
 ZEBRAS = ("title: Zebras escape\nsource: Zoo News\ndate: 2024-05-01\n\n"
           "Seven zebras escaped from the city zoo on Tuesday. Keepers found the zebras grazing in a park.\n")
@@ -211,3 +219,57 @@ def test_bad_settings_stop_serve_at_start_naming_the_key(tmp_path: Path, setting
     assert TOKEN.partition(":")[2] not in stderr
     reliability("Bad input", f"setting {setting}={value.format(file='<a file>', missing='<missing>') or '(empty)'}",
                 1, f"`newsbot serve` exited 2 at start-up: \"{stderr.strip().removeprefix('newsbot: ').replace(str(tmp_path), '…')}\"")
+
+
+# --- in-process: the real handlers, FakeRequest (no sockets) ---
+
+@pytest.fixture
+async def bot(tmp_path: Path, corpus_dir: Path) -> AsyncIterator[Harness]:
+    async for harness in _harness(tmp_path, corpus_dir, HashingEmbedder()):
+        yield harness
+
+
+async def test_a_reindex_while_the_cli_builds_and_two_admins_at_once(bot: Harness, reliability: Record) -> None:
+    version = bot.service.retriever.version_dir
+    with writer_lock(bot.service.index_dir):  # `newsbot index` running in another process
+        await bot.say("/reindex force", chat_id=ADMIN)
+    shown = visible_text(bot.telegram.sent(ADMIN, "editMessageText")[-1].text)
+    assert "another index build is running" in shown and "previous index" in shown
+    assert bot.service.retriever.version_dir == version
+
+    for _ in range(2):  # two admins (or one, twice) at the same moment
+        bot.telegram.push_text(ADMIN, "/reindex force")
+    updates = [Update.de_json(u, bot.app.bot) for u in bot.telegram.pop_updates()]
+    await asyncio.gather(*(bot.app.process_update(u) for u in updates))
+    texts = [visible_text(c.text) for m in ("sendMessage", "editMessageText") for c in bot.telegram.sent(ADMIN, m)]
+    assert sum("Index rebuilt" in t for t in texts) == 1 and sum("already running" in t for t in texts) == 1
+    assert bot.service.retriever.version_dir != version
+    reliability("Index faults", "`/reindex` while `newsbot index` holds the lock; two `/reindex` at the same moment",
+                3, "the first was refused with \"another index build is running\" and the old index kept; of the "
+                "two at once one rebuilt and the other was told a rebuild is already running")
+
+
+async def test_a_full_disk_during_reindex_is_reported_to_the_admin(bot: Harness, monkeypatch: pytest.MonkeyPatch,
+                                                                    reliability: Record) -> None:
+    def full(index_dir: Path) -> Path:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(index_dir))
+
+    monkeypatch.setattr(index.build, "new_staging_dir", full)
+    await bot.say("/reindex force", chat_id=ADMIN)
+    shown = visible_text(bot.telegram.sent(ADMIN, "editMessageText")[-1].text)
+    assert "is full" in shown and "free some space" in shown and "previous index" in shown
+    [answer] = await bot.say("zebras?")
+    assert "Seven zebras" in answer.text
+    reliability("Index faults", "disk full during `/reindex` (ENOSPC simulated)", 1,
+                "the admin was told \"the disk holding … is full …; free some space …\" and that the previous "
+                "index keeps answering; it did")
+
+
+async def test_timeouts_are_retried_and_answered_once(bot: Harness, reliability: Record) -> None:
+    bot.telegram.fail_next("sendMessage", "timeout", times=2)
+    bot.telegram.fail_next("sendChatAction", "timeout")
+    replies = await bot.say("zebras?")
+    assert [r.text.count("Seven zebras") > 0 for r in replies] == [True]
+    assert bot.telegram.faults_served.count(("sendMessage", "timeout")) == 2
+    reliability("Telegram faults", "sendMessage timing out twice running, sendChatAction once", 3,
+                "retried with back-off; answered exactly once")
