@@ -3,7 +3,6 @@ damaged or foreign index files, two writers at once. The hashing embedder stands
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import shutil
@@ -17,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import index.cache
 from bot.cli import main
 from index import IndexBusy, IndexCorrupt, IndexIncompatible, IndexNotFound, IndexProblem, build_index
 from index.embedder import HashingEmbedder
@@ -28,7 +26,7 @@ from tests.reliability import Record
 
 ROOT = Path(__file__).resolve().parents[1]
 NEW_ARTICLES = 40
-KILL_POINTS = 24
+SPREAD_POINTS = 16  # kill points spread evenly over a build, besides every step of its final write
 OLD_QUESTION = "Russia against sanctions Lavrov"
 
 
@@ -46,8 +44,14 @@ class Builds:
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
 
     def run(self, stop_at: int, corpus: Path, index_dir: Path, *, fault: str = "") -> tuple[str, int, list[str]]:
-        """Start a build that stops before event `stop_at` (0: never); SIGKILL it there. Returns what it
-        was doing when killed (or "done N" / "error ..."), its exit status, and (stop_at 0) its events."""
+        """A build that stops before event `stop_at` (0: never), SIGKILLed there. Returns what it was doing
+        when killed (or "done N" / "error ..."), its exit status, and (stop_at 0) the build's events."""
+        pid, outcome, events = self.start(stop_at, corpus, index_dir, fault=fault)
+        status = self.kill(pid) if outcome.startswith("paused") else self.reap(pid)
+        return outcome, status, events
+
+    def start(self, stop_at: int, corpus: Path, index_dir: Path, *, fault: str = "") -> tuple[int, str, list[str]]:
+        """Start a build; returns its pid once it has paused (or finished), what it said, and its events."""
         self._send(f"build {stop_at} {corpus} {index_dir} {fault}".strip())
         pid, outcome, events = None, None, []
         while pid is None or outcome is None:
@@ -59,11 +63,16 @@ class Builds:
                 events.append(line.split(" ", 2)[2])
             else:
                 outcome = line
-        if outcome.startswith("paused"):
-            signal_kill(pid)
+        return pid, outcome, events
+
+    def kill(self, pid: int) -> int:
+        os.kill(pid, signal.SIGKILL)
+        return self.reap(pid)
+
+    def reap(self, pid: int) -> int:
+        """Wait for the child to end; its exit status (negative: the signal that ended it)."""
         self._send(f"reap {pid}")
-        status = self.process.stdout.readline().strip()  # type: ignore[union-attr]
-        return outcome, int(status.split()[1]), events
+        return int(self.process.stdout.readline().split()[1])  # type: ignore[union-attr]
 
     def _send(self, line: str) -> None:
         self.process.stdin.write(line + "\n")  # type: ignore[union-attr]
@@ -72,10 +81,6 @@ class Builds:
     def close(self) -> None:
         self.process.stdin.close()  # type: ignore[union-attr]
         self.process.wait(timeout=30)
-
-
-def signal_kill(pid: int) -> None:
-    os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
@@ -117,9 +122,9 @@ def test_a_build_killed_at_any_of_many_points_never_breaks_the_served_index(
     assert outcome.startswith("done") and status == 0, outcome
     events = len(listed)
     new_texts = NEW_ARTICLES * 9  # each bulk article: 8 sentences and 1 paragraph
-    assert events >= KILL_POINTS
+    assert events >= 2 * SPREAD_POINTS
     # points spread evenly over the build, every step of the final write and swap, and each embedding call
-    spread = {round(1 + i * (events - 1) / (KILL_POINTS - 1)) for i in range(KILL_POINTS // 2)}
+    spread = {round(1 + i * (events - 1) / (SPREAD_POINTS - 1)) for i in range(SPREAD_POINTS)}
     writing = next(n for n, what in enumerate(listed, 1) if STAGING_PREFIX in what)
     points = sorted(spread | set(range(writing, events + 1)) |
                     {n for n, what in enumerate(listed, 1) if what.startswith("encode")})
@@ -153,7 +158,6 @@ def test_a_build_killed_at_any_of_many_points_never_breaks_the_served_index(
     assert reembedded[0] == new_texts  # killed before any work: everything is embedded
     assert reembedded == sorted(reembedded, reverse=True)  # the later the kill, the more work is reused
     assert reembedded[-1] == 0 and 0 < reembedded[len(reembedded) // 2] < new_texts
-    assert swapped < len(points)
     kinds = sorted({what.split()[0] for what in killed_during})
     assert {"encode", "open", "os.rename"} <= set(kinds)
     reliability("Index faults", f"SIGKILL of a build at {len(points)} points spread over its {events} events "
@@ -382,17 +386,12 @@ def test_the_cli_and_a_build_in_another_process_do_not_write_together(
     index_dir = tmp_path / "idx"
     old = build_index(corpus_dir, index_dir, HashingEmbedder())
     _add_articles(corpus_dir, count=5)
-    builds._send(f"build 3 {corpus_dir} {index_dir}")  # a build in another process, paused while holding the lock
-    pid = None
-    for _ in range(2):
-        line = builds.process.stdout.readline().strip()  # type: ignore[union-attr]
-        pid = int(line.split()[1]) if line.startswith("child") else pid
+    pid, outcome, _ = builds.start(3, corpus_dir, index_dir)  # a build in another process, paused holding the lock
+    assert outcome.startswith("paused")
     dirs = ["--corpus-dir", str(corpus_dir), "--index-dir", str(index_dir), "--model", "hashing"]
     assert main(["index", *dirs]) == 2
     assert "another index build is running" in capsys.readouterr().err
-    signal_kill(pid)  # type: ignore[arg-type]
-    builds._send(f"reap {pid}")
-    assert builds.process.stdout.readline().strip() == f"exit {-signal.SIGKILL}"  # type: ignore[union-attr]
+    assert builds.kill(pid) == -signal.SIGKILL
     assert current_version(index_dir).name == old.version.name
     assert main(["index", *dirs]) == 0  # the lock died with its holder
     reliability("Index faults", "`newsbot index` while another process builds (then that process SIGKILLed)", 1,
