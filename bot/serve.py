@@ -78,7 +78,13 @@ async def _run(settings: Settings, service: Service, journal: UpdateJournal, arg
         if unfinished:
             log.info("handling %d updates taken before a restart and never answered", len(unfinished))
         for data in unfinished:
-            await application.update_queue.put(Update.de_json(data, application.bot))
+            try:
+                update = Update.de_json(data, application.bot)
+            except (AttributeError, KeyError, TypeError, ValueError):  # one bad entry must not stop every start
+                log.warning("dropping journalled update %s: it cannot be read", data.get("update_id"))
+                journal.done(data["update_id"])
+                continue
+            await application.update_queue.put(update)
         if args.webhook_url:
             secret = settings.webhook_secret or secrets.token_urlsafe(32)
             path = urlparse(args.webhook_url).path or "/"

@@ -185,6 +185,11 @@ class FakeTelegram:
             self._holding_polls = False
             self._changed.notify_all()
 
+    def faults_pending(self) -> int:
+        """Injected faults not yet served."""
+        with self._changed:
+            return sum(len(faults) for faults in self._faults.values())
+
     def answers(self, chat_id: int) -> int:
         """How many messages the bot sent to a chat."""
         return len(self.sent(chat_id))
