@@ -27,9 +27,10 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.config import Settings
+from bot.journal import JournaledPolls, UpdateJournal
 from bot.ratelimit import RateLimited, RateLimiter
 from bot.render import Block, answer_blocks, articles_blocks, no_more_blocks, overview_blocks, render, text_blocks
 from bot.replies import edit_chunk, send_chunks, typing
@@ -60,17 +61,22 @@ MESSAGE_ONLY = filters.UpdateType.MESSAGE  # edits of old messages are not new q
 
 
 def build_application(settings: Settings, service: Service,
-                      requests: tuple[BaseRequest, BaseRequest] | None = None) -> Application:
-    """The whole bot. `requests` (API calls, getUpdates) replaces HTTP, for tests."""
+                      requests: tuple[BaseRequest, BaseRequest] | None = None,
+                      journal: UpdateJournal | None = None) -> Application:
+    """The whole bot. `requests` (API calls, getUpdates) replaces HTTP, for tests. With a `journal`,
+    updates are recorded before Telegram is told they arrived and marked done once handled."""
     builder = (ApplicationBuilder().token(settings.token).base_url(settings.api_base_url)
                .base_file_url(settings.api_file_url).rate_limiter(RetryingLimiter())
                .concurrent_updates(CONCURRENT_UPDATES))
     if requests is None:
         builder = builder.read_timeout(15).write_timeout(15).connect_timeout(10).pool_timeout(30)
+        polls: BaseRequest = HTTPXRequest(connection_pool_size=1)  # what PTB would make for getUpdates
     else:
-        builder = builder.request(requests[0]).get_updates_request(requests[1])
+        builder = builder.request(requests[0])
+        polls = requests[1]
+    builder = builder.get_updates_request(JournaledPolls(polls, journal) if journal else polls)
     application = builder.build()
-    Handlers(service, settings).register(application)
+    Handlers(service, settings, journal).register(application)
     return application
 
 
@@ -85,14 +91,16 @@ class Asked:
 class Handlers:
     """The bot's handlers, sharing the service, the settings and the per-user rate limiter."""
 
-    def __init__(self, service: Service, settings: Settings) -> None:
+    def __init__(self, service: Service, settings: Settings, journal: UpdateJournal | None = None) -> None:
         self.service = service
         self.admin_ids = settings.admin_ids
         self.limiter = RateLimiter(settings.rate_limit_questions, settings.rate_limit_seconds)
+        self.journal = journal
         self._seen_updates: OrderedDict[int, None] = OrderedDict()
 
     def register(self, application: Application) -> None:
         application.add_handler(TypeHandler(Update, self.drop_repeats), group=-1)
+        application.add_handler(TypeHandler(Update, self.handled), group=1)  # after the one handler of group 0
         for names, callback in ((("start", "help"), self.help), (("sources",), self.sources), (("more",), self.more),
                                 (("reindex",), self.reindex), (("add",), self.add), (("stats",), self.stats)):
             application.add_handler(CommandHandler(names, callback, filters=MESSAGE_ONLY))
@@ -107,13 +115,19 @@ class Handlers:
         application.add_error_handler(on_error)
 
     async def drop_repeats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """An update delivered twice (a redelivered webhook, a repeated poll) is handled once."""
-        if update.update_id in self._seen_updates:
+        """An update delivered twice (a redelivered webhook, a repeated poll, again after a restart) is
+        handled once."""
+        if update.update_id in self._seen_updates or (self.journal and self.journal.is_done(update.update_id)):
             log.info("update %s was delivered again; ignoring the repeat", update.update_id)
             raise ApplicationHandlerStop
         self._seen_updates[update.update_id] = None
         if len(self._seen_updates) > 10_000:
             self._seen_updates.popitem(last=False)
+
+    async def handled(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Runs after the update's handler has finished (or failed and been reported): it is done."""
+        if self.journal:
+            self.journal.done(update.update_id)
 
     # --- everyone ---
 

@@ -77,6 +77,21 @@ def parse_settings(values: Mapping[str, str]) -> Settings:
     )
 
 
+def check_folders(corpus_dir: Path, index_dir: Path) -> None:
+    """Refuse at start-up the folders the bot could not use, naming the setting that chose them."""
+    if not corpus_dir.is_dir():
+        raise ConfigError(f"NEWSBOT_CORPUS_DIR (or --corpus-dir) is {corpus_dir}, which is not a folder; "
+                          "point it at the folder of articles")
+    if not os.access(corpus_dir, os.R_OK | os.X_OK):
+        raise ConfigError(f"NEWSBOT_CORPUS_DIR (or --corpus-dir) is {corpus_dir}, which cannot be read")
+    existing = next(p for p in (index_dir, *index_dir.parents) if p.exists())
+    if not existing.is_dir():
+        raise ConfigError(f"NEWSBOT_INDEX_DIR (or --index-dir) is {index_dir}, but {existing} is not a folder")
+    if not os.access(existing, os.R_OK | os.W_OK | os.X_OK):
+        raise ConfigError(f"NEWSBOT_INDEX_DIR (or --index-dir) is {index_dir}, but {existing} cannot be written "
+                          "(the bot keeps rebuilt indexes and its update journal there)")
+
+
 def file_url_for(base_url: str) -> str:
     """Telegram serves files beside the API: `.../bot` -> `.../file/bot`."""
     root, _, _ = base_url.rstrip("/").rpartition("/bot")

@@ -12,6 +12,7 @@ import logging
 import secrets
 import signal
 import sys
+from pathlib import Path
 from urllib.parse import urlparse
 
 from telegram import Update
@@ -19,7 +20,8 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application
 
 from bot.app import PUBLIC_COMMANDS, build_application
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, check_folders, load_settings
+from bot.journal import JOURNAL_FILE, UpdateJournal
 from bot.logs import REDACTED, configure_logging
 from bot.service import Service
 from corpus import default_corpus_dir
@@ -34,18 +36,20 @@ def serve(args: argparse.Namespace) -> int:
     """Run the bot; returns the exit status. Configuration problems are one clear line on stderr."""
     try:
         settings = load_settings(args.env_file)
+        corpus_dir = Path(args.corpus_dir or settings.corpus_dir or default_corpus_dir())
+        index_dir = Path(args.index_dir or settings.index_dir or default_index_dir())
+        check_folders(corpus_dir, index_dir)
     except ConfigError as problem:
         print(f"newsbot: {problem}", file=sys.stderr)
         return 2
     hidden = [settings.token, settings.token.partition(":")[2], settings.webhook_secret or ""]
     configure_logging(hidden, verbose=args.verbose)
-    corpus_dir = args.corpus_dir or settings.corpus_dir or default_corpus_dir()
-    index_dir = args.index_dir or settings.index_dir or default_index_dir()
     model = args.model or settings.model or default_model()
     log.info("loading the model %s and the index in %s (corpus: %s)", model, index_dir, corpus_dir)
     service = Service.open(corpus_dir, index_dir, model=model)
+    journal = UpdateJournal(index_dir / JOURNAL_FILE)
     try:
-        asyncio.run(_run(settings, service, args))
+        asyncio.run(_run(settings, service, journal, args))
     except InvalidToken:
         print("newsbot: Telegram rejected TELEGRAM_BOT_TOKEN; check it with @BotFather", file=sys.stderr)
         return 2
@@ -57,11 +61,12 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     finally:
         service.close()
+        journal.close()
     return 0
 
 
-async def _run(settings: Settings, service: Service, args: argparse.Namespace) -> None:
-    application = build_application(settings, service)
+async def _run(settings: Settings, service: Service, journal: UpdateJournal, args: argparse.Namespace) -> None:
+    application = build_application(settings, service, journal=journal)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
@@ -69,12 +74,23 @@ async def _run(settings: Settings, service: Service, args: argparse.Namespace) -
     async with application:  # getMe now, shutdown on the way out
         await _set_commands(application)
         await application.start()
+        unfinished = journal.unfinished()
+        if unfinished:
+            log.info("handling %d updates taken before a restart and never answered", len(unfinished))
+        for data in unfinished:
+            try:
+                update = Update.de_json(data, application.bot)
+            except (AttributeError, KeyError, TypeError, ValueError):  # one bad entry must not stop every start
+                log.warning("dropping journalled update %s: it cannot be read", data.get("update_id"))
+                journal.done(data["update_id"])
+                continue
+            await application.update_queue.put(update)
         if args.webhook_url:
             secret = settings.webhook_secret or secrets.token_urlsafe(32)
             path = urlparse(args.webhook_url).path or "/"
             from bot.webhook import start_webhook_server
 
-            server = start_webhook_server(application, service, path=path, secret=secret,
+            server = start_webhook_server(application, service, journal, path=path, secret=secret,
                                           listen=args.listen, port=args.port)
             await application.bot.set_webhook(args.webhook_url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
             log.info("@%s is serving by webhook: Telegram posts to %s; listening on %s:%d (health: /healthz)",

@@ -17,6 +17,7 @@ from telegram import Update
 from telegram.ext import Application
 from tornado.httpserver import HTTPServer
 
+from bot.journal import UpdateJournal
 from bot.service import Service
 
 log = logging.getLogger(__name__)
@@ -26,9 +27,10 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
 class _WebhookHandler(tornado.web.RequestHandler):
-    def initialize(self, bot_app: Application, secret: str) -> None:
+    def initialize(self, bot_app: Application, secret: str, journal: UpdateJournal) -> None:
         self.bot_app = bot_app
         self.secret = secret
+        self.journal = journal
 
     async def post(self) -> None:
         sent = self.request.headers.get(SECRET_HEADER, "")
@@ -36,10 +38,12 @@ class _WebhookHandler(tornado.web.RequestHandler):
             log.warning("webhook request from %s without the right secret token; refused", self.request.remote_ip)
             raise tornado.web.HTTPError(HTTPStatus.FORBIDDEN)
         try:
-            update = Update.de_json(json.loads(self.request.body), self.bot_app.bot)
+            data = json.loads(self.request.body)
+            update = Update.de_json(data, self.bot_app.bot)
         except (ValueError, TypeError, KeyError):
             log.warning("webhook request with a body that is not an update; refused")
             raise tornado.web.HTTPError(HTTPStatus.BAD_REQUEST) from None
+        self.journal.received([data])  # before our 200 tells Telegram it arrived
         await self.bot_app.update_queue.put(update)
 
 
@@ -56,12 +60,12 @@ class _HealthHandler(tornado.web.RequestHandler):
                     "sentences": manifest.sentences, "rebuilding": self.service.building})
 
 
-def start_webhook_server(application: Application, service: Service, *, path: str, secret: str,
-                         listen: str, port: int) -> HTTPServer:
+def start_webhook_server(application: Application, service: Service, journal: UpdateJournal, *, path: str,
+                         secret: str, listen: str, port: int) -> HTTPServer:
     """Listen for Telegram's POSTs on `path` and health probes on /healthz; returns the server to stop."""
     app = tornado.web.Application([
         (HEALTH_PATH, _HealthHandler, {"bot_app": application, "service": service}),
-        (path, _WebhookHandler, {"bot_app": application, "secret": secret}),
+        (path, _WebhookHandler, {"bot_app": application, "secret": secret, "journal": journal}),
     ], log_function=lambda handler: None)  # no access log: a webhook path may embed a secret
     server = HTTPServer(app)
     server.listen(port, address=listen)

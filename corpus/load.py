@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +60,10 @@ def _article_files(root: Path) -> Iterator[Path]:
 
 def _read_article(path: Path, name: str) -> Article | Problem:
     try:
-        if path.stat().st_size > MAX_ARTICLE_BYTES:
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode):  # a named pipe or a device would block the read or never end
+            return Problem(name, "skipped: not a regular file")
+        if status.st_size > MAX_ARTICLE_BYTES:
             return Problem(name, f"skipped: larger than {MAX_ARTICLE_BYTES // 1_000_000} MB")
         data = path.read_bytes()
         return parse_article(name, _decode(data))
@@ -70,7 +74,11 @@ def _read_article(path: Path, name: str) -> Article | Problem:
 def _read_bulk(path: Path, name: str) -> Iterator[Article | Problem]:
     """A JSON Lines file: one article per line; a bad line is reported as `file:line`."""
     try:
-        if path.stat().st_size > MAX_BULK_BYTES:
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode):
+            yield Problem(name, "skipped: not a regular file")
+            return
+        if status.st_size > MAX_BULK_BYTES:
             yield Problem(name, f"skipped: larger than {MAX_BULK_BYTES // 1_000_000} MB")
             return
         with path.open("rb") as lines:

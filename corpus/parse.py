@@ -31,6 +31,12 @@ _MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
 
 
+# Past these an "article" is a book or a dump, and embedding it would stall every rebuild (a 3 MB file of
+# a million one-word lines is a million paragraphs); a long news report has a few hundred of each.
+MAX_LINES = 50_000
+MAX_SENTENCE_MARKS = 50_000  # '.', '!' and '?': an upper bound on its sentences
+
+
 class ArticleFormatError(ValueError):
     """The text cannot be read as an article; the message says why, for the file's report."""
 
@@ -42,6 +48,10 @@ def parse_article(article_id: str, text: str) -> Article:
         raise ArticleFormatError("the file is empty")
     if "\x00" in text:
         raise ArticleFormatError("the file looks binary (it contains NUL bytes)")
+    lines, marks = text.count("\n") + 1, sum(text.count(mark) for mark in ".!?")
+    if lines > MAX_LINES or marks > MAX_SENTENCE_MARKS:
+        raise ArticleFormatError(f"too long for one article ({lines:,} lines, {marks:,} sentence marks; at most "
+                                 f"{MAX_LINES:,} of each): split it into several articles")
     blocks = _raw_blocks(text)
     fields = _header_fields(blocks[0])
     if fields is not None:

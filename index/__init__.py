@@ -7,7 +7,7 @@ from pathlib import Path
 
 from index.build import BuildReport, Document, ProgressCallback, build_from_documents, build_index
 from index.embedder import DEFAULT_MODEL, Embedder, default_model, load_embedder
-from index.errors import IndexBusy, IndexCorrupt, IndexIncompatible, IndexNotFound, IndexProblem
+from index.errors import IndexBusy, IndexCorrupt, IndexIncompatible, IndexNotFound, IndexProblem, IndexWriteFailed
 
 DEFAULT_INDEX_DIR = Path(__file__).resolve().parent / "data"
 
@@ -18,5 +18,5 @@ def default_index_dir() -> Path:
 
 
 __all__ = ["BuildReport", "Document", "build_from_documents", "DEFAULT_INDEX_DIR", "DEFAULT_MODEL", "Embedder", "IndexBusy", "IndexCorrupt",
-           "IndexIncompatible", "IndexNotFound", "IndexProblem", "ProgressCallback", "build_index",
+           "IndexIncompatible", "IndexNotFound", "IndexProblem", "IndexWriteFailed", "ProgressCallback", "build_index",
            "default_index_dir", "default_model", "load_embedder"]

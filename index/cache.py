@@ -26,7 +26,7 @@ class EmbeddingCache:
         """The cached vectors, or None when absent or not of the expected shape."""
         try:
             vectors = np.load(self._path(key), allow_pickle=False)
-        except (OSError, ValueError):
+        except (OSError, ValueError, EOFError):  # EOFError: an empty file
             return None
         if vectors.ndim != 2 or len(vectors) != rows or (dimension is not None and vectors.shape[1] != dimension):
             return None

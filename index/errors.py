@@ -19,3 +19,7 @@ class IndexCorrupt(IndexProblem):
 
 class IndexBusy(IndexProblem):
     """Another build holds the writer lock."""
+
+
+class IndexWriteFailed(IndexProblem):
+    """The index folder could not be written (disk full, read-only, no permission); nothing was changed."""

@@ -66,7 +66,7 @@ def load_paragraphs(folder: Path, *, dimension: int, sentences: int, paragraphs:
     try:
         vectors = np.load(folder / PARAGRAPH_VECTORS_FILE, allow_pickle=False)
         sentence_paragraphs = np.load(folder / SENTENCE_PARAGRAPHS_FILE, allow_pickle=False)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, EOFError) as error:  # EOFError: an empty file
         raise IndexCorrupt(f"the paragraph files of {folder} cannot be read ({type(error).__name__}); "
                            "run `newsbot index` to rebuild") from None
     if (vectors.shape != (paragraphs, dimension) or sentence_paragraphs.shape != (sentences,)

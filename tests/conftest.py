@@ -12,6 +12,8 @@ from index import build_index
 from index.embedder import HashingEmbedder, SentenceTransformerEmbedder
 from retrieval import Retriever
 
+pytest_plugins = ("tests.reliability",)
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SQUAD_DEV = SHARED / "eval" / "squad_v1.1_dev.jsonl"
 SEED_QUESTION = "How many people have died?"

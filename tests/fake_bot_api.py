@@ -3,8 +3,11 @@
 - `FakeTelegram` holds chats, queued updates and every call the bot made, and answers Bot API
   methods the way Telegram does, including its checks that matter here: HTML must be well
   formed with supported tags and escaped `<`/`&`, and a message's visible text may hold at
-  most 4096 UTF-16 units. Faults (429 with retry_after, 5xx, dropped connections) can be
-  injected per method.
+  most 4096 UTF-16 units. Faults can be injected per method: 429 with retry_after, 400, 5xx, a
+  connection dropped before the call is processed, one cut off mid-response *after* it was processed
+  (the bot cannot know whether it took effect), and a timeout. Pending updates stay queued until a
+  getUpdates offset confirms them, as on Telegram, and polls can be held so a test can kill the bot
+  between answering updates and confirming them.
 - `FakeBotAPIServer` serves it over HTTP on 127.0.0.1 for the unmodified bot process
   (`newsbot serve` with TELEGRAM_API_BASE_URL pointed at it). It uses the standard library's
   ThreadingHTTPServer: no extra dependency, it runs beside any event loop (the tests' or none),
@@ -31,7 +34,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from telegram.error import NetworkError
+from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 TOKEN = "123456789:TEST_token_do_not_log_me_0123456789"
@@ -39,6 +42,7 @@ BOT_ID = 123456789
 BOT_USERNAME = "newsbot_test_bot"
 MAX_TEXT_UTF16 = 4096
 MAX_POLL_SECONDS = 2.0  # a long poll is cut short so tests can stop quickly
+TIMEOUT_SECONDS = 20.0  # how long a "timeout" fault keeps an HTTP request waiting (the bot gives up first)
 T = TypeVar("T")
 
 _TAG = re.compile(r"<(/?)([a-z-]+)((?:\s+[a-z-]+=\"[^\"<>]*\")*)\s*>", re.IGNORECASE)
@@ -113,6 +117,7 @@ class FakeTelegram:
                          "supports_inline_queries": False}
         self.calls: list[Call] = []
         self.faults_served: list[tuple[str, str]] = []
+        self.rejected: list[str] = []  # the 400s Telegram's own checks (HTML, length, empty) gave
         self.delivered_at: dict[int, float] = {}
         self._changed = threading.Condition()
         self._updates: list[dict[str, Any]] = []
@@ -121,6 +126,9 @@ class FakeTelegram:
         self._faults: dict[str, list[str]] = {}
         self._files: dict[str, bytes] = {}
         self._stopping = False
+        self._holding_polls = False
+        self.held_polls = 0
+        self.confirmed = 0  # the highest update id a getUpdates offset has confirmed
 
     # --- what tests do ---
 
@@ -159,9 +167,32 @@ class FakeTelegram:
             return updates
 
     def fail_next(self, method: str, fault: str, times: int = 1) -> None:
-        """The next `times` calls of `method` fail with `fault`: "400", "429", "500", "502" or "drop"."""
+        """The next `times` calls of `method` fail with `fault`: "400", "429" (or "429:SECONDS" for another
+        retry_after), "500", "502", "drop" (no response, the call not processed), "cut" (the call processed,
+        then the connection closed mid-response) or "timeout" (no answer until the bot gives up)."""
         with self._changed:
             self._faults.setdefault(method, []).extend([fault] * times)
+
+    def hold_polls(self) -> None:
+        """From now on getUpdates calls wait, their offsets not applied, until release_polls()."""
+        with self._changed:
+            self._holding_polls = True
+
+    def release_polls(self) -> None:
+        """Let held polls go; their offsets are dropped, as if the requests had never arrived (the bot that
+        sent them has been killed meanwhile)."""
+        with self._changed:
+            self._holding_polls = False
+            self._changed.notify_all()
+
+    def faults_pending(self) -> int:
+        """Injected faults not yet served."""
+        with self._changed:
+            return sum(len(faults) for faults in self._faults.values())
+
+    def answers(self, chat_id: int) -> int:
+        """How many messages the bot sent to a chat."""
+        return len(self.sent(chat_id))
 
     def sent(self, chat_id: int | None = None, method: str = "sendMessage") -> list[Call]:
         with self._changed:
@@ -187,6 +218,10 @@ class FakeTelegram:
             self._changed.wait_for(lambda: len(self.calls) > index, timeout)
             return self.calls[index:]
 
+    def wait_until_stopped(self, seconds: float) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: self._stopping, seconds)
+
     def stop(self) -> None:
         with self._changed:
             self._stopping = True
@@ -194,19 +229,24 @@ class FakeTelegram:
 
     # --- what the bot does ---
 
-    def handle(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
-        """Answer one API call: (HTTP status, JSON body), or None to drop the connection."""
+    def handle(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]] | str:
+        """Answer one API call: (HTTP status, JSON body), or "drop", "cut" or "timeout" for a transport fault
+        ("cut": the call has been processed; the connection must be closed mid-response)."""
         with self._changed:
             faults = self._faults.get(method)
             fault = faults.pop(0) if faults else None
             if fault:
                 self.faults_served.append((method, fault))
                 self._changed.notify_all()
-        if fault == "drop":
-            return None
-        if fault == "429":
-            return 429, {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 1",
-                         "parameters": {"retry_after": 1}}
+        if fault in ("drop", "timeout"):
+            return fault
+        if fault == "cut":
+            self.handle(method, params)
+            return "cut"
+        if fault and fault.startswith("429"):
+            wait = int(fault.partition(":")[2] or 1)
+            return 429, {"ok": False, "error_code": 429, "description": f"Too Many Requests: retry after {wait}",
+                         "parameters": {"retry_after": wait}}
         if fault == "400":
             return 400, {"ok": False, "error_code": 400,
                          "description": "Bad Request: can't parse entities: injected by the test"}
@@ -217,6 +257,8 @@ class FakeTelegram:
         try:
             result = self._answer(method, params)
         except HtmlRejected as error:
+            with self._changed:
+                self.rejected.append(str(error))
             return 400, {"ok": False, "error_code": 400, "description": str(error)}
         if result is None:
             return 404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"}
@@ -259,7 +301,13 @@ class FakeTelegram:
         offset = int(params.get("offset") or 0)
         deadline = time.monotonic() + min(float(params.get("timeout") or 0), MAX_POLL_SECONDS)
         with self._changed:
+            if self._holding_polls:
+                self.held_polls += 1
+                self._changed.notify_all()
+                self._changed.wait_for(lambda: not self._holding_polls or self._stopping)
+                return []
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
+            self.confirmed = max(self.confirmed, offset - 1)
             while not self._updates and not self._stopping and time.monotonic() < deadline:
                 self._changed.wait(deadline - time.monotonic())
             batch = self._updates[:int(params.get("limit") or 100)]
@@ -353,7 +401,9 @@ class FakeRequest(BaseRequest):
             return (200, content) if content is not None else (404, b"")
         params = decode_params(request_data.json_parameters if request_data else {})
         answer = self.telegram.handle(path.rsplit("/", 1)[-1], params)
-        if answer is None:
+        if answer == "timeout":
+            raise TimedOut("Timed out")
+        if isinstance(answer, str):
             raise NetworkError("httpx.RemoteProtocolError: Server disconnected without sending a response.")
         status, body = answer
         return status, json.dumps(body).encode()
@@ -381,7 +431,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         pairs = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
         answer = telegram.handle(self.path[len(prefix):], decode_params(pairs))
-        if answer is None:  # a dropped connection: no response at all
+        if answer == "timeout":  # nothing until the bot gives up waiting (or the fake stops)
+            telegram.wait_until_stopped(TIMEOUT_SECONDS)
+        if isinstance(answer, str):  # a dropped connection: no response, or half of one
+            if answer == "cut":
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"ok\":tr")
             self.close_connection = True
             return
         status, payload = answer

@@ -14,7 +14,7 @@ from index import IndexBusy, IndexCorrupt, IndexIncompatible, IndexNotFound, Ind
 from index.embedder import HashingEmbedder
 from index.manifest import FORMAT_VERSION, MANIFEST_FILE, VECTORS_FILE, read_manifest
 from index.metadata import MetadataReader
-from index.store import CURRENT_FILE, VERSIONS_DIR, current_version, writer_lock
+from index.store import CURRENT_FILE, VERSIONS_DIR, current_version, write_checksums, writer_lock
 from retrieval import Retriever
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +49,7 @@ def test_manifest_describes_the_index(corpus_dir: Path, tmp_path: Path) -> None:
     stored = json.loads((report.version / MANIFEST_FILE).read_text())
     assert stored["format"] == "newsbot-index"
     assert manifest.paragraphs == 13 and manifest.embedding.startswith("title-sentence")
-    assert {p.name for p in report.version.iterdir()} == {"manifest.json", "vectors.faiss", "metadata.sqlite",
+    assert {p.name for p in report.version.iterdir()} == {"manifest.json", "vectors.faiss", "metadata.sqlite", "checksums.json",
                                                           "paragraph_vectors.npy", "sentence_paragraphs.npy",
                                                           "term_frequencies.json"}
     frequencies = json.loads((report.version / "term_frequencies.json").read_text())
@@ -142,6 +142,7 @@ def test_loading_refuses_missing_other_model_unknown_format_and_damage(corpus_di
 
     manifest = json.loads((version / MANIFEST_FILE).read_text())
     (version / MANIFEST_FILE).write_text(json.dumps({**manifest, "format_version": 99}))
+    write_checksums(version)  # as a future newsbot would have written it
     with pytest.raises(IndexIncompatible, match="format version 99.*newsbot index"):
         Retriever.open(index_dir, embedder=HashingEmbedder())
     (version / MANIFEST_FILE).write_text(json.dumps(manifest))

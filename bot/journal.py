@@ -1,0 +1,137 @@
+"""Updates taken from Telegram, kept on disk until handled, so a killed bot neither loses nor repeats one.
+
+Telegram forgets an update once the bot confirms it (the offset of the next getUpdates, or a 200
+answer to a webhook post), and python-telegram-bot confirms a batch as soon as it has *fetched* it,
+before it is answered. So a bot killed with questions in hand would lose them, and one killed after
+answering but before its next poll would answer them again after a restart. The journal closes both
+gaps: an update is appended before it is confirmed and marked done once handled; at start-up the bot
+handles again what was taken but never done, and skips what Telegram delivers again but was done.
+
+One JSON object a line, each appended with a single write and no fsync: the journal must survive the
+process being killed, not the machine losing power. It is rewritten small at every start and whenever
+it has grown by REWRITE_EVERY lines, so a long-running bot does not fill the disk with it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from telegram.request import BaseRequest, RequestData
+
+log = logging.getLogger(__name__)
+
+JOURNAL_FILE = "bot-updates.jsonl"
+REMEMBERED_DONE = 10_000  # done update ids kept, to recognise a late redelivery
+REWRITE_EVERY = 50_000  # appended lines
+
+
+class UpdateJournal:
+    """The updates in hand: appended when taken from Telegram, marked done when handled."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._pending: dict[int, dict[str, Any]] = {}
+        self._done: OrderedDict[int, None] = OrderedDict()
+        self._load()
+        self._fd = self._rewrite()
+        self._appended = 0
+
+    def received(self, updates: list[dict[str, Any]]) -> None:
+        """Record updates just taken from Telegram, before they are confirmed to it."""
+        new = [u for u in updates if isinstance(u, dict) and isinstance(u.get("update_id"), int)
+               and u["update_id"] not in self._pending and u["update_id"] not in self._done]
+        if new:
+            self._append([{"update": update} for update in new])
+            self._pending.update((update["update_id"], update) for update in new)
+
+    def done(self, update_id: int) -> None:
+        """Record that an update has been handled (answered, refused or reported as failed)."""
+        if update_id not in self._done:
+            self._append([{"done": update_id}])
+            self._pending.pop(update_id, None)
+            self._remember(update_id)
+
+    def is_done(self, update_id: int) -> bool:
+        return update_id in self._done
+
+    def unfinished(self) -> list[dict[str, Any]]:
+        """Updates taken by an earlier run and never handled, oldest first."""
+        return [self._pending[key] for key in sorted(self._pending)]
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+    def _append(self, entries: list[dict[str, Any]]) -> None:
+        os.write(self._fd, b"".join(json.dumps(entry, separators=(",", ":")).encode() + b"\n" for entry in entries))
+        self._appended += len(entries)
+        if self._appended >= REWRITE_EVERY:
+            os.close(self._fd)
+            self._fd, self._appended = self._rewrite(), 0
+
+    def _remember(self, update_id: int) -> None:
+        self._done[update_id] = None
+        while len(self._done) > REMEMBERED_DONE:
+            self._done.popitem(last=False)
+
+    def _load(self) -> None:
+        try:
+            lines = self.path.read_bytes().splitlines()
+        except FileNotFoundError:
+            return
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:  # the last line of a run killed mid-write
+                log.warning("ignoring a damaged line of %s", self.path)
+                continue
+            if isinstance(entry, dict) and isinstance(entry.get("update"), dict):
+                self._pending[entry["update"]["update_id"]] = entry["update"]
+            elif isinstance(entry, dict) and isinstance(entry.get("done"), int):
+                self._pending.pop(entry["done"], None)
+                self._remember(entry["done"])
+
+    def _rewrite(self) -> int:
+        """Replace the file by one holding only what is still needed; returns it opened for appending."""
+        temporary = self.path.with_name(f".{self.path.name}.tmp")
+        entries = [{"update": update} for update in self.unfinished()] + [{"done": key} for key in self._done]
+        temporary.write_text("".join(json.dumps(e, separators=(",", ":")) + "\n" for e in entries), encoding="utf-8")
+        os.replace(temporary, self.path)
+        return os.open(self.path, os.O_WRONLY | os.O_APPEND)
+
+
+class JournaledPolls(BaseRequest):
+    """The getUpdates transport: each batch of updates goes into the journal before python-telegram-bot
+    sees it, so before its next poll confirms the batch to Telegram."""
+
+    def __init__(self, inner: BaseRequest, journal: UpdateJournal) -> None:
+        self._inner = inner
+        self._journal = journal
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self._inner.read_timeout
+
+    async def initialize(self) -> None:
+        await self._inner.initialize()
+
+    async def shutdown(self) -> None:
+        await self._inner.shutdown()
+
+    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
+                         read_timeout: Any = BaseRequest.DEFAULT_NONE, write_timeout: Any = BaseRequest.DEFAULT_NONE,
+                         connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+                         pool_timeout: Any = BaseRequest.DEFAULT_NONE) -> tuple[int, bytes]:
+        status, body = await self._inner.do_request(url, method, request_data, read_timeout, write_timeout,
+                                                    connect_timeout, pool_timeout)
+        if status == 200 and url.endswith("/getUpdates"):
+            try:
+                updates = json.loads(body)["result"]
+            except (ValueError, KeyError, TypeError):
+                return status, body  # python-telegram-bot reports what it cannot parse
+            self._journal.received(updates)
+        return status, body

@@ -1,0 +1,399 @@
+"""Faults injected into index builds and index files: SIGKILL at many points of a build, a full disk,
+damaged or foreign index files, two writers at once. The hashing embedder stands in for the model."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.cli import main
+from index import IndexBusy, IndexCorrupt, IndexIncompatible, IndexNotFound, IndexProblem, build_index
+from index.embedder import HashingEmbedder
+from index.manifest import MANIFEST_FILE
+from index.store import CHECKSUMS_FILE, CURRENT_FILE, STAGING_PREFIX, VERSIONS_DIR, current_version, write_checksums
+from retrieval import Retriever
+from tests.reliability import Record
+
+ROOT = Path(__file__).resolve().parents[1]
+NEW_ARTICLES = 40
+SPREAD_POINTS = 16  # kill points spread evenly over a build, besides every step of its final write
+OLD_QUESTION = "Russia against sanctions Lavrov"
+
+
+def _add_articles(corpus: Path, count: int = NEW_ARTICLES, sentences: int = 8) -> None:
+    for n in range(count):
+        body = " ".join(f"Filler sentence {n} {m} about harbour topic {n * m}." for m in range(sentences))
+        (corpus / f"bulk{n:02d}.txt").write_text(f"title: Bulk {n}\nsource: Wire\n\n{body}\n", encoding="utf-8")
+
+
+class Builds:
+    """Talks to tests/kill_points.py: builds in forked children that stop at a chosen event."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen([sys.executable, str(ROOT / "tests" / "kill_points.py")], cwd=ROOT,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+
+    def run(self, stop_at: int, corpus: Path, index_dir: Path, *, fault: str = "") -> tuple[str, int, list[str]]:
+        """A build that stops before event `stop_at` (0: never), SIGKILLed there. Returns what it was doing
+        when killed (or "done N" / "error ..."), its exit status, and (stop_at 0) the build's events."""
+        pid, outcome, events = self.start(stop_at, corpus, index_dir, fault=fault)
+        status = self.kill(pid) if outcome.startswith("paused") else self.reap(pid)
+        return outcome, status, events
+
+    def start(self, stop_at: int, corpus: Path, index_dir: Path, *, fault: str = "") -> tuple[int, str, list[str]]:
+        """Start a build; returns its pid once it has paused (or finished), what it said, and its events."""
+        self._send(f"build {stop_at} {corpus} {index_dir} {fault}".strip())
+        pid, outcome, events = None, None, []
+        while pid is None or outcome is None:
+            line = self.process.stdout.readline().strip()  # type: ignore[union-attr]
+            assert line, "the build helper died"
+            if line.startswith("child "):
+                pid = int(line.split()[1])
+            elif line.startswith("event "):
+                events.append(line.split(" ", 2)[2])
+            else:
+                outcome = line
+        return pid, outcome, events
+
+    def kill(self, pid: int) -> int:
+        os.kill(pid, signal.SIGKILL)
+        return self.reap(pid)
+
+    def reap(self, pid: int) -> int:
+        """Wait for the child to end; its exit status (negative: the signal that ended it)."""
+        self._send(f"reap {pid}")
+        return int(self.process.stdout.readline().split()[1])  # type: ignore[union-attr]
+
+    def _send(self, line: str) -> None:
+        self.process.stdin.write(line + "\n")  # type: ignore[union-attr]
+        self.process.stdin.flush()  # type: ignore[union-attr]
+
+    def close(self) -> None:
+        self.process.stdin.close()  # type: ignore[union-attr]
+        self.process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def builds() -> Iterator[Builds]:
+    runner = Builds()
+    try:
+        yield runner
+    finally:
+        runner.close()
+
+
+class CountingEmbedder(HashingEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts = 0
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+        self.texts += len(texts)
+        return super().encode(texts, batch_size=batch_size)
+
+
+def _stray(index_dir: Path) -> list[str]:
+    """Leftovers of unfinished writes: staging folders, partial cache files, a pointer being written."""
+    found = [p.name for p in (index_dir / VERSIONS_DIR).iterdir() if p.name.startswith(STAGING_PREFIX)]
+    found += [p.name for p in index_dir.rglob("*.partial")]
+    found += [p.name for p in index_dir.glob(f"{CURRENT_FILE}.*")]
+    return found
+
+
+def test_a_build_killed_at_any_of_many_points_never_breaks_the_served_index(
+        builds: Builds, corpus_dir: Path, tmp_path: Path, reliability: Record) -> None:
+    pristine = tmp_path / "pristine"
+    old = build_index(corpus_dir, pristine, HashingEmbedder())
+    _add_articles(corpus_dir)
+    index_dir = tmp_path / "idx"
+
+    shutil.copytree(pristine, index_dir)
+    outcome, status, listed = builds.run(0, corpus_dir, index_dir)  # a clean run lists the build's events
+    assert outcome.startswith("done") and status == 0, outcome
+    events = len(listed)
+    new_texts = NEW_ARTICLES * 9  # each bulk article: 8 sentences and 1 paragraph
+    assert events >= 2 * SPREAD_POINTS
+    # points spread evenly over the build, every step of the final write and swap, and each embedding call
+    spread = {round(1 + i * (events - 1) / (SPREAD_POINTS - 1)) for i in range(SPREAD_POINTS)}
+    writing = next(n for n, what in enumerate(listed, 1) if STAGING_PREFIX in what)
+    points = sorted(spread | set(range(writing, events + 1)) |
+                    {n for n, what in enumerate(listed, 1) if what.startswith("encode")})
+    assert len(points) >= 20
+
+    killed_during, reembedded, swapped = [], [], 0
+    for point in points:
+        shutil.rmtree(index_dir)
+        shutil.copytree(pristine, index_dir)
+        outcome, status, _ = builds.run(point, corpus_dir, index_dir)
+        assert outcome.startswith("paused") and status == -signal.SIGKILL, outcome
+        killed_during.append(outcome.split(" ", 2)[2])
+
+        serving = Retriever.open(index_dir, embedder=HashingEmbedder())  # whatever is current loads...
+        assert serving.search(OLD_QUESTION, k=1)[0].article.id == "ahram-2012-01-25-russia-syria-lavrov.txt"
+        if serving.version_dir.name == old.version.name:
+            assert serving.manifest.articles == 1  # ...and is the old index,
+        else:
+            swapped += 1  # ...or, killed after the swap, the complete new one
+            assert serving.manifest.articles == NEW_ARTICLES + 1
+        assert len([p for p in _stray(index_dir) if p.startswith(STAGING_PREFIX)]) <= 1
+
+        embedder = CountingEmbedder()
+        resumed = build_index(corpus_dir, index_dir, embedder)  # the next build completes
+        assert resumed.articles == NEW_ARTICLES + 1
+        assert _stray(index_dir) == []  # and leaves nothing behind
+        published = [p for p in (index_dir / VERSIONS_DIR).iterdir() if not p.name.startswith(".")]
+        assert len(published) <= 2
+        reembedded.append(embedder.texts)
+
+    assert reembedded[0] == new_texts  # killed before any work: everything is embedded
+    assert reembedded == sorted(reembedded, reverse=True)  # the later the kill, the more work is reused
+    assert reembedded[-1] == 0 and 0 < reembedded[len(reembedded) // 2] < new_texts
+    kinds = sorted({what.split()[0] for what in killed_during})
+    assert {"encode", "open", "os.rename"} <= set(kinds)
+    reliability("Index faults", f"SIGKILL of a build at {len(points)} points spread over its {events} events "
+                f"({', '.join(kinds)})", len(points),
+                "the served index loaded and answered after every kill (the old one"
+                + (f", or the new one {swapped} times, killed after its swap" if swapped else "") + "); every next "
+                "build completed, "
+                f"re-embedding {reembedded[0]} to {reembedded[-1]} of {new_texts} texts as the kill came later; "
+                "no staging folder, partial file or pointer left behind")
+
+
+def _shown(message: str, tmp_path: Path) -> str:
+    """A message as the report shows it: without the test's temporary folder."""
+    return message.removeprefix("newsbot: ").replace(str(tmp_path), "…")
+
+
+def _can_mount_tmpfs(folder: Path) -> bool:
+    """A small tmpfs needs a user and mount namespace (`unshare -rm`); some machines forbid them."""
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(["unshare", "-rm", "sh", "-c", f"mount -t tmpfs -o size=64k tmpfs {folder}"],
+                           capture_output=True, timeout=30)
+    return probe.returncode == 0
+
+
+def test_a_full_disk_fails_the_build_with_a_clear_message_and_the_old_index_serves(
+        corpus_dir: Path, tmp_path: Path, reliability: Record) -> None:
+    pristine = tmp_path / "pristine"
+    build_index(corpus_dir, pristine, HashingEmbedder())
+    _add_articles(corpus_dir)
+    used = sum(p.stat().st_size for p in pristine.rglob("*") if p.is_file())
+    # Headroom for 10%, 50% and 90% of what the new build writes: it fails in the cache, in the version, at the end.
+    full = build_index(corpus_dir, tmp_path / "sizing", HashingEmbedder())
+    needed = sum(p.stat().st_size for p in (tmp_path / "sizing").rglob("*") if p.is_file()) - used
+    sizes = [used + 64_000 + int(needed * share) for share in (0.1, 0.5, 0.9)]
+    folders = [tmp_path / f"disk{n}" for n in range(len(sizes))]
+    for folder in folders:
+        folder.mkdir()
+    if not _can_mount_tmpfs(folders[0]):
+        pytest.skip("this machine does not allow a tmpfs in a user namespace; "
+                    "test_disk_full_at_every_write_point simulates ENOSPC instead")
+    mounts = " && ".join(f"mount -t tmpfs -o size={size // 1024 + 1}k tmpfs {folder}"
+                         for size, folder in zip(sizes, folders))
+    done = subprocess.run(["unshare", "-rm", "sh", "-c",
+                           f"{mounts} && exec {sys.executable} tests/kill_points.py disk-full {corpus_dir} {pristine} "
+                           + " ".join(str(f) for f in folders)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(results) == len(sizes)
+    for result in results:
+        assert result["status"] == 2, results  # refused with an IndexProblem, not a crash
+        assert "disk holding" in result["stderr"] and "is full" in result["stderr"], result
+        assert "Traceback" not in result["stderr"] and "unexpected" not in result["stderr"]
+        assert result["serving_old"] and result["articles"] == 1 and result["hits"] > 0
+        assert result["staging"] == []  # the failed build's staging folder was removed
+    assert full.articles == NEW_ARTICLES + 1
+    reliability("Index faults", "disk full during a build: a real tmpfs (size-limited, in a user namespace) "
+                "with room for 10%, 50% and 90% of the new build", len(results),
+                f"`newsbot index` exited 2 with \"{_shown(results[0]['stderr'], tmp_path)}\" "
+                "every time; the old index kept loading and answering; no staging folder left")
+
+
+def test_disk_full_at_every_write_point(builds: Builds, corpus_dir: Path, tmp_path: Path,
+                                         reliability: Record) -> None:
+    """ENOSPC simulated deterministically: raised by the N-th write operation of the build (any library)."""
+    pristine = tmp_path / "pristine"
+    old = build_index(corpus_dir, pristine, HashingEmbedder())
+    _add_articles(corpus_dir, count=6)
+    index_dir = tmp_path / "idx"
+    shutil.copytree(pristine, index_dir)
+    _, _, listed = builds.run(0, corpus_dir, index_dir)
+    writes = [n for n, what in enumerate(listed, 1) if not what.startswith(("encode", "os.remove", "shutil.rmtree"))]
+    messages, absorbed = set(), 0
+    for point in writes:
+        shutil.rmtree(index_dir)
+        shutil.copytree(pristine, index_dir)
+        outcome, status, _ = builds.run(point, corpus_dir, index_dir, fault="enospc")
+        if outcome.startswith("done"):  # e.g. making a folder that already exists: the failure does not matter
+            absorbed += 1
+            assert status == 0 and Retriever.open(index_dir, embedder=HashingEmbedder()).manifest.articles == 7
+            continue
+        assert status == 1 and outcome.startswith("error IndexWriteFailed: the disk holding"), (point, outcome)
+        messages.add(outcome.split(": ", 1)[1])
+        assert current_version(index_dir).name == old.version.name
+        assert Retriever.open(index_dir, embedder=HashingEmbedder()).search(OLD_QUESTION, k=1)
+    assert len(writes) - absorbed >= 10 and len(messages) == 1
+    reliability("Index faults", f"disk full (ENOSPC simulated) at each of the {len(writes)} write operations "
+                "of a build: cache files, staging folder, SQLite, FAISS, manifest, the CURRENT swap", len(writes),
+                f"{len(writes) - absorbed} times IndexWriteFailed \"the disk holding … is full …; free some space and "
+                "run `newsbot index` again\" and the old index stayed current and answered; "
+                f"{absorbed} times the failed call did not matter (a folder that already existed) and the build completed")
+
+
+def _damage(path: Path, how: str) -> None:
+    data = path.read_bytes()
+    if how == "emptied":
+        path.write_bytes(b"")
+    elif how == "truncated":
+        path.write_bytes(data[:len(data) // 2])
+    elif how == "bytes flipped":  # the middle of the file: the payload, not the header
+        middle = len(data) // 2
+        path.write_bytes(data[:middle] + bytes(b ^ 0xFF for b in data[middle:middle + 8]) + data[middle + 8:])
+    elif how == "header garbled":
+        path.write_bytes(b"\xff" * 16 + data[16:])
+    elif how == "deleted":
+        path.unlink()
+
+
+def _foreign(index_dir: Path, how: str) -> None:
+    version = current_version(index_dir)
+    if how == "CURRENT names a missing version":
+        (index_dir / CURRENT_FILE).write_text("20200101T000000000000-gone\n")
+    elif how == "CURRENT emptied":
+        (index_dir / CURRENT_FILE).write_text("")
+    elif how == "CURRENT holds a path":
+        (index_dir / CURRENT_FILE).write_text("../../etc\n")
+    elif how == "all versions deleted":
+        shutil.rmtree(index_dir / VERSIONS_DIR)
+    else:
+        manifest = json.loads((version / MANIFEST_FILE).read_text())
+        changed = {"format version 99": {"format_version": 99}, "another model": {"model": "some/other-model"},
+                   "not a newsbot index": {"format": "other"}}[how]
+        (version / MANIFEST_FILE).write_text(json.dumps({**manifest, **changed}))
+        write_checksums(version)  # consistent files, as another newsbot or another model would have written
+
+
+DAMAGE = ("emptied", "truncated", "bytes flipped", "header garbled", "deleted")
+FOREIGN = ("format version 99", "another model", "not a newsbot index",
+           "CURRENT names a missing version", "CURRENT emptied", "CURRENT holds a path", "all versions deleted")
+
+
+def test_damaged_or_foreign_index_files_are_refused_with_what_to_run_and_the_next_build_repairs_them(
+        corpus_dir: Path, tmp_path: Path, reliability: Record) -> None:
+    pristine = tmp_path / "pristine"
+    files = sorted(p.name for p in build_index(corpus_dir, pristine, HashingEmbedder()).version.iterdir())
+    # A version without checksums.json is one from before checksums were recorded: accepted, so not damaged here.
+    cases = [(f"{name} {how}", name, how) for name in files for how in DAMAGE
+             if (name, how) != (CHECKSUMS_FILE, "deleted")] + [(how, None, how) for how in FOREIGN]
+    kinds: dict[str, int] = {}
+    for label, name, how in cases:
+        index_dir = tmp_path / "idx"
+        shutil.rmtree(index_dir, ignore_errors=True)
+        shutil.copytree(pristine, index_dir)
+        if name is None:
+            _foreign(index_dir, how)
+        else:
+            _damage(current_version(index_dir) / name, how)
+        with pytest.raises(IndexProblem) as refused:
+            Retriever.open(index_dir, embedder=HashingEmbedder())
+        assert "newsbot index" in str(refused.value), label
+        assert isinstance(refused.value, (IndexCorrupt, IndexIncompatible, IndexNotFound)), label
+        kinds[type(refused.value).__name__] = kinds.get(type(refused.value).__name__, 0) + 1
+        assert main(["index", "--corpus-dir", str(corpus_dir), "--index-dir", str(index_dir), "--model", "hashing"]) == 0
+        assert Retriever.open(index_dir, embedder=HashingEmbedder()).search(OLD_QUESTION, k=1), label
+    reliability("Index faults", f"index files damaged: each of the {len(files)} files of a version ({', '.join(files)}) "
+                f"{', '.join(DAMAGE)} (checksums.json not deleted: a version without it predates checksums and is "
+                "accepted)", len(files) * len(DAMAGE) - 1,
+                "refused at load every time, with a message saying to run `newsbot index`; running it rebuilt a "
+                "working index (from the embedding cache) every time")
+    reliability("Index faults", f"index from elsewhere: {', '.join(FOREIGN)}", len(FOREIGN),
+                f"refused at load every time ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))} over all "
+                "damage and foreign cases), naming `newsbot index`; running it repaired the index every time")
+
+
+def test_a_damaged_embedding_cache_is_re_embedded_not_fatal(corpus_dir: Path, tmp_path: Path,
+                                                             reliability: Record) -> None:
+    index_dir = tmp_path / "idx"
+    first = build_index(corpus_dir, index_dir, HashingEmbedder())
+    cached = sorted((index_dir / "cache").rglob("*.npy"))
+    assert cached
+    for how in ("emptied", "truncated", "header garbled", "deleted"):
+        for path in cached:
+            if path.exists():
+                _damage(path, how)
+        embedder = CountingEmbedder()
+        report = build_index(corpus_dir, index_dir, embedder, force=True)
+        assert report.articles == first.articles and embedder.texts > 0  # re-embedded, not crashed
+        cached = sorted((index_dir / "cache").rglob("*.npy"))
+    reliability("Index faults", "embedding cache files emptied, truncated, header garbled, deleted", 4,
+                "the next build re-embedded those articles and completed")
+
+
+def test_two_builds_at_once_never_write_together(corpus_dir: Path, tmp_path: Path, reliability: Record) -> None:
+    """Four builds started together in threads (each flock is its own open file, as in separate processes)."""
+    index_dir = tmp_path / "idx"
+    build_index(corpus_dir, index_dir, HashingEmbedder())
+    _add_articles(corpus_dir, count=5)
+    writing, most, release = [0], [0], threading.Event()
+    guard = threading.Lock()
+
+    class Gated(HashingEmbedder):
+        def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+            with guard:
+                writing[0] += 1
+                most[0] = max(most[0], writing[0])
+            release.wait(timeout=30)
+            with guard:
+                writing[0] -= 1
+            return super().encode(texts, batch_size=batch_size)
+
+    outcomes: list[str] = []
+
+    def build() -> None:
+        try:
+            outcomes.append(f"built {build_index(corpus_dir, index_dir, Gated(), force=True).articles}")
+        except IndexBusy as busy:
+            outcomes.append(str(busy))
+
+    threads = [threading.Thread(target=build) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    while len(outcomes) < 3:  # three are refused at once while the first waits in its embedding call
+        threading.Event().wait(0.01)
+    release.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["another index build is running; try again when it has finished"] * 3 + ["built 6"]
+    assert most[0] == 1
+    reliability("Index faults", "four builds started at once (threads, separate lock handles)", 4,
+                "one built; three were refused at once with \"another index build is running\"; never two writers")
+
+
+def test_the_cli_and_a_build_in_another_process_do_not_write_together(
+        builds: Builds, corpus_dir: Path, tmp_path: Path, reliability: Record,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    index_dir = tmp_path / "idx"
+    old = build_index(corpus_dir, index_dir, HashingEmbedder())
+    _add_articles(corpus_dir, count=5)
+    pid, outcome, _ = builds.start(3, corpus_dir, index_dir)  # a build in another process, paused holding the lock
+    assert outcome.startswith("paused")
+    dirs = ["--corpus-dir", str(corpus_dir), "--index-dir", str(index_dir), "--model", "hashing"]
+    assert main(["index", *dirs]) == 2
+    assert "another index build is running" in capsys.readouterr().err
+    assert builds.kill(pid) == -signal.SIGKILL
+    assert current_version(index_dir).name == old.version.name
+    assert main(["index", *dirs]) == 0  # the lock died with its holder
+    reliability("Index faults", "`newsbot index` while another process builds (then that process SIGKILLed)", 1,
+                "refused with exit 2 and \"another index build is running\"; after the kill the lock was free "
+                "and the next `newsbot index` built")
