@@ -158,6 +158,7 @@ def abstention_split(records: Sequence[dict], embedder: Embedder, index_dir: Pat
     threshold = operating_threshold(outside)
     return {"indexed_articles": half, "asked_articles": len(records),
             "operating_point": abstention_report(inside, correct, outside, threshold),
+            "refusing_95_percent": abstention_report(inside, correct, outside, operating_threshold(outside, 0.95)),
             "default_threshold": abstention_report(inside, correct, outside, retriever.min_confidence),
             "curve": abstention_curve(inside, correct, outside, CURVE)}
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from dataclasses import dataclass
+from functools import lru_cache
 
 NUMBER, QUANTITY, DATE, YEAR, PERSON, NAME, PLACE = "number", "quantity", "date", "year", "person", "name", "place"
 
@@ -99,6 +100,7 @@ class AnswerSpan:
     kind: str
 
 
+@lru_cache(maxsize=1024)  # asked once per candidate sentence of the same question
 def answer_kind(question: str) -> str | None:
     """The kind of answer the question asks for, or None when its wording does not say."""
     lowered = question.lower()
@@ -139,8 +141,9 @@ def offers_answer(question: str, sentence: str) -> bool:
     return any(not _repeats(span, asked) for span in _candidates(kind, question, sentence))
 
 
-def _asked_words(question: str) -> set[str]:
-    return {_stem(w) for w in _WORD.findall(question.lower()) if w not in _STOPWORDS}
+@lru_cache(maxsize=1024)
+def _asked_words(question: str) -> frozenset[str]:
+    return frozenset(_stem(w) for w in _WORD.findall(question.lower()) if w not in _STOPWORDS)
 
 
 def _candidates(kind: str, question: str, sentence: str) -> list[AnswerSpan]:
@@ -214,7 +217,7 @@ def _names(sentence: str, kind: str) -> list[AnswerSpan]:
     return spans
 
 
-def _trim_name(sentence: str, span: AnswerSpan, asked: set[str]) -> AnswerSpan:
+def _trim_name(sentence: str, span: AnswerSpan, asked: frozenset[str]) -> AnswerSpan:
     """The person's name less the titles the question already gives and a possessive 's: asked about
     the foreign minister, "Foreign Minister Sergei Lavrov's" points at "Sergei Lavrov"."""
     words = list(re.finditer(r"\S+", span.text))
@@ -249,7 +252,7 @@ def _span(sentence: str, start: int, end: int, kind: str) -> AnswerSpan:
     return AnswerSpan(start, start + len(stripped), stripped, kind)
 
 
-def _repeats(span: AnswerSpan, asked: set[str]) -> bool:
+def _repeats(span: AnswerSpan, asked: frozenset[str]) -> bool:
     """Whether the span only says what the question already says (e.g. its own number or name)."""
     words = [_stem(w) for w in _WORD.findall(span.text.lower()) if w not in _STOPWORDS]
     return not span.text or all(w in asked for w in words)

@@ -1,0 +1,74 @@
+"""What the reranker costs: one question answered in a warm process vs dense search alone, SQuAD dev scale.
+
+Both paths run on the same index (the 10,250 SQuAD dev sentences with the dataset's boundaries)
+and the same questions, interleaved question by question so machine load hits both alike:
+- dense search alone: encode the question, FAISS top 5, read those 5 sentences;
+- answer: `Retriever.answer` (candidates, features, reranking, confidence, answer span).
+Usage (from the project root): `.venv/bin/python benchmarks/answer_speed.py [--json]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from index import build_from_documents  # noqa: E402
+from index.embedder import default_model, load_embedder  # noqa: E402
+from index.manifest import METADATA_FILE, VECTORS_FILE  # noqa: E402
+from index.metadata import MetadataReader  # noqa: E402
+from index.vectors import load_vectors, search_vectors  # noqa: E402
+from retrieval import Retriever  # noqa: E402
+from retrieval.evaluate import load_squad, reqa_task  # noqa: E402
+
+SQUAD = ROOT.parent / "shared" / "eval" / "squad_v1.1_dev.jsonl"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/newsbot-ranker"))
+    parser.add_argument("--questions", type=int, default=300)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if not SQUAD.is_file():
+        print(f"{SQUAD} is not here; nothing to measure")
+        return
+    embedder = load_embedder(default_model())
+    documents, queries = reqa_task(load_squad(SQUAD), "dataset")
+    index_dir = args.work_dir / "all"
+    build_from_documents(documents, index_dir, embedder)
+    retriever = Retriever.open(index_dir, embedder=embedder)
+    vectors = load_vectors(retriever.version_dir / VECTORS_FILE, dimension=retriever.manifest.dimension,
+                           count=retriever.manifest.sentences)
+    metadata = MetadataReader(retriever.version_dir / METADATA_FILE)
+
+    def dense(question: str) -> None:
+        _, ids = search_vectors(vectors, embedder.encode([question]), 5)
+        metadata.sentences([int(i) for i in ids[0]])
+
+    questions = list(dict.fromkeys(q.question for q in queries))[::7][:args.questions]
+    for question in questions[:20]:  # warm up both paths
+        dense(question)
+        retriever.answer(question)
+    times: dict[str, list[float]] = {"dense search alone": [], "answer (reranked)": []}
+    for question in questions:
+        for name, run in (("dense search alone", dense), ("answer (reranked)", retriever.answer)):
+            started = time.perf_counter()
+            run(question)
+            times[name].append(1000 * (time.perf_counter() - started))
+    figures = {name: {"p50_ms": round(statistics.median(ms), 2),
+                      "p99_ms": round(statistics.quantiles(ms, n=100)[98], 2)} for name, ms in times.items()}
+    figures["ratio_p50"] = round(figures["answer (reranked)"]["p50_ms"] / figures["dense search alone"]["p50_ms"], 2)
+    report = {"model": embedder.name, "sentences": retriever.manifest.sentences, "questions": len(questions),
+              **figures}
+    print(json.dumps(report, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in report.items()))
+
+
+if __name__ == "__main__":
+    main()
