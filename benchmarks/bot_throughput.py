@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import resource
+import statistics
 import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -63,28 +63,38 @@ class Level:
     fake_and_load_cpu_ms_per_message: float
 
 
-def measure_bot(levels: list[int], *, messages: int = 400, rate: float | None = None,
-                model: str | None = None, index_dir: Path | None = None, corpus_dir: Path | None = None,
-                questions: list[str] | None = None) -> list[Level]:
-    """Start `newsbot serve` on the fake and measure each level (saturated, or paced at `rate` questions/s)."""
+def measure_bot(levels: list[tuple[int, float | None]], *, messages: int = 400, rounds: int = 1,
+                model: str | None = None, questions: list[str] | None = None) -> list[list[Level]]:
+    """Start `newsbot serve` on the fake with the bundled corpus and measure each level (chats, and a
+    paced rate in questions/s or None for saturated) `rounds` times; one list of rounds per level."""
     asked = questions or QUESTIONS
     with tempfile.TemporaryDirectory() as folder, FakeBotAPIServer() as api:
-        env = {"NEWSBOT_CORPUS_DIR": str(corpus_dir or BUNDLED_CORPUS_DIR),
-               "NEWSBOT_INDEX_DIR": str(index_dir or Path(folder) / "index"),
+        env = {"NEWSBOT_CORPUS_DIR": str(BUNDLED_CORPUS_DIR), "NEWSBOT_INDEX_DIR": str(Path(folder) / "index"),
                "NEWSBOT_RATE_LIMIT_QUESTIONS": "1000000", "NEWSBOT_RATE_LIMIT_SECONDS": "1"}
         if model:
             env["NEWSBOT_MODEL"] = model
         bot = start_bot(api, Path(folder), env=env, ready_timeout=300, verbose=False)
+        chat_ids = iter(range(1_000_000, 10**9, 10_000))
         try:
-            _run_level(api.telegram, bot.process.pid, 4, 20, None, asked, first_chat=1_000_000)  # warm-up
-            return [_run_level(api.telegram, bot.process.pid, chats, messages, rate, asked,
-                               first_chat=10_000 * (n + 1)) for n, chats in enumerate(levels)]
+            _run_level(api.telegram, bot.process.pid, 4, 20, None, asked, next(chat_ids))  # warm-up
+            return [[_run_level(api.telegram, bot.process.pid, chats, messages, rate, asked, next(chat_ids))
+                     for _ in range(rounds)] for chats, rate in levels]
         finally:
             bot.stop()
 
 
+def median_level(rounds: list[Level]) -> Level:
+    """One level's rounds as one row: medians of the figures, and `exactly_one_answer_each` only if every round had it."""
+    middle = sorted(rounds, key=lambda level: level.per_second)[len(rounds) // 2]
+    figures = ("per_second", "p50_ms", "p99_ms", "bot_cpu_ms_per_message", "fake_and_load_cpu_ms_per_message")
+    return replace(middle, answered=sum(r.answered for r in rounds), skipped=sum(r.skipped for r in rounds),
+                   exactly_one_answer_each=all(r.exactly_one_answer_each for r in rounds),
+                   **{name: round(statistics.median(getattr(r, name) for r in rounds), 2) for name in figures})
+
+
 def _run_level(telegram: FakeTelegram, bot_pid: int, chats: int, messages: int, rate: float | None,
                questions: list[str], first_chat: int) -> Level:
+    """`messages` questions from `chats` chats; their answers' latencies, throughput and CPU cost."""
     ids = list(range(first_chat, first_chat + chats))
     outstanding: dict[int, float] = {}  # chat -> when its unanswered question was sent
     count: Counter[int] = Counter()  # questions asked per chat
@@ -172,11 +182,13 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=400, help="questions per level (default 400)")
     parser.add_argument("--rate", type=float, default=None,
                         help="pace the questions at this many per second (default: saturated, closed loop)")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat each level, report medians (default 1)")
     parser.add_argument("--model", default=None, help="NEWSBOT_MODEL for the bot (default: the packaged model)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args()
-    levels = measure_bot([int(c) for c in args.chats.split(",")], messages=args.messages, rate=args.rate,
-                         model=args.model)
+    measured = measure_bot([(int(c), args.rate) for c in args.chats.split(",")], messages=args.messages,
+                           rounds=args.rounds, model=args.model)
+    levels = [median_level(rounds) for rounds in measured]
     print(json.dumps([asdict(level) for level in levels], indent=2) if args.json else format_levels(levels))
     return 0 if all(level.exactly_one_answer_each for level in levels) else 1
 
