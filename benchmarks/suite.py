@@ -3,8 +3,8 @@
 Benchmarks, not tests: nothing asserts a time. Run from the project root, after
 `.venv/bin/pip install -c constraints.txt -e '.[test,bench]'` (bench brings txtai, the peer):
 
-    .venv/bin/python benchmarks/suite.py                   # everything, a table (about 15 minutes on 2 cores)
-    .venv/bin/python benchmarks/suite.py --quick           # the same, shrunk (about 3 minutes)
+    .venv/bin/python benchmarks/suite.py                   # everything, a table (25-30 minutes on the busy 2 cores)
+    .venv/bin/python benchmarks/suite.py --quick           # the same, shrunk (about 4 minutes)
     .venv/bin/python benchmarks/suite.py --only answer,cold --json
 
 Measurements (--only / --skip take these names):
