@@ -1,121 +1,118 @@
-"""Core speed figures: index build throughput, warm answer latency, cold start of `newsbot ask`.
+"""The in-process speed measurements of the suite (benchmarks/suite.py): building the SQuAD dev index,
+encoding one question, answering one question, and the cold start of `newsbot ask`.
 
-Benchmarks, not tests: nothing here asserts a time. Usage (from the project root):
-
-    .venv/bin/python benchmarks/core.py            # a table
-    .venv/bin/python benchmarks/core.py --json
-
-Build throughput and answer latency use the SQuAD v1.1 dev sentences (10,250) and questions in
-../shared/eval when present, else the bundled corpus repeated; each run starts from an empty
-embedding cache, so every sentence is embedded.
+Benchmarks, not tests: nothing here asserts a time. Each function returns plain figures; the suite
+repeats them and reports medians.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import platform
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.stats import latencies_ms, summary_ms
+from corpus import BUNDLED_CORPUS_DIR
+from index import build_from_documents
+from index.build import Document, embedding_texts
+from index.embedder import Embedder
+from retrieval import Retriever
+from retrieval.evaluate import load_squad, reqa_task
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from corpus import BUNDLED_CORPUS_DIR  # noqa: E402
-from index import build_from_documents, build_index  # noqa: E402
-from index.embedder import SentenceTransformerEmbedder  # noqa: E402
-from retrieval import Retriever  # noqa: E402
-from retrieval.evaluate import load_squad, reqa_task  # noqa: E402
-
 SQUAD = ROOT.parent / "shared" / "eval" / "squad_v1.1_dev.jsonl"
-QUESTIONS = 200
+COLD_QUESTION = "How many people have died?"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", action="store_true")
-    parser.add_argument("--cold-runs", type=int, default=5)
-    args = parser.parse_args()
-    embedder = SentenceTransformerEmbedder()
-    embedder.encode(["warm up"])
-    figures: dict[str, object] = {"machine": _machine()}
-    with tempfile.TemporaryDirectory() as scratch:
-        index_dir, questions, sentences, seconds = _build(embedder, Path(scratch))
-        figures["build"] = {"sentences": sentences, "seconds": round(seconds, 1),
-                            "sentences_per_second": round(sentences / seconds, 1)}
-        retriever = Retriever.open(index_dir, embedder=embedder)
-        figures["answer_ms"] = _latency(retriever, questions)
-        figures["cold_ask_seconds"] = _cold_start(Path(scratch), args.cold_runs)
-    print(json.dumps(figures, indent=2) if args.json else _table(figures))
+@dataclass(frozen=True)
+class SquadTask:
+    """SQuAD dev as newsbot indexes it (the dataset's sentence boundaries, as ReQA uses) and questions
+    spread over all its articles."""
+
+    documents: list[Document]
+    questions: list[str]
+
+    @property
+    def sentences(self) -> list[str]:
+        return [sentence.text for _, sentences in self.documents for sentence in sentences]
 
 
-def _build(embedder: SentenceTransformerEmbedder, scratch: Path) -> tuple[Path, list[str], int, float]:
-    index_dir = scratch / "index"
+def squad_task(questions: int, articles: int | None = None) -> SquadTask | None:
+    """The first `articles` articles (all when None); None when ../shared/eval has no SQuAD file."""
+    if not SQUAD.is_file():
+        return None
+    documents, queries = reqa_task(load_squad(SQUAD, slice(0, articles) if articles else None), "dataset")
+    unique = list(dict.fromkeys(q.question for q in queries))
+    return SquadTask(documents, unique[:: max(1, len(unique) // questions)][:questions])
+
+
+def build_squad_index(task: SquadTask, embedder: Embedder, index_dir: Path) -> dict[str, float]:
+    """The product's build from an empty embedding cache: every sentence and paragraph embedded,
+    FAISS and SQLite written. Sentences per second of wall time, and texts embedded per second."""
     started = time.perf_counter()
-    if SQUAD.is_file():
-        documents, queries = reqa_task(load_squad(SQUAD), "dataset")
-        report = build_from_documents(documents, index_dir, embedder)
-        unique = list(dict.fromkeys(q.question for q in queries))
-        questions = unique[:: len(unique) // QUESTIONS][:QUESTIONS]  # spread over all articles
-    else:
-        report = build_index(BUNDLED_CORPUS_DIR, index_dir, embedder)
-        questions = ["How many people have died?", "Who vetoed the resolution?"] * (QUESTIONS // 2)
-    return index_dir, questions, report.sentences, time.perf_counter() - started
+    report = build_from_documents(task.documents, index_dir, embedder)
+    seconds = time.perf_counter() - started
+    texts = sum(len(embedding_texts(article, sentences)) for article, sentences in task.documents)
+    return {"sentences": report.sentences, "texts_embedded": texts, "seconds": round(seconds, 1),
+            "sentences_per_second": round(report.sentences / seconds, 1),
+            "texts_per_second": round(texts / seconds, 1)}
 
 
-def _latency(retriever: Retriever, questions: list[str]) -> dict[str, float]:
+def question_encode_ms(embedder: Embedder, questions: list[str]) -> dict[str, float]:
+    """`encode([question])`, one question at a time, warm."""
+    return _warm_ms(lambda question: embedder.encode([question]), questions)
+
+
+def answer_ms(retriever: Retriever, questions: list[str]) -> dict[str, float]:
+    """`Retriever.answer(question)` end to end in process, warm: encode, search, rank, lexical evidence, span."""
+    return _warm_ms(retriever.answer, questions)
+
+
+def search_ms(retriever: Retriever, questions: list[str], k: int) -> dict[str, float]:
+    """`Retriever.search(question, k)`, warm: answer without the threshold and the answer span."""
+    return _warm_ms(lambda question: retriever.search(question, k), questions)
+
+
+def _warm_ms(call: Callable[[str], object], questions: list[str]) -> dict[str, float]:
     for question in questions[:10]:
-        retriever.answer(question)
-    times = []
-    for question in questions:
-        started = time.perf_counter()
-        retriever.answer(question)
-        times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    return {"questions": len(times), "p50": round(statistics.median(times), 2),
-            "p99": round(times[min(len(times) - 1, int(len(times) * 0.99))], 2)}
+        call(question)
+    return summary_ms(latencies_ms(call, questions))
 
 
-def _cold_start(scratch: Path, runs: int) -> dict[str, float]:
-    """`newsbot ask` in a fresh process against an index of the bundled corpus that already exists."""
-    index_dir = scratch / "seed-index"
+def cold_ask(index_dir: Path, runs: int, *, backend: str | None = None) -> dict[str, object]:
+    """`newsbot ask` in a fresh process on the bundled corpus, its index already built: wall seconds
+    to the printed answer and the process's peak RSS, over `runs`; and whether it imported torch."""
     env = {**os.environ, "NEWSBOT_INDEX_DIR": str(index_dir), "NEWSBOT_CORPUS_DIR": str(BUNDLED_CORPUS_DIR)}
-    command = [str(Path(sys.executable).parent / "newsbot"), "ask", "How many people have died?"]
-    subprocess.run(command, env=env, check=True, capture_output=True)  # builds the index once
-    times = []
+    if backend:
+        env["NEWSBOT_BACKEND"] = backend
+    subprocess.run([sys.executable, "-m", "bot", "ask", COLD_QUESTION], env=env, check=True,
+                   capture_output=True)  # builds the index once
+    seconds, peaks = [], []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run(command, env=env, check=True, capture_output=True)
-        times.append(time.perf_counter() - started)
-    return {"runs": runs, "median": round(statistics.median(times), 2), "min": round(min(times), 2)}
+        done = subprocess.run([sys.executable, "-c", _ASK_REPORTING_PEAK, "ask", COLD_QUESTION], env=env,
+                              check=True, capture_output=True, text=True)
+        seconds.append(round(time.perf_counter() - started, 3))
+        peaks.append(round(int(done.stderr.strip().splitlines()[-1]) / 1024, 1))
+    imports = subprocess.run([sys.executable, "-X", "importtime", "-m", "bot", "ask", COLD_QUESTION], env=env,
+                             check=True, capture_output=True, text=True).stderr
+    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in imports.splitlines() if "|" in line}
+    return {"runs": runs, "seconds": sorted(seconds), "peak_rss_mib": sorted(peaks),
+            "imports_torch": "torch" in imported, "imports_transformers": "transformers" in imported}
 
 
-def _machine() -> dict[str, object]:
-    import faiss
-    import sentence_transformers
-    import torch
-
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
-            "sentence_transformers": sentence_transformers.__version__, "faiss": faiss.__version__}
-
-
-def _table(figures: dict) -> str:
-    build, answer, cold = figures["build"], figures["answer_ms"], figures["cold_ask_seconds"]
-    machine = figures["machine"]
-    return "\n".join([
-        f"machine: {machine['cpu']}, {machine['cores']} cores, torch {machine['torch']}, faiss {machine['faiss']}",
-        f"index build: {build['sentences']} sentences in {build['seconds']} s = {build['sentences_per_second']} sentences/s",
-        f"answer (warm, {answer['questions']} questions): p50 {answer['p50']} ms, p99 {answer['p99']} ms",
-        f"cold `newsbot ask` (median of {cold['runs']}): {cold['median']} s (min {cold['min']} s)",
-    ])
-
-
-if __name__ == "__main__":
-    main()
+# What the `newsbot` script runs, then the process's own peak RSS (VmHWM, KiB) on stderr. Measured from
+# inside because a child's ru_maxrss starts at its parent's size (Linux carries it across fork and exec).
+_ASK_REPORTING_PEAK = """
+import sys
+from bot.cli import main
+status = main(sys.argv[1:])
+sys.stdout.flush()
+peak = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(peak.split()[1], file=sys.stderr)
+sys.exit(status)
+"""

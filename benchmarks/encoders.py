@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
@@ -30,12 +29,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.core import SQUAD, question_encode_ms  # noqa: E402
+from benchmarks.stats import machine  # noqa: E402
 from index.build import embedding_texts  # noqa: E402
 from index.embedder import BACKENDS, Embedder, load_embedder  # noqa: E402
 from retrieval.evaluate import TOP_K, Query, load_squad, reqa_metrics, reqa_task  # noqa: E402
 from retrieval.ranking import PARAGRAPH_WEIGHT  # noqa: E402
-
-SQUAD = ROOT.parent / "shared" / "eval" / "squad_v1.1_dev.jsonl"
 
 
 def main() -> None:
@@ -66,7 +65,7 @@ def main() -> None:
         embedder.encode(questions[:5])
     rounds = [{backend: _speed(embedder, sample, questions) for backend, embedder in embedders.items()}
               for _ in range(0 if args.skip_speed else args.rounds)]
-    report: dict[str, object] = {"machine": _machine(), "texts": len(sample), "questions": len(questions),
+    report: dict[str, object] = {"machine": machine(), "texts": len(sample), "questions": len(questions),
                                  "rounds": len(rounds), "articles": len(records), "backends": {}}
     for backend, embedder in embedders.items():
         row: dict[str, object] = {"name": embedder.name}
@@ -130,41 +129,14 @@ def _speed(embedder: Embedder, sample: list[str], questions: list[str]) -> dict[
     started = time.perf_counter()
     embedder.encode(sample)
     rate = len(sample) / (time.perf_counter() - started)
-    times = []
-    for question in questions:
-        started = time.perf_counter()
-        embedder.encode([question])
-        times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    return {"texts_per_second": rate, "p50_ms": statistics.median(times),
-            "p99_ms": times[min(len(times) - 1, round(0.99 * (len(times) - 1)))]}
-
-
-def _machine() -> dict[str, object]:
-    import os
-
-    import faiss
-    import numpy
-    import onnxruntime
-    import sentence_transformers
-    import tokenizers
-    import torch
-    import transformers
-
-    info = {key.strip(): value.strip() for key, _, value in
-            (line.partition(":") for line in Path("/proc/cpuinfo").read_text().splitlines())}
-    cpu, flags = info.get("model name", "?"), info.get("flags", "").split()
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "simd": [f for f in flags if f.startswith(("avx", "amx")) or "vnni" in f],
-            "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
-            "transformers": transformers.__version__, "sentence_transformers": sentence_transformers.__version__,
-            "tokenizers": tokenizers.__version__, "numpy": numpy.__version__, "faiss": faiss.__version__}
+    return {"texts_per_second": rate, **question_encode_ms(embedder, questions)}
 
 
 def _table(report: dict) -> str:
     machine = report["machine"]
-    lines = [(f"{machine['cpu']}, {machine['cores']} cores, {' '.join(machine['simd'])}; torch {machine['torch']}, "
-              f"onnxruntime {machine['onnxruntime']}; medians of {report['rounds']} interleaved rounds, "
+    versions = machine["libraries"]
+    lines = [(f"{machine['cpu']}, {machine['cores']} cores, {' '.join(machine['simd'])}; torch {versions['torch']}, "
+              f"onnxruntime {versions['onnxruntime']}; load {machine['load_average']}; medians of {report['rounds']} interleaved rounds, "
               f"{report['texts']} texts, {report['questions']} questions"),
              (f"{'backend':<11}{'texts/s':>9}{'x torch':>9}{'p50 ms':>9}{'p99 ms':>9}{'index s/s':>11}"
               f"{'P@1':>8}{'R@5':>8}{'MRR':>8}")]

@@ -46,6 +46,10 @@ SOURCES_PER_PAGE = 15
 MAX_UPLOAD_BYTES = 1_000_000
 PROGRESS_EVERY = 2.0  # seconds between progress edits: Telegram limits edits per chat
 CONCURRENT_UPDATES = 256
+# HTTP connections to the Bot API. httpcore checks every pooled connection on every request, so 256
+# (PTB's default) cost most of the event loop under load; 16 keep up with Telegram's own limit of
+# about 30 messages/s at 100+ ms round trips (docs/PERFORMANCE.md).
+CONNECTIONS = 16
 REMEMBERED_QUESTIONS = 50  # per chat, for "More results" buttons
 PUBLIC_COMMANDS = [BotCommand("help", "What I know and how to ask"),
                    BotCommand("sources", "The articles I have read"),
@@ -69,7 +73,8 @@ def build_application(settings: Settings, service: Service,
                .base_file_url(settings.api_file_url).rate_limiter(RetryingLimiter())
                .concurrent_updates(CONCURRENT_UPDATES))
     if requests is None:
-        builder = builder.read_timeout(15).write_timeout(15).connect_timeout(10).pool_timeout(30)
+        builder = (builder.read_timeout(15).write_timeout(15).connect_timeout(10).pool_timeout(30)
+                   .connection_pool_size(CONNECTIONS))
         polls: BaseRequest = HTTPXRequest(connection_pool_size=1)  # what PTB would make for getUpdates
     else:
         builder = builder.request(requests[0])

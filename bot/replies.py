@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 TYPING_EVERY = 4.5  # Telegram shows a chat action for about 5 s
+TYPING_AFTER = 1.0  # seconds an answer may take before "typing…" is shown
 
 
 async def send_chunks(bot: Bot, chat_id: int, chunks: Sequence[Chunk], *, reply_to: int | None = None,
@@ -52,21 +53,26 @@ async def edit_chunk(message: Message, chunk: Chunk, keyboard: InlineKeyboardMar
 
 
 @asynccontextmanager
-async def typing(bot: Bot, chat_id: int) -> AsyncIterator[None]:
-    """Show "typing…" in the chat until the body is done. A chat action already in flight is left to
-    finish in the background rather than cut off or waited for, so the reply is never delayed."""
+async def typing(bot: Bot, chat_id: int, *, after: float | None = None) -> AsyncIterator[None]:
+    """Show "typing…" in the chat if the body takes longer than `after` seconds (default TYPING_AFTER),
+    until it is done. A chat action already in flight is left to finish in the background rather than
+    cut off or waited for, so the reply is never delayed.
+
+    A quick answer needs no indicator; skipping it halves the Bot API calls per answered question
+    (measured: the HTTP client was most of the bot's event-loop time under load, docs/PERFORMANCE.md).
+    """
     done = asyncio.Event()
+    delay = TYPING_AFTER if after is None else after
 
     async def keep_typing() -> None:
+        if await _finished(done, delay):
+            return
         while not done.is_set():
             try:
                 await bot.send_chat_action(chat_id, ChatAction.TYPING)
             except TelegramError as error:  # cosmetic: never fail an answer over it
                 log.debug("chat action failed: %s", error)
-            try:
-                await asyncio.wait_for(done.wait(), TYPING_EVERY)
-            except TimeoutError:
-                pass
+            await _finished(done, TYPING_EVERY)
 
     task = asyncio.create_task(keep_typing())
     _running.add(task)  # the loop keeps only weak references to tasks
@@ -75,6 +81,15 @@ async def typing(bot: Bot, chat_id: int) -> AsyncIterator[None]:
         yield
     finally:
         done.set()
+
+
+async def _finished(done: asyncio.Event, seconds: float) -> bool:
+    """Wait up to `seconds` for `done`; whether it was set."""
+    try:
+        await asyncio.wait_for(done.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True
 
 
 _running: set[asyncio.Task[None]] = set()

@@ -411,6 +411,7 @@ class FakeRequest(BaseRequest):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as httpx expects
+    disable_nagle_algorithm = True  # headers and body go out as two writes; Nagle would hold the body ~40 ms
     server: FakeBotAPIServer
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming

@@ -105,7 +105,7 @@ async def test_start_and_help_say_what_the_bot_knows_and_how_to_ask(bot: Harness
     assert "/reindex" in visible_text(reply.text)
 
 
-async def test_a_question_is_answered_with_cited_escaped_html_and_a_typing_indicator(bot: Harness) -> None:
+async def test_a_question_is_answered_with_cited_escaped_html(bot: Harness) -> None:
     [reply] = await bot.say("How many zebras escaped from the zoo?")
     assert reply.params["parse_mode"] == "HTML"  # accepted as HTML: no plain-text fallback was needed
     shown = visible_text(reply.text)
@@ -114,8 +114,25 @@ async def test_a_question_is_answered_with_cited_escaped_html_and_a_typing_indic
     assert 'Zebras <b>escape</b> & roam — Daily "Planet", 1 May 2024' in shown  # escaped, so shown literally
     assert "&lt;b&gt;escape&lt;/b&gt; &amp; roam" in reply.text
     assert 'href="https://example.com/zebras?a=1&amp;b=2"' in reply.text
-    assert bot.telegram.sent(USER, "sendChatAction")[0].params["action"] == "typing"
     assert reply.params["reply_markup"]["inline_keyboard"][0][0]["text"] == "More results"
+
+
+async def test_typing_is_shown_only_while_an_answer_is_slow(bot: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.replies.TYPING_AFTER", 60.0)
+    await bot.say("How many zebras escaped from the zoo?")
+    assert not bot.telegram.sent(USER, "sendChatAction")  # answered well within the delay: no indicator
+
+    monkeypatch.setattr("bot.replies.TYPING_AFTER", 0.05)
+    quick = bot.service.answer
+
+    async def slow(question: str, k: int) -> object:
+        await asyncio.sleep(0.5)
+        return await quick(question, k)
+
+    monkeypatch.setattr(bot.service, "answer", slow)
+    [reply] = await bot.say("How many zebras escaped from the zoo?")
+    assert bot.telegram.sent(USER, "sendChatAction")[0].params["action"] == "typing"
+    assert visible_text(reply.text).startswith("Answer: Seven zebras")
 
 
 async def test_weak_evidence_gets_a_plain_not_found_instead_of_a_guess(bot: Harness) -> None:

@@ -1,0 +1,285 @@
+"""newsbot's benchmark suite: every speed figure of docs/PERFORMANCE.md in one run, with the machine.
+
+Benchmarks, not tests: nothing asserts a time. Run from the project root, after
+`.venv/bin/pip install -c constraints.txt -e '.[test,bench]'` (bench brings txtai, the peer):
+
+    .venv/bin/python benchmarks/suite.py                   # everything, a table (25-30 minutes on the busy 2 cores)
+    .venv/bin/python benchmarks/suite.py --quick           # the same, shrunk (about 4 minutes)
+    .venv/bin/python benchmarks/suite.py --only answer,cold --json
+
+Measurements (--only / --skip take these names):
+  encode  the product's build of the SQuAD dev index from an empty cache (sentences/s), and encoding one question
+  search  one question against FAISS at --sizes sentences, per index type (benchmarks/scale.py, when present)
+  answer  Retriever.answer end to end in process on the SQuAD dev index
+  bot     `newsbot serve` through the loopback fake Bot API: 1, 20, 200 chats saturated, and 200 chats paced
+  cold    `newsbot ask` in a fresh process on the bundled corpus, and its peak memory
+  txtai   txtai's Embeddings (FAISS) on the same SQuAD dev sentences, beside newsbot's figures of this run
+
+SQuAD dev is read from ../shared/eval/squad_v1.1_dev.jsonl; without it, encode, answer and txtai are
+skipped with a note. Latencies are medians over --rounds rounds of p50 and p99 (each round asks every
+question once); the build runs once per run (it takes minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import statistics
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `python benchmarks/suite.py` imports the project and benchmarks.*
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import core  # noqa: E402
+from benchmarks.stats import machine  # noqa: E402
+
+MEASUREMENTS = ("encode", "search", "answer", "bot", "cold", "txtai")
+BOT_LEVELS = (1, 20, 200)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One reported number and what it measures."""
+
+    measurement: str
+    name: str
+    value: float | str
+    unit: str
+    measures: str
+
+
+@dataclass
+class Report:
+    machine: dict[str, object]
+    options: dict[str, object]
+    figures: list[Figure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    details: dict[str, object] = field(default_factory=dict)
+
+    def add(self, measurement: str, name: str, value: float | str, unit: str, measures: str) -> None:
+        self.figures.append(Figure(measurement, name, value, unit, measures))
+
+
+@dataclass(frozen=True)
+class Options:
+    only: tuple[str, ...]
+    quick: bool
+    rounds: int
+    questions: int
+    articles: int | None
+    sizes: tuple[int, ...]
+    bot_messages: int
+    bot_rate: float
+    cold_runs: int
+    backend: str | None
+
+
+def run_suite(options: Options) -> Report:
+    """Run the chosen measurements in a fixed order; the SQuAD index is built once and shared."""
+    report = Report(machine(), asdict(options))
+    with tempfile.TemporaryDirectory(prefix="newsbot-bench-") as scratch:
+        squad = _squad(options, report) if {"encode", "answer", "txtai"} & set(options.only) else None
+        if squad is not None:
+            _squad_measurements(options, report, squad, Path(scratch))
+        if "search" in options.only:
+            _search(options, report)
+        if "bot" in options.only:
+            _bot(options, report)
+        if "cold" in options.only:
+            _cold(options, report, Path(scratch))
+    report.machine["load_average_at_end"] = machine()["load_average"]
+    return report
+
+
+def _squad(options: Options, report: Report) -> core.SquadTask | None:
+    task = core.squad_task(options.questions, options.articles)
+    if task is None:
+        report.notes.append(f"{core.SQUAD} is absent: encode, answer and txtai were skipped")
+    return task
+
+
+def _squad_measurements(options: Options, report: Report, task: core.SquadTask, scratch: Path) -> None:
+    from index import load_embedder
+    from retrieval import Retriever
+
+    embedder = load_embedder(backend=options.backend)
+    embedder.encode(["warm up the model before the build is timed"])
+    name = f"{len(task.sentences):,} SQuAD dev sentences"
+    build = core.build_squad_index(task, embedder, scratch / "squad-index")
+    report.details["build"] = build
+    if "encode" in options.only:
+        report.add("encode", "index build", build["sentences_per_second"], "sentences/s",
+                   f"the product build of {name} ({build['texts_embedded']:,} texts with the paragraphs) "
+                   f"from an empty cache, {embedder.name}: {build['seconds']} s")
+        encode = _rounds(options.rounds, lambda: core.question_encode_ms(embedder, task.questions))
+        report.details["question_encode_ms"] = encode
+        _add_latency(report, "encode", "one question encoded", encode,
+                     f"encode([question]), {len(task.questions)} SQuAD questions, warm")
+    retriever = Retriever.open(scratch / "squad-index", embedder=embedder)
+    if "answer" in options.only:
+        answer = _rounds(options.rounds, lambda: core.answer_ms(retriever, task.questions))
+        report.details["answer_ms"] = answer
+        _add_latency(report, "answer", "Retriever.answer", answer,
+                     f"one question end to end in process on {name}, warm, {len(task.questions)} questions")
+    if "txtai" in options.only:
+        _txtai(options, report, task, retriever, build, scratch)
+    retriever.close()
+
+
+def _txtai(options: Options, report: Report, task: core.SquadTask, retriever: object, build: dict,
+           scratch: Path) -> None:
+    from benchmarks import peer
+
+    if peer.txtai_version() is None:
+        report.notes.append("txtai is not installed (pip install -c constraints.txt -e '.[bench]'): txtai skipped")
+        return
+    embeddings, built = peer.build_txtai(task.sentences, scratch)
+    report.details["txtai_build"] = built
+    report.add("txtai", "txtai index build", built["sentences_per_second"], "sentences/s",
+               f"txtai {peer.txtai_version()} Embeddings.index of the same {len(task.sentences):,} sentences "
+               f"(torch fp32, FAISS {built['faiss_index']} nprobe {built['nprobe']}): {built['seconds']} s; "
+               f"newsbot's build above: {build['seconds']} s")
+    report.add("txtai", "build time, txtai / newsbot", round(built["seconds"] / build["seconds"], 2), "x",
+               "above 1: newsbot builds faster (newsbot also embeds the paragraphs and writes SQLite)")
+    rounds = []
+    for _ in range(options.rounds):  # interleaved, so load from other processes hits both alike
+        ours = core.search_ms(retriever, task.questions, peer.QUERY_K)
+        theirs = peer.txtai_query_ms(embeddings, task.questions)
+        rounds.append({"newsbot_p50_ms": ours["p50_ms"], "newsbot_p99_ms": ours["p99_ms"],
+                       "txtai_p50_ms": theirs["p50_ms"], "txtai_p99_ms": theirs["p99_ms"],
+                       "ratio_p50": theirs["p50_ms"] / ours["p50_ms"]})
+    query = {key: round(statistics.median(r[key] for r in rounds), 2) for key in rounds[0]}
+    report.details["txtai_query_ms"] = {"rounds": rounds, "median": query}
+    what = f"one question, top {peer.QUERY_K}, warm, {len(task.questions)} questions"
+    report.add("txtai", "newsbot Retriever.search p50 / p99", f"{query['newsbot_p50_ms']} / {query['newsbot_p99_ms']}",
+               "ms", f"{what}: encode, FAISS, paragraph ranking, lexical evidence, SQLite")
+    report.add("txtai", "txtai Embeddings.search p50 / p99", f"{query['txtai_p50_ms']} / {query['txtai_p99_ms']}",
+               "ms", f"{what}: encode (torch fp32) and FAISS")
+    report.add("txtai", "query p50, txtai / newsbot", query["ratio_p50"], "x", "above 1: newsbot answers faster")
+
+
+def _search(options: Options, report: Report) -> None:
+    """The scale measurements live in benchmarks/scale.py (measure_search(sizes) -> list of dicts)."""
+    try:
+        measure_search: Callable[[list[int]], list[dict]] = importlib.import_module("benchmarks.scale").measure_search
+    except (ImportError, AttributeError):
+        report.notes.append("search skipped: benchmarks/scale.py has no measure_search(sizes) yet")
+        return
+    rows = measure_search(list(options.sizes))
+    report.details["search"] = rows
+    for row in rows:
+        label = f"{row.get('index', row.get('faiss_index', '?'))} at {row.get('size', row.get('sentences', '?')):,}"
+        for key, value in row.items():
+            if key.endswith(("_ms", "recall_at_10", "_mib", "_mb")):
+                report.add("search", f"{label}: {key}", value, "", "one question, warm (benchmarks/scale.py)")
+
+
+def _bot(options: Options, report: Report) -> None:
+    from benchmarks.bot_throughput import median_level, measure_bot
+
+    levels: list[tuple[int, float | None]] = [(chats, None) for chats in BOT_LEVELS]
+    levels.append((BOT_LEVELS[-1], options.bot_rate))
+    measured = [median_level(rounds) for rounds in measure_bot(levels, messages=options.bot_messages,
+                                                               rounds=options.rounds, model=None)]
+    report.details["bot"] = [asdict(level) for level in measured]
+    for level in measured:
+        load = "saturated" if level.offered_per_second is None else f"paced at {level.offered_per_second:g}/s"
+        one = "each question answered exactly once" if level.exactly_one_answer_each else "SOME QUESTIONS NOT ANSWERED ONCE"
+        report.add("bot", f"{level.chats} chats, {load}",
+                   f"{level.per_second} msg/s, p50 {level.p50_ms:.0f} ms, p99 {level.p99_ms:.0f} ms", "",
+                   f"answered messages/s and latency from the user's send to the fake receiving the answer; {one}; "
+                   f"CPU per message: bot {level.bot_cpu_ms_per_message} ms, "
+                   f"fake API + load generator {level.fake_and_load_cpu_ms_per_message} ms")
+
+
+def _cold(options: Options, report: Report, scratch: Path) -> None:
+    cold = core.cold_ask(scratch / "cold-index", options.cold_runs, backend=options.backend)
+    report.details["cold"] = cold
+    runs = f"median of {cold['runs']} fresh processes"
+    report.add("cold", "newsbot ask, fresh process", round(statistics.median(cold["seconds"]), 2), "s",
+               f"from exec to the printed answer on the bundled corpus, index built, {runs}")
+    report.add("cold", "newsbot ask, peak memory", round(statistics.median(cold["peak_rss_mib"]), 1), "MiB",
+               f"the process's peak RSS (VmHWM read by the process at exit), {runs}")
+    report.add("cold", "newsbot ask imports torch", "yes" if cold["imports_torch"] else "no", "",
+               "python -X importtime -m bot ask ...")
+
+
+def _rounds(rounds: int, measure: Callable[[], dict[str, float]]) -> dict[str, object]:
+    samples = [measure() for _ in range(rounds)]
+    return {"rounds": samples, "p50_ms": round(statistics.median(s["p50_ms"] for s in samples), 2),
+            "p99_ms": round(statistics.median(s["p99_ms"] for s in samples), 2)}
+
+
+def _add_latency(report: Report, measurement: str, name: str, figures: dict, measures: str) -> None:
+    report.add(measurement, f"{name} p50 / p99", f"{figures['p50_ms']} / {figures['p99_ms']}", "ms",
+               f"{measures}; medians of {len(figures['rounds'])} rounds")
+
+
+def format_report(report: Report) -> str:
+    m = report.machine
+    libraries = ", ".join(f"{name} {version}" for name, version in m["libraries"].items() if version)
+    lines = [f"machine: {m['cpu']}, {m['cores']} cores ({' '.join(m['simd'])}), Python {m['python']}",
+             f"load average (1, 5, 15 min): {m['load_average']} at start, {m['load_average_at_end']} at end",
+             f"libraries: {libraries}", ""]
+    width = max((len(f.name) for f in report.figures), default=10)
+    current = None
+    for figure in report.figures:
+        if figure.measurement != current:
+            current = figure.measurement
+            lines.append(f"[{current}]")
+        value = f"{figure.value} {figure.unit}".strip()
+        lines.append(f"  {figure.name:<{width}}  {value:<34}  {figure.measures}")
+    lines.extend(f"note: {note}" for note in report.notes)
+    return "\n".join(lines)
+
+
+def parse_options(argv: list[str] | None = None) -> tuple[Options, bool]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default=",".join(MEASUREMENTS), help="comma-separated measurements to run")
+    parser.add_argument("--skip", default="", help="comma-separated measurements to leave out")
+    parser.add_argument("--quick", action="store_true",
+                        help="shrink everything: 4 SQuAD articles, 50 questions, 1 round, 100 bot messages, 3 cold runs")
+    parser.add_argument("--rounds", type=int, default=None, help="repeated rounds per latency figure (default 3)")
+    parser.add_argument("--questions", type=int, default=None, help="SQuAD questions per round (default 200)")
+    parser.add_argument("--articles", type=int, default=None, help="index only the first N SQuAD dev articles")
+    parser.add_argument("--sizes", default=None, help="sentence counts for search (default 10000,100000,1000000)")
+    parser.add_argument("--bot-messages", type=int, default=None, help="questions per bot level (default 400)")
+    parser.add_argument("--bot-rate", type=float, default=100.0,
+                        help="questions/s offered by 200 paced chats (default 100)")
+    parser.add_argument("--cold-runs", type=int, default=None, help="fresh `newsbot ask` processes (default 5)")
+    parser.add_argument("--backend", default=None, help="encoding backend (default: the product's, onnx-int8)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args(argv)
+    chosen = [name for name in args.only.split(",") if name and name not in args.skip.split(",")]
+    unknown = set(chosen) - set(MEASUREMENTS)
+    if unknown:
+        parser.error(f"unknown measurement(s) {', '.join(sorted(unknown))}; choose from {', '.join(MEASUREMENTS)}")
+
+    def pick(value: object, full: object, quick: object) -> object:
+        return value if value is not None else quick if args.quick else full
+
+    sizes = pick(args.sizes, "10000,100000,1000000", "10000")
+    options = Options(only=tuple(chosen), quick=args.quick, rounds=pick(args.rounds, 3, 1),
+                      questions=pick(args.questions, 200, 50), articles=pick(args.articles, None, 4),
+                      sizes=tuple(int(size) for size in str(sizes).split(",")),
+                      bot_messages=pick(args.bot_messages, 400, 100), bot_rate=args.bot_rate,
+                      cold_runs=pick(args.cold_runs, 5, 3), backend=args.backend)
+    return options, args.json
+
+
+def main(argv: list[str] | None = None) -> int:
+    options, as_json = parse_options(argv)
+    report = run_suite(options)
+    print(json.dumps(asdict(report), indent=2) if as_json else format_report(report))
+    bot = report.details.get("bot", [])
+    return 0 if all(level["exactly_one_answer_each"] for level in bot) else 1  # type: ignore[union-attr]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
