@@ -26,8 +26,10 @@ def test_candidates_carry_the_brute_force_cosines_and_cover_a_small_corpus(seed:
                                                                          per_paragraph: int) -> None:
     rng, index, sentences, paragraph_vectors, sentence_paragraphs = _corpus(seed, paragraphs, per_paragraph)
     queries = _unit(rng.normal(size=(3, 16)))
-    for query, found in zip(queries, dense_candidates(queries, index, paragraph_vectors, sentence_paragraphs)):
-        np.testing.assert_array_equal(found.ids, np.arange(len(sentences)))  # 100 candidates cover it all
+    everything = dense_candidates(queries, index, paragraph_vectors, sentence_paragraphs,
+                                  sentence_candidates=len(sentences))
+    for query, found in zip(queries, everything):
+        np.testing.assert_array_equal(found.ids, np.arange(len(sentences)))  # every sentence is a candidate
         np.testing.assert_allclose(found.sentence_scores, sentences @ query, rtol=1e-5, atol=1e-5)
         np.testing.assert_array_equal(found.paragraphs, sentence_paragraphs)
         np.testing.assert_allclose(found.paragraph_scores, (paragraph_vectors @ query)[sentence_paragraphs],
