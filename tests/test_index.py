@@ -4,10 +4,8 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from index import IndexBusy, IndexCorrupt, IndexIncompatible, IndexNotFound, IndexProblem, build_index
@@ -17,19 +15,9 @@ from index.metadata import MetadataReader
 from index.store import CURRENT_FILE, VERSIONS_DIR, current_version, write_checksums, writer_lock
 from retrieval import Retriever
 
+from embedders import CountingEmbedder
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-class CountingEmbedder(HashingEmbedder):
-    """Counts the sentences it is asked to embed, to prove what a rebuild reuses."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[int] = []
-
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
-        self.calls.append(len(texts))
-        return super().encode(texts, batch_size=batch_size)
 
 
 def _article(folder: Path, name: str, title: str, *sentences: str) -> None:

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,19 +21,11 @@ from index.store import VERSIONS_DIR
 from index.vectors import EXACT, load_vectors, plan_index
 from retrieval import Retriever
 
+from embedders import CountingEmbedder
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLES, SENTENCES_EACH, THRESHOLD = 150, 20, 1000  # 3,000 sentences: past the lowered threshold
 TEXTS_EACH = SENTENCES_EACH + 4  # and four paragraphs embedded per article
-
-
-class CountingEmbedder(HashingEmbedder):
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[int] = []
-
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
-        self.calls.append(len(texts))
-        return super().encode(texts, batch_size=batch_size)
 
 
 def _sentence(article: int, number: int) -> str:
