@@ -48,7 +48,7 @@ def bulk_corpus(tmp_path: Path) -> Path:
 
 
 def test_the_index_type_follows_the_size() -> None:
-    assert plan_index(50_000).factory == EXACT
+    assert plan_index(20_000).factory == EXACT and plan_index(20_001).factory == "IVF512,SQ8"
     small, large = plan_index(100_000), plan_index(1_000_000)
     assert small.factory == "IVF1024,SQ8" and large.factory == "IVF4096,SQ8"
     assert large.training_sample == 64 * 4096 and large.search == {"nprobe": 32}
