@@ -228,6 +228,10 @@ class _Staged:
             dimension = vectors.shape[1]
             self.sentence_vectors = RowFile(self._staging / SENTENCE_VECTORS_SPOOL, self._counts[0], dimension)
             self.paragraph_vectors = RowFile(self._staging / PARAGRAPH_VECTORS_FILE, self._counts[1], dimension)
+        if vectors.shape[1] != self.sentence_vectors.dimension:
+            raise IndexProblem(f"the model gives vectors of {vectors.shape[1]} numbers but its cached ones have "
+                               f"{self.sentence_vectors.dimension}; delete the index's {CACHE_DIR}/ folder and run "
+                               "`newsbot index` again")
         self.sentence_vectors.write(sentence_row, vectors[:sentences])
         self.paragraph_vectors.write(paragraph_row, vectors[sentences:])
 

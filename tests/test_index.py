@@ -204,3 +204,12 @@ def test_a_missing_or_damaged_companion_file_is_refused(corpus_dir: Path, tmp_pa
     (version / damaged).write_bytes(b"not what it should be")
     with pytest.raises(IndexCorrupt, match="newsbot index"):
         Retriever.open(tmp_path / "idx", embedder=HashingEmbedder())
+
+
+def test_cached_vectors_of_another_width_are_refused_with_what_to_do(corpus_dir: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "idx"
+    good = build_index(corpus_dir, index_dir, HashingEmbedder(256))
+    _article(corpus_dir, "new.txt", "Other news", "A sentence of its own.")
+    with pytest.raises(IndexProblem, match="cached ones have 256.*cache/ folder"):
+        build_index(corpus_dir, index_dir, HashingEmbedder(384))  # same model name, another width
+    assert current_version(index_dir) == good.version
