@@ -1,4 +1,13 @@
-"""Build an index version from the corpus folder: incremental (cached embeddings), atomic (staged, then swapped)."""
+"""Build an index version from the corpus folder: streamed, incremental (cached embeddings), atomic
+(staged, then swapped).
+
+Two passes over the articles keep no more than one embedding batch of text in memory: the first
+segments each article and keeps a few numbers about it (cache key, counts, fingerprint), enough to
+tell whether anything changed and where each article's rows go; the second segments again, writes
+the metadata, and embeds what the cache lacks batch by batch into files in the staging folder, from
+which the FAISS index is trained and filled in chunks (index/vectors.py). A build killed at any
+point leaves the previous version serving, and the next one reuses every finished embedding.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +15,7 @@ import hashlib
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,8 +29,9 @@ from index.cache import EmbeddingCache
 from index.embedder import Embedder
 from index.errors import IndexProblem
 from index.lexicon import save_document_frequencies
-from index.manifest import METADATA_FILE, VECTORS_FILE, Manifest, read_manifest
+from index.manifest import METADATA_FILE, PARAGRAPH_VECTORS_FILE, VECTORS_FILE, Manifest, read_manifest
 from index.metadata import MetadataWriter
+from index.rowfile import RowFile
 from index.store import (
     CACHE_DIR,
     current_version,
@@ -31,10 +41,12 @@ from index.store import (
     writer_lock,
 )
 from index.vectors import (
+    EXACT_UP_TO,
     METRIC,
+    build_vectors,
     describe,
-    new_vector_index,
-    save_paragraphs,
+    plan_index,
+    save_sentence_paragraphs,
     save_vectors,
 )
 
@@ -43,9 +55,13 @@ ProgressCallback = Callable[[int, int], None]
 
 EMBEDDING_RECIPE = "title-sentence+paragraph-v1"  # what is embedded; part of the corpus fingerprint
 SENTENCES_PER_BATCH = 1024
+SENTENCE_VECTORS_SPOOL = "sentence_vectors.spool.npy"  # staging only: FAISS is built from it, then it is deleted
 
 Document = tuple[Article, list[Sentence]]
 """An article with the sentences to index from it."""
+
+DocumentSource = Callable[[], Iterator[Document | Problem]]
+"""Yields the articles to index, in index order, and a Problem for each one skipped; called once per pass."""
 
 
 @dataclass(frozen=True)
@@ -61,50 +77,69 @@ class BuildReport:
     up_to_date: bool
 
 
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    """What the first pass keeps of an article: enough to fingerprint the corpus and place its rows."""
+
+    id: str
+    fingerprint: str  # of the article and its sentence boundaries
+    key: str  # its embedding cache key
+    sentences: int
+    paragraphs: int
+    cached: bool
+
+
 def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *,
-                progress: ProgressCallback | None = None, force: bool = False) -> BuildReport:
+                progress: ProgressCallback | None = None, force: bool = False,
+                exact_up_to: int = EXACT_UP_TO) -> BuildReport:
     """Index every readable article of `corpus_dir` into `index_dir` and make it current.
 
     Raises IndexBusy when another build runs, and IndexProblem when no article can be read;
-    in both cases the current version is left as it was.
+    in both cases the current version is left as it was. `exact_up_to`: see `index.vectors.plan_index`.
     """
     started = time.perf_counter()
     with writer_lock(Path(index_dir)):
-        documents, problems = _read_documents(Path(corpus_dir))
-        if not documents:
-            detail = f" ({problems[0]})" if problems else ""
-            raise IndexProblem(f"no article could be read from {corpus_dir}{detail}; nothing was changed")
-        return _build_locked(documents, problems, Path(index_dir), embedder, progress, force, started)
+        return _build_locked(lambda: _read_documents(Path(corpus_dir)), Path(index_dir), embedder, progress,
+                             force, started, exact_up_to, f"no article could be read from {corpus_dir}")
 
 
 def build_from_documents(documents: Sequence[Document], index_dir: Path, embedder: Embedder, *,
-                         progress: ProgressCallback | None = None) -> BuildReport:
+                         progress: ProgressCallback | None = None, exact_up_to: int = EXACT_UP_TO) -> BuildReport:
     """Index articles whose sentences are already known (e.g. an evaluation set with its own boundaries)."""
     if not documents:
         raise IndexProblem("there are no articles to index")
     with writer_lock(Path(index_dir)):
-        return _build_locked(list(documents), [], Path(index_dir), embedder, progress, False, time.perf_counter())
+        return _build_locked(lambda: iter(documents), Path(index_dir), embedder, progress, False,
+                             time.perf_counter(), exact_up_to, "there are no articles to index")
 
 
-def _build_locked(documents: list[Document], problems: list[Problem], index_dir: Path, embedder: Embedder,
-                  progress: ProgressCallback | None, force: bool, started: float) -> BuildReport:
+def _build_locked(source: DocumentSource, index_dir: Path, embedder: Embedder, progress: ProgressCallback | None,
+                  force: bool, started: float, exact_up_to: int, nothing_read: str) -> BuildReport:
     remove_stale(index_dir)
-    fingerprint = corpus_fingerprint(documents)
+    cache = EmbeddingCache(index_dir / CACHE_DIR, embedder.name)
+    planned, problems = _survey(source, cache)
+    if not planned:
+        detail = f" ({problems[0]})" if problems else ""
+        raise IndexProblem(f"{nothing_read}{detail}; nothing was changed")
+    fingerprint = corpus_fingerprint(planned)
+    sentences = sum(p.sentences for p in planned)
+    factory = plan_index(sentences, exact_up_to=exact_up_to).factory
     previous = _current_manifest(index_dir)
     if (not force and previous is not None and previous.corpus_fingerprint == fingerprint
-            and previous.model == embedder.name):
+            and previous.model == embedder.name and previous.faiss_factory == factory):
         return BuildReport(current_version(index_dir), previous.articles, previous.sentences, 0,
                            tuple(problems), time.perf_counter() - started, up_to_date=True)
-    cache = EmbeddingCache(index_dir / CACHE_DIR, embedder.name)
-    texts = [embedding_texts(article, sentences) for article, sentences in documents]
-    keys = [cache.key(t) for t in texts]
-    vectors = [cache.get(key, rows=len(t)) for key, t in zip(keys, texts)]
-    embedded = sum(len(sentences) for (_, sentences), v in zip(documents, vectors) if v is None)
-    _embed_missing(embedder, texts, keys, vectors, cache, progress)
-    version = _write_version(index_dir, documents, vectors, embedder.name, fingerprint, started)
-    cache.keep_only(keys)
-    return BuildReport(version, len(documents), sum(len(s) for _, s in documents), embedded,
-                       tuple(problems), time.perf_counter() - started, up_to_date=False)
+    staging = new_staging_dir(index_dir)
+    try:
+        embedded, spool = _write_version(staging, source, planned, embedder, cache, progress)
+        _finish_version(staging, spool, planned, embedder.name, fingerprint, exact_up_to, started)
+        version = publish(index_dir, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    cache.keep_only(p.key for p in planned)
+    return BuildReport(version, len(planned), sentences, embedded, tuple(problems),
+                       time.perf_counter() - started, up_to_date=False)
 
 
 def embedding_texts(article: Article, sentences: Sequence[Sentence]) -> list[str]:
@@ -124,33 +159,50 @@ def paragraph_numbers(sentences: Sequence[Sentence]) -> list[int]:
     return list(dict.fromkeys(sentence.paragraph for sentence in sentences))
 
 
-def corpus_fingerprint(documents: Sequence[Document]) -> str:
+def corpus_fingerprint(planned: Iterable[_Planned]) -> str:
     """Equal fingerprints mean an identical index would be built."""
     digest = hashlib.sha256(f"{SEGMENTER_VERSION}|{EMBEDDING_RECIPE}".encode())
-    for article, sentences in sorted(documents, key=lambda document: document[0].id):
+    for article in sorted(planned, key=lambda article: article.id):
         digest.update(article.fingerprint.encode())
-        for sentence in sentences:
-            digest.update(f"|{sentence.start}:{sentence.end}".encode())
     return digest.hexdigest()
 
 
-def _read_documents(corpus_dir: Path) -> tuple[list[Document], list[Problem]]:
-    documents: list[Document] = []
-    problems: list[Problem] = []
+def _article_fingerprint(article: Article, sentences: Sequence[Sentence]) -> str:
+    digest = hashlib.sha256(article.fingerprint.encode())
+    for sentence in sentences:
+        digest.update(f"|{sentence.start}:{sentence.end}".encode())
+    return digest.hexdigest()
+
+
+def _read_documents(corpus_dir: Path) -> Iterator[Document | Problem]:
     seen: set[str] = set()
     for item in read_corpus(corpus_dir):
         if isinstance(item, Problem):
-            problems.append(item)
+            yield item
         elif item.id in seen:
-            problems.append(Problem(item.id, "skipped: another article has the same id"))
+            yield Problem(item.id, "skipped: another article has the same id")
         else:
             seen.add(item.id)
             sentences = article_sentences(item)
             if sentences:
-                documents.append((item, sentences))
+                yield item, sentences
             else:
-                problems.append(Problem(item.id, "skipped: no sentences in the body"))
-    return documents, problems
+                yield Problem(item.id, "skipped: no sentences in the body")
+
+
+def _survey(source: DocumentSource, cache: EmbeddingCache) -> tuple[list[_Planned], list[Problem]]:
+    """The first pass: what each article will occupy and whether its embeddings are cached."""
+    planned: list[_Planned] = []
+    problems: list[Problem] = []
+    for item in source():
+        if isinstance(item, Problem):
+            problems.append(item)
+            continue
+        article, sentences = item
+        key = cache.key(embedding_texts(article, sentences))
+        planned.append(_Planned(article.id, _article_fingerprint(article, sentences), key, len(sentences),
+                                len(paragraph_numbers(sentences)), cache.has(key)))
+    return planned, problems
 
 
 def _current_manifest(index_dir: Path) -> Manifest | None:
@@ -160,76 +212,143 @@ def _current_manifest(index_dir: Path) -> Manifest | None:
         return None
 
 
-def _embed_missing(embedder: Embedder, texts: list[list[str]], keys: list[str],
-                   vectors: list[np.ndarray | None], cache: EmbeddingCache,
-                   progress: ProgressCallback | None) -> None:
-    """Embed the articles the cache lacks, in batches across articles, caching each as it completes."""
-    todo = [i for i, v in enumerate(vectors) if v is None]
-    total = sum(len(texts[i]) for i in todo)
-    done = 0
-    if progress:
-        progress(0, total)
-    for batch in _batches(todo, [len(texts[i]) for i in todo]):
-        encoded = embedder.encode([text for i in batch for text in texts[i]])
-        offset = 0
-        for i in batch:
-            vectors[i] = encoded[offset:offset + len(texts[i])]
-            cache.put(keys[i], vectors[i])
-            offset += len(texts[i])
-        done += offset
-        if progress:
-            progress(done, total)
+class _Staged:
+    """The second pass's output files; the vector files are created when the first vectors give their width."""
+
+    def __init__(self, staging: Path, sentences: int, paragraphs: int) -> None:
+        self._staging = staging
+        self._counts = (sentences, paragraphs)
+        self.sentence_paragraphs = np.empty(sentences, dtype=np.int64)
+        self.sentence_vectors: RowFile | None = None
+        self.paragraph_vectors: RowFile | None = None
+
+    def put(self, sentence_row: int, paragraph_row: int, sentences: int, vectors: np.ndarray) -> None:
+        """Store an article's vectors: its sentences' rows, then its paragraphs' rows."""
+        if self.sentence_vectors is None or self.paragraph_vectors is None:
+            dimension = vectors.shape[1]
+            self.sentence_vectors = RowFile(self._staging / SENTENCE_VECTORS_SPOOL, self._counts[0], dimension)
+            self.paragraph_vectors = RowFile(self._staging / PARAGRAPH_VECTORS_FILE, self._counts[1], dimension)
+        if vectors.shape[1] != self.sentence_vectors.dimension:
+            raise IndexProblem(f"the model gives vectors of {vectors.shape[1]} numbers but its cached ones have "
+                               f"{self.sentence_vectors.dimension}; delete the index's {CACHE_DIR}/ folder and run "
+                               "`newsbot index` again")
+        self.sentence_vectors.write(sentence_row, vectors[:sentences])
+        self.paragraph_vectors.write(paragraph_row, vectors[sentences:])
+
+    @property
+    def dimension(self) -> int | None:
+        return None if self.sentence_vectors is None else self.sentence_vectors.dimension
 
 
-def _batches(items: list[int], sizes: list[int]) -> Iterator[list[int]]:
-    batch: list[int] = []
-    filled = 0
-    for item, size in zip(items, sizes):
-        batch.append(item)
-        filled += size
-        if filled >= SENTENCES_PER_BATCH:
-            yield batch
-            batch, filled = [], 0
-    if batch:
-        yield batch
+@dataclass
+class _Pending:
+    """An article waiting for its embeddings."""
+
+    key: str
+    texts: list[str]
+    sentences: int
+    sentence_row: int
+    paragraph_row: int
 
 
-def _write_version(index_dir: Path, documents: list[Document],
-                   vectors: list[np.ndarray | None], model: str, fingerprint: str, started: float) -> Path:
-    dimension = int(vectors[0].shape[1])  # type: ignore[union-attr]
-    index = new_vector_index(dimension)
-    paragraph_vectors: list[np.ndarray] = []
-    sentence_paragraphs: list[np.ndarray] = []
-    paragraph_count = 0
+def _write_version(staging: Path, source: DocumentSource, planned: list[_Planned], embedder: Embedder,
+                   cache: EmbeddingCache, progress: ProgressCallback | None) -> tuple[int, RowFile]:
+    """The second pass: metadata, term frequencies and vectors into `staging`.
+
+    Returns the number of sentences embedded and the spool of sentence vectors FAISS is built from.
+    """
+    staged = _Staged(staging, sum(p.sentences for p in planned), sum(p.paragraphs for p in planned))
+    metadata = MetadataWriter(staging / METADATA_FILE)
     frequencies: Counter[str] = Counter()
-    staging = new_staging_dir(index_dir)
+    embedding = _Embedding(embedder, cache, staged, progress,
+                           total=sum(p.sentences + p.paragraphs for p in planned if not p.cached))
+    sentence_row = paragraph_row = 0
+    documents = (item for item in source() if not isinstance(item, Problem))
+    for plan, document in zip(planned, documents, strict=False):
+        article, sentences = document
+        texts = embedding_texts(article, sentences)
+        numbers = paragraph_numbers(sentences)
+        key = cache.key(texts)
+        if (article.id, key) != (plan.id, plan.key):
+            raise IndexProblem(f"{article.id} changed while it was being indexed; run `newsbot index` again")
+        found = [sentence_terms(article.title, sentence.text) for sentence in sentences]
+        metadata.add(article, sentences, found)
+        for terms in found:
+            frequencies.update(terms)
+        position = {number: paragraph_row + i for i, number in enumerate(numbers)}
+        staged.sentence_paragraphs[sentence_row:sentence_row + len(sentences)] = [position[s.paragraph] for s in sentences]
+        embedding.add(_Pending(key, texts, len(sentences), sentence_row, paragraph_row), cached=plan.cached)
+        sentence_row += len(sentences)
+        paragraph_row += len(numbers)
+    if sentence_row != len(staged.sentence_paragraphs) or next(documents, None) is not None:
+        raise IndexProblem("the corpus changed while it was being indexed; run `newsbot index` again")
+    embedding.flush()
+    metadata.close()
+    save_document_frequencies(staging, sentence_row, frequencies)
+    save_sentence_paragraphs(staging, staged.sentence_paragraphs)
+    assert staged.sentence_vectors is not None and staged.paragraph_vectors is not None  # every article has a sentence
+    staged.paragraph_vectors.close()
+    return embedding.embedded, staged.sentence_vectors
+
+
+class _Embedding:
+    """Takes articles in order; stores cached vectors at once and embeds the others in batches across
+    articles, caching each article as its batch completes (what a resumed build reuses)."""
+
+    def __init__(self, embedder: Embedder, cache: EmbeddingCache, staged: _Staged,
+                 progress: ProgressCallback | None, *, total: int) -> None:
+        self._embedder, self._cache, self._staged, self._progress = embedder, cache, staged, progress
+        self._pending: list[_Pending] = []
+        self._waiting = 0
+        self._total = total
+        self._done = 0
+        self.embedded = 0
+        if progress:
+            progress(0, total)
+
+    def add(self, article: _Pending, *, cached: bool) -> None:
+        vectors = (self._cache.get(article.key, rows=len(article.texts), dimension=self._staged.dimension)
+                   if cached else None)
+        if vectors is not None:
+            self._staged.put(article.sentence_row, article.paragraph_row, article.sentences, vectors)
+            return
+        self._pending.append(article)
+        self._waiting += len(article.texts)
+        if self._waiting >= SENTENCES_PER_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        encoded = self._embedder.encode([text for article in self._pending for text in article.texts])
+        offset = 0
+        for article in self._pending:
+            vectors = encoded[offset:offset + len(article.texts)]
+            self._staged.put(article.sentence_row, article.paragraph_row, article.sentences, vectors)
+            self._cache.put(article.key, vectors)
+            offset += len(article.texts)
+            self.embedded += article.sentences
+        self._done += offset
+        self._pending, self._waiting = [], 0
+        if self._progress:
+            self._progress(self._done, max(self._total, self._done))
+
+
+def _finish_version(staging: Path, spool: RowFile, planned: list[_Planned], model: str, fingerprint: str,
+                    exact_up_to: int, started: float) -> None:
+    """Train and fill the FAISS index from the spooled sentence vectors, then write the manifest."""
+    plan = plan_index(len(spool), exact_up_to=exact_up_to)
     try:
-        metadata = MetadataWriter(staging / METADATA_FILE)
-        for (article, sentences), article_vectors in zip(documents, vectors):
-            numbers = paragraph_numbers(sentences)
-            if article_vectors is None or article_vectors.shape != (len(sentences) + len(numbers), dimension):
-                raise IndexProblem(f"embeddings of {article.id} have the wrong shape; run `newsbot index --force`")
-            position = {number: paragraph_count + i for i, number in enumerate(numbers)}
-            paragraph_count += len(numbers)
-            index.add(article_vectors[:len(sentences)])
-            paragraph_vectors.append(article_vectors[len(sentences):])
-            sentence_paragraphs.append(np.array([position[s.paragraph] for s in sentences], dtype=np.int64))
-            found = [sentence_terms(article.title, sentence.text) for sentence in sentences]
-            metadata.add(article, sentences, found)
-            for terms in found:
-                frequencies.update(terms)
-        metadata.close()
-        save_document_frequencies(staging, int(index.ntotal), frequencies)
-        save_vectors(index, staging / VECTORS_FILE)
-        paragraphs = save_paragraphs(staging, np.concatenate(paragraph_vectors), np.concatenate(sentence_paragraphs))
-        Manifest(
-            model=model, dimension=dimension, metric=METRIC, faiss_index=describe(index),
-            articles=len(documents), sentences=int(index.ntotal), paragraphs=paragraphs,
-            corpus_fingerprint=fingerprint, segmenter=SEGMENTER_VERSION, embedding=EMBEDDING_RECIPE,
-            built_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            build_seconds=round(time.perf_counter() - started, 3),
-        ).write(staging)
-        return publish(index_dir, staging)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        index = build_vectors(plan, spool)
+    finally:
+        spool.close(sync=False)
+    spool.path.unlink()
+    save_vectors(index, staging / VECTORS_FILE)
+    Manifest(
+        model=model, dimension=int(index.d), metric=METRIC, faiss_index=describe(index),
+        faiss_factory=plan.factory, faiss_training_sample=plan.training_sample, faiss_search=dict(plan.search),
+        articles=len(planned), sentences=int(index.ntotal), paragraphs=sum(p.paragraphs for p in planned),
+        corpus_fingerprint=fingerprint, segmenter=SEGMENTER_VERSION, embedding=EMBEDDING_RECIPE,
+        built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        build_seconds=round(time.perf_counter() - started, 3),
+    ).write(staging)

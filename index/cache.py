@@ -22,6 +22,9 @@ class EmbeddingCache:
         payload = self._model + "\x00" + "\x1e".join(texts)
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
+    def has(self, key: str) -> bool:
+        return self._path(key).is_file()
+
     def get(self, key: str, *, rows: int, dimension: int | None = None) -> np.ndarray | None:
         """The cached vectors, or None when absent or not of the expected shape."""
         try:

@@ -9,7 +9,8 @@ from pathlib import Path
 from index.errors import IndexCorrupt, IndexIncompatible
 
 FORMAT_NAME = "newsbot-index"
-FORMAT_VERSION = 4  # 2: paragraph vectors and term frequencies; 3: terms per sentence; 4: terms per paragraph
+FORMAT_VERSION = 5  # 2: paragraph vectors and term frequencies; 3: terms per sentence; 4: terms per paragraph;
+# 5: the FAISS index type chosen by size (exact or IVF,SQ8), its parameters recorded here
 MANIFEST_FILE = "manifest.json"
 VECTORS_FILE = "vectors.faiss"
 METADATA_FILE = "metadata.sqlite"
@@ -25,7 +26,10 @@ class Manifest:
     model: str
     dimension: int
     metric: str
-    faiss_index: str
+    faiss_index: str  # the FAISS class, e.g. IndexFlatIP or IndexIVFScalarQuantizer
+    faiss_factory: str  # the `faiss.index_factory` string it was built from, e.g. Flat or IVF4096,SQ8
+    faiss_training_sample: int  # vectors its k-means was trained on (0: not trained)
+    faiss_search: dict[str, int]  # search-time parameters set on every load, e.g. {"nprobe": 32}
     articles: int
     sentences: int
     paragraphs: int
@@ -63,6 +67,8 @@ def read_manifest(folder: Path) -> Manifest:
     except TypeError as error:
         raise IndexCorrupt(f"the index manifest {path} is incomplete ({error}); run `newsbot index`") from None
     if not (isinstance(manifest.dimension, int) and isinstance(manifest.sentences, int)
-            and isinstance(manifest.model, str)):
+            and isinstance(manifest.model, str) and isinstance(manifest.faiss_factory, str)
+            and isinstance(manifest.faiss_search, dict)
+            and all(isinstance(k, str) and isinstance(v, int) for k, v in manifest.faiss_search.items())):
         raise IndexCorrupt(f"the index manifest {path} has fields of the wrong type; run `newsbot index`")
     return manifest

@@ -14,7 +14,7 @@ import faiss
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from index.vectors import search_vectors
+from index.vectors import fetch_vectors, search_vectors
 
 SENTENCE_CANDIDATES = 100
 PARAGRAPH_CANDIDATES = 10
@@ -53,7 +53,7 @@ def dense_candidates(queries: np.ndarray, sentences: faiss.Index, paragraph_vect
         from_paragraphs = [np.arange(*np.searchsorted(sentence_paragraphs, [p, p + 1])) for p in best_paragraphs[row]]
         ids = np.unique(np.concatenate([proposed[row][proposed[row] >= 0], *from_paragraphs])).astype(np.int64)
         paragraphs = sentence_paragraphs[ids]
-        found.append(Candidates(ids, (sentences.reconstruct_batch(ids) @ query).astype(np.float32), paragraphs,
+        found.append(Candidates(ids, (fetch_vectors(sentences, ids) @ query).astype(np.float32), paragraphs,
                                 paragraph_scores[row, paragraphs].astype(np.float32)))
     return found
 

@@ -88,7 +88,7 @@ class Retriever:
         self.min_confidence = min_confidence
         self._embedder = embedder
         self._vectors = load_vectors(version_dir / VECTORS_FILE, dimension=manifest.dimension,
-                                     count=manifest.sentences)
+                                     count=manifest.sentences, search=manifest.faiss_search)
         self._paragraph_vectors, self._sentence_paragraphs = load_paragraphs(
             version_dir, dimension=manifest.dimension, sentences=manifest.sentences, paragraphs=manifest.paragraphs)
         self._term_frequencies = load_document_frequencies(version_dir, sentences=manifest.sentences)

@@ -4,7 +4,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,19 +16,9 @@ from index.metadata import MetadataReader
 from index.store import CURRENT_FILE, VERSIONS_DIR, current_version, write_checksums, writer_lock
 from retrieval import Retriever
 
+from embedders import CountingEmbedder
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-class CountingEmbedder(HashingEmbedder):
-    """Counts the sentences it is asked to embed, to prove what a rebuild reuses."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[int] = []
-
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
-        self.calls.append(len(texts))
-        return super().encode(texts, batch_size=batch_size)
 
 
 def _article(folder: Path, name: str, title: str, *sentences: str) -> None:
@@ -216,3 +205,12 @@ def test_a_missing_or_damaged_companion_file_is_refused(corpus_dir: Path, tmp_pa
     (version / damaged).write_bytes(b"not what it should be")
     with pytest.raises(IndexCorrupt, match="newsbot index"):
         Retriever.open(tmp_path / "idx", embedder=HashingEmbedder())
+
+
+def test_cached_vectors_of_another_width_are_refused_with_what_to_do(corpus_dir: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "idx"
+    good = build_index(corpus_dir, index_dir, HashingEmbedder(256))
+    _article(corpus_dir, "new.txt", "Other news", "A sentence of its own.")
+    with pytest.raises(IndexProblem, match="cached ones have 256.*cache/ folder"):
+        build_index(corpus_dir, index_dir, HashingEmbedder(384))  # same model name, another width
+    assert current_version(index_dir) == good.version
