@@ -29,7 +29,14 @@ from index.cache import EmbeddingCache
 from index.embedder import Embedder
 from index.errors import IndexProblem
 from index.lexicon import save_document_frequencies
-from index.manifest import METADATA_FILE, PARAGRAPH_VECTORS_FILE, VECTORS_FILE, Manifest, read_manifest
+from index.manifest import (
+    METADATA_FILE,
+    PARAGRAPH_INDEX_FILE,
+    PARAGRAPH_VECTORS_FILE,
+    VECTORS_FILE,
+    Manifest,
+    read_manifest,
+)
 from index.metadata import MetadataWriter
 from index.rowfile import RowFile
 from index.store import (
@@ -131,8 +138,8 @@ def _build_locked(source: DocumentSource, index_dir: Path, embedder: Embedder, p
                            tuple(problems), time.perf_counter() - started, up_to_date=True)
     staging = new_staging_dir(index_dir)
     try:
-        embedded, spool = _write_version(staging, source, planned, embedder, cache, progress)
-        _finish_version(staging, spool, planned, embedder.name, fingerprint, exact_up_to, started)
+        embedded, spool, paragraph_vectors = _write_version(staging, source, planned, embedder, cache, progress)
+        _finish_version(staging, spool, paragraph_vectors, planned, embedder.name, fingerprint, exact_up_to, started)
         version = publish(index_dir, staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -252,10 +259,11 @@ class _Pending:
 
 
 def _write_version(staging: Path, source: DocumentSource, planned: list[_Planned], embedder: Embedder,
-                   cache: EmbeddingCache, progress: ProgressCallback | None) -> tuple[int, RowFile]:
+                   cache: EmbeddingCache, progress: ProgressCallback | None) -> tuple[int, RowFile, RowFile]:
     """The second pass: metadata, term frequencies and vectors into `staging`.
 
-    Returns the number of sentences embedded and the spool of sentence vectors FAISS is built from.
+    Returns the number of sentences embedded, the spool of sentence vectors FAISS is built from and
+    the (kept) paragraph vectors, which get a FAISS index of their own.
     """
     staged = _Staged(staging, sum(p.sentences for p in planned), sum(p.paragraphs for p in planned))
     metadata = MetadataWriter(staging / METADATA_FILE)
@@ -287,8 +295,7 @@ def _write_version(staging: Path, source: DocumentSource, planned: list[_Planned
     save_document_frequencies(staging, sentence_row, frequencies)
     save_sentence_paragraphs(staging, staged.sentence_paragraphs)
     assert staged.sentence_vectors is not None and staged.paragraph_vectors is not None  # every article has a sentence
-    staged.paragraph_vectors.close()
-    return embedding.embedded, staged.sentence_vectors
+    return embedding.embedded, staged.sentence_vectors, staged.paragraph_vectors
 
 
 class _Embedding:
@@ -334,19 +341,26 @@ class _Embedding:
             self._progress(self._done, max(self._total, self._done))
 
 
-def _finish_version(staging: Path, spool: RowFile, planned: list[_Planned], model: str, fingerprint: str,
-                    exact_up_to: int, started: float) -> None:
-    """Train and fill the FAISS index from the spooled sentence vectors, then write the manifest."""
+def _finish_version(staging: Path, spool: RowFile, paragraph_vectors: RowFile, planned: list[_Planned], model: str,
+                    fingerprint: str, exact_up_to: int, started: float) -> None:
+    """Train and fill the FAISS indexes of the spooled sentence vectors and of the paragraph vectors
+    (the same choice of index by size: the best paragraphs of a million-sentence archive are found
+    without scoring every paragraph), then write the manifest."""
     plan = plan_index(len(spool), exact_up_to=exact_up_to)
+    paragraph_plan = plan_index(len(paragraph_vectors), exact_up_to=exact_up_to)
     try:
         index = build_vectors(plan, spool)
+        paragraph_index = build_vectors(paragraph_plan, paragraph_vectors)
     finally:
         spool.close(sync=False)
+        paragraph_vectors.close()
     spool.path.unlink()
     save_vectors(index, staging / VECTORS_FILE)
+    save_vectors(paragraph_index, staging / PARAGRAPH_INDEX_FILE)
     Manifest(
         model=model, dimension=int(index.d), metric=METRIC, faiss_index=describe(index),
         faiss_factory=plan.factory, faiss_training_sample=plan.training_sample, faiss_search=dict(plan.search),
+        paragraph_faiss_factory=paragraph_plan.factory, paragraph_faiss_search=dict(paragraph_plan.search),
         articles=len(planned), sentences=int(index.ntotal), paragraphs=sum(p.paragraphs for p in planned),
         corpus_fingerprint=fingerprint, segmenter=SEGMENTER_VERSION, embedding=EMBEDDING_RECIPE,
         built_at=datetime.now(UTC).isoformat(timespec="seconds"),

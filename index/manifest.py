@@ -9,12 +9,13 @@ from pathlib import Path
 from index.errors import IndexCorrupt, IndexIncompatible
 
 FORMAT_NAME = "newsbot-index"
-FORMAT_VERSION = 5  # 2: paragraph vectors and term frequencies; 3: terms per sentence; 4: terms per paragraph;
-# 5: the FAISS index type chosen by size (exact or IVF,SQ8), its parameters recorded here
+FORMAT_VERSION = 6  # 2: paragraph vectors and term frequencies; 3: terms per sentence; 4: terms per paragraph;
+# 5: the FAISS index type chosen by size (exact or IVF,SQ8), its parameters recorded here; 6: a paragraph index
 MANIFEST_FILE = "manifest.json"
 VECTORS_FILE = "vectors.faiss"
 METADATA_FILE = "metadata.sqlite"
 PARAGRAPH_VECTORS_FILE = "paragraph_vectors.npy"
+PARAGRAPH_INDEX_FILE = "paragraphs.faiss"
 SENTENCE_PARAGRAPHS_FILE = "sentence_paragraphs.npy"
 TERMS_FILE = "term_frequencies.json"
 
@@ -30,6 +31,8 @@ class Manifest:
     faiss_factory: str  # the `faiss.index_factory` string it was built from, e.g. Flat or IVF4096,SQ8
     faiss_training_sample: int  # vectors its k-means was trained on (0: not trained)
     faiss_search: dict[str, int]  # search-time parameters set on every load, e.g. {"nprobe": 32}
+    paragraph_faiss_factory: str  # the same for the paragraph index, chosen by the number of paragraphs
+    paragraph_faiss_search: dict[str, int]
     articles: int
     sentences: int
     paragraphs: int
@@ -68,7 +71,10 @@ def read_manifest(folder: Path) -> Manifest:
         raise IndexCorrupt(f"the index manifest {path} is incomplete ({error}); run `newsbot index`") from None
     if not (isinstance(manifest.dimension, int) and isinstance(manifest.sentences, int)
             and isinstance(manifest.model, str) and isinstance(manifest.faiss_factory, str)
-            and isinstance(manifest.faiss_search, dict)
-            and all(isinstance(k, str) and isinstance(v, int) for k, v in manifest.faiss_search.items())):
+            and all(_parameters(search) for search in (manifest.faiss_search, manifest.paragraph_faiss_search))):
         raise IndexCorrupt(f"the index manifest {path} has fields of the wrong type; run `newsbot index`")
     return manifest
+
+
+def _parameters(search: object) -> bool:
+    return isinstance(search, dict) and all(isinstance(k, str) and isinstance(v, int) for k, v in search.items())

@@ -34,32 +34,29 @@ class Candidates:
     paragraph_scores: np.ndarray  # cos(question, paragraph)
 
 
-def dense_candidates(queries: np.ndarray, sentences: faiss.Index, paragraph_vectors: np.ndarray,
-                     sentence_paragraphs: np.ndarray, *, sentence_candidates: int = SENTENCE_CANDIDATES,
+def dense_candidates(queries: np.ndarray, sentences: faiss.Index, paragraphs: faiss.Index,
+                     paragraph_vectors: np.ndarray, sentence_paragraphs: np.ndarray, *,
+                     sentence_candidates: int = SENTENCE_CANDIDATES,
                      paragraph_candidates: int = PARAGRAPH_CANDIDATES) -> list[Candidates]:
     """For each query row, the union of its best sentences and of every sentence of its best paragraphs.
 
-    `sentence_paragraphs[i]` is the paragraph row of sentence i; it never decreases, since a
-    paragraph's sentences are stored together.
+    `paragraphs` indexes the rows of `paragraph_vectors` (which may be memory-mapped: only the
+    candidates' rows are read). `sentence_paragraphs[i]` is the paragraph row of sentence i; it
+    never decreases, since a paragraph's sentences are stored together.
     """
     if sentences.ntotal == 0:
         empty = np.empty(0, np.int64)
         return [Candidates(empty, empty.astype(np.float32), empty, empty.astype(np.float32)) for _ in queries]
     _, proposed = search_vectors(sentences, queries, sentence_candidates)
-    paragraph_scores = queries @ paragraph_vectors.T
-    best_paragraphs = _top(paragraph_scores, paragraph_candidates)
+    _, best_paragraphs = search_vectors(paragraphs, queries, paragraph_candidates)
     found = []
     for row, query in enumerate(queries):
-        from_paragraphs = [np.arange(*np.searchsorted(sentence_paragraphs, [p, p + 1])) for p in best_paragraphs[row]]
+        from_paragraphs = [np.arange(*np.searchsorted(sentence_paragraphs, [p, p + 1]))
+                           for p in best_paragraphs[row] if p >= 0]
         ids = np.unique(np.concatenate([proposed[row][proposed[row] >= 0], *from_paragraphs])).astype(np.int64)
-        paragraphs = sentence_paragraphs[ids]
-        found.append(Candidates(ids, (fetch_vectors(sentences, ids) @ query).astype(np.float32), paragraphs,
-                                paragraph_scores[row, paragraphs].astype(np.float32)))
+        rows = np.asarray(sentence_paragraphs[ids])
+        distinct, position = np.unique(rows, return_inverse=True)
+        paragraph_scores = (np.asarray(paragraph_vectors[distinct]) @ query)[position]
+        found.append(Candidates(ids, (fetch_vectors(sentences, ids) @ query).astype(np.float32), rows,
+                                paragraph_scores.astype(np.float32)))
     return found
-
-
-def _top(scores: np.ndarray, count: int) -> np.ndarray:
-    count = min(count, scores.shape[1])
-    if count == scores.shape[1]:
-        return np.tile(np.arange(count), (len(scores), 1))
-    return np.argpartition(-scores, count - 1, axis=1)[:, :count]

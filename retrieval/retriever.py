@@ -15,7 +15,7 @@ from index import default_index_dir
 from index.embedder import Embedder, canonical_model_name, default_model, load_embedder
 from index.errors import IndexIncompatible
 from index.lexicon import load_document_frequencies
-from index.manifest import METADATA_FILE, VECTORS_FILE, Manifest, read_manifest
+from index.manifest import METADATA_FILE, PARAGRAPH_INDEX_FILE, VECTORS_FILE, Manifest, read_manifest
 from index.metadata import ArticleInfo, MetadataReader, StoredSentence
 from index.store import current_version
 from index.vectors import load_paragraphs, load_vectors
@@ -89,6 +89,8 @@ class Retriever:
         self._embedder = embedder
         self._vectors = load_vectors(version_dir / VECTORS_FILE, dimension=manifest.dimension,
                                      count=manifest.sentences, search=manifest.faiss_search)
+        self._paragraph_index = load_vectors(version_dir / PARAGRAPH_INDEX_FILE, dimension=manifest.dimension,
+                                             count=manifest.paragraphs, search=manifest.paragraph_faiss_search)
         self._paragraph_vectors, self._sentence_paragraphs = load_paragraphs(
             version_dir, dimension=manifest.dimension, sentences=manifest.sentences, paragraphs=manifest.paragraphs)
         self._term_frequencies = load_document_frequencies(version_dir, sentences=manifest.sentences)
@@ -144,7 +146,8 @@ class Retriever:
     def candidates(self, questions: Sequence[str]) -> list[Candidates]:
         """Each (cleaned, non-empty) question's candidate sentences by their embeddings: one model call."""
         queries = self._embedder.encode(list(questions))
-        return dense_candidates(queries, self._vectors, self._paragraph_vectors, self._sentence_paragraphs)
+        return dense_candidates(queries, self._vectors, self._paragraph_index, self._paragraph_vectors,
+                                self._sentence_paragraphs)
 
     def rank(self, question: str, candidates: Candidates) -> tuple[np.ndarray, np.ndarray]:
         """The candidates' ids and scores, best first (`retrieval.rerank`)."""

@@ -38,9 +38,11 @@ def test_manifest_describes_the_index(corpus_dir: Path, tmp_path: Path) -> None:
     stored = json.loads((report.version / MANIFEST_FILE).read_text())
     assert stored["format"] == "newsbot-index"
     assert manifest.paragraphs == 13 and manifest.embedding.startswith("title-sentence")
-    assert {p.name for p in report.version.iterdir()} == {"manifest.json", "vectors.faiss", "metadata.sqlite", "checksums.json",
-                                                          "paragraph_vectors.npy", "sentence_paragraphs.npy",
+    assert {p.name for p in report.version.iterdir()} == {"manifest.json", "vectors.faiss", "metadata.sqlite",
+                                                          "checksums.json", "paragraph_vectors.npy",
+                                                          "sentence_paragraphs.npy", "paragraphs.faiss",
                                                           "term_frequencies.json"}
+    assert manifest.paragraph_faiss_factory == "Flat" and manifest.paragraph_faiss_search == {}
     frequencies = json.loads((report.version / "term_frequencies.json").read_text())
     assert frequencies["documents"] == manifest.sentences
     assert frequencies["document_frequency"]["lavrov"] >= 2  # in the title, so in every sentence's terms

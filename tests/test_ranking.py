@@ -15,9 +15,13 @@ def _corpus(seed: int, paragraphs: int, per_paragraph: int, dimension: int = 16)
     sentence_paragraphs = np.repeat(np.arange(paragraphs), rng.integers(1, per_paragraph + 1, size=paragraphs))
     sentences = _unit(rng.normal(size=(len(sentence_paragraphs), dimension)))
     paragraph_vectors = _unit(rng.normal(size=(paragraphs, dimension)))
-    index = new_vector_index(dimension)
-    index.add(sentences)
-    return rng, index, sentences, paragraph_vectors, sentence_paragraphs
+    return rng, _indexed(sentences), sentences, paragraph_vectors, sentence_paragraphs
+
+
+def _indexed(vectors: np.ndarray):
+    index = new_vector_index(vectors.shape[1])
+    index.add(vectors)
+    return index
 
 
 @settings(max_examples=40, deadline=None)
@@ -26,8 +30,8 @@ def test_candidates_carry_the_brute_force_cosines_and_cover_a_small_corpus(seed:
                                                                          per_paragraph: int) -> None:
     rng, index, sentences, paragraph_vectors, sentence_paragraphs = _corpus(seed, paragraphs, per_paragraph)
     queries = _unit(rng.normal(size=(3, 16)))
-    everything = dense_candidates(queries, index, paragraph_vectors, sentence_paragraphs,
-                                  sentence_candidates=len(sentences))
+    everything = dense_candidates(queries, index, _indexed(paragraph_vectors), paragraph_vectors,
+                                  sentence_paragraphs, sentence_candidates=len(sentences))
     for query, found in zip(queries, everything):
         np.testing.assert_array_equal(found.ids, np.arange(len(sentences)))  # every sentence is a candidate
         np.testing.assert_allclose(found.sentence_scores, sentences @ query, rtol=1e-5, atol=1e-5)
@@ -44,8 +48,8 @@ def test_candidates_are_the_best_sentences_and_every_sentence_of_the_best_paragr
     members = set(np.nonzero(sentence_paragraphs == target)[0])
     own_best = set(np.argsort(-(sentences @ query))[:3])
     assert not members <= own_best  # FAISS alone would not propose them all
-    found = dense_candidates(query[None, :], index, paragraph_vectors, sentence_paragraphs,
-                             sentence_candidates=3, paragraph_candidates=2)[0]
+    found = dense_candidates(query[None, :], index, _indexed(paragraph_vectors), paragraph_vectors,
+                             sentence_paragraphs, sentence_candidates=3, paragraph_candidates=2)[0]
     best_paragraphs = set(np.argsort(-(paragraph_vectors @ query))[:2])
     expected = own_best | set(np.nonzero(np.isin(sentence_paragraphs, list(best_paragraphs)))[0])
     assert members <= set(found.ids) and set(found.ids) == expected
@@ -53,5 +57,6 @@ def test_candidates_are_the_best_sentences_and_every_sentence_of_the_best_paragr
 
 def test_an_empty_index_has_no_candidates() -> None:
     index = new_vector_index(4)
-    found = dense_candidates(_unit(np.ones((2, 4))), index, np.zeros((0, 4), np.float32), np.zeros(0, np.int64))
+    found = dense_candidates(_unit(np.ones((2, 4))), index, new_vector_index(4), np.zeros((0, 4), np.float32),
+                             np.zeros(0, np.int64))
     assert [len(f.ids) for f in found] == [0, 0]

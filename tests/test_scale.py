@@ -65,6 +65,9 @@ def test_a_large_corpus_gets_an_approximate_index_recorded_in_the_manifest(bulk_
     assert manifest.faiss_index == "IndexIVFScalarQuantizer"
     assert manifest.faiss_training_sample == plan.training_sample and manifest.faiss_search == dict(plan.search)
     assert not list(report.version.glob("*spool*"))
+    paragraph_plan = plan_index(manifest.paragraphs, exact_up_to=THRESHOLD)  # paragraphs get their own index
+    assert (manifest.paragraph_faiss_factory, manifest.paragraph_faiss_search) == (paragraph_plan.factory,
+                                                                                   dict(paragraph_plan.search))
     loaded = load_vectors(report.version / VECTORS_FILE, dimension=manifest.dimension, count=manifest.sentences,
                           search=manifest.faiss_search)
     assert loaded.nprobe == manifest.faiss_search["nprobe"] > 1
