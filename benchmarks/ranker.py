@@ -34,12 +34,21 @@ from index.manifest import METADATA_FILE  # noqa: E402
 from index.metadata import MetadataReader  # noqa: E402
 from index.store import current_version  # noqa: E402
 from retrieval import Retriever  # noqa: E402
-from retrieval.evaluate import Query, abstention_split, load_squad, low_overlap, reqa_metrics, reqa_task  # noqa: E402
+from retrieval.evaluate import (  # noqa: E402
+    LOW_OVERLAP,
+    Query,
+    abstention_split,
+    load_squad,
+    low_overlap,
+    reqa_metrics,
+    reqa_task,
+)
 from retrieval.rerank import FEATURES, WEIGHTS, fit_weights  # noqa: E402
 
 SQUAD = ROOT.parent / "shared" / "eval" / "squad_v1.1_dev.jsonl"
 TUNING = 24  # articles 0-23 tune; 24-47 are held out
 OVERLAP_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.6)
+PARAGRAPH_OVERLAP_WEIGHTS = (0.2, 0.3, 0.4)
 SENTENCE, PARAGRAPH, PARAGRAPH_TERMS, ANSWER_TYPE, SENTENCE_TERMS = (FEATURES.index(name) for name in FEATURES)
 
 
@@ -61,8 +70,13 @@ def main() -> None:
     features, ids, texts = _features(args.work_dir / "all", embedder, queries)
     gold = [np.array([texts[i] == q.gold for i in row]) for q, row in zip(queries, ids)]
     tuning = article_of < TUNING
+    # A harsher slice: the answer's whole paragraph holds less than 40% of the question's term weight
+    # (questions whose answer is among the candidates), where paragraph overlap cannot help either.
+    paragraph_low = np.array([bool(g.any()) and x[g, PARAGRAPH_TERMS].max() < LOW_OVERLAP
+                              for x, g in zip(features, gold)])
     questions = {"0-23 (tuning)": tuning, "24-47 (held out)": ~tuning, "all 48": tuning | ~tuning,
-                 "low-overlap slice": paraphrased, "low-overlap, 0-23": paraphrased & tuning}
+                 "low-overlap slice": paraphrased, "low-overlap, 0-23": paraphrased & tuning,
+                 "low paragraph overlap": paragraph_low, "low paragraph overlap, 0-23": paragraph_low & tuning}
 
     def measure(weights: np.ndarray) -> dict[str, dict]:
         retrieved = [[texts[i] for i in row[np.argsort(-(x @ weights), kind="stable")][:100]]
@@ -75,6 +89,9 @@ def main() -> None:
     fitted = {weight: _fit(features, gold, tuning, weight) for weight in OVERLAP_WEIGHTS}
     for weight, weights in fitted.items():
         levers[f"fitted, sentence overlap fixed at {weight}"] = weights
+    for weight in PARAGRAPH_OVERLAP_WEIGHTS:
+        levers[f"fitted, sentence overlap 0.2, paragraph overlap fixed at {weight}"] = _fit(
+            features, gold, tuning, 0.2, paragraph_overlap=weight)
     levers["fitted without paragraph overlap, sentence overlap 0.2"] = _fit(features, gold, tuning, 0.2,
                                                                             drop=PARAGRAPH_TERMS)
     levers["fitted without answer type, sentence overlap 0.2"] = _fit(features, gold, tuning, 0.2, drop=ANSWER_TYPE)
@@ -103,15 +120,18 @@ def _weights(**named: float) -> np.ndarray:
 
 
 def _fit(features: list[np.ndarray], gold: list[np.ndarray], tuning: np.ndarray, overlap: float,
-         drop: int | None = None) -> np.ndarray:
-    """Fit the free weights with the sentence cosine and sentence overlap fixed at 1 : `overlap`;
-    `drop` leaves one feature out (weight 0)."""
-    free = [PARAGRAPH, PARAGRAPH_TERMS, ANSWER_TYPE]
-    if drop is not None:
-        free.remove(drop)
-    columns = [np.column_stack([x[:, SENTENCE] + overlap * x[:, SENTENCE_TERMS], x[:, free]]) for x in features]
+         drop: int | None = None, paragraph_overlap: float | None = None) -> np.ndarray:
+    """Fit the free weights with the sentence cosine and sentence overlap fixed at 1 : `overlap`
+    (and paragraph overlap at `paragraph_overlap` when given); `drop` leaves one feature out (weight 0)."""
+    fixed = {SENTENCE: 1.0, SENTENCE_TERMS: overlap}
+    if paragraph_overlap is not None:
+        fixed[PARAGRAPH_TERMS] = paragraph_overlap
+    free = [f for f in (PARAGRAPH, PARAGRAPH_TERMS, ANSWER_TYPE) if f not in fixed and f != drop]
+    columns = [np.column_stack([sum(w * x[:, f] for f, w in fixed.items()), x[:, free]]) for x in features]
     fitted = fit_weights([c for c, t in zip(columns, tuning) if t], [g for g, t in zip(gold, tuning) if t])
-    weights = _weights(sentence_terms=overlap)
+    weights = np.zeros(len(FEATURES))
+    for feature, weight in fixed.items():
+        weights[feature] = weight
     weights[free] = fitted[1:] / fitted[0]
     return weights
 

@@ -26,7 +26,7 @@ from retrieval.rerank import ANSWER_TYPE_DEPTH, FEATURES, scores
 from retrieval.span import AnswerSpan, find_answer_span, offers_answer
 
 MAX_QUESTION_CHARS = 1000
-DEFAULT_MIN_CONFIDENCE = 1.14  # refuses 95% of out-of-corpus questions on SQuAD dev 0-23: a margin (docs/QUALITY.md)
+DEFAULT_MIN_CONFIDENCE = 0.95  # refuses 95% of out-of-corpus questions on SQuAD dev 0-23: a margin (docs/QUALITY.md)
 NOT_FOUND = "I found nothing in my articles that answers that."
 EMPTY_QUESTION = "Please ask a question in words, for example: How many people have died?"
 

@@ -240,13 +240,13 @@ async def test_telegram_rejecting_the_html_gets_the_same_reply_as_plain_text(bot
 
 async def test_rate_limit_refuses_a_burst_politely_without_slowing_others(tmp_path: Path, corpus_dir: Path) -> None:
     async for harness in _harness(tmp_path, corpus_dir, HashingEmbedder(), NEWSBOT_RATE_LIMIT_QUESTIONS="2"):
-        first = await harness.say("zebras?")
-        second = await harness.say("zoo?")
+        first = await harness.say("How many zebras escaped from the zoo?")
+        second = await harness.say("Where were the zebras found?")
         [third] = await harness.say("park?")
-        assert "Seven zebras" in first[0].text and "Seven zebras" in second[0].text
+        assert "zebras" in first[0].text and "zebras" in second[0].text  # answered, not limited
         assert "faster than I can keep up" in third.text and "try again in" in third.text
-        [other] = await harness.say("zebras?", chat_id=3)
-        assert "Seven zebras" in other.text
+        [other] = await harness.say("How many zebras escaped from the zoo?", chat_id=3)
+        assert "zebras" in other.text and "faster than" not in other.text
 
 
 async def test_one_question_in_flight_per_user(bot: Harness) -> None:
