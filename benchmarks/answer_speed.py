@@ -19,15 +19,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.squad import squad_records  # noqa: E402
 from index import build_from_documents  # noqa: E402
 from index.embedder import default_model, load_embedder  # noqa: E402
 from index.manifest import METADATA_FILE, VECTORS_FILE  # noqa: E402
 from index.metadata import MetadataReader  # noqa: E402
 from index.vectors import load_vectors, search_vectors  # noqa: E402
 from retrieval import Retriever  # noqa: E402
-from retrieval.evaluate import load_squad, reqa_task  # noqa: E402
+from retrieval.evaluate import reqa_task  # noqa: E402
 
-SQUAD = ROOT.parent / "shared" / "eval" / "squad_v1.1_dev.jsonl"
 
 
 def main() -> None:
@@ -36,11 +36,11 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=300)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    if not SQUAD.is_file():
-        print(f"{SQUAD} is not here; nothing to measure")
+    records = squad_records()
+    if records is None:
         return
     embedder = load_embedder(default_model())
-    documents, queries = reqa_task(load_squad(SQUAD), "dataset")
+    documents, queries = reqa_task(records, "dataset")
     index_dir = args.work_dir / "all"
     build_from_documents(documents, index_dir, embedder)
     retriever = Retriever.open(index_dir, embedder=embedder)

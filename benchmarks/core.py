@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.squad import SQUAD
 from benchmarks.stats import latencies_ms, summary_ms
 from corpus import BUNDLED_CORPUS_DIR
 from index import build_from_documents
@@ -24,7 +25,6 @@ from retrieval import Retriever
 from retrieval.evaluate import load_squad, reqa_task
 
 ROOT = Path(__file__).resolve().parents[1]
-SQUAD = ROOT.parent / "shared" / "eval" / "squad_v1.1_dev.jsonl"
 COLD_QUESTION = "How many people have died?"
 
 

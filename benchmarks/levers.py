@@ -23,12 +23,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.squad import squad_records  # noqa: E402
 from corpus.terms import sentence_terms, terms  # noqa: E402
 from index.embedder import SentenceTransformerEmbedder  # noqa: E402
-from retrieval.evaluate import Query, load_squad, low_overlap, reqa_metrics, reqa_task  # noqa: E402
+from retrieval.evaluate import Query, low_overlap, reqa_metrics, reqa_task  # noqa: E402
 from retrieval.lexical import term_weights  # noqa: E402
 
-SQUAD = ROOT.parent / "shared" / "eval" / "squad_v1.1_dev.jsonl"
 RANGES = {"0-23 (tuning)": (0, 24), "24-47 (held out)": (24, 48), "all 48": (0, 48)}
 WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.7)
 LEXICAL_WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.6, 0.8)
@@ -40,10 +40,9 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/newsbot-levers"))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    if not SQUAD.is_file():
-        print(f"{SQUAD} is not here; nothing to measure")
+    records = squad_records()
+    if records is None:
         return
-    records = load_squad(SQUAD)
     documents, queries = reqa_task(records, "dataset")
     sentences = [(article, sentence) for article, found in documents for sentence in found]
     paragraph_texts: dict[tuple[str, int], str] = {}

@@ -28,6 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.squad import squad_records  # noqa: E402
 from index import build_from_documents  # noqa: E402
 from index.embedder import default_model, load_embedder  # noqa: E402
 from index.manifest import METADATA_FILE  # noqa: E402
@@ -38,14 +39,12 @@ from retrieval.evaluate import (  # noqa: E402
     LOW_OVERLAP,
     Query,
     abstention_split,
-    load_squad,
     low_overlap,
     reqa_metrics,
     reqa_task,
 )
 from retrieval.rerank import FEATURES, WEIGHTS, fit_weights  # noqa: E402
 
-SQUAD = ROOT.parent / "shared" / "eval" / "squad_v1.1_dev.jsonl"
 TUNING = 24  # articles 0-23 tune; 24-47 are held out
 OVERLAP_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.6)
 PARAGRAPH_OVERLAP_WEIGHTS = (0.2, 0.3, 0.4)
@@ -58,10 +57,9 @@ def main() -> None:
     parser.add_argument("--model", default=default_model())
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    if not SQUAD.is_file():
-        print(f"{SQUAD} is not here; nothing to measure")
+    records = squad_records()
+    if records is None:
         return
-    records = load_squad(SQUAD)
     embedder = load_embedder(args.model)
     documents, queries = reqa_task(records, "dataset")
     article_of = np.array([n for n, record in enumerate(records) for _ in reqa_task([record], "dataset")[1]])

@@ -41,7 +41,6 @@ sys.path.insert(0, str(ROOT))
 from index.rowfile import RowFile  # noqa: E402
 from index.vectors import EXACT, IndexPlan, build_vectors, load_vectors, plan_index, save_vectors  # noqa: E402
 
-SQUAD = ROOT.parent / "shared" / "eval" / "squad_v1.1_dev.jsonl"
 CACHE_DIR = Path(tempfile.gettempdir()) / "newsbot-scale"
 QUERIES = 200
 CANDIDATES = 100  # what retrieval.ranking asks FAISS for (SENTENCE_CANDIDATES)
@@ -97,6 +96,7 @@ def real_vectors(cache_dir: Path = CACHE_DIR) -> tuple[np.ndarray, np.ndarray]:
     path = cache_dir / f"{embedder.name.replace('/', '_')}-squad-dev.npz"
     if not path.is_file():
         from index.build import embedding_texts
+        from benchmarks.squad import SQUAD
         from retrieval.evaluate import load_squad, reqa_task
 
         if not SQUAD.is_file():

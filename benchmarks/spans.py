@@ -19,11 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from retrieval.evaluate import load_squad  # noqa: E402
+from benchmarks.squad import squad_records  # noqa: E402
 from retrieval.span import MARGIN  # noqa: E402
 from retrieval.span_eval import span_metrics  # noqa: E402
 
-SQUAD = ROOT.parent / "shared" / "eval" / "squad_v1.1_dev.jsonl"
 RANGES = {"0-23 (tuning)": slice(0, 24), "24-47 (held out)": slice(24, 48), "all 48": slice(0, 48)}
 MARGINS = (0, 1, 2, 3, 4, 5, 8)
 
@@ -32,10 +31,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    if not SQUAD.is_file():
-        print(f"{SQUAD} is not here; nothing to measure")
+    records = squad_records()
+    if records is None:
         return
-    records = load_squad(SQUAD)
     table = {name: span_metrics(records[articles]) for name, articles in RANGES.items()}
     sweep = {margin: {name: span_metrics(records[RANGES[name]], margin=margin)
                       for name in ("0-23 (tuning)", "24-47 (held out)")} for margin in MARGINS}
