@@ -151,9 +151,9 @@ class Retriever:
 
     def rank(self, question: str, candidates: Candidates) -> tuple[np.ndarray, np.ndarray]:
         """The candidates' ids and scores, best first (`retrieval.rerank`)."""
-        features = self.features(question, candidates)
-        order = np.argsort(-scores(features), kind="stable")
-        return candidates.ids[order], scores(features[order])
+        ranked = scores(self.features(question, candidates))
+        order = np.argsort(-ranked, kind="stable")
+        return candidates.ids[order], ranked[order]
 
     def features(self, question: str, candidates: Candidates) -> np.ndarray:
         """The candidates x `FEATURES` matrix of evidence; answer types only for the best few."""
