@@ -208,22 +208,19 @@ def write_synthetic_corpus(folder: Path, sentences: int, *, seed: int = 0) -> di
 
 
 def _build_index(corpus: str, index_dir: str, progress_file: str | None = None) -> dict:
-    """In a child: build with newsbot's own build and a tqdm bar, as `newsbot index` does."""
-    from tqdm import tqdm
-
+    """In a child: build with newsbot's own build and progress bars, as `newsbot index` does."""
+    from bot.cli import ProgressBars
     from index import build_index
+    from index.build import EMBEDDING
     from index.embedder import HashingEmbedder
 
-    bar = tqdm(desc="embedding", unit="text", file=sys.stderr, mininterval=2)
+    with ProgressBars() as bars:
+        def progress(stage: str, done: int, total: int | None) -> None:
+            bars(stage, done, total)
+            if progress_file and stage == EMBEDDING:
+                Path(progress_file).write_text(f"{done} {total}")
 
-    def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
-        if progress_file:
-            Path(progress_file).write_text(f"{done} {total}")
-
-    report = build_index(Path(corpus), Path(index_dir), HashingEmbedder(DIMENSION), progress=progress)
-    bar.close()
+        report = build_index(Path(corpus), Path(index_dir), HashingEmbedder(DIMENSION), progress=progress)
     manifest = json.loads((report.version / "manifest.json").read_text())
     return {"articles": report.articles, "sentences": report.sentences, "embedded": report.embedded,
             "index": manifest["faiss_factory"], "search": manifest["faiss_search"]}

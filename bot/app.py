@@ -37,6 +37,7 @@ from bot.replies import edit_chunk, send_chunks, typing
 from bot.retry import RetryingLimiter
 from bot.service import ArticleRejected, BuildRunning, Progress, Service
 from index import BuildReport, IndexProblem
+from index.build import EMBEDDING, READING
 
 log = logging.getLogger(__name__)
 
@@ -406,20 +407,30 @@ async def _download_text(message: Message) -> str:
 
 async def _report_progress(status: Message, doing: str, progress: Progress, stop: asyncio.Event) -> None:
     """Edit the status message as the build advances, at most every PROGRESS_EVERY seconds."""
-    shown = (0, 0)
+    shown = ""
     while not stop.is_set():
         try:
             await asyncio.wait_for(stop.wait(), PROGRESS_EVERY)
         except TimeoutError:
-            now = (progress.done, progress.total)
-            if now != shown and progress.total:
+            now = progress_text(doing, progress.stage, progress.done, progress.total)
+            if now and now != shown:
                 shown = now
-                percent = 100 * progress.done // progress.total
                 try:
-                    await edit_chunk(status, render(text_blocks(
-                        f"⏳ {doing}… {progress.done:,} of {progress.total:,} sentences embedded ({percent}%)"))[0])
+                    await edit_chunk(status, render(text_blocks(now))[0])
                 except TelegramError as error:  # progress is best effort; the outcome edit is what matters
                     log.info("progress edit failed: %s", error)
+
+
+def progress_text(doing: str, stage: str, done: int, total: int | None) -> str:
+    """The status line for a build's stage (index.build's READING, EMBEDDING, INDEXING); "" before it starts."""
+    if stage == READING:
+        return f"⏳ {doing}… reading the articles: {done:,} read"
+    if not total:
+        return ""
+    percent = 100 * done // total
+    if stage == EMBEDDING:
+        return f"⏳ {doing}… {done:,} of {total:,} sentences and paragraphs embedded ({percent}%)"
+    return f"⏳ {doing}… building the search index: {done:,} of {total:,} vectors added ({percent}%)"
 
 
 def _built_blocks(report: BuildReport) -> list[Block]:

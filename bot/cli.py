@@ -132,20 +132,22 @@ def _index(args: argparse.Namespace) -> int:
     return 0
 
 
-class _ProgressBars:
-    """One progress bar on stderr per stage, for `progress(stage, done, total)` callbacks."""
+class ProgressBars:
+    """One progress bar on stderr per stage, for `progress(stage, done, total)` callbacks; a total of
+    None (not known yet) shows a counter."""
 
-    def __enter__(self) -> _ProgressBars:
+    def __enter__(self) -> ProgressBars:
         self._bars: dict[str, object] = {}
         return self
 
-    def __call__(self, stage: str, done: int, total: int) -> None:
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
         from tqdm import tqdm
 
         if stage not in self._bars:
             self._bars[stage] = tqdm(total=total, desc=stage, file=sys.stderr, disable=None, leave=False)
         bar = self._bars[stage]
-        bar.total = total  # type: ignore[attr-defined]
+        if total is not None:
+            bar.total = total  # type: ignore[attr-defined]
         bar.update(done - bar.n)  # type: ignore[attr-defined]
 
     def __exit__(self, *exc: object) -> None:
@@ -154,10 +156,9 @@ class _ProgressBars:
 
 
 def _build(args: argparse.Namespace, embedder: Embedder, *, force: bool = False) -> BuildReport:
-    with _ProgressBars() as progress:
+    with ProgressBars() as progress:
         report = build_index(args.corpus_dir or default_corpus_dir(), args.index_dir or default_index_dir(),
-                             embedder, progress=lambda done, total: progress("embedding", done, total),
-                             force=force)
+                             embedder, progress=progress, force=force)
     for problem in report.problems:
         print(f"warning: {problem}", file=sys.stderr)
     return report
@@ -204,7 +205,7 @@ def _eval(args: argparse.Namespace) -> int:
     if not args.dataset.is_file():
         print(f"newsbot: the dataset {args.dataset} does not exist", file=sys.stderr)
         return 2
-    with _ProgressBars() as progress:
+    with ProgressBars() as progress:
         report = evaluate_file(args.dataset, _embedder(args), segmentations=_segmentations(args.segmentation),
                                articles=_article_range(args.articles), work_dir=args.work_dir, progress=progress)
     print(json.dumps(report, indent=2) if args.json else format_report(report))

@@ -49,11 +49,12 @@ class ArticleRejected(ValueError):
 class Progress:
     """How far the running build is; written by the build thread, read by the progress reporter."""
 
+    stage: str = ""
     done: int = 0
-    total: int = 0
+    total: int | None = None
 
-    def update(self, done: int, total: int) -> None:
-        self.done, self.total = done, total
+    def update(self, stage: str, done: int, total: int | None) -> None:
+        self.stage, self.done, self.total = stage, done, total
 
 
 @dataclass(frozen=True)

@@ -57,8 +57,12 @@ from index.vectors import (
     save_vectors,
 )
 
-ProgressCallback = Callable[[int, int], None]
-"""Called with (texts embedded so far, texts to embed in this build); a text is a sentence or a paragraph."""
+ProgressCallback = Callable[[str, int, int | None], None]
+"""Called with (stage, done, total) as a build advances, so a long build always shows what it is doing:
+READING counts the articles read by the first pass (total None until it ends), EMBEDDING the texts
+(sentences and paragraphs) the cache lacks, INDEXING the vectors added to FAISS."""
+
+READING, EMBEDDING, INDEXING = "reading", "embedding", "indexing"
 
 EMBEDDING_RECIPE = "title-sentence+paragraph-v1"  # what is embedded; part of the corpus fingerprint
 SENTENCES_PER_BATCH = 1024
@@ -124,7 +128,7 @@ def _build_locked(source: DocumentSource, index_dir: Path, embedder: Embedder, p
                   force: bool, started: float, exact_up_to: int, nothing_read: str) -> BuildReport:
     remove_stale(index_dir)
     cache = EmbeddingCache(index_dir / CACHE_DIR, embedder.name)
-    planned, problems = _survey(source, cache)
+    planned, problems = _survey(source, cache, progress)
     if not planned:
         detail = f" ({problems[0]})" if problems else ""
         raise IndexProblem(f"{nothing_read}{detail}; nothing was changed")
@@ -139,7 +143,8 @@ def _build_locked(source: DocumentSource, index_dir: Path, embedder: Embedder, p
     staging = new_staging_dir(index_dir)
     try:
         embedded, spool, paragraph_vectors = _write_version(staging, source, planned, embedder, cache, progress)
-        _finish_version(staging, spool, paragraph_vectors, planned, embedder.name, fingerprint, exact_up_to, started)
+        _finish_version(staging, spool, paragraph_vectors, planned, embedder.name, fingerprint, exact_up_to, started,
+                        progress)
         version = publish(index_dir, staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -197,7 +202,8 @@ def _read_documents(corpus_dir: Path) -> Iterator[Document | Problem]:
                 yield Problem(item.id, "skipped: no sentences in the body")
 
 
-def _survey(source: DocumentSource, cache: EmbeddingCache) -> tuple[list[_Planned], list[Problem]]:
+def _survey(source: DocumentSource, cache: EmbeddingCache,
+            progress: ProgressCallback | None) -> tuple[list[_Planned], list[Problem]]:
     """The first pass: what each article will occupy and whether its embeddings are cached."""
     planned: list[_Planned] = []
     problems: list[Problem] = []
@@ -209,6 +215,10 @@ def _survey(source: DocumentSource, cache: EmbeddingCache) -> tuple[list[_Planne
         key = cache.key(embedding_texts(article, sentences))
         planned.append(_Planned(article.id, _article_fingerprint(article, sentences), key, len(sentences),
                                 len(paragraph_numbers(sentences)), cache.has(key)))
+        if progress:
+            progress(READING, len(planned), None)
+    if progress:
+        progress(READING, len(planned), len(planned))
     return planned, problems
 
 
@@ -311,7 +321,7 @@ class _Embedding:
         self._done = 0
         self.embedded = 0
         if progress:
-            progress(0, total)
+            progress(EMBEDDING, 0, total)
 
     def add(self, article: _Pending, *, cached: bool) -> None:
         vectors = (self._cache.get(article.key, rows=len(article.texts), dimension=self._staged.dimension)
@@ -338,19 +348,24 @@ class _Embedding:
         self._done += offset
         self._pending, self._waiting = [], 0
         if self._progress:
-            self._progress(self._done, max(self._total, self._done))
+            self._progress(EMBEDDING, self._done, max(self._total, self._done))
 
 
 def _finish_version(staging: Path, spool: RowFile, paragraph_vectors: RowFile, planned: list[_Planned], model: str,
-                    fingerprint: str, exact_up_to: int, started: float) -> None:
+                    fingerprint: str, exact_up_to: int, started: float, progress: ProgressCallback | None) -> None:
     """Train and fill the FAISS indexes of the spooled sentence vectors and of the paragraph vectors
     (the same choice of index by size: the best paragraphs of a million-sentence archive are found
     without scoring every paragraph), then write the manifest."""
     plan = plan_index(len(spool), exact_up_to=exact_up_to)
     paragraph_plan = plan_index(len(paragraph_vectors), exact_up_to=exact_up_to)
+    total = len(spool) + len(paragraph_vectors)
+
+    def added(offset: int) -> Callable[[int], None] | None:
+        return (lambda done: progress(INDEXING, offset + done, total)) if progress else None
+
     try:
-        index = build_vectors(plan, spool)
-        paragraph_index = build_vectors(paragraph_plan, paragraph_vectors)
+        index = build_vectors(plan, spool, added(0))
+        paragraph_index = build_vectors(paragraph_plan, paragraph_vectors, added(len(spool)))
     finally:
         spool.close(sync=False)
         paragraph_vectors.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,19 +65,25 @@ def new_vector_index(dimension: int) -> faiss.Index:
     return faiss.IndexFlatIP(dimension)
 
 
-def build_vectors(plan: IndexPlan, vectors: RowFile) -> faiss.Index:
+def build_vectors(plan: IndexPlan, vectors: RowFile, added: Callable[[int], None] | None = None) -> faiss.Index:
     """The index `plan` describes over the rows of `vectors` (in sentence order), read a chunk at a
-    time so a build never holds them all. An IVF index keeps a direct map so `fetch_vectors` works."""
+    time so a build never holds them all. An IVF index keeps a direct map so `fetch_vectors` works.
+    `added` is told how many rows are in: none before training (k-means at a million rows takes minutes)
+    and then after each chunk."""
     if plan.factory == EXACT:
         index = new_vector_index(vectors.dimension)
     else:
         index = faiss.index_factory(vectors.dimension, plan.factory, faiss.METRIC_INNER_PRODUCT)
+    if added:
+        added(0)
     with _all_cores():
         if plan.training_sample:
             rows = np.random.default_rng(TRAINING_SEED).choice(len(vectors), plan.training_sample, replace=False)
             index.train(vectors.take(np.sort(rows), ADD_CHUNK))
         for chunk in vectors.chunks(ADD_CHUNK):
             index.add(chunk)
+            if added:
+                added(int(index.ntotal))
     if plan.factory != EXACT:
         faiss.extract_index_ivf(index).make_direct_map()
     set_search_parameters(index, plan.search)

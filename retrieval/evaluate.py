@@ -33,7 +33,7 @@ SEGMENTATIONS = ("dataset", "own")
 LOW_OVERLAP = 0.4  # a question sharing less than this share of its term weight with its answer is a paraphrase
 CURVE = tuple(round(0.2 * n, 1) for n in range(2, 13))
 
-Progress = Callable[[str, int, int], None]
+Progress = Callable[[str, int, int | None], None]
 """Called with (stage, done, total)."""
 
 
@@ -106,7 +106,7 @@ def evaluate(records: Sequence[dict], embedder: Embedder, *, segmentations: Sequ
             index_dir = Path(work_dir or scratch) / segmentation
             started = time.perf_counter()
             build_from_documents(documents, index_dir, embedder,
-                                 progress=_stage(progress, f"indexing ({segmentation})"))
+                                 progress=_build_stages(progress, f"index ({segmentation})"))
             indexed = time.perf_counter() - started
             retriever = Retriever.open(index_dir, embedder=embedder)
             started = time.perf_counter()
@@ -150,7 +150,7 @@ def abstention_split(records: Sequence[dict], embedder: Embedder, index_dir: Pat
     if half == 0:
         return None
     documents, _ = reqa_task(records[:half], "dataset")
-    build_from_documents(documents, index_dir, embedder, progress=_stage(progress, "indexing (abstention)"))
+    build_from_documents(documents, index_dir, embedder, progress=_build_stages(progress, "index (abstention)"))
     retriever = Retriever.open(index_dir, embedder=embedder)
     inside, correct = _confidences(retriever, records[:half])
     outside, _ = _confidences(retriever, records[half:])
@@ -244,3 +244,8 @@ def _search_all(retriever: Retriever, questions: list[str], progress: Callable[[
 
 def _stage(progress: Progress | None, stage: str) -> Callable[[int, int], None] | None:
     return (lambda done, total: progress(stage, done, total)) if progress else None
+
+
+def _build_stages(progress: Progress | None, doing: str) -> Progress | None:
+    """A build's stages ("reading", "embedding", "indexing") named after what the build is for."""
+    return (lambda stage, done, total: progress(f"{doing}: {stage}", done, total)) if progress else None

@@ -14,9 +14,11 @@ import pytest
 from telegram import Update
 from telegram.ext import Application
 
-from bot.app import ADMIN_ONLY, HOW_TO_ADD, ONLY_TEXT, SORRY, build_application
+import bot.app as bot_app
+from bot.app import ADMIN_ONLY, HOW_TO_ADD, ONLY_TEXT, SORRY, build_application, progress_text
 from bot.config import parse_settings
 from bot.service import Service
+from index.build import EMBEDDING, INDEXING, READING
 from index.embedder import HashingEmbedder
 from tests.fake_bot_api import BOT_USERNAME, TOKEN, Call, FakeRequest, FakeTelegram, visible_text
 
@@ -313,7 +315,9 @@ async def test_stats_shows_the_figures(bot: Harness) -> None:
     assert "p50 " in shown and "p99 " in shown and "Index built:" in shown
 
 
-async def test_reindex_keeps_answering_from_the_old_index_then_swaps(tmp_path: Path, corpus_dir: Path) -> None:
+async def test_reindex_keeps_answering_from_the_old_index_then_swaps(tmp_path: Path, corpus_dir: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bot_app, "PROGRESS_EVERY", 0.05)
     embedder = GatedEmbedder()
     async for harness in _harness(tmp_path, corpus_dir, embedder):
         (corpus_dir / "otters.txt").write_text(
@@ -329,6 +333,12 @@ async def test_reindex_keeps_answering_from_the_old_index_then_swaps(tmp_path: P
         assert "found nothing" in during[0].text
         [refused] = await harness.say("/reindex", chat_id=ADMIN)
         assert "already running" in refused.text
+        for _ in range(100):  # the status message follows the build while the embedder waits
+            edits = [visible_text(c.text) for c in harness.telegram.sent(ADMIN, "editMessageText")]
+            if edits:
+                break
+            await asyncio.sleep(0.05)
+        assert edits and "0 of " in edits[-1] and "sentences and paragraphs embedded (0%)" in edits[-1]
         embedder.gate.set()
         await rebuild
         [status] = [c for c in harness.telegram.sent(ADMIN) if "Rebuilding the index" in c.text]
@@ -387,3 +397,10 @@ async def test_token_never_reaches_the_logs(bot: Harness, caplog: pytest.LogCapt
     await bot.say("zebras?")
     assert "retrying" in caplog.text
     assert TOKEN not in caplog.text and TOKEN.partition(":")[2] not in caplog.text
+
+
+def test_the_build_status_names_its_stage() -> None:
+    assert progress_text("Rebuilding", READING, 1200, None) == "⏳ Rebuilding… reading the articles: 1,200 read"
+    assert "2,500 of 10,000 sentences and paragraphs embedded (25%)" in progress_text("Adding", EMBEDDING, 2500, 10000)
+    assert "search index: 10,000 of 10,000 vectors added (100%)" in progress_text("Adding", INDEXING, 10000, 10000)
+    assert progress_text("Rebuilding", EMBEDDING, 0, 0) == "" and progress_text("Rebuilding", "", 0, None) == ""

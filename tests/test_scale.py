@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from index import build_index
-from index.build import SENTENCES_PER_BATCH
+from index.build import EMBEDDING, INDEXING, READING, SENTENCES_PER_BATCH
 from index.embedder import HashingEmbedder
 from index.manifest import VECTORS_FILE, read_manifest
 from index.rowfile import RowFile
@@ -72,6 +72,29 @@ def test_a_large_corpus_gets_an_approximate_index_recorded_in_the_manifest(bulk_
                           search=manifest.faiss_search)
     assert loaded.nprobe == manifest.faiss_search["nprobe"] > 1
     assert max(embedder.calls) < SENTENCES_PER_BATCH + TEXTS_EACH  # streamed in batches, never all at once
+
+
+def test_every_stage_of_a_build_reports_its_progress(bulk_corpus: Path, tmp_path: Path) -> None:
+    calls: list[tuple[str, int, int | None]] = []
+    build_index(bulk_corpus, tmp_path / "idx", CountingEmbedder(), exact_up_to=THRESHOLD,
+                progress=lambda stage, done, total: calls.append((stage, done, total)))
+    stages = [stage for stage, _, _ in calls]
+    assert stages == sorted(stages, key=[READING, EMBEDDING, INDEXING].index)  # one stage after the other
+    reading = [(done, total) for stage, done, total in calls if stage == READING]
+    assert [done for done, _ in reading] == [*range(1, ARTICLES + 1), ARTICLES]  # every article, counted
+    assert {total for _, total in reading[:-1]} == {None} and reading[-1][1] == ARTICLES  # the total once known
+    texts = ARTICLES * TEXTS_EACH
+    embedding = [(done, total) for stage, done, total in calls if stage == EMBEDDING]
+    assert embedding[0] == (0, texts) and embedding[-1] == (texts, texts) and len(embedding) > 2
+    vectors = ARTICLES * TEXTS_EACH  # the sentences' index, then the paragraphs'
+    indexing = [(done, total) for stage, done, total in calls if stage == INDEXING]
+    assert indexing[0] == (0, vectors) and indexing[-1] == (vectors, vectors)
+    assert [done for done, _ in indexing] == sorted(done for done, _ in indexing)
+
+    calls.clear()  # a rebuild from the cache embeds nothing and says so
+    build_index(bulk_corpus, tmp_path / "idx", CountingEmbedder(), exact_up_to=THRESHOLD, force=True,
+                progress=lambda stage, done, total: calls.append((stage, done, total)))
+    assert [(done, total) for stage, done, total in calls if stage == EMBEDDING] == [(0, 0)]
 
 
 def test_the_approximate_index_finds_what_the_exact_one_finds(bulk_corpus: Path, tmp_path: Path) -> None:
