@@ -2,6 +2,7 @@
 
 Both paths run on the same index (the 10,250 SQuAD dev sentences with the dataset's boundaries)
 and the same questions, interleaved question by question so machine load hits both alike:
+- encoding alone: the question's vector, the floor under both;
 - dense search alone: encode the question, FAISS top 5, read those 5 sentences;
 - answer: `Retriever.answer` (candidates, features, reranking, confidence, answer span).
 Usage (from the project root): `.venv/bin/python benchmarks/answer_speed.py [--json]`
@@ -56,9 +57,13 @@ def main() -> None:
     for question in questions[:20]:  # warm up both paths
         dense(question)
         retriever.answer(question)
-    times: dict[str, list[float]] = {"dense search alone": [], "answer (reranked)": []}
+    def encode(question: str) -> None:
+        embedder.encode([question])
+
+    paths = (("encoding alone", encode), ("dense search alone", dense), ("answer (reranked)", retriever.answer))
+    times: dict[str, list[float]] = {name: [] for name, _ in paths}
     for question in questions:
-        for name, run in (("dense search alone", dense), ("answer (reranked)", retriever.answer)):
+        for name, run in paths:
             started = time.perf_counter()
             run(question)
             times[name].append(1000 * (time.perf_counter() - started))
