@@ -16,7 +16,15 @@ from corpus import BUNDLED_CORPUS_DIR
 from index import IndexIncompatible, build_index
 from index.embedder import DEFAULT_MODEL, SentenceTransformerEmbedder, load_embedder, local_model_dir
 from index.manifest import read_manifest
-from index.onnx_backend import FP32_FILE, INT8_FILE, META_FILE, OnnxEmbedder, cached_export_dir, export_onnx
+from index.onnx_backend import (
+    FP32_FILE,
+    INT8_FILE,
+    META_FILE,
+    OnnxEmbedder,
+    cached_export_dir,
+    export_onnx,
+    token_batches,
+)
 from index.store import current_version
 from retrieval import Retriever
 from tests.conftest import SEED_QUESTION
@@ -74,6 +82,19 @@ def test_vectors_are_unit_rows_of_384_in_input_order(backend: str, request: pyte
     alone = np.stack([embedder.encode([text])[0] for text in texts])
     assert np.allclose(alone, batch, atol=1e-4 if backend == "fp32" else 0.05)
     assert embedder.encode([]).shape == (0, 384)
+
+
+@pytest.mark.parametrize("lengths", [[], [5], [300], [3] * 500, [16] * 70 + [100] * 9 + [256] * 5, list(range(1, 400))])
+def test_token_batches_cover_every_text_once_within_the_budget(lengths: list[int]) -> None:
+    batches = token_batches(lengths, 64, tokens=1024)
+    assert [i for batch in batches for i in range(len(lengths))[batch]] == list(range(len(lengths)))
+    for batch in batches:
+        size, longest = batch.stop - batch.start, max(lengths[batch])
+        assert 1 <= size <= 64 and (size == 1 or size * longest <= 1024)
+    # greedy: a batch ends only because the next text would break a limit
+    for batch, following in zip(batches, batches[1:]):
+        size = batch.stop - batch.start
+        assert size == 64 or (size + 1) * lengths[following.start] > 1024
 
 
 def test_the_name_records_the_backend() -> None:
