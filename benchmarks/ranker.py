@@ -10,7 +10,8 @@ articles 0-23 only:
 2. reports every lever on 0-23, 24-47, all 48 and the low-overlap slice (pool: all 48 articles);
 3. calibrates abstention (`retrieval.evaluate.abstention_split`): indexes articles 0-11, asks the
    questions of 0-23, and gives the confidence thresholds that refuse 90% and 95% of the questions
-   of 12-23 (the default is the second: docs/QUALITY.md).
+   of 12-23 (the default threshold follows the index's size, fitted over many such splits by
+   benchmarks/abstention_sizes.py: docs/QUALITY.md).
 Usage (from the project root; about 10 minutes the first time, embeddings are cached in --work-dir):
 
     .venv/bin/python benchmarks/ranker.py [--json]
@@ -18,7 +19,6 @@ Usage (from the project root; about 10 minutes the first time, embeddings are ca
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -28,9 +28,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.squad import squad_records  # noqa: E402
+from benchmarks.squad import squad_options, squad_records  # noqa: E402
 from index import build_from_documents  # noqa: E402
-from index.embedder import default_model, load_embedder  # noqa: E402
+from index.embedder import load_embedder  # noqa: E402
 from index.manifest import METADATA_FILE  # noqa: E402
 from index.metadata import MetadataReader  # noqa: E402
 from index.store import current_version  # noqa: E402
@@ -52,11 +52,7 @@ SENTENCE, PARAGRAPH, PARAGRAPH_TERMS, ANSWER_TYPE, SENTENCE_TERMS = (FEATURES.in
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/newsbot-ranker"))
-    parser.add_argument("--model", default=default_model())
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
+    args = squad_options(__doc__.splitlines()[0]).parse_args()
     records = squad_records()
     if records is None:
         return

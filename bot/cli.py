@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from bot.config import MIN_CONFIDENCE, ConfigError, min_confidence
 from corpus import default_corpus_dir
 from index import (
     BuildReport,
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return int(args.run(args) or 0)
-    except IndexProblem as problem:
+    except (IndexProblem, ConfigError) as problem:
         print(f"newsbot: {problem}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -74,23 +75,33 @@ def _common_options(*, suppress: bool) -> argparse.ArgumentParser:
     return common
 
 
+def _answering_options() -> argparse.ArgumentParser:
+    """Options of the commands that answer questions."""
+    answering = argparse.ArgumentParser(add_help=False)
+    answering.add_argument("--min-confidence", type=_threshold, default=None, metavar="NUMBER",
+                           help=f"the confidence an answer needs, else \"not found\" (default: ${MIN_CONFIDENCE}, "
+                                "else a threshold that grows with the index's size)")
+    return answering
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsbot", description="Answer questions from news articles.",
                                      parents=[_common_options(suppress=False)])
     common = _common_options(suppress=True)
+    answering = _answering_options()
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     index = commands.add_parser("index", parents=[common], help="build or update the index from the corpus folder")
     index.add_argument("--force", action="store_true", help="write a new version even if nothing changed")
     index.set_defaults(run=_index)
 
-    ask = commands.add_parser("ask", parents=[common], help="answer one question")
+    ask = commands.add_parser("ask", parents=[common, answering], help="answer one question")
     ask.add_argument("question")
     ask.add_argument("-k", type=int, default=3, help="at most this many sentences (default 3)")
     ask.add_argument("--json", action="store_true", help="print a machine-readable result")
     ask.set_defaults(run=_ask)
 
-    chat = commands.add_parser("chat", parents=[common], help="interactive console chat")
+    chat = commands.add_parser("chat", parents=[common, answering], help="interactive console chat")
     chat.set_defaults(run=_chat)
 
     evaluate = commands.add_parser("eval", parents=[common],
@@ -105,7 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print a machine-readable result")
     evaluate.set_defaults(run=_eval)
 
-    serve = commands.add_parser("serve", parents=[common],
+    serve = commands.add_parser("serve", parents=[common, answering],
                                 help="run the Telegram bot (long polling, or a webhook with --webhook-url)")
     serve.add_argument("--env-file", type=Path, default=Path(".env"),
                        help="settings file read under the environment (default: .env; see .env.example)")
@@ -166,15 +177,16 @@ def _build(args: argparse.Namespace, embedder: Embedder, *, force: bool = False)
 
 def _open(args: argparse.Namespace) -> Retriever:
     """Open the index, building it first when there is none yet."""
+    threshold = args.min_confidence if args.min_confidence is not None else min_confidence(os.environ)
     embedder = _embedder(args)
     index_dir = args.index_dir or default_index_dir()
     try:
-        return Retriever.open(index_dir, embedder=embedder)
+        return Retriever.open(index_dir, embedder=embedder, min_confidence=threshold)
     except IndexNotFound:
         print(f"No index yet in {index_dir}; building one from {args.corpus_dir or default_corpus_dir()} first.",
               file=sys.stderr)
         _build(args, embedder)
-        return Retriever.open(index_dir, embedder=embedder)
+        return Retriever.open(index_dir, embedder=embedder, min_confidence=threshold)
 
 
 def _ask(args: argparse.Namespace) -> int:
@@ -222,6 +234,17 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _segmentations(choice: str) -> tuple[str, ...]:
     return ("dataset", "own") if choice == "both" else (choice,)
+
+
+def _threshold(text: str) -> float:
+    """--min-confidence, validated like NEWSBOT_MIN_CONFIDENCE."""
+    try:
+        value = min_confidence({"--min-confidence": text}, key="--min-confidence")
+    except ConfigError as problem:
+        raise argparse.ArgumentTypeError(str(problem).removeprefix("--min-confidence ")) from None
+    if value is None:
+        raise argparse.ArgumentTypeError("needs a number")
+    return value
 
 
 def _article_range(text: str | None) -> slice | None:

@@ -5,6 +5,7 @@ The environment wins over `.env`. Every error names the key at fault and never e
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -16,6 +17,7 @@ from dotenv import dotenv_values
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 _TOKEN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,100}$")
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+MIN_CONFIDENCE = "NEWSBOT_MIN_CONFIDENCE"
 
 
 class ConfigError(ValueError):
@@ -36,6 +38,7 @@ class Settings:
     rate_limit_questions: int
     rate_limit_seconds: float
     webhook_secret: str | None = field(default=None, repr=False)
+    min_confidence: float | None = None  # None: the default for the index's size (retrieval.abstention)
 
 
 def load_settings(env_file: Path | str | None = ".env", environ: Mapping[str, str] | None = None) -> Settings:
@@ -74,7 +77,16 @@ def parse_settings(values: Mapping[str, str]) -> Settings:
         rate_limit_questions=int(_number(values, "NEWSBOT_RATE_LIMIT_QUESTIONS", "6", integer=True)),
         rate_limit_seconds=_number(values, "NEWSBOT_RATE_LIMIT_SECONDS", "60"),
         webhook_secret=secret,
+        min_confidence=min_confidence(values),
     )
+
+
+def min_confidence(values: Mapping[str, str], key: str = MIN_CONFIDENCE) -> float | None:
+    """`NEWSBOT_MIN_CONFIDENCE`, the confidence an answer needs; None (unset) means the default,
+    which follows the index's size (`retrieval.abstention.default_min_confidence`)."""
+    if not values.get(key, "").strip():
+        return None
+    return _number(values, key, "")
 
 
 def check_folders(corpus_dir: Path, index_dir: Path) -> None:
@@ -116,6 +128,8 @@ def _number(values: Mapping[str, str], key: str, default: str, *, integer: bool 
         number = int(raw) if integer else float(raw)
     except ValueError:
         raise ConfigError(f"{key} must be a {'whole ' if integer else ''}number, not {raw[:30]!r}") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{key} must be a finite number, not {raw[:30]!r}")
     if number <= 0:
         raise ConfigError(f"{key} must be greater than 0")
     return number

@@ -46,7 +46,8 @@ def serve(args: argparse.Namespace) -> int:
     configure_logging(hidden, verbose=args.verbose)
     model = args.model or settings.model or default_model()
     log.info("loading the model %s and the index in %s (corpus: %s)", model, index_dir, corpus_dir)
-    service = Service.open(corpus_dir, index_dir, model=model)
+    threshold = args.min_confidence if args.min_confidence is not None else settings.min_confidence
+    service = Service.open(corpus_dir, index_dir, model=model, min_confidence=threshold)
     journal = UpdateJournal(index_dir / JOURNAL_FILE)
     try:
         asyncio.run(_run(settings, service, journal, args))

@@ -89,15 +89,19 @@ class Service:
 
     @classmethod
     def open(cls, corpus_dir: Path, index_dir: Path, *, model: str | None = None,
-             embedder: Embedder | None = None) -> Service:
-        """Load the model and the index, building the index first when there is none (blocking)."""
+             embedder: Embedder | None = None, min_confidence: float | None = None) -> Service:
+        """Load the model and the index, building the index first when there is none (blocking).
+
+        `min_confidence` fixes the answer threshold; None lets it follow the index's size, also
+        after a rebuild (`retrieval.abstention.default_min_confidence`).
+        """
         embedder = embedder or load_embedder(model)
         try:
-            retriever = Retriever.open(index_dir, embedder=embedder)
+            retriever = Retriever.open(index_dir, embedder=embedder, min_confidence=min_confidence)
         except IndexNotFound:
             log.warning("no index in %s yet; building one from %s", index_dir, corpus_dir)
             build_index(corpus_dir, index_dir, embedder)
-            retriever = Retriever.open(index_dir, embedder=embedder)
+            retriever = Retriever.open(index_dir, embedder=embedder, min_confidence=min_confidence)
         embedder.encode(["warm up"])  # the first encode is slow; pay it before the first question
         return cls(retriever, corpus_dir, index_dir)
 
@@ -201,7 +205,8 @@ class Service:
         report = build_index(self.corpus_dir, self.index_dir, current.embedder, progress=progress.update, force=force)
         if report.version == current.version_dir:
             return report, current
-        retriever = Retriever.open(self.index_dir, embedder=current.embedder, min_confidence=current.min_confidence)
+        retriever = Retriever.open(self.index_dir, embedder=current.embedder,
+                                   min_confidence=current.min_confidence_override)  # None: the new size's default
         log.info("index %s swapped in after %.1f s (%d articles, %d sentences)", report.version.name,
                  time.perf_counter() - started, report.articles, report.sentences)
         return report, retriever

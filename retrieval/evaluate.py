@@ -23,7 +23,13 @@ from corpus.article import PARAGRAPH_SEPARATOR, Article, Sentence
 from corpus.segment import split_sentences
 from corpus.terms import sentence_terms, terms
 from index import Document, Embedder, build_from_documents
-from retrieval.abstention import abstention_curve, abstention_report, confidence, operating_threshold
+from retrieval.abstention import (
+    abstention_curve,
+    abstention_report,
+    confidence,
+    default_min_confidence,
+    operating_threshold,
+)
 from retrieval.lexical import coverage, term_weights
 from retrieval.retriever import Retriever
 from retrieval.span_eval import span_metrics
@@ -145,25 +151,28 @@ def low_overlap(documents: Sequence[Document], queries: Sequence[Query]) -> list
 def abstention_split(records: Sequence[dict], embedder: Embedder, index_dir: Path,
                      progress: Progress | None = None) -> dict[str, object] | None:
     """Index the first half of the articles, ask every question: the first half's must be answered,
-    the second half's refused. The operating point refuses 90% of the second half."""
+    the second half's refused. The operating point refuses 90% of the second half; the default
+    threshold is the product's for an index of this size (`default_min_confidence`)."""
     half = len(records) // 2
     if half == 0:
         return None
     documents, _ = reqa_task(records[:half], "dataset")
     build_from_documents(documents, index_dir, embedder, progress=_build_stages(progress, "index (abstention)"))
     retriever = Retriever.open(index_dir, embedder=embedder)
-    inside, correct = _confidences(retriever, records[:half])
-    outside, _ = _confidences(retriever, records[half:])
+    inside, correct = question_confidences(retriever, records[:half])
+    outside, _ = question_confidences(retriever, records[half:])
     retriever.close()
     threshold = operating_threshold(outside)
-    return {"indexed_articles": half, "asked_articles": len(records),
+    return {"indexed_articles": half, "indexed_sentences": retriever.manifest.sentences,
+            "asked_articles": len(records),
             "operating_point": abstention_report(inside, correct, outside, threshold),
             "refusing_95_percent": abstention_report(inside, correct, outside, operating_threshold(outside, 0.95)),
-            "default_threshold": abstention_report(inside, correct, outside, retriever.min_confidence),
+            "default_threshold": abstention_report(inside, correct, outside,
+                                                   default_min_confidence(retriever.manifest.sentences)),
             "curve": abstention_curve(inside, correct, outside, CURVE)}
 
 
-def _confidences(retriever: Retriever, records: Sequence[dict]) -> tuple[list[float], list[bool]]:
+def question_confidences(retriever: Retriever, records: Sequence[dict]) -> tuple[list[float], list[bool]]:
     """Each unique question's answer confidence, and whether its top sentence is a gold one."""
     golds: dict[str, set[str]] = {}
     for query in reqa_task(records, "dataset")[1]:
@@ -201,7 +210,8 @@ def format_report(report: dict) -> str:
         lines.append(f"abstention (index the first {report['abstention']['indexed_articles']} articles, ask all): "
                      f"refusing {point['out_of_corpus_refused']:.0%} of out-of-corpus questions needs threshold "
                      f"{point['threshold']:.2f} and answers {point['in_corpus_answered']:.1%} of in-corpus ones; "
-                     f"the default {default['threshold']:.2f} answers {default['in_corpus_answered']:.1%} and refuses "
+                     f"the default for its {report['abstention']['indexed_sentences']:,} sentences, "
+                     f"{default['threshold']:.2f}, answers {default['in_corpus_answered']:.1%} and refuses "
                      f"{default['out_of_corpus_refused']:.1%}")
     spans = report["spans"]
     lines.append(f"answer spans in the gold sentence ({spans['questions']} questions): coverage "

@@ -19,14 +19,13 @@ from index.manifest import METADATA_FILE, PARAGRAPH_INDEX_FILE, VECTORS_FILE, Ma
 from index.metadata import ArticleInfo, MetadataReader, StoredSentence
 from index.store import current_version
 from index.vectors import load_paragraphs, load_vectors
-from retrieval.abstention import confidence
+from retrieval.abstention import confidence, default_min_confidence
 from retrieval.lexical import coverage, term_weights
 from retrieval.ranking import Candidates, dense_candidates
 from retrieval.rerank import ANSWER_TYPE_DEPTH, FEATURES, scores
 from retrieval.span import AnswerSpan, find_answer_span, offers_answer
 
 MAX_QUESTION_CHARS = 1000
-DEFAULT_MIN_CONFIDENCE = 0.95  # refuses 95% of out-of-corpus questions on SQuAD dev 0-23: a margin (docs/QUALITY.md)
 NOT_FOUND = "I found nothing in my articles that answers that."
 EMPTY_QUESTION = "Please ask a question in words, for example: How many people have died?"
 
@@ -82,10 +81,12 @@ class Retriever:
     """Search one index version. Thread-safe; open once per process and share."""
 
     def __init__(self, version_dir: Path, manifest: Manifest, embedder: Embedder, *,
-                 min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> None:
+                 min_confidence: float | None = None) -> None:
         self.version_dir = version_dir
         self.manifest = manifest
-        self.min_confidence = min_confidence
+        self.min_confidence_override = min_confidence
+        # the threshold an answer's confidence must clear: the one given, else the default for this index's size
+        self.min_confidence = default_min_confidence(manifest.sentences) if min_confidence is None else min_confidence
         self._embedder = embedder
         self._vectors = load_vectors(version_dir / VECTORS_FILE, dimension=manifest.dimension,
                                      count=manifest.sentences, search=manifest.faiss_search)
@@ -98,11 +99,12 @@ class Retriever:
 
     @classmethod
     def open(cls, index_dir: Path | str | None = None, *, model: str | None = None,
-             embedder: Embedder | None = None, min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> Retriever:
+             embedder: Embedder | None = None, min_confidence: float | None = None) -> Retriever:
         """Open the current version of an index folder (default: `NEWSBOT_INDEX_DIR` or `index/data`).
 
         The model must be the one the index was built with; pass `embedder` to share a loaded
-        model between retrievers (e.g. across a reindex).
+        model between retrievers (e.g. across a reindex). `min_confidence` overrides the default
+        threshold, which follows the index's size (`retrieval.abstention.default_min_confidence`).
         """
         version_dir = current_version(Path(index_dir) if index_dir is not None else default_index_dir())
         manifest = read_manifest(version_dir)

@@ -19,6 +19,13 @@ SQUAD_DEV = SHARED / "eval" / "squad_v1.1_dev.jsonl"
 SEED_QUESTION = "How many people have died?"
 
 
+def add_filler_articles(corpus: Path, count: int, sentences: int = 8) -> None:
+    """Write `count` small articles of `sentences` distinct filler sentences each into a corpus folder."""
+    for n in range(count):
+        body = " ".join(f"Filler sentence {n} {m} about harbour topic {n * m}." for m in range(sentences))
+        (corpus / f"bulk{n:02d}.txt").write_text(f"title: Bulk {n}\nsource: Wire\n\n{body}\n", encoding="utf-8")
+
+
 @pytest.fixture(scope="session")
 def real_embedder() -> SentenceTransformerEmbedder:
     """The packaged all-MiniLM-L6-v2, loaded once for the whole run."""

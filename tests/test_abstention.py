@@ -1,8 +1,17 @@
 import math
 
+import numpy as np
 import pytest
 
-from retrieval.abstention import abstention_curve, abstention_report, confidence, operating_threshold
+from retrieval.abstention import (
+    FEWEST_SENTENCES_MEASURED,
+    THRESHOLD_PER_LOG_SENTENCE,
+    abstention_curve,
+    abstention_report,
+    confidence,
+    default_min_confidence,
+    operating_threshold,
+)
 
 
 def test_the_operating_threshold_refuses_at_least_ninety_percent() -> None:
@@ -30,3 +39,19 @@ def test_confidence_adds_the_lead_of_the_best_over_the_runner_up() -> None:
     assert confidence([0.5]) == 0.5  # nothing to compare with: no lead claimed
     assert confidence([]) == -math.inf
     assert confidence([0.6, 0.1]) > confidence([0.9, 0.85])  # standing out beats being merely high
+
+
+def test_the_default_threshold_grows_with_the_log_of_the_index_size() -> None:
+    sizes = [FEWEST_SENTENCES_MEASURED, 1_000, 10_000, 100_000, 1_000_000]
+    thresholds = [default_min_confidence(n) for n in sizes]
+    assert thresholds == sorted(thresholds) and len(set(thresholds)) == len(thresholds)
+    # a + b ln(n): each tenfold growth adds the same amount
+    steps = np.diff(thresholds[1:])
+    np.testing.assert_allclose(steps, steps[0])
+    assert steps[0] == pytest.approx(THRESHOLD_PER_LOG_SENTENCE * math.log(10))
+
+
+def test_the_default_threshold_is_not_extrapolated_below_the_smallest_measured_index() -> None:
+    floor = default_min_confidence(FEWEST_SENTENCES_MEASURED)
+    assert default_min_confidence(0) == default_min_confidence(1) == default_min_confidence(13) == floor
+    assert default_min_confidence(FEWEST_SENTENCES_MEASURED + 50) > floor

@@ -41,3 +41,16 @@ def test_a_level_reports_medians_and_any_round_that_lost_an_answer() -> None:
     merged = median_level([_level(90), _level(10, one_each=False), _level(50)])
     assert merged.per_second == 50 and merged.p99_ms == 150 and merged.answered == 300
     assert not merged.exactly_one_answer_each
+
+
+def test_the_threshold_benchmark_embeds_each_question_once_across_its_indexes() -> None:
+    from benchmarks.abstention_sizes import RememberingEmbedder
+    from index.embedder import HashingEmbedder
+    from tests.embedders import CountingEmbedder
+
+    inner = CountingEmbedder()
+    remembering = RememberingEmbedder(inner)
+    first, second = remembering.encode(["a", "b", "a"]), remembering.encode(["b", "c"])
+    assert inner.calls == [2, 1] and remembering.name == inner.name
+    expected = HashingEmbedder().encode(["a", "b", "a", "b", "c"])
+    assert (first == expected[:3]).all() and (second == expected[3:]).all()

@@ -39,11 +39,20 @@ def test_a_local_bot_api_server_gets_its_file_url_derived() -> None:
     ({"NEWSBOT_RATE_LIMIT_SECONDS": "0"}, "NEWSBOT_RATE_LIMIT_SECONDS must be greater than 0"),
     ({"TELEGRAM_API_BASE_URL": "api.telegram.org"}, "TELEGRAM_API_BASE_URL must start with http"),
     ({"TELEGRAM_WEBHOOK_SECRET": "has spaces"}, "TELEGRAM_WEBHOOK_SECRET may hold only"),
+    ({"NEWSBOT_MIN_CONFIDENCE": "high"}, "NEWSBOT_MIN_CONFIDENCE must be a number, not 'high'"),
+    ({"NEWSBOT_MIN_CONFIDENCE": "-1"}, "NEWSBOT_MIN_CONFIDENCE must be greater than 0"),
+    ({"NEWSBOT_MIN_CONFIDENCE": "nan"}, "NEWSBOT_MIN_CONFIDENCE must be a finite number"),
 ])
 def test_bad_settings_name_the_key(values: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError, match=named) as error:
         parse_settings({"TELEGRAM_BOT_TOKEN": TOKEN, **values})
     assert TOKEN not in str(error.value)
+
+
+def test_the_answer_threshold_is_the_size_default_unless_set() -> None:
+    assert parse_settings({"TELEGRAM_BOT_TOKEN": TOKEN}).min_confidence is None
+    assert parse_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "NEWSBOT_MIN_CONFIDENCE": " "}).min_confidence is None
+    assert parse_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "NEWSBOT_MIN_CONFIDENCE": "1.2"}).min_confidence == 1.2
 
 
 def test_the_token_is_not_in_the_settings_repr() -> None:

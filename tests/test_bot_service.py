@@ -9,6 +9,8 @@ import pytest
 
 from bot.service import BuildRunning, Progress, Service
 from index.embedder import HashingEmbedder
+from retrieval.abstention import FEWEST_SENTENCES_MEASURED, default_min_confidence
+from tests.conftest import add_filler_articles
 
 
 @pytest.fixture
@@ -40,3 +42,22 @@ async def test_stats_report_latency_percentiles(service: Service) -> None:
     stats = service.stats()
     assert stats.questions == 100 and stats.model == "hashing"
     assert (stats.latency_p50, stats.latency_p90, stats.latency_p99) == (0.05, 0.09, 0.099)
+
+
+@pytest.mark.parametrize("given", [None, 0.5])
+async def test_a_rebuild_keeps_a_given_threshold_or_follows_the_new_size(tmp_path: Path, corpus_dir: Path,
+                                                                         given: float | None) -> None:
+    service = await asyncio.to_thread(Service.open, corpus_dir, tmp_path / "index", embedder=HashingEmbedder(),
+                                      min_confidence=given)
+    try:
+        add_filler_articles(corpus_dir, 30, sentences=10)
+        before = service.retriever.min_confidence
+        await service.reindex(Progress())
+        after = service.retriever
+        assert after.manifest.sentences > FEWEST_SENTENCES_MEASURED
+        if given is None:
+            assert after.min_confidence == default_min_confidence(after.manifest.sentences) > before
+        else:
+            assert after.min_confidence == before == given
+    finally:
+        service.close()

@@ -58,6 +58,30 @@ def test_environment_variables_choose_the_folders(corpus_dir: Path, tmp_path: Pa
     assert (tmp_path / "env-idx" / "CURRENT").is_file()
 
 
+def test_the_answer_threshold_comes_from_the_option_over_the_environment(
+        dirs: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    question = "Russia and China vetoed a previous European attempt"
+    assert main(["ask", *dirs, "--json", question]) == 0
+    assert json.loads(capsys.readouterr().out)["found"] is True
+    monkeypatch.setenv("NEWSBOT_MIN_CONFIDENCE", "100")
+    assert main(["ask", *dirs, "--json", question]) == 0
+    assert json.loads(capsys.readouterr().out)["found"] is False
+    assert main(["ask", *dirs, "--json", "--min-confidence", "0.01", question]) == 0
+    assert json.loads(capsys.readouterr().out)["found"] is True
+
+
+def test_a_bad_answer_threshold_is_named_without_traceback(dirs: list[str], monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_status:
+        main(["ask", *dirs, "--min-confidence", "high", "question"])
+    assert exit_status.value.code == 2
+    assert "argument --min-confidence: must be a number, not 'high'" in capsys.readouterr().err
+    monkeypatch.setenv("NEWSBOT_MIN_CONFIDENCE", "high")
+    assert main(["ask", *dirs, "question"]) == 2
+    err = capsys.readouterr().err
+    assert err == "newsbot: NEWSBOT_MIN_CONFIDENCE must be a number, not 'high'\n"
+
+
 def test_errors_are_one_line_without_traceback(dirs: list[str], tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["index", *dirs]) == 0

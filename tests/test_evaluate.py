@@ -1,4 +1,6 @@
-from retrieval.evaluate import Query, low_overlap, reqa_metrics, reqa_task
+from index.embedder import HashingEmbedder
+from retrieval.abstention import default_min_confidence
+from retrieval.evaluate import Query, abstention_split, low_overlap, reqa_metrics, reqa_task
 
 RECORD = {
     "id": "t-00", "title": "Tiny",
@@ -53,3 +55,15 @@ def test_low_overlap_marks_questions_worded_unlike_their_answer() -> None:
     paraphrase = Query("What size is it?", "It is big.")
     echo = Query("Where is Paris in France?", "Paris is in France.")
     assert low_overlap(documents, [paraphrase, echo]) == [True, False]
+
+
+def test_the_abstention_split_reports_the_default_threshold_for_its_size(tmp_path) -> None:
+    other = {**RECORD, "id": "t-01", "title": "Other",
+             "paragraphs": [{"context": "Rome is in Italy. It is old.", "reqa_sentence_spans": [[0, 17], [18, 28]],
+                             "qas": [{"id": "q4", "question": "Where is Rome?",
+                                      "answers": [{"text": "Italy", "answer_start": 11}]}]}]}
+    report = abstention_split([RECORD, other], HashingEmbedder(), tmp_path / "index")
+    assert report["indexed_articles"] == 1 and report["indexed_sentences"] == 4
+    default = report["default_threshold"]
+    assert default["threshold"] == round(default_min_confidence(4), 4)
+    assert default["in_corpus_questions"] == 2 and default["out_of_corpus_questions"] == 1

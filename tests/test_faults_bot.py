@@ -206,6 +206,7 @@ def test_serve_refuses_to_start_from_a_broken_index(tmp_path: Path, reliability:
     ("NEWSBOT_INDEX_DIR", "{file}/index", "NEWSBOT_INDEX_DIR"),
     ("NEWSBOT_CORPUS_DIR", "{missing}", "NEWSBOT_CORPUS_DIR"),
     ("NEWSBOT_RATE_LIMIT_SECONDS", "soon", "NEWSBOT_RATE_LIMIT_SECONDS must be a number"),
+    ("NEWSBOT_MIN_CONFIDENCE", "sure", "NEWSBOT_MIN_CONFIDENCE must be a number, not 'sure'"),
 ])
 def test_bad_settings_stop_serve_at_start_naming_the_key(tmp_path: Path, setting: str, value: str, named: str,
                                                          monkeypatch: pytest.MonkeyPatch,

@@ -22,18 +22,13 @@ from index.embedder import HashingEmbedder
 from index.manifest import MANIFEST_FILE
 from index.store import CHECKSUMS_FILE, CURRENT_FILE, STAGING_PREFIX, VERSIONS_DIR, current_version, write_checksums
 from retrieval import Retriever
+from tests.conftest import add_filler_articles
 from tests.reliability import Record
 
 ROOT = Path(__file__).resolve().parents[1]
 NEW_ARTICLES = 40
 SPREAD_POINTS = 16  # kill points spread evenly over a build, besides every step of its final write
 OLD_QUESTION = "Russia against sanctions Lavrov"
-
-
-def _add_articles(corpus: Path, count: int = NEW_ARTICLES, sentences: int = 8) -> None:
-    for n in range(count):
-        body = " ".join(f"Filler sentence {n} {m} about harbour topic {n * m}." for m in range(sentences))
-        (corpus / f"bulk{n:02d}.txt").write_text(f"title: Bulk {n}\nsource: Wire\n\n{body}\n", encoding="utf-8")
 
 
 class Builds:
@@ -114,7 +109,7 @@ def test_a_build_killed_at_any_of_many_points_never_breaks_the_served_index(
         builds: Builds, corpus_dir: Path, tmp_path: Path, reliability: Record) -> None:
     pristine = tmp_path / "pristine"
     old = build_index(corpus_dir, pristine, HashingEmbedder())
-    _add_articles(corpus_dir)
+    add_filler_articles(corpus_dir, NEW_ARTICLES)
     index_dir = tmp_path / "idx"
 
     shutil.copytree(pristine, index_dir)
@@ -187,7 +182,7 @@ def test_a_full_disk_fails_the_build_with_a_clear_message_and_the_old_index_serv
         corpus_dir: Path, tmp_path: Path, reliability: Record) -> None:
     pristine = tmp_path / "pristine"
     build_index(corpus_dir, pristine, HashingEmbedder())
-    _add_articles(corpus_dir)
+    add_filler_articles(corpus_dir, NEW_ARTICLES)
     used = sum(p.stat().st_size for p in pristine.rglob("*") if p.is_file())
     # Headroom for 10%, 50% and 90% of what the new build writes: it fails in the cache, in the version, at the end.
     full = build_index(corpus_dir, tmp_path / "sizing", HashingEmbedder())
@@ -225,7 +220,7 @@ def test_disk_full_at_every_write_point(builds: Builds, corpus_dir: Path, tmp_pa
     """ENOSPC simulated deterministically: raised by the N-th write operation of the build (any library)."""
     pristine = tmp_path / "pristine"
     old = build_index(corpus_dir, pristine, HashingEmbedder())
-    _add_articles(corpus_dir, count=6)
+    add_filler_articles(corpus_dir, 6)
     index_dir = tmp_path / "idx"
     shutil.copytree(pristine, index_dir)
     _, _, listed = builds.run(0, corpus_dir, index_dir)
@@ -344,7 +339,7 @@ def test_two_builds_at_once_never_write_together(corpus_dir: Path, tmp_path: Pat
     """Four builds started together in threads (each flock is its own open file, as in separate processes)."""
     index_dir = tmp_path / "idx"
     build_index(corpus_dir, index_dir, HashingEmbedder())
-    _add_articles(corpus_dir, count=5)
+    add_filler_articles(corpus_dir, 5)
     writing, most, release = [0], [0], threading.Event()
     guard = threading.Lock()
 
@@ -385,7 +380,7 @@ def test_the_cli_and_a_build_in_another_process_do_not_write_together(
         capsys: pytest.CaptureFixture[str]) -> None:
     index_dir = tmp_path / "idx"
     old = build_index(corpus_dir, index_dir, HashingEmbedder())
-    _add_articles(corpus_dir, count=5)
+    add_filler_articles(corpus_dir, 5)
     pid, outcome, _ = builds.start(3, corpus_dir, index_dir)  # a build in another process, paused holding the lock
     assert outcome.startswith("paused")
     dirs = ["--corpus-dir", str(corpus_dir), "--index-dir", str(index_dir), "--model", "hashing"]

@@ -12,9 +12,11 @@ from index import build_index
 from index.embedder import HashingEmbedder
 from index.vectors import new_vector_index, search_vectors
 from retrieval import Retriever, clean_question
+from retrieval.abstention import FEWEST_SENTENCES_MEASURED, default_min_confidence
 from retrieval.lexical import coverage, term_weights
 from retrieval.rerank import WEIGHTS
 from retrieval.retriever import EMPTY_QUESTION, NOT_FOUND
+from tests.conftest import add_filler_articles
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:
@@ -119,3 +121,19 @@ def test_clean_question() -> None:
     assert clean_question("a\x00b\u200bc") == "a b c"
     assert len(clean_question("x" * 50_000)) == 1000
     assert clean_question(None) == ""
+
+
+def test_the_threshold_follows_the_index_size_unless_one_is_given(corpus_dir: Path, tmp_path: Path) -> None:
+    question = "Russia and China vetoed a previous European attempt"
+    build_index(corpus_dir, tmp_path / "idx", HashingEmbedder())
+    small = Retriever.open(tmp_path / "idx", embedder=HashingEmbedder())
+    assert small.min_confidence == default_min_confidence(small.manifest.sentences)
+    add_filler_articles(corpus_dir, 30, sentences=10)
+    build_index(corpus_dir, tmp_path / "idx", HashingEmbedder())
+    large = Retriever.open(tmp_path / "idx", embedder=HashingEmbedder())
+    assert large.manifest.sentences > max(small.manifest.sentences, FEWEST_SENTENCES_MEASURED)
+    assert large.min_confidence == default_min_confidence(large.manifest.sentences) > small.min_confidence
+    sure = large.answer(question).confidence
+    assert Retriever.open(tmp_path / "idx", embedder=HashingEmbedder(), min_confidence=sure).answer(question).found
+    refused = Retriever.open(tmp_path / "idx", embedder=HashingEmbedder(), min_confidence=sure + 0.01).answer(question)
+    assert not refused.found and refused.message == NOT_FOUND
