@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from retrieval.abstention import (
-    FEWEST_SENTENCES_MEASURED,
+    THRESHOLD_FLOOR,
     THRESHOLD_PER_LOG_SENTENCE,
     abstention_curve,
     abstention_report,
@@ -42,7 +42,7 @@ def test_confidence_adds_the_lead_of_the_best_over_the_runner_up() -> None:
 
 
 def test_the_default_threshold_grows_with_the_log_of_the_index_size() -> None:
-    sizes = [FEWEST_SENTENCES_MEASURED, 1_000, 10_000, 100_000, 1_000_000]
+    sizes = [3_000, 10_000, 100_000, 1_000_000, 10_000_000]
     thresholds = [default_min_confidence(n) for n in sizes]
     assert thresholds == sorted(thresholds) and len(set(thresholds)) == len(thresholds)
     # a + b ln(n): each tenfold growth adds the same amount
@@ -51,7 +51,7 @@ def test_the_default_threshold_grows_with_the_log_of_the_index_size() -> None:
     assert steps[0] == pytest.approx(THRESHOLD_PER_LOG_SENTENCE * math.log(10))
 
 
-def test_the_default_threshold_is_not_extrapolated_below_the_smallest_measured_index() -> None:
-    floor = default_min_confidence(FEWEST_SENTENCES_MEASURED)
-    assert default_min_confidence(0) == default_min_confidence(1) == default_min_confidence(13) == floor
-    assert default_min_confidence(FEWEST_SENTENCES_MEASURED + 50) > floor
+def test_a_small_index_keeps_the_floor_and_a_large_one_rises_above_it() -> None:
+    for sentences in (0, 1, 13, 127, 1_000, 2_400):
+        assert default_min_confidence(sentences) == THRESHOLD_FLOOR
+    assert THRESHOLD_FLOOR < default_min_confidence(2_600) < default_min_confidence(5_000)

@@ -9,7 +9,7 @@ import pytest
 
 from bot.service import BuildRunning, Progress, Service
 from index.embedder import HashingEmbedder
-from retrieval.abstention import FEWEST_SENTENCES_MEASURED, default_min_confidence
+from retrieval.abstention import THRESHOLD_FLOOR, default_min_confidence
 from tests.conftest import add_filler_articles
 
 
@@ -50,13 +50,13 @@ async def test_a_rebuild_keeps_a_given_threshold_or_follows_the_new_size(tmp_pat
     service = await asyncio.to_thread(Service.open, corpus_dir, tmp_path / "index", embedder=HashingEmbedder(),
                                       min_confidence=given)
     try:
-        add_filler_articles(corpus_dir, 30, sentences=10)
+        add_filler_articles(corpus_dir, 30, sentences=100)  # past the floor's 2,500 sentences
         before = service.retriever.min_confidence
         await service.reindex(Progress())
         after = service.retriever
-        assert after.manifest.sentences > FEWEST_SENTENCES_MEASURED
+        assert after.manifest.sentences > 2_600
         if given is None:
-            assert after.min_confidence == default_min_confidence(after.manifest.sentences) > before
+            assert after.min_confidence == default_min_confidence(after.manifest.sentences) > before == THRESHOLD_FLOOR
         else:
             assert after.min_confidence == before == given
     finally:

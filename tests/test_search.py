@@ -12,7 +12,7 @@ from index import build_index
 from index.embedder import HashingEmbedder
 from index.vectors import new_vector_index, search_vectors
 from retrieval import Retriever, clean_question
-from retrieval.abstention import FEWEST_SENTENCES_MEASURED, default_min_confidence
+from retrieval.abstention import THRESHOLD_FLOOR, default_min_confidence
 from retrieval.lexical import coverage, term_weights
 from retrieval.rerank import WEIGHTS
 from retrieval.retriever import EMPTY_QUESTION, NOT_FOUND
@@ -128,10 +128,10 @@ def test_the_threshold_follows_the_index_size_unless_one_is_given(corpus_dir: Pa
     build_index(corpus_dir, tmp_path / "idx", HashingEmbedder())
     small = Retriever.open(tmp_path / "idx", embedder=HashingEmbedder())
     assert small.min_confidence == default_min_confidence(small.manifest.sentences)
-    add_filler_articles(corpus_dir, 30, sentences=10)
+    add_filler_articles(corpus_dir, 30, sentences=100)  # past the floor's 2,500 sentences
     build_index(corpus_dir, tmp_path / "idx", HashingEmbedder())
     large = Retriever.open(tmp_path / "idx", embedder=HashingEmbedder())
-    assert large.manifest.sentences > max(small.manifest.sentences, FEWEST_SENTENCES_MEASURED)
+    assert small.min_confidence == THRESHOLD_FLOOR and large.manifest.sentences > 2_600
     assert large.min_confidence == default_min_confidence(large.manifest.sentences) > small.min_confidence
     sure = large.answer(question).confidence
     assert Retriever.open(tmp_path / "idx", embedder=HashingEmbedder(), min_confidence=sure).answer(question).found
