@@ -30,7 +30,7 @@ from benchmarks.squad import squad_options, squad_records  # noqa: E402
 from index import build_from_documents  # noqa: E402
 from index.embedder import Embedder, load_embedder  # noqa: E402
 from retrieval import Retriever  # noqa: E402
-from retrieval.evaluate import reqa_task  # noqa: E402
+from retrieval.evaluate import question_confidences, reqa_task  # noqa: E402
 
 THRESHOLDS = (0.75, 0.85, 0.95, 1.05)
 
@@ -59,20 +59,20 @@ def measure(records: list[dict], embedder: Embedder, work_dir: Path) -> dict:
     """Index the even paragraphs of `records`, ask every question, and tally both kinds at each threshold."""
     documents, _ = reqa_task(records, "dataset")
     kept = [(article, [s for s in sentences if s.paragraph % 2 == 0]) for article, sentences in documents]
-    asked: dict[bool, list[str]] = {True: [], False: []}
-    for record in records:
-        for number, paragraph in enumerate(record["paragraphs"]):
-            asked[number % 2 == 0].extend(qa["question"] for qa in paragraph["qas"])
     shutil.rmtree(work_dir, ignore_errors=True)
     build_from_documents(kept, work_dir, embedder)
     retriever = Retriever.open(work_dir, embedder=embedder)
-    inside, outside = (np.array([answer.confidence or 0.0 for answer in retriever.answer_many(asked[held])])
-                       for held in (True, False))
+    inside, outside = (np.array(question_confidences(retriever, _paragraphs(records, parity))[0]) for parity in (0, 1))
     default, sentences = retriever.min_confidence, retriever.manifest.sentences
     retriever.close()
     at = {f"{t:.2f}": (float(np.mean(inside >= t)), float(np.mean(outside < t))) for t in THRESHOLDS}
     return {"articles": len(records), "sentences": sentences, "default": default,
             "at": {"default": (float(np.mean(inside >= default)), float(np.mean(outside < default))), **at}}
+
+
+def _paragraphs(records: list[dict], parity: int) -> list[dict]:
+    """The records with only their even (0) or odd (1) paragraphs, whose questions are asked."""
+    return [{**record, "paragraphs": record["paragraphs"][parity::2]} for record in records]
 
 
 if __name__ == "__main__":

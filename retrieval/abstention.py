@@ -50,7 +50,7 @@ def default_min_confidence(sentences: int) -> float:
     of Syria?" asked of an article on Syria's crisis). Measured by indexing the even paragraphs of
     SQuAD dev 0-23 articles and asking the odd paragraphs' questions (benchmarks/ontopic.py), the
     curve's 0.64 refused only 6.5-15% of them in one-article indexes, against 39% in the 24-article
-    index at its default (0.951); 0.95 refuses a median 45% there, as wary as the large index, for
+    index at its default (0.951); 0.95 refuses a median 43% there, as wary as the large index, for
     a median 91% of in-corpus questions answered instead of 98.5%. So small indexes keep 0.95.
     """
     curve = THRESHOLD_AT_ONE_SENTENCE + THRESHOLD_PER_LOG_SENTENCE * float(np.log(max(int(sentences), 1)))
