@@ -68,10 +68,10 @@ class RememberingEmbedder:
     def dimension(self) -> int:
         return self._inner.dimension
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._seen]
         if missing:
-            self._seen.update(zip(missing, self._inner.encode(missing, batch_size=batch_size)))
+            self._seen.update(zip(missing, self._inner.encode(missing)))
         return np.stack([self._seen[t] for t in texts]) if texts else np.zeros((0, self.dimension), np.float32)
 
 

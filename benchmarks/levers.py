@@ -135,7 +135,7 @@ def _cached_embedder(embedder: SentenceTransformerEmbedder, folder: Path) -> Cal
         if path.is_file():
             return np.load(path)
         folder.mkdir(parents=True, exist_ok=True)
-        vectors = embedder.encode(texts, batch_size=128)
+        vectors = embedder.encode(texts)
         np.save(path, vectors)
         return vectors
     return embed

@@ -64,7 +64,9 @@ READING counts the articles read by the first pass (total None until it ends), E
 
 READING, EMBEDDING, INDEXING = "reading", "embedding", "indexing"
 
-EMBEDDING_RECIPE = "title-sentence+paragraph-v1"  # what is embedded; part of the corpus fingerprint
+# What is embedded and how; part of the corpus fingerprint and of the embedding cache's identity, so a
+# change rebuilds the index and re-embeds. v2: each text encoded alone (index/embedder.py encode_each).
+EMBEDDING_RECIPE = "title-sentence+paragraph-v2"
 SENTENCES_PER_BATCH = 1024
 SENTENCE_VECTORS_SPOOL = "sentence_vectors.spool.npy"  # staging only: FAISS is built from it, then it is deleted
 
@@ -127,7 +129,7 @@ def build_from_documents(documents: Sequence[Document], index_dir: Path, embedde
 def _build_locked(source: DocumentSource, index_dir: Path, embedder: Embedder, progress: ProgressCallback | None,
                   force: bool, started: float, exact_up_to: int, nothing_read: str) -> BuildReport:
     remove_stale(index_dir)
-    cache = EmbeddingCache(index_dir / CACHE_DIR, embedder.name)
+    cache = EmbeddingCache(index_dir / CACHE_DIR, f"{embedder.name}|{EMBEDDING_RECIPE}")
     planned, problems = _survey(source, cache, progress)
     if not planned:
         detail = f" ({problems[0]})" if problems else ""

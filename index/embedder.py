@@ -6,6 +6,10 @@ A model runs on a backend: sentence-transformers on torch (the reference), or it
 embedding cache never mix two.
 Models load lazily, once, on first use, and never from the network unless the user names a
 hub model on a machine that has one.
+
+Every text is encoded alone, on one thread, so its vector is a function of its text only: the same
+sentence gets the same vector whatever was encoded beside it, in a build, a resumed build or a burst of
+questions (see `encode_each`).
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ import hashlib
 import os
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 
@@ -28,7 +33,8 @@ HASHING_MODEL = "hashing"
 BACKENDS = ("torch", "onnx", "onnx-int8")  # torch: the sentence-transformers reference; onnx*: index/onnx_backend.py
 DEFAULT_BACKEND = "onnx-int8"  # measured in docs/PERFORMANCE.md
 _PACKAGED_ALIASES = {"", "default", DEFAULT_MODEL, "all-MiniLM-L6-v2"}
-FEW_TEXTS = 8  # up to this many texts per call are encoded on one thread (see encode)
+FEW_TEXTS = 8  # up to this many texts per call are encoded on the calling thread (see encode_each)
+Item = TypeVar("Item")
 
 
 class Embedder(Protocol):
@@ -42,9 +48,34 @@ class Embedder(Protocol):
     @property
     def dimension(self) -> int: ...
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
-        """Unit-length float32 rows, one per text."""
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length float32 rows, one per text; each row depends on its own text only."""
         ...
+
+
+def encode_each(items: Sequence[Item], encode_one: Callable[[Item], np.ndarray], dimension: int) -> np.ndarray:
+    """One row per item, each encoded alone on one thread; more than FEW_TEXTS fan out over the cores.
+
+    Why alone: batching made a text's vector depend on its batch-mates. Dynamic int8 quantisation takes
+    its activation scale from the whole batch and padding changes the order of fp32 sums, so a question
+    asked alone and in a burst got vectors at cosine 0.98 (found / not-found flipped), and torch on two
+    threads sums in another order than on one. Alone, the arithmetic is the same every time, and one
+    text per core encodes as fast as batches padded by length did (docs/PERFORMANCE.md).
+    """
+    vectors = np.zeros((len(items), dimension), dtype=np.float32)
+    if len(items) <= FEW_TEXTS:
+        for row, item in enumerate(items):
+            vectors[row] = encode_one(item)
+        return vectors
+    with ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0))) as pool:
+        for row, vector in enumerate(pool.map(encode_one, items)):
+            vectors[row] = vector
+    return vectors
+
+
+def unit(vector: np.ndarray) -> np.ndarray:
+    """The vector scaled to length 1 (a zero vector stays zero)."""
+    return vector / max(float(np.linalg.norm(vector)), 1e-12)
 
 
 def default_model() -> str:
@@ -101,8 +132,13 @@ def local_model_dir(name: str) -> Path | None:
 
 
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model, loaded on first use; encoding is serialised by a lock
-    because the fast tokenizers are not safe to call from several threads at once."""
+    """A sentence-transformers model, loaded on first use, run by torch on one thread per text.
+
+    One thread: a question on two threads took 60 ms end to end against 20 ms on one (idle OpenMP
+    threads spin and starve the FAISS search that follows), and the thread count changes torch's sums.
+    Tokenising is serialised by a lock because the fast tokenizers are not safe to call from several
+    threads at once; the model itself runs on as many texts at a time as there are cores.
+    """
 
     def __init__(self, model: str = DEFAULT_MODEL, *, device: str = "cpu") -> None:
         if not model.strip():
@@ -110,7 +146,6 @@ class SentenceTransformerEmbedder:
         self._name = canonical_model_name(model)
         self._device = device
         self._model: SentenceTransformer | None = None
-        self._threads = 1
         self._lock = threading.Lock()
 
     @property
@@ -124,28 +159,26 @@ class SentenceTransformerEmbedder:
             raise ValueError(f"the model {self._name} does not say its embedding size")
         return int(dimension)
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
-        """Few texts (a question) run on one thread, many (a build) on all cores.
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return encode_each(texts, self._encode_one, self.dimension)
 
-        Measured on 2 cores: one question takes 20 ms on one thread but 60 ms end to end on two,
-        because the idle OpenMP threads spin and starve the FAISS search that follows; a build
-        embeds 85 sentences/s on two threads against 54 on one.
-        """
+    def _encode_one(self, text: str) -> np.ndarray:
         import torch
+        from sentence_transformers.util import batch_to_device
 
         model = self._loaded()
         with self._lock:
-            torch.set_num_threads(1 if len(texts) <= FEW_TEXTS else self._threads)
-            vectors = model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                                   convert_to_numpy=True, show_progress_bar=False)
-        return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+            features = batch_to_device(model.preprocess([text]), self._device)
+        with torch.inference_mode():
+            vector = model(features)["sentence_embedding"]
+        return unit(vector[0].float().cpu().numpy())
 
     def _loaded(self) -> SentenceTransformer:
         with self._lock:
             if self._model is None:
                 import torch
 
-                self._threads = torch.get_num_threads()
+                torch.set_num_threads(1)  # torch's setting for the process, worker threads included
                 self._model = _load_sentence_transformer(self._name, self._device)
             return self._model
 
@@ -184,7 +217,7 @@ class HashingEmbedder:
     def dimension(self) -> int:
         return self._dimension
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
         vectors = np.zeros((len(texts), self._dimension), dtype=np.float32)
         for row, text in enumerate(texts):
             for token in re.findall(r"\w+", text.lower()):

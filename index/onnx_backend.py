@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from index.embedder import FEW_TEXTS  # up to this many texts run on the one-thread session
+from index.embedder import encode_each, unit
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -36,10 +36,6 @@ OPSET = 17
 # must also get a new backend name, or an index built before it keeps its old vectors.
 EXPORT_FORMAT = 3
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-# A batch's padded tokens: 64 sentences of 16 tokens, or 4 paragraphs of 256. Small enough for the
-# activations to stay in the CPU's caches: 10-25% more texts/s than 64 texts a batch on a SQuAD dev
-# mix of sentences and paragraphs (docs/PERFORMANCE.md).
-TOKENS_PER_BATCH = 1024
 _SOURCE_FILES = ("config.json", "model.safetensors", "pytorch_model.bin", "tokenizer.json",
                  "sentence_bert_config.json", "modules.json", "1_Pooling/config.json")
 
@@ -104,11 +100,12 @@ def export_onnx(model_dir: Path, out_dir: Path, *, quantize: bool) -> Path:
 
 
 class OnnxEmbedder:
-    """An exported model run with onnxruntime: tokenise, run, mean-pool over the attention mask, normalise.
+    """An exported model run with onnxruntime: tokenise, run, mean-pool over the tokens, normalise.
 
-    Same contract as SentenceTransformerEmbedder. Sessions load on first use: a one-thread session
-    for a question (as with torch, idle threads spinning would slow the search that follows) and an
-    all-cores one for batches; onnxruntime sessions and the tokenizer are safe to share across threads.
+    Same contract as SentenceTransformerEmbedder: each text runs alone (`encode_each`), so no padding
+    and no batch-mate enters its vector, on one session of one thread (as with torch, idle threads
+    spinning would slow the search that follows a question); onnxruntime sessions and the tokenizer
+    are safe to share across threads, so a build runs one text per core. Everything loads on first use.
     """
 
     def __init__(self, name: str, onnx_file: Path | Callable[[], Path]) -> None:
@@ -118,7 +115,7 @@ class OnnxEmbedder:
         self._file: Path | None = None
         self._lock = threading.Lock()
         self._tokenizer: Tokenizer | None = None
-        self._sessions: dict[int, onnxruntime.InferenceSession] = {}
+        self._session: onnxruntime.InferenceSession | None = None
 
     @property
     def name(self) -> str:
@@ -126,26 +123,12 @@ class OnnxEmbedder:
 
     @property
     def dimension(self) -> int:
-        return _dimension(self._session(1))
+        return _dimension(self._loaded_session())
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
-        """Texts are sorted by length so each batch pads little, and batched by their tokens
-        (`TOKENS_PER_BATCH`, at most `batch_size` texts); rows come back in the input order."""
-        session = self._session(1 if len(texts) <= FEW_TEXTS else 0)
-        vectors = np.zeros((len(texts), _dimension(session)), dtype=np.float32)
-        if not texts:
-            return vectors
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        session = self._loaded_session()
         encodings = self._loaded_tokenizer().encode_batch(list(texts))
-        lengths = [len(e.ids) for e in encodings]
-        order = np.argsort(lengths, kind="stable")
-        for rows in token_batches([lengths[i] for i in order], batch_size):
-            rows = order[rows]
-            feeds = _pad([encodings[i] for i in rows])
-            tokens = session.run(None, feeds)[0]
-            mask = feeds["attention_mask"][..., None].astype(np.float32)
-            vectors[rows] = (tokens * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.maximum(norms, 1e-12)
+        return encode_each(encodings, lambda encoding: _pooled(session, encoding), _dimension(session))
 
     def _loaded_tokenizer(self) -> Tokenizer:
         with self._lock:
@@ -156,23 +139,21 @@ class OnnxEmbedder:
                 tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
                 config = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
                 tokenizer.enable_truncation(int(config["max_seq_length"]))
-                tokenizer.no_padding()  # padded per batch in _pad, to the batch's longest text
+                tokenizer.no_padding()
                 self._tokenizer = tokenizer
             return self._tokenizer
 
-    def _session(self, threads: int) -> onnxruntime.InferenceSession:
-        """threads=0 means all cores."""
+    def _loaded_session(self) -> onnxruntime.InferenceSession:
         with self._lock:
-            if threads not in self._sessions:
+            if self._session is None:
                 import onnxruntime
 
                 options = onnxruntime.SessionOptions()
-                options.intra_op_num_threads = threads
+                options.intra_op_num_threads = 1
                 options.inter_op_num_threads = 1
-                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                self._sessions[threads] = onnxruntime.InferenceSession(
-                    str(self._onnx_file()), options, providers=["CPUExecutionProvider"])
-            return self._sessions[threads]
+                self._session = onnxruntime.InferenceSession(str(self._onnx_file()), options,
+                                                             providers=["CPUExecutionProvider"])
+            return self._session
 
     def _onnx_file(self) -> Path:
         """Called with the lock held."""
@@ -181,33 +162,16 @@ class OnnxEmbedder:
         return self._file
 
 
-def token_batches(lengths: Sequence[int], most: int, tokens: int = TOKENS_PER_BATCH) -> list[slice]:
-    """Consecutive batches of texts sorted by length: each padded batch (texts x its longest) holds at
-    most `tokens` tokens and `most` texts, and at least one text."""
-    batches, start = [], 0
-    while start < len(lengths):
-        end = start + 1
-        while end < len(lengths) and end - start < most and (end - start + 1) * lengths[end] <= tokens:
-            end += 1
-        batches.append(slice(start, end))
-        start = end
-    return batches
-
-
 def _dimension(session: onnxruntime.InferenceSession) -> int:
     return int(session.get_outputs()[0].shape[-1])
 
 
-def _pad(encodings: Sequence[Encoding]) -> dict[str, np.ndarray]:
-    """The model's inputs, zero-padded to the longest encoding of the batch."""
-    length = max(len(e.ids) for e in encodings)
-    feeds = {name: np.zeros((len(encodings), length), dtype=np.int64) for name in INPUTS}
-    for row, encoding in enumerate(encodings):
-        size = len(encoding.ids)
-        feeds["input_ids"][row, :size] = encoding.ids
-        feeds["attention_mask"][row, :size] = encoding.attention_mask
-        feeds["token_type_ids"][row, :size] = encoding.type_ids
-    return feeds
+def _pooled(session: onnxruntime.InferenceSession, encoding: Encoding) -> np.ndarray:
+    """One text's unit vector: the mean of its token embeddings (no padding, so no mask needed)."""
+    ids = np.asarray([encoding.ids], dtype=np.int64)
+    feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids),
+             "token_type_ids": np.asarray([encoding.type_ids], dtype=np.int64)}
+    return unit(session.run(None, feeds)[0][0].mean(axis=0))
 
 
 def _check_pooling(model_dir: Path) -> None:

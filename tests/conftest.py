@@ -9,7 +9,8 @@ import pytest
 
 from corpus import BUNDLED_CORPUS_DIR
 from index import build_index
-from index.embedder import HashingEmbedder, SentenceTransformerEmbedder
+from index.embedder import DEFAULT_MODEL, HashingEmbedder, SentenceTransformerEmbedder, local_model_dir
+from index.onnx_backend import FP32_FILE, INT8_FILE, OnnxEmbedder, cached_export_dir, export_onnx
 from retrieval import Retriever
 
 pytest_plugins = ("tests.reliability",)
@@ -32,6 +33,29 @@ def real_embedder() -> SentenceTransformerEmbedder:
     embedder = SentenceTransformerEmbedder()
     embedder.encode(["warm up"])
     return embedder
+
+
+@pytest.fixture(scope="session")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private export cache holding both files of the packaged model, exported once for the session."""
+    cache = tmp_path_factory.mktemp("onnx-cache")
+    export_onnx(local_model_dir(DEFAULT_MODEL), cached_export_dir(local_model_dir(DEFAULT_MODEL), cache), quantize=True)
+    return cache
+
+
+@pytest.fixture(scope="session")
+def export_dir(onnx_cache: Path) -> Path:
+    return cached_export_dir(local_model_dir(DEFAULT_MODEL), onnx_cache)
+
+
+@pytest.fixture(scope="session")
+def fp32(export_dir: Path) -> OnnxEmbedder:
+    return OnnxEmbedder(f"{DEFAULT_MODEL}#onnx", export_dir / FP32_FILE)
+
+
+@pytest.fixture(scope="session")
+def int8(export_dir: Path) -> OnnxEmbedder:
+    return OnnxEmbedder(f"{DEFAULT_MODEL}#onnx-int8", export_dir / INT8_FILE)
 
 
 @pytest.fixture

@@ -14,6 +14,6 @@ class CountingEmbedder(HashingEmbedder):
         super().__init__()
         self.calls: list[int] = []
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
         self.calls.append(len(texts))
-        return super().encode(texts, batch_size=batch_size)
+        return super().encode(texts)

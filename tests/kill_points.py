@@ -89,9 +89,9 @@ class _CountingEmbedder(HashingEmbedder):
         super().__init__()
         self.events = events
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
         self.events.seen(f"encode {len(texts)} texts")
-        return super().encode(texts, batch_size=batch_size)
+        return super().encode(texts)
 
 
 def _child(stop_at: int, corpus: Path, index_dir: Path, fault: str | None) -> None:

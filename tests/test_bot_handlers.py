@@ -41,11 +41,11 @@ class GatedEmbedder(HashingEmbedder):
         self.gate.set()
         self.build_waiting = threading.Event()
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) > 1:
             self.build_waiting.set()
             self.gate.wait(timeout=30)
-        return super().encode(texts, batch_size=batch_size)
+        return super().encode(texts)
 
 
 class Harness:

@@ -92,9 +92,9 @@ class CountingEmbedder(HashingEmbedder):
         super().__init__()
         self.texts = 0
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
         self.texts += len(texts)
-        return super().encode(texts, batch_size=batch_size)
+        return super().encode(texts)
 
 
 def _stray(index_dir: Path) -> list[str]:
@@ -344,14 +344,14 @@ def test_two_builds_at_once_never_write_together(corpus_dir: Path, tmp_path: Pat
     guard = threading.Lock()
 
     class Gated(HashingEmbedder):
-        def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+        def encode(self, texts: Sequence[str]) -> np.ndarray:
             with guard:
                 writing[0] += 1
                 most[0] = max(most[0], writing[0])
             release.wait(timeout=30)
             with guard:
                 writing[0] -= 1
-            return super().encode(texts, batch_size=batch_size)
+            return super().encode(texts)
 
     outcomes: list[str] = []
 

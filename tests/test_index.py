@@ -160,11 +160,11 @@ KILLABLE_BUILD = textwrap.dedent("""
     class SlowEmbedder(HashingEmbedder):
         calls = 0
 
-        def encode(self, texts, *, batch_size=64):
+        def encode(self, texts):
             SlowEmbedder.calls += 1
             Path(sys.argv[3]).write_text(str(SlowEmbedder.calls))
             time.sleep(0.5)
-            return super().encode(texts, batch_size=batch_size)
+            return super().encode(texts)
 
     build_index(Path(sys.argv[1]), Path(sys.argv[2]), SlowEmbedder())
 """)

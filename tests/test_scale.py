@@ -137,11 +137,11 @@ SELF_KILLING_BUILD = textwrap.dedent("""
     class DyingEmbedder(HashingEmbedder):
         calls = 0
 
-        def encode(self, texts, *, batch_size=64):
+        def encode(self, texts):
             DyingEmbedder.calls += 1
             if DyingEmbedder.calls == 4:
                 os.kill(os.getpid(), signal.SIGKILL)
-            return super().encode(texts, batch_size=batch_size)
+            return super().encode(texts)
 
     build_index(Path(sys.argv[1]), Path(sys.argv[2]), DyingEmbedder(), exact_up_to=int(sys.argv[3]))
 """)
