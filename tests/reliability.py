@@ -3,7 +3,7 @@ of docs/RELIABILITY.md from those records, so the document shows what was measur
 Only the part between the START and END markers is replaced; the rest of the page is written by hand.
 
     .venv/bin/python -m pytest tests/test_faults_index.py tests/test_faults_bot.py tests/test_bad_input.py \
-        tests/test_security.py --reliability-report docs/RELIABILITY.md
+        tests/test_bad_corpus.py tests/test_security.py --reliability-report docs/RELIABILITY.md
 
 A test takes the `reliability` fixture and calls it once per thing tried:
 `reliability(area, tried, times, outcome)`. A row is marked passed only if its test passed.

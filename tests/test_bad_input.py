@@ -85,7 +85,8 @@ def _hostile_files(corpus: Path, outside: Path) -> dict[str, str]:
             "späte nachricht ü 名前.txt": "", "bulk.jsonl:2": "not valid JSON", "bulk.jsonl:3": "binary",
             "bulk.jsonl:4": "body", "bulk.jsonl:1": "", "fifty megabytes.txt": "larger than 5 MB",
             "link out.txt": "outside the corpus", "relative link.txt": "outside the corpus",
-            "broken link.txt": "cannot be read", "named pipe.txt": "not a regular file"}
+            "broken link.txt": "cannot be read", "named pipe.txt": "not a regular file",
+            "linked folder/": "a link to a folder"}
 
 
 def test_hostile_article_files_are_reported_by_name_and_the_rest_indexes(tmp_path: Path, reliability: Record) -> None:
