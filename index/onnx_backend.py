@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from index.embedder import encode_each, unit
+from index.errors import ModelUnavailable
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -176,13 +177,17 @@ def _pooled(session: onnxruntime.InferenceSession, encoding: Encoding) -> np.nda
 
 def _check_pooling(model_dir: Path) -> None:
     """The embedder pools by mean over tokens and normalises; refuse a model configured otherwise."""
-    modules = json.loads((model_dir / "modules.json").read_text(encoding="utf-8"))
-    kinds = [module["type"].rsplit(".", 1)[-1] for module in modules]
-    pooling = json.loads((model_dir / "1_Pooling" / "config.json").read_text(encoding="utf-8"))
-    modes = [key for key, value in pooling.items() if key.startswith("pooling_mode") and value]
+    try:
+        modules = json.loads((model_dir / "modules.json").read_text(encoding="utf-8"))
+        kinds = [module["type"].rsplit(".", 1)[-1] for module in modules]
+        pooling = json.loads((model_dir / "1_Pooling" / "config.json").read_text(encoding="utf-8"))
+        modes = [key for key, value in pooling.items() if key.startswith("pooling_mode") and value]
+    except (OSError, ValueError, LookupError, TypeError, AttributeError):  # missing, not JSON, not its shape
+        raise ModelUnavailable(f"{model_dir} has no readable modules.json and 1_Pooling/config.json, which the "
+                               "ONNX backend needs; use the torch backend") from None
     if kinds != ["Transformer", "Pooling", "Normalize"] or modes != ["pooling_mode_mean_tokens"]:
-        raise ValueError(f"the ONNX backend supports Transformer + mean Pooling + Normalize models; "
-                         f"{model_dir} has {kinds} with {modes}; use the torch backend")
+        raise ModelUnavailable(f"the ONNX backend supports Transformer + mean Pooling + Normalize models; "
+                               f"{model_dir} has {kinds} with {modes}; use the torch backend")
 
 
 def _export_fp32(model_dir: Path, out_file: Path) -> dict[str, str]:

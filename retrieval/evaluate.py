@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from corpus.article import PARAGRAPH_SEPARATOR, Article, Sentence
 from corpus.segment import split_sentences
@@ -49,10 +50,28 @@ class Query:
     gold: str  # the text of a sentence that holds an answer
 
 
+class DatasetError(ValueError):
+    """The evaluation file is not SQuAD-format JSON Lines; the message says where, for a one-line error."""
+
+
 def load_squad(path: Path, articles: slice | None = None) -> list[dict]:
-    """The dataset's article records, optionally a slice of them (e.g. 0:24 for tuning)."""
-    with open(path, encoding="utf-8") as lines:
-        records = [json.loads(line) for line in lines if line.strip()]
+    """The dataset's article records, optionally a slice of them (e.g. 0:24 for tuning).
+
+    Each record is checked for the fields the evaluation reads, so a wrong file is a DatasetError
+    naming its line rather than a KeyError half-way through an evaluation.
+    """
+    records = []
+    try:
+        with open(path, encoding="utf-8") as lines:
+            for number, line in enumerate(lines, start=1):
+                if line.strip():
+                    records.append(_squad_record(line, f"{path}:{number}"))
+    except UnicodeDecodeError:
+        raise DatasetError(f"{path} is not UTF-8 text") from None
+    except OSError as error:
+        raise DatasetError(f"{path} cannot be read ({error.strerror or type(error).__name__})") from None
+    if not records:
+        raise DatasetError(f"{path} holds no articles")
     return records[articles] if articles is not None else records
 
 
@@ -218,6 +237,39 @@ def format_report(report: dict) -> str:
                  f"{spans['coverage']:.3f}; EM {spans['em_offered']:.3f}, F1 {spans['f1_offered']:.3f} over offered; "
                  f"EM {spans['em_all']:.3f}, F1 {spans['f1_all']:.3f} over all")
     return "\n".join(lines)
+
+
+def _squad_record(line: str, where: str) -> dict:
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError):
+        raise DatasetError(f"{where}: not valid JSON; expected one SQuAD article per line") from None
+    if not _is_squad_article(record):
+        raise DatasetError(f"{where}: not a SQuAD article (id, title, and paragraphs with context, "
+                           "reqa_sentence_spans and qas, each with a question and answers)")
+    return record
+
+
+def _is_squad_article(record: object) -> bool:
+    def listed(value: object, check: Callable[[Any], bool]) -> bool:
+        return isinstance(value, list) and all(check(item) for item in value)
+
+    def answer(item: Any) -> bool:
+        return isinstance(item, dict) and isinstance(item.get("text"), str) and type(item.get("answer_start")) is int
+
+    def qa(item: Any) -> bool:
+        return (isinstance(item, dict) and isinstance(item.get("question"), str) and bool(item.get("answers"))
+                and listed(item["answers"], answer))
+
+    def span(item: Any) -> bool:
+        return isinstance(item, list) and len(item) == 2 and all(type(n) is int for n in item)
+
+    def paragraph(item: Any) -> bool:
+        return (isinstance(item, dict) and isinstance(item.get("context"), str)
+                and listed(item.get("reqa_sentence_spans"), span) and listed(item.get("qas"), qa))
+
+    return (isinstance(record, dict) and isinstance(record.get("id"), str) and isinstance(record.get("title"), str)
+            and listed(record.get("paragraphs"), paragraph))
 
 
 def _spans(context: str, paragraph: dict, segmentation: str) -> list[tuple[int, int]]:

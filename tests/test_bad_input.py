@@ -5,6 +5,7 @@ Property-based (hypothesis) where the input space is large; the hashing embedder
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import sys
@@ -18,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.app import ADMIN_ONLY, SORRY
+from bot.cli import main
 from corpus import BUNDLED_CORPUS_DIR, Article, Problem, read_corpus
 from index import build_index
 from index.embedder import HashingEmbedder
@@ -85,7 +87,8 @@ def _hostile_files(corpus: Path, outside: Path) -> dict[str, str]:
             "späte nachricht ü 名前.txt": "", "bulk.jsonl:2": "not valid JSON", "bulk.jsonl:3": "binary",
             "bulk.jsonl:4": "body", "bulk.jsonl:1": "", "fifty megabytes.txt": "larger than 5 MB",
             "link out.txt": "outside the corpus", "relative link.txt": "outside the corpus",
-            "broken link.txt": "cannot be read", "named pipe.txt": "not a regular file"}
+            "broken link.txt": "cannot be read", "named pipe.txt": "not a regular file",
+            "linked folder/": "a link to a folder"}
 
 
 def test_hostile_article_files_are_reported_by_name_and_the_rest_indexes(tmp_path: Path, reliability: Record) -> None:
@@ -156,6 +159,58 @@ def test_any_files_property_is_recorded(reliability: Record) -> None:
     reliability("Bad input", "random article files (hypothesis): any bytes, any text, header-like lines, "
                 "unicode names with spaces", sum(_files_tried),
                 "each file became exactly one article or one problem under its own name; nothing raised")
+
+
+# --- settings and files the command line cannot use ---
+
+SQUAD_RECORD = {"id": "a", "title": "T", "paragraphs": [{"context": "One. Two.", "reqa_sentence_spans": [[0, 4], [5, 9]],
+                                                         "qas": [{"question": "q?", "answers": [{"text": "One",
+                                                                                                  "answer_start": 0}]}]}]}
+BAD_DATASETS = {
+    "not JSON": b"this is not JSON\n",
+    "JSON but not an article": b'{"id": 1}\n',
+    "an article without reqa_sentence_spans": json.dumps({**SQUAD_RECORD, "paragraphs": [
+        {"context": "One.", "qas": []}]}).encode(),
+    "JSON nested 100,000 deep": b"[" * 100_000,
+    "not UTF-8": b"\xff\xfe\x00\x01",
+    "empty": b"",
+}
+
+
+def test_settings_and_files_the_cli_cannot_use_are_one_line_with_status_2(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], reliability: Record) -> None:
+    monkeypatch.setenv("NEWSBOT_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("NEWSBOT_CORPUS_DIR", str(BUNDLED_CORPUS_DIR))
+    dataset = tmp_path / "squad.jsonl"
+    dataset.write_text(json.dumps(SQUAD_RECORD), encoding="utf-8")
+    not_a_model = tmp_path / "not-a-model"
+    not_a_model.mkdir()
+    settings = {"NEWSBOT_BACKEND=bogus": ({"NEWSBOT_BACKEND": "bogus"}, "bogus"),
+                "NEWSBOT_MODEL=/nonexistent": ({"NEWSBOT_MODEL": "/nonexistent"}, "/nonexistent"),
+                "NEWSBOT_MODEL=/nonexistent with NEWSBOT_BACKEND=torch": (
+                    {"NEWSBOT_MODEL": "/nonexistent", "NEWSBOT_BACKEND": "torch"}, "/nonexistent"),
+                "NEWSBOT_MODEL=<a folder without a model>": ({"NEWSBOT_MODEL": str(not_a_model)}, str(not_a_model)),
+                "NEWSBOT_MODEL=all-MiniLM-L6-v2#bogus": ({"NEWSBOT_MODEL": "all-MiniLM-L6-v2#bogus"}, "bogus")}
+    runs: list[tuple[list[str], dict[str, str], str]] = [
+        (command, environment, named) for environment, named in settings.values()
+        for command in (["index"], ["ask", "question"], ["eval", str(dataset)])]
+    for number, data in enumerate(BAD_DATASETS.values()):
+        (tmp_path / f"bad{number}.jsonl").write_bytes(data)
+        runs.append((["eval", "--model", "hashing", str(tmp_path / f"bad{number}.jsonl")], {}, f"bad{number}.jsonl"))
+    lines = []
+    for command, environment, named in runs:
+        with monkeypatch.context() as scoped:
+            for key, value in environment.items():
+                scoped.setenv(key, value)
+            status = main(command)
+        err = capsys.readouterr().err
+        assert status == 2 and err.count("\n") == 1 and err.startswith("newsbot: "), (command, environment, err)
+        assert "unexpected" not in err and named in err, (command, environment, err)
+        lines.append(err.strip().replace(str(tmp_path), "…"))
+    reliability("Bad input", f"settings the command line cannot use ({', '.join(settings)}) on `newsbot index`, "
+                f"`ask` and `eval`; `newsbot eval` on datasets that are {', '.join(BAD_DATASETS)}", len(runs),
+                f"exit status 2 and one line naming the setting or the file every time (e.g. \"{lines[0]}\", "
+                f"\"{lines[-len(BAD_DATASETS)]}\"); never \"unexpected error\"")
 
 
 # --- questions, through the real handlers (in-process, FakeRequest) ---

@@ -1,11 +1,14 @@
 import json
+import logging
 import os
 from pathlib import Path
 
 import pytest
 
 import corpus.load
-from corpus import Article, Problem, read_corpus
+import corpus.parse
+from corpus import Article, Problem, parse_article, read_corpus
+from corpus.load import quoted
 
 
 def _read(folder: Path) -> tuple[dict[str, Article], dict[str, str]]:
@@ -77,3 +80,57 @@ def test_order_is_stable(tmp_path: Path) -> None:
     for name in ("b.txt", "a.txt", "c.txt"):
         (tmp_path / name).write_text(f"{name}\n\nBody.", encoding="utf-8")
     assert [a.id for a in read_corpus(tmp_path)] == ["a.txt", "b.txt", "c.txt"]
+
+
+@pytest.mark.parametrize(("name", "shown"), [
+    ("plain name.txt", "plain name.txt"),
+    ("späte nachricht 名前.txt", "späte nachricht 名前.txt"),
+    ("evil\nwarning: forged.txt", '"evil\\nwarning: forged.txt"'),
+    (os.fsdecode(b"bad \xff.txt"), '"bad \\xff.txt"'),
+    ("\u202eevil.txt", '"\\u202eevil.txt"'),
+    ('"looks quoted\\n".txt', '"\\"looks quoted\\\\n\\".txt"'),
+])
+def test_names_are_shown_on_one_line_quoted_when_they_hold_what_could_break_it(name: str, shown: str) -> None:
+    assert quoted(name) == shown
+    assert quoted(name).isprintable()
+    assert str(Problem(name, "skipped: why")) == f"{shown}: skipped: why"
+
+
+LIMITS = corpus.parse.MAX_LINES, corpus.parse.MAX_SENTENCE_MARKS, corpus.load.MAX_ARTICLE_BYTES
+
+
+@pytest.mark.parametrize(("body", "verdict"), [
+    ("One fine sentence. Another one.", None),
+    ("word\n" * 200_000, "too long"),
+    ("Short. " * (LIMITS[1] + 1), "too long"),
+    ("\n\n".join(["A paragraph."] * (LIMITS[0] // 2 + 1)), "too long"),
+    ("word " * (LIMITS[2] // 5 + 1), "larger than 5 MB"),
+])
+def test_a_json_lines_record_has_the_limits_of_an_article_file(tmp_path: Path, body: str, verdict: str | None) -> None:
+    (tmp_path / "file.txt").write_text(f"title: T\n\n{body}", encoding="utf-8")
+    (tmp_path / "bulk.jsonl").write_text(json.dumps({"title": "T", "body": body}) + "\n" +
+                                         json.dumps({"title": "T", "paragraphs": body.split("\n\n")}), encoding="utf-8")
+    articles, problems = _read(tmp_path)
+    for name in ("file.txt", "bulk.jsonl:1", "bulk.jsonl:2"):
+        if verdict is None:
+            assert name in articles
+        else:
+            assert verdict in problems[name], (name, problems)
+
+
+def test_an_unexpected_failure_reading_one_file_is_that_files_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    def parse(article_id: str, text: str) -> Article:
+        if article_id == "cursed.txt":
+            raise RuntimeError("a bug in the parser")
+        return parse_article(article_id, text)
+
+    monkeypatch.setattr(corpus.load, "parse_article", parse)
+    for name in ("before.txt", "cursed.txt", "later.txt"):
+        (tmp_path / name).write_text(f"{name}\n\nA body.", encoding="utf-8")
+    with caplog.at_level(logging.INFO, logger="corpus.load"):
+        articles, problems = _read(tmp_path)
+    assert set(articles) == {"before.txt", "later.txt"}
+    assert problems == {"cursed.txt": problems["cursed.txt"]} and "failed unexpectedly" in problems["cursed.txt"]
+    assert "a bug in the parser" not in problems["cursed.txt"]  # the details are for the log, not the report
+    assert "a bug in the parser" in caplog.text

@@ -15,6 +15,7 @@ import pytest
 from corpus import BUNDLED_CORPUS_DIR
 from index import IndexIncompatible, build_index
 from index.embedder import DEFAULT_MODEL, SentenceTransformerEmbedder, load_embedder, local_model_dir
+from index.errors import ModelUnavailable
 from index.manifest import read_manifest
 from index.onnx_backend import (
     FP32_FILE,
@@ -64,7 +65,7 @@ def test_the_name_records_the_backend() -> None:
     assert load_embedder("all-MiniLM-L6-v2", backend="onnx").name == f"{DEFAULT_MODEL}#onnx"
     assert load_embedder(f"{DEFAULT_MODEL}#onnx-int8").name == f"{DEFAULT_MODEL}#onnx-int8"
     assert load_embedder("hashing", backend="onnx").name == "hashing"
-    with pytest.raises(ValueError, match="unknown backend"):
+    with pytest.raises(ModelUnavailable, match="unknown backend"):
         load_embedder(backend="tensorrt")
 
 
