@@ -137,10 +137,10 @@ def _build_locked(source: DocumentSource, index_dir: Path, embedder: Embedder, p
     fingerprint = corpus_fingerprint(planned)
     sentences = sum(p.sentences for p in planned)
     factory = plan_index(sentences, exact_up_to=exact_up_to).factory
-    previous = _current_manifest(index_dir)
-    if (not force and previous is not None and previous.corpus_fingerprint == fingerprint
+    current, previous = _current(index_dir)
+    if (not force and current is not None and previous is not None and previous.corpus_fingerprint == fingerprint
             and previous.model == embedder.name and previous.faiss_factory == factory):
-        return BuildReport(current_version(index_dir), previous.articles, previous.sentences, 0,
+        return BuildReport(current, previous.articles, previous.sentences, 0,
                            tuple(problems), time.perf_counter() - started, up_to_date=True)
     staging = new_staging_dir(index_dir)
     try:
@@ -224,11 +224,13 @@ def _survey(source: DocumentSource, cache: EmbeddingCache,
     return planned, problems
 
 
-def _current_manifest(index_dir: Path) -> Manifest | None:
+def _current(index_dir: Path) -> tuple[Path, Manifest] | tuple[None, None]:
+    """The current version and its manifest, checked once; none when it is missing or damaged (then rebuilt)."""
     try:
-        return read_manifest(current_version(index_dir))
+        version = current_version(index_dir)
+        return version, read_manifest(version)
     except IndexProblem:
-        return None
+        return None, None
 
 
 class _Staged:

@@ -39,9 +39,13 @@ class EmbeddingCache:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.partial")
-        with open(partial, "wb") as handle:
-            np.save(handle, np.asarray(vectors, dtype=np.float32), allow_pickle=False)
-        os.replace(partial, path)
+        try:
+            with open(partial, "wb") as handle:
+                np.save(handle, np.asarray(vectors, dtype=np.float32), allow_pickle=False)
+            os.replace(partial, path)
+        except BaseException:  # a full disk or a file-size limit: no half-written file stays behind
+            partial.unlink(missing_ok=True)
+            raise
 
     def keep_only(self, keys: Iterable[str]) -> None:
         """Forget the embeddings of articles that are no longer in the corpus."""

@@ -18,6 +18,8 @@ PARAGRAPH_VECTORS_FILE = "paragraph_vectors.npy"
 PARAGRAPH_INDEX_FILE = "paragraphs.faiss"
 SENTENCE_PARAGRAPHS_FILE = "sentence_paragraphs.npy"
 TERMS_FILE = "term_frequencies.json"
+READER_FILES = (MANIFEST_FILE, VECTORS_FILE, METADATA_FILE, PARAGRAPH_VECTORS_FILE, PARAGRAPH_INDEX_FILE,
+                SENTENCE_PARAGRAPHS_FILE, TERMS_FILE)  # what a reader loads: each must have a checksum to be trusted
 
 
 @dataclass(frozen=True)

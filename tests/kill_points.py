@@ -132,9 +132,10 @@ def disk_full(corpus: Path, pristine: Path, folders: list[Path]) -> None:
             status = newsbot(["index", "--corpus-dir", str(corpus), "--index-dir", str(index_dir), "--model", "hashing"])
         serving = Retriever.open(index_dir, embedder=HashingEmbedder())
         staging = [p.name for p in (index_dir / VERSIONS_DIR).iterdir() if p.name.startswith(STAGING_PREFIX)]
+        partial = [p.name for p in index_dir.rglob("*.partial")]
         print(json.dumps({"folder": folder.name, "status": status, "stderr": stderr.getvalue().strip(),
                           "serving_old": serving.version_dir.name == old, "articles": serving.manifest.articles,
-                          "hits": len(serving.search("Lavrov sanctions", k=3)), "staging": staging,
+                          "hits": len(serving.search("Lavrov sanctions", k=3)), "staging": staging, "partial": partial,
                           "free": shutil.disk_usage(folder).free}), flush=True)
 
 

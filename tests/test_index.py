@@ -144,7 +144,7 @@ def test_loading_refuses_missing_other_model_unknown_format_and_damage(corpus_di
         Retriever.open(index_dir, embedder=HashingEmbedder())
 
     (index_dir / CURRENT_FILE).write_text("no-such-version\n")
-    with pytest.raises(IndexCorrupt, match="missing version"):
+    with pytest.raises(IndexCorrupt, match="does not hold the name of an index version"):
         Retriever.open(index_dir, embedder=HashingEmbedder())
 
 
