@@ -126,7 +126,7 @@ def _read_bulk(path: Path, name: str, root: Path) -> Iterator[Article | Problem]
             yield Problem(name, f"skipped: larger than {MAX_BULK_BYTES // 1_000_000} MB")
             return
         with path.open("rb") as lines:
-            number = 0
+            number, read_any = 0, False
             while raw := lines.readline(MAX_ARTICLE_BYTES + 1):
                 number += 1
                 where = f"{name}:{number}"
@@ -135,6 +135,11 @@ def _read_bulk(path: Path, name: str, root: Path) -> Iterator[Article | Problem]
                     yield Problem(where, f"skipped: the line is larger than {MAX_ARTICLE_BYTES // 1_000_000} MB")
                 elif raw.strip():
                     yield _guarded(where, lambda: _read_record(name, where, raw))
+                else:
+                    continue
+                read_any = True
+            if not read_any:
+                yield Problem(name, "skipped: the file is empty")  # as an empty .txt is
     except OSError as error:
         yield Problem(name, f"skipped: {_describe(error)}")
 

@@ -283,7 +283,7 @@ def _outcomes(entry: Entry) -> tuple[str | None, list[tuple[str, str, str | None
     for number, (_, expect, record_id) in enumerate(entry.lines, start=1):
         if expect != "blank":
             items.append((f"{name}:{number}", expect, f"{name}#{record_id}" if record_id else f"{name}:{number}"))
-    return None, items
+    return None, items or [(name, BAD, None)]  # only blank lines: an empty file, reported as an empty .txt is
 
 
 _trees: list[tuple[int, int, int]] = []  # per example: items, good articles indexed, items reported
