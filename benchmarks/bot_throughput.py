@@ -15,8 +15,8 @@ the fake receives the answering sendMessage. Each level also checks that every q
 one answer, and reports the CPU seconds per answered message of the bot process and of this process
 (the fake Bot API and the load generator, which share the same 2 cores with the bot).
 
-    .venv/bin/python benchmarks/bot_throughput.py                          # 1, 20, 200 chats; a table
-    .venv/bin/python benchmarks/bot_throughput.py --chats 200 --rate 100   # paced at 100 questions/s
+    .venv/bin/python -m benchmarks.bot_throughput                          # 1, 20, 200 chats; a table
+    .venv/bin/python -m benchmarks.bot_throughput --chats 200 --rate 100   # paced at 100 questions/s
 """
 
 from __future__ import annotations
@@ -26,18 +26,15 @@ import json
 import os
 import resource
 import statistics
-import sys
 import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.stats import percentile  # noqa: E402
-from corpus import BUNDLED_CORPUS_DIR  # noqa: E402
-from tests.fake_bot_api import FakeBotAPIServer, FakeTelegram, start_bot  # noqa: E402
+from benchmarks.stats import percentile
+from corpus import BUNDLED_CORPUS_DIR
+from tests.fake_bot_api import FakeBotAPIServer, FakeTelegram, start_bot
 
 QUESTIONS = ["How many people have died?", "What does Russia oppose?", "Who is Sergei Lavrov?",
              "What did the US State Department say?", "Where is the Russian naval base?",

@@ -4,8 +4,8 @@ the built index.
 
 Benchmarks, not tests: nothing here asserts a time. Usage (from the project root):
 
-    .venv/bin/python benchmarks/scale.py search [--sizes 10000,100000,1000000] [--json]
-    .venv/bin/python benchmarks/scale.py build [--sentences 1000000] [--work-dir DIR] [--json]
+    .venv/bin/python -m benchmarks.scale search [--sizes 10000,100000,1000000] [--json]
+    .venv/bin/python -m benchmarks.scale build [--sentences 1000000] [--work-dir DIR] [--json]
 
 `search` uses real all-MiniLM-L6-v2 vectors (default backend) of the SQuAD v1.1 dev sentences as the
 index stores them ("Title: sentence") and 200 real SQuAD questions as queries; 10k is 10,000 real
@@ -14,8 +14,8 @@ about 0.8 to its source; see `noisy_copies`). `build` writes a synthetic news co
 20 sentences an article) and indexes it through `newsbot`'s own build with the deterministic
 hashing embedder at 384 dimensions (MiniLM's width), in child processes so peak memory is theirs.
 
-For the `newsbot bench` suite: `measure_search(sizes)` and `measure_build(sentences, work_dir)`
-return plain dicts (lists of dicts) of figures; `machine()` describes the machine.
+For the suite (benchmarks/suite.py): `measure_search(sizes)` and `measure_build(sentences, work_dir)`
+return plain dicts (lists of dicts) of figures; `search_table(rows)` renders the search rows.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import signal
 import subprocess
@@ -35,11 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from index.rowfile import RowFile  # noqa: E402
-from index.vectors import EXACT, IndexPlan, build_vectors, load_vectors, plan_index, save_vectors  # noqa: E402
+from benchmarks.report import table
+from benchmarks.stats import machine
+from index.rowfile import RowFile
+from index.vectors import EXACT, IndexPlan, build_vectors, load_vectors, plan_index, save_vectors
 
 CACHE_DIR = Path(tempfile.gettempdir()) / "newsbot-scale"
 QUERIES = 200
@@ -229,7 +227,7 @@ def _build_index(corpus: str, index_dir: str, progress_file: str | None = None) 
 def _killed_build(corpus: Path, index_dir: Path, progress: Path, kill_at: float) -> dict:
     progress.unlink(missing_ok=True)
     started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, __file__, "_child", "build-index", str(corpus), str(index_dir), str(progress)],
+    child = subprocess.Popen([*CHILD, "build-index", str(corpus), str(index_dir), str(progress)],
                              stdout=subprocess.DEVNULL)
     texts = 0
     while child.poll() is None:
@@ -272,17 +270,18 @@ def _serve_index(index_dir: str, corpus: str) -> dict:
 
 # ---------------------------------------------------------------- processes, machine, output
 
+CHILD = [sys.executable, "-m", "benchmarks.scale", "_child"]  # run from the project root, like the parent
 CHILD_TASKS = {"serve-search": _serve_search, "build-index": _build_index, "serve-index": _serve_index}
 
 
 def _child(task: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "_child", task, *args], check=True, stdout=subprocess.PIPE, text=True)
+    out = subprocess.run([*CHILD, task, *args], check=True, stdout=subprocess.PIPE, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _timed_child(task: str, *args: str) -> dict:
     started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, __file__, "_child", task, *args], stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen([*CHILD, task, *args], stdout=subprocess.PIPE, text=True)
     output = child.stdout.read() if child.stdout else ""
     _, status, usage = os.wait4(child.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
@@ -298,24 +297,12 @@ def _rss_mb() -> int:
     return 0
 
 
-def machine() -> dict:
-    import faiss
-
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    flags = Path("/proc/cpuinfo").read_text()
-    return {"cpu": cpu, "cores": os.cpu_count(), "avx2": " avx2" in flags, "avx512": " avx512f" in flags,
-            "python": platform.python_version(), "faiss": faiss.__version__, "numpy": np.__version__,
-            "load_average": [round(x, 2) for x in os.getloadavg()]}
-
-
-def _search_table(rows: list[dict]) -> str:
-    lines = ["| sentences | index | p50 ms | p99 ms | recall@10 | RSS MB | file MB | build s |", "|---:|---|---:|---:|---:|---:|---:|---:|"]
-    for r in rows:
-        name = r["index"] + "".join(f" {k}={v}" for k, v in r["search"].items())
-        lines.append(f"| {r['sentences']:,} | {name} | {r['p50_ms']} | {r['p99_ms']} | {r['recall_at_10']} | "
-                     f"{r['rss_mb']} | {r['index_file_mb']} | {r['build_s']} |")
-    return "\n".join(lines)
+def search_table(rows: list[dict]) -> str:
+    """The rows of `measure_search` as a Markdown table."""
+    return table(("sentences", "index", "p50 ms", "p99 ms", "recall@10", "RSS MB", "file MB", "build s"),
+                 [(f"{r['sentences']:,}", r["index"] + "".join(f" {k}={v}" for k, v in r["search"].items()),
+                   r["p50_ms"], r["p99_ms"], r["recall_at_10"], r["rss_mb"], r["index_file_mb"], r["build_s"])
+                  for r in rows], "rlrrrrrr")
 
 
 def main() -> None:
@@ -337,12 +324,12 @@ def main() -> None:
     before = machine()
     if args.command == "search":
         figures: object = measure_search([int(size) for size in args.sizes.split(",")])
-        table = _search_table(figures)  # type: ignore[arg-type]
+        text = search_table(figures)  # type: ignore[arg-type]
     else:
         figures = measure_build(args.sentences, args.work_dir, kill_at=args.kill_at, full=not args.no_full)
-        table = json.dumps(figures, indent=2)
+        text = json.dumps(figures, indent=2)
     result = {"machine": before, "load_average_after": [round(x, 2) for x in os.getloadavg()], "figures": figures}
-    print(json.dumps(result, indent=2) if args.json else f"{json.dumps(before)}\n{table}\nload after: {result['load_average_after']}")
+    print(json.dumps(result, indent=2) if args.json else f"{json.dumps(before)}\n{text}\nload after: {result['load_average_after']}")
 
 
 if __name__ == "__main__":

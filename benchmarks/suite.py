@@ -3,13 +3,18 @@
 Benchmarks, not tests: nothing asserts a time. Run from the project root, after
 `.venv/bin/pip install -c constraints.txt -e '.[test,bench]'` (bench brings txtai, the peer):
 
-    .venv/bin/python benchmarks/suite.py                   # everything, a table (25-30 minutes on the busy 2 cores)
-    .venv/bin/python benchmarks/suite.py --quick           # the same, shrunk (about 4 minutes)
-    .venv/bin/python benchmarks/suite.py --only answer,cold --json
+    .venv/bin/python -m benchmarks.suite                   # everything, a table
+    .venv/bin/python -m benchmarks.suite --quick           # the same, shrunk (a few minutes)
+    .venv/bin/python -m benchmarks.suite --only answer,cold --json
+    .venv/bin/python -m benchmarks.suite --write-docs      # also write the tables into the docs (below)
+
+--write-docs replaces the generated blocks (benchmarks/report.py) of docs/PERFORMANCE.md, docs/BOT.md and
+README.md with this run's figures, the date, the machine and its load; a block is written only when
+every measurement it shows was run.
 
 Measurements (--only / --skip take these names):
   encode  the product's build of the SQuAD dev index from an empty cache (sentences/s), and encoding one question
-  search  one question against FAISS at --sizes sentences, per index type (benchmarks/scale.py, when present)
+  search  one question against FAISS at --sizes sentences, per index type (benchmarks/scale.py)
   answer  Retriever.answer end to end in process on the SQuAD dev index
   bot     `newsbot serve` through the loopback fake Bot API: 1, 20, 200 chats saturated, and 200 chats paced
   cold    `newsbot ask` in a fresh process on the bundled corpus, and its peak memory
@@ -23,8 +28,8 @@ question once); the build runs once per run (it takes minutes).
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
+import shlex
 import statistics
 import sys
 import tempfile
@@ -32,12 +37,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # `python benchmarks/suite.py` imports the project and benchmarks.*
-    sys.path.insert(0, str(ROOT))
+from benchmarks import core
+from benchmarks.report import provenance, table, write_block
+from benchmarks.stats import machine
 
-from benchmarks import core  # noqa: E402
-from benchmarks.stats import machine  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 MEASUREMENTS = ("encode", "search", "answer", "bot", "cold", "txtai")
 BOT_LEVELS = (1, 20, 200)
@@ -78,6 +82,14 @@ class Options:
     bot_rate: float
     cold_runs: int
     backend: str | None
+
+
+@dataclass(frozen=True)
+class Output:
+    """What to do with the report besides measuring: print JSON instead of a table, write the docs."""
+
+    json: bool = False
+    write_docs: bool = False
 
 
 def run_suite(options: Options) -> Report:
@@ -165,19 +177,14 @@ def _txtai(options: Options, report: Report, task: core.SquadTask, retriever: ob
 
 
 def _search(options: Options, report: Report) -> None:
-    """The scale measurements live in benchmarks/scale.py (measure_search(sizes) -> list of dicts)."""
-    try:
-        measure_search: Callable[[list[int]], list[dict]] = importlib.import_module("benchmarks.scale").measure_search
-    except (ImportError, AttributeError):
-        report.notes.append("search skipped: benchmarks/scale.py has no measure_search(sizes) yet")
-        return
+    from benchmarks.scale import measure_search
+
     rows = measure_search(list(options.sizes))
     report.details["search"] = rows
     for row in rows:
-        label = f"{row.get('index', row.get('faiss_index', '?'))} at {row.get('size', row.get('sentences', '?')):,}"
-        for key, value in row.items():
-            if key.endswith(("_ms", "recall_at_10", "_mib", "_mb")):
-                report.add("search", f"{label}: {key}", value, "", "one question, warm (benchmarks/scale.py)")
+        label = f"{row['index']} at {row['sentences']:,}"
+        for key in ("p50_ms", "p99_ms", "recall_at_10", "rss_mb"):
+            report.add("search", f"{label}: {key}", row[key], "", "one question, warm (benchmarks/scale.py)")
 
 
 def _bot(options: Options, report: Report) -> None:
@@ -239,7 +246,85 @@ def format_report(report: Report) -> str:
     return "\n".join(lines)
 
 
-def parse_options(argv: list[str] | None = None) -> tuple[Options, bool]:
+# ---------------------------------------------------------------- the generated blocks of the docs
+
+def _figures_block(report: Report) -> str:
+    """Every figure but the search rows (their own table), with the libraries that set the speed."""
+    m = report.machine
+    libraries = ", ".join(f"{name} {version}" for name, version in m["libraries"].items() if version)
+    rows = [(f.measurement, f.name, f"{f.value} {f.unit}".strip(), f.measures)
+            for f in report.figures if f.measurement != "search"]
+    notes = "".join(f"\n\nNote: {note}." for note in report.notes)
+    return f"Python {m['python']}; {libraries}.\n\n{table(('measurement', 'figure', 'value', 'what it measures'), rows)}{notes}"
+
+
+def _search_block(report: Report) -> str:
+    from benchmarks.scale import search_table
+
+    return search_table(report.details["search"])  # type: ignore[arg-type]
+
+
+def _bot_block(report: Report) -> str:
+    rows = []
+    for level in report.details["bot"]:  # type: ignore[union-attr]
+        load = "saturated" if level["offered_per_second"] is None else f"paced at {level['offered_per_second']:g} questions/s"
+        rows.append((f"{level['chats']}, {load}", level["per_second"], f"{level['p50_ms']:.0f} ms", f"{level['p99_ms']:.0f} ms",
+                     f"{level['bot_cpu_ms_per_message']} / {level['fake_and_load_cpu_ms_per_message']} ms",
+                     "yes" if level["exactly_one_answer_each"] else "**no**"))
+    return table(("concurrent chats", "answered msg/s", "p50 latency", "p99 latency",
+                  "CPU per message: bot / fake API and load", "each question answered once"), rows, "lrrrrl")
+
+
+def _headline_block(report: Report) -> str:
+    """A few figures for the README: build, answer, cold start, the bot at its target load, search at the
+    largest size measured, and the peer."""
+    from index.vectors import plan_index
+
+    d = report.details
+    build, answer, cold = d["build"], d["answer_ms"], d["cold"]
+    paced = [level for level in d["bot"] if level["offered_per_second"] is not None][-1]  # type: ignore[union-attr]
+    size = max(row["sentences"] for row in d["search"])  # type: ignore[union-attr]
+    chosen = plan_index(size).factory
+    search = next(row for row in d["search"] if row["sentences"] == size and row["index"] == chosen)  # type: ignore[union-attr]
+    rows = [(f"index build, {build['sentences']:,} SQuAD dev sentences and their paragraphs, empty cache",
+             f"{build['sentences_per_second']} sentences/s"),
+            (f"one question answered (`Retriever.answer`, warm, {build['sentences']:,} sentences), p50 / p99",
+             f"{answer['p50_ms']} / {answer['p99_ms']} ms"),
+            ("cold start of `newsbot ask` on the bundled corpus, peak memory",
+             f"{statistics.median(cold['seconds']):.2f} s, {statistics.median(cold['peak_rss_mib']):.0f} MiB"),
+            (f"Telegram bot, {paced['chats']} chats asking {paced['offered_per_second']:g} questions/s",
+             f"{paced['per_second']} answered/s, p50 {paced['p50_ms']:.0f} ms, p99 {paced['p99_ms']:.0f} ms"),
+            (f"FAISS search at {size:,} sentences ({chosen}), p50, recall@10 against exact",
+             f"{search['p50_ms']} ms, {search['recall_at_10']}")]
+    if "txtai_query_ms" in d:
+        ratio = round(d["txtai_build"]["seconds"] / build["seconds"], 2)  # type: ignore[index]
+        rows.append(("against txtai on the same sentences: build, one query (p50)",
+                     f"{ratio}× / {d['txtai_query_ms']['median']['ratio_p50']}× faster"))  # type: ignore[index]
+    return table(("figure (default int8 backend)", "measured"), rows)
+
+
+# (page, block): the measurements the block shows, and how it is written
+DOC_BLOCKS: dict[tuple[str, str], tuple[tuple[str, ...], Callable[[Report], str]]] = {
+    ("docs/PERFORMANCE.md", "speed"): (("encode", "answer", "bot", "cold", "txtai"), _figures_block),
+    ("docs/PERFORMANCE.md", "speed-search"): (("search",), _search_block),
+    ("docs/BOT.md", "bot-throughput"): (("bot",), _bot_block),
+    ("README.md", "speed-headline"): (MEASUREMENTS, _headline_block),
+}
+
+
+def write_docs(report: Report, command: str, root: Path = ROOT) -> list[str]:
+    """Write every block whose measurements all ran; the blocks written, as page#block."""
+    ran = set(report.options["only"])  # type: ignore[arg-type]
+    line = provenance(command, report.machine, report.machine["load_average_at_end"])  # type: ignore[arg-type]
+    written = []
+    for (page, block), (needs, render) in DOC_BLOCKS.items():
+        if set(needs) <= ran:
+            write_block(root / page, block, f"{line}\n\n{render(report)}")
+            written.append(f"{page}#{block}")
+    return written
+
+
+def parse_options(argv: list[str] | None = None) -> tuple[Options, Output]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default=",".join(MEASUREMENTS), help="comma-separated measurements to run")
     parser.add_argument("--skip", default="", help="comma-separated measurements to leave out")
@@ -255,6 +340,8 @@ def parse_options(argv: list[str] | None = None) -> tuple[Options, bool]:
     parser.add_argument("--cold-runs", type=int, default=None, help="fresh `newsbot ask` processes (default 5)")
     parser.add_argument("--backend", default=None, help="encoding backend (default: the product's, onnx-int8)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--write-docs", action="store_true",
+                        help="write the figures into docs/PERFORMANCE.md, docs/BOT.md and README.md")
     args = parser.parse_args(argv)
     chosen = [name for name in args.only.split(",") if name and name not in args.skip.split(",")]
     unknown = set(chosen) - set(MEASUREMENTS)
@@ -270,13 +357,18 @@ def parse_options(argv: list[str] | None = None) -> tuple[Options, bool]:
                       sizes=tuple(int(size) for size in str(sizes).split(",")),
                       bot_messages=pick(args.bot_messages, 400, 100), bot_rate=args.bot_rate,
                       cold_runs=pick(args.cold_runs, 5, 3), backend=args.backend)
-    return options, args.json
+    return options, Output(args.json, args.write_docs)
 
 
 def main(argv: list[str] | None = None) -> int:
-    options, as_json = parse_options(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    options, output = parse_options(argv)
     report = run_suite(options)
-    print(json.dumps(asdict(report), indent=2) if as_json else format_report(report))
+    print(json.dumps(asdict(report), indent=2) if output.json else format_report(report))
+    if output.write_docs:
+        written = write_docs(report, shlex.join(["python", "-m", "benchmarks.suite", *argv]))
+        print(f"wrote {', '.join(written) or 'nothing: no block has all its measurements in this run'}",
+              file=sys.stderr)
     bot = report.details.get("bot", [])
     return 0 if all(level["exactly_one_answer_each"] for level in bot) else 1  # type: ignore[union-attr]
 

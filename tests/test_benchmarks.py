@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import math
+from dataclasses import asdict
+from pathlib import Path
 
 import pytest
 
+from benchmarks import quality
 from benchmarks.bot_throughput import Level, median_level
-from benchmarks.stats import percentile
-from benchmarks.suite import MEASUREMENTS, parse_options
+from benchmarks.report import MarkerError, markers, write_block
+from benchmarks.stats import machine, percentile
+from benchmarks.suite import MEASUREMENTS, Report, parse_options, write_docs
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -19,11 +24,12 @@ def test_percentile_is_nearest_rank() -> None:
 
 
 def test_quick_shrinks_and_explicit_options_win() -> None:
-    options, as_json = parse_options(["--quick", "--skip", "txtai,bot", "--rounds", "2", "--json"])
+    options, output = parse_options(["--quick", "--skip", "txtai,bot", "--rounds", "2", "--json"])
     assert options.only == tuple(m for m in MEASUREMENTS if m not in ("txtai", "bot"))
-    assert options.rounds == 2 and options.articles == 4 and options.sizes == (10_000,) and as_json
-    full, _ = parse_options([])
+    assert options.rounds == 2 and options.articles == 4 and options.sizes == (10_000,) and output.json
+    full, output = parse_options(["--write-docs"])
     assert full.only == MEASUREMENTS and full.articles is None and full.sizes == (10_000, 100_000, 1_000_000)
+    assert output.write_docs and not output.json
 
 
 def test_an_unknown_measurement_is_refused() -> None:
@@ -44,7 +50,7 @@ def test_a_level_reports_medians_and_any_round_that_lost_an_answer() -> None:
 
 
 def test_the_threshold_benchmark_embeds_each_question_once_across_its_indexes() -> None:
-    from benchmarks.abstention_sizes import RememberingEmbedder
+    from benchmarks.research.abstention_sizes import RememberingEmbedder
     from index.embedder import HashingEmbedder
     from tests.embedders import CountingEmbedder
 
@@ -54,3 +60,71 @@ def test_the_threshold_benchmark_embeds_each_question_once_across_its_indexes() 
     assert inner.calls == [2, 1] and remembering.name == inner.name
     expected = HashingEmbedder().encode(["a", "b", "a", "b", "c"])
     assert (first == expected[:3]).all() and (second == expected[3:]).all()
+
+
+def _page(*names: str) -> str:
+    return "".join(f"# {name}\n\nBy hand.\n\n{markers(name)[0]}\nold {name}\n{markers(name)[1]}\n\nAfter.\n"
+                   for name in names)
+
+
+def test_a_marked_block_is_replaced_and_nothing_else(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(_page("speed", "speed-search", "bot"), encoding="utf-8")
+    write_block(page, "speed-search", "| new | table |\n")
+    write_block(page, "speed-search", "| newer | table |")  # rewriting is idempotent in shape
+    expected = _page("speed", "speed-search", "bot").replace("old speed-search", "| newer | table |")
+    assert page.read_text(encoding="utf-8") == expected
+
+
+def test_a_page_without_the_blocks_markers_is_refused_and_left_alone(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    for text in ("# Notes\n\nNo markers here.\n", _page("speed") + _page("speed"),
+                 f"{markers('speed')[1]}\nend first\n{markers('speed')[0]}\n"):
+        page.write_text(text, encoding="utf-8")
+        with pytest.raises(MarkerError, match="speed"):
+            write_block(page, "speed", "figures")
+        assert page.read_text(encoding="utf-8") == text
+    with pytest.raises(ValueError):
+        markers("Speed Table")
+
+
+def test_a_missing_page_is_created_holding_the_block(tmp_path: Path) -> None:
+    write_block(tmp_path / "new.md", "quality", "figures")
+    begin, end = markers("quality")
+    assert (tmp_path / "new.md").read_text(encoding="utf-8") == f"{begin}\nfigures\n{end}\n"
+
+
+def test_the_suite_writes_only_the_blocks_whose_measurements_ran(tmp_path: Path) -> None:
+    pages = {"README.md": ("speed-headline",), "docs/BOT.md": ("bot-throughput",),
+             "docs/PERFORMANCE.md": ("speed", "speed-search")}
+    for page, names in pages.items():
+        (tmp_path / page).parent.mkdir(exist_ok=True)
+        (tmp_path / page).write_text(_page(*names), encoding="utf-8")
+    options, _ = parse_options(["--only", "bot"])
+    report = Report({**machine(), "load_average_at_end": [1.0, 1.0, 1.0]}, asdict(options))
+    report.details["bot"] = [asdict(_level(99.5))]
+    assert write_docs(report, "python -m benchmarks.suite --only bot --write-docs", tmp_path) == ["docs/BOT.md#bot-throughput"]
+    bot = (tmp_path / "docs/BOT.md").read_text(encoding="utf-8")
+    assert "Regenerate: `python -m benchmarks.suite --only bot --write-docs`" in bot and "| 99.5 |" in bot
+    assert "load average" in bot and "cores" in bot
+    for page in ("README.md", "docs/PERFORMANCE.md"):
+        assert (tmp_path / page).read_text(encoding="utf-8") == _page(*pages[page])
+
+
+def test_the_quality_benchmark_writes_what_newsbot_eval_measures(tmp_path: Path) -> None:
+    from index.embedder import HashingEmbedder
+    from tests.test_evaluate import RECORD
+
+    dataset = tmp_path / "tiny.jsonl"
+    dataset.write_text("".join(json.dumps({**RECORD, "id": f"t-{n}"}) + "\n" for n in range(2)), encoding="utf-8")
+    report = quality.measure(dataset, HashingEmbedder())
+    for page in {page for page, _ in quality.DOC_BLOCKS}:
+        (tmp_path / page).parent.mkdir(exist_ok=True)
+        (tmp_path / page).write_text(_page(*(name for where, name in quality.DOC_BLOCKS if where == page)),
+                                     encoding="utf-8")
+    written = quality.write_docs(report, "python -m benchmarks.quality --write-docs", machine(), tmp_path)
+    assert sorted(written) == sorted(f"{page}#{name}" for page, name in quality.DOC_BLOCKS)
+    page = (tmp_path / "docs/QUALITY.md").read_text(encoding="utf-8")
+    p_at_1 = report["segmentations"]["dataset"]["p_at_1"]
+    assert f"| the dataset's `reqa_sentence_spans` | 8 | 2 | {p_at_1:.3f} |" in page
+    assert "the default for" in page and "old quality" not in page and page.count("By hand.") == 3

@@ -18,7 +18,7 @@ from corpus.segment import SEGMENTER_VERSION, split_sentences  # noqa: E402
 
 SQUAD = ROOT.parent / "shared" / "eval" / "squad_v1.1_dev.jsonl"
 
-# Measured with benchmarks/segmentation.py on SQuAD v1.1 dev (see
+# Measured with benchmarks/research/segmentation.py on SQuAD v1.1 dev (see
 # docs/SEGMENTATION.md): boundary F1 0.998. The floor sits a little below so
 # that a real regression fails but harmless rule tweaks do not.
 SQUAD_F1_FLOOR = 0.99

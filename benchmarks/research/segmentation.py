@@ -6,9 +6,9 @@ measurement, not by reputation. The reference spans come from google's
 
 Usage (from the project root)::
 
-    .venv/bin/python benchmarks/segmentation.py            # all installed candidates
-    .venv/bin/python benchmarks/segmentation.py --json     # machine-readable
-    .venv/bin/python benchmarks/segmentation.py --only newsbot pysbd
+    .venv/bin/python -m benchmarks.research.segmentation            # all installed candidates
+    .venv/bin/python -m benchmarks.research.segmentation --json     # machine-readable
+    .venv/bin/python -m benchmarks.research.segmentation --only newsbot pysbd
 
 Metrics, per candidate, micro-averaged over all 2,067 paragraphs:
 
@@ -28,20 +28,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = ROOT.parent / "shared" / "eval" / "squad_v1.1_dev.jsonl"
+from benchmarks.squad import SQUAD
+
+DEFAULT_DATA = SQUAD
 
 Spans = list[tuple[int, int]]
 Segmenter = Callable[[str], Spans]
-
-if str(ROOT) not in sys.path:  # let `python benchmarks/segmentation.py` import corpus.*
-    sys.path.insert(0, str(ROOT))
 
 
 # --------------------------------------------------------------------------- helpers

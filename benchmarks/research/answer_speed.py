@@ -5,7 +5,7 @@ and the same questions, interleaved question by question so machine load hits bo
 - encoding alone: the question's vector, the floor under both;
 - dense search alone: encode the question, FAISS top 5, read those 5 sentences;
 - answer: `Retriever.answer` (candidates, features, reranking, confidence, answer span).
-Usage (from the project root): `.venv/bin/python benchmarks/answer_speed.py [--json]`
+Usage (from the project root): `.venv/bin/python -m benchmarks.research.answer_speed [--json]`
 """
 
 from __future__ import annotations
@@ -13,22 +13,17 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from benchmarks.squad import squad_records  # noqa: E402
-from index import build_from_documents  # noqa: E402
-from index.embedder import default_model, load_embedder  # noqa: E402
-from index.manifest import METADATA_FILE, VECTORS_FILE  # noqa: E402
-from index.metadata import MetadataReader  # noqa: E402
-from index.vectors import load_vectors, search_vectors  # noqa: E402
-from retrieval import Retriever  # noqa: E402
-from retrieval.evaluate import reqa_task  # noqa: E402
-
+from benchmarks.squad import squad_records
+from index import build_from_documents
+from index.embedder import default_model, load_embedder
+from index.manifest import METADATA_FILE, VECTORS_FILE
+from index.metadata import MetadataReader
+from index.vectors import load_vectors, search_vectors
+from retrieval import Retriever
+from retrieval.evaluate import reqa_task
 
 
 def main() -> None:

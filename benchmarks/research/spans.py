@@ -5,23 +5,18 @@ those of questions whose top sentence is right; no model is needed and it runs i
 The rules and the margin were chosen on articles 0-23; 24-47 are held out. Usage (from the
 project root):
 
-    .venv/bin/python benchmarks/spans.py            # the product's figures, then the margin sweep
-    .venv/bin/python benchmarks/spans.py --json
+    .venv/bin/python -m benchmarks.research.spans            # the product's figures, then the margin sweep
+    .venv/bin/python -m benchmarks.research.spans --json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from benchmarks.squad import squad_records  # noqa: E402
-from retrieval.span import MARGIN  # noqa: E402
-from retrieval.span_eval import span_metrics  # noqa: E402
+from benchmarks.squad import squad_records
+from retrieval.span import MARGIN
+from retrieval.span_eval import span_metrics
 
 RANGES = {"0-23 (tuning)": slice(0, 24), "24-47 (held out)": slice(24, 48), "all 48": slice(0, 48)}
 MARGINS = (0, 1, 2, 3, 4, 5, 8)

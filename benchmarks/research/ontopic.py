@@ -11,26 +11,22 @@ of in-corpus questions answered / on-topic questions refused at the default for 
 (`retrieval.abstention.default_min_confidence`) and at fixed thresholds.
 Usage (from the project root; a few minutes; --articles 0:24 tunes, 24:48 is held out):
 
-    .venv/bin/python benchmarks/ontopic.py [--articles 0:24] [--json]
+    .venv/bin/python -m benchmarks.research.ontopic [--articles 0:24] [--json]
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from benchmarks.squad import squad_options, squad_records  # noqa: E402
-from index import build_from_documents  # noqa: E402
-from index.embedder import Embedder, load_embedder  # noqa: E402
-from retrieval import Retriever  # noqa: E402
-from retrieval.evaluate import question_confidences, reqa_task  # noqa: E402
+from benchmarks.squad import squad_options, squad_records
+from index import build_from_documents
+from index.embedder import Embedder, load_embedder
+from retrieval import Retriever
+from retrieval.evaluate import question_confidences, reqa_task
 
 THRESHOLDS = (0.75, 0.85, 0.95, 1.05)
 

@@ -11,31 +11,27 @@ articles 0-23 only:
 3. calibrates abstention (`retrieval.evaluate.abstention_split`): indexes articles 0-11, asks the
    questions of 0-23, and gives the confidence thresholds that refuse 90% and 95% of the questions
    of 12-23 (the default threshold follows the index's size, fitted over many such splits by
-   benchmarks/abstention_sizes.py: docs/QUALITY.md).
+   benchmarks/research/abstention_sizes.py: docs/QUALITY.md).
 Usage (from the project root; about 10 minutes the first time, embeddings are cached in --work-dir):
 
-    .venv/bin/python benchmarks/ranker.py [--json]
+    .venv/bin/python -m benchmarks.research.ranker [--json]
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from benchmarks.squad import squad_options, squad_records  # noqa: E402
-from index import build_from_documents  # noqa: E402
-from index.embedder import load_embedder  # noqa: E402
-from index.manifest import METADATA_FILE  # noqa: E402
-from index.metadata import MetadataReader  # noqa: E402
-from index.store import current_version  # noqa: E402
-from retrieval import Retriever  # noqa: E402
-from retrieval.evaluate import (  # noqa: E402
+from benchmarks.squad import squad_options, squad_records
+from index import build_from_documents
+from index.embedder import load_embedder
+from index.manifest import METADATA_FILE
+from index.metadata import MetadataReader
+from index.store import current_version
+from retrieval import Retriever
+from retrieval.evaluate import (
     LOW_OVERLAP,
     Query,
     abstention_split,
@@ -43,7 +39,7 @@ from retrieval.evaluate import (  # noqa: E402
     reqa_metrics,
     reqa_task,
 )
-from retrieval.rerank import FEATURES, WEIGHTS, fit_weights  # noqa: E402
+from retrieval.rerank import FEATURES, WEIGHTS, fit_weights
 
 TUNING = 24  # articles 0-23 tune; 24-47 are held out
 OVERLAP_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.6)

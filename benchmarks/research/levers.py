@@ -4,8 +4,8 @@ Embeddings are computed once per text recipe and cached (`--cache-dir`), then ea
 scored with numpy over the whole candidate pool of the article range (exact, no ANN), so the
 figures isolate the ranking from the index. Usage (from the project root):
 
-    .venv/bin/python benchmarks/levers.py                 # table
-    .venv/bin/python benchmarks/levers.py --json
+    .venv/bin/python -m benchmarks.research.levers                 # table
+    .venv/bin/python -m benchmarks.research.levers --json
 
 The product's own figure for the chosen recipe comes from `newsbot eval`.
 """
@@ -14,20 +14,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from benchmarks.squad import squad_records  # noqa: E402
-from corpus.terms import sentence_terms, terms  # noqa: E402
-from index.embedder import SentenceTransformerEmbedder  # noqa: E402
-from retrieval.evaluate import Query, low_overlap, reqa_metrics, reqa_task  # noqa: E402
-from retrieval.lexical import term_weights  # noqa: E402
+from benchmarks.squad import squad_records
+from corpus.terms import sentence_terms, terms
+from index.embedder import SentenceTransformerEmbedder
+from retrieval.evaluate import Query, low_overlap, reqa_metrics, reqa_task
+from retrieval.lexical import term_weights
 
 RANGES = {"0-23 (tuning)": (0, 24), "24-47 (held out)": (24, 48), "all 48": (0, 48)}
 WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.7)

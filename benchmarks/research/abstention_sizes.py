@@ -12,9 +12,9 @@ Runs the product's own path (`build_from_documents`, `Retriever.search_many`) on
    answered (and answered with a right top sentence); for comparison, the 90% refusal point and
    the old fixed default, 0.95.
 Usage (from the project root; the articles' embeddings are taken from --work-dir/all/cache, which
-benchmarks/ranker.py fills, else computed once; question embeddings are computed once per run):
+benchmarks/research/ranker.py fills, else computed once; question embeddings are computed once per run):
 
-    .venv/bin/python benchmarks/abstention_sizes.py [--json]
+    .venv/bin/python -m benchmarks.research.abstention_sizes [--json]
 """
 
 from __future__ import annotations
@@ -22,22 +22,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from benchmarks.squad import squad_options, squad_records  # noqa: E402
-from index import build_from_documents  # noqa: E402
-from index.embedder import Embedder, load_embedder  # noqa: E402
-from index.store import CACHE_DIR  # noqa: E402
-from retrieval import Retriever  # noqa: E402
-from retrieval.abstention import abstention_report, default_min_confidence, operating_threshold  # noqa: E402
-from retrieval.evaluate import question_confidences, reqa_task  # noqa: E402
+from benchmarks.squad import squad_options, squad_records
+from index import build_from_documents
+from index.embedder import Embedder, load_embedder
+from index.store import CACHE_DIR
+from retrieval import Retriever
+from retrieval.abstention import abstention_report, default_min_confidence, operating_threshold
+from retrieval.evaluate import question_confidences, reqa_task
 
 TUNING = 24  # articles 0-23 tune; 24-47 are held out
 TUNING_SIZES = (1, 2, 3, 4, 6, 8, 12, 16, 20)

@@ -5,14 +5,14 @@ each alike, and report medians over the rounds: texts/s encoding a sample of wha
 (index.build.embedding_texts: "Title: sentence" and paragraphs) and the latency of encoding one
 question (`encode([question])`, 200 SQuAD questions). Quality runs retrieval.evaluate.evaluate,
 dense scoring (cos(question, "Title: sentence") + PARAGRAPH_WEIGHT x cos(question, paragraph), the
-evidence the reranker starts from) with numpy over the whole candidate pool, as benchmarks/levers.py
+evidence the reranker starts from) with numpy over the whole candidate pool, as benchmarks/research/levers.py
 does, so the figures isolate the encoder from the rest of the answer path; each backend's vectors
 are computed once (timed: index sentences/s) and cached in --cache-dir.
 Usage (from the project root):
 
-    .venv/bin/python benchmarks/encoders.py                  # table
-    .venv/bin/python benchmarks/encoders.py --json
-    .venv/bin/python benchmarks/encoders.py --skip-quality   # speed only, a few minutes
+    .venv/bin/python -m benchmarks.research.encoders                  # table
+    .venv/bin/python -m benchmarks.research.encoders --json
+    .venv/bin/python -m benchmarks.research.encoders --skip-quality   # speed only, a few minutes
 """
 
 from __future__ import annotations
@@ -20,21 +20,17 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from benchmarks.core import question_encode_ms  # noqa: E402
-from benchmarks.squad import squad_records  # noqa: E402
-from benchmarks.stats import machine  # noqa: E402
-from index.build import embedding_texts  # noqa: E402
-from index.embedder import BACKENDS, Embedder, load_embedder  # noqa: E402
-from retrieval.evaluate import TOP_K, Query, reqa_metrics, reqa_task  # noqa: E402
+from benchmarks.core import question_encode_ms
+from benchmarks.squad import squad_records
+from benchmarks.stats import machine
+from index.build import embedding_texts
+from index.embedder import BACKENDS, Embedder, load_embedder
+from retrieval.evaluate import TOP_K, Query, reqa_metrics, reqa_task
 
 PARAGRAPH_WEIGHT = 0.4  # the dense scoring the backends are compared on (docs/QUALITY.md, 'dense only')
 

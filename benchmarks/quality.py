@@ -1,0 +1,144 @@
+"""newsbot's answer quality on SQuAD v1.1 dev, as `newsbot eval` measures it, written into the docs.
+
+Runs the evaluation `newsbot eval ../shared/eval/squad_v1.1_dev.jsonl` runs (the same function, with the
+CLI's defaults: the product's model and backend, both sentence boundaries, every article) and prints its
+tables; `--write-docs` also replaces the generated blocks (benchmarks/report.py) of docs/QUALITY.md and
+README.md with them, the date, the machine and its load. `newsbot eval` stays the user's tool: it never
+writes the project's docs. Run from the project root (about 7 minutes on 2 cores):
+
+    .venv/bin/python -m benchmarks.quality                 # print the tables
+    .venv/bin/python -m benchmarks.quality --write-docs    # and write them into the docs
+    .venv/bin/python -m benchmarks.quality --json          # the evaluation's whole report
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from benchmarks.report import provenance, table, write_block
+from benchmarks.squad import SQUAD
+from benchmarks.stats import machine
+from index import Embedder, default_model, load_embedder
+
+ROOT = Path(__file__).resolve().parents[1]
+BOUNDARIES = {"dataset": "the dataset's `reqa_sentence_spans`", "own": "newsbot's own segmenter"}
+
+
+def measure(dataset: Path = SQUAD, embedder: Embedder | None = None) -> dict:
+    """What `newsbot eval DATASET` reports with its default options (the product's model by default)."""
+    from retrieval.evaluate import evaluate_file
+
+    return evaluate_file(dataset, embedder or load_embedder(default_model()))
+
+
+def retrieval_block(report: dict) -> str:
+    rows = []
+    for name, row in report["segmentations"].items():
+        low = row["low_overlap"]
+        rows.append((BOUNDARIES.get(name, name), f"{row['candidates']:,}", f"{row['questions']:,}",
+                     _f(row["p_at_1"]), _f(row["r_at_5"]), _f(row["mrr"]),
+                     f"{low['questions']:,}: {_f(low['p_at_1'])} / {_f(low['r_at_5'])} / {_f(low['mrr'])}"))
+    pairs = next(iter(report["segmentations"].values()))["pairs"]
+    return (f"{report['articles']} articles, model `{report['model']}`, {pairs:,} question–sentence pairs; "
+            f"MRR over the top {report['top_k']}.\n\n"
+            + table(("sentence boundaries", "candidates", "questions", "P@1", "R@5", "MRR",
+                     "low-overlap slice: questions: P@1 / R@5 / MRR"), rows, "lrrrrrl"))
+
+
+def abstention_block(report: dict) -> str:
+    split = report["abstention"]
+    named = [(split["operating_point"], "**the operating point: 90% of out-of-corpus questions refused**"),
+             (split["refusing_95_percent"], "95% refused"),
+             (split["default_threshold"], f"**the default for {split['indexed_sentences']:,} sentences**")]
+    points = {point["threshold"]: point for point in split["curve"]}
+    marked: dict[float, list[str]] = {}
+    for point, label in named:
+        points[point["threshold"]] = point
+        marked.setdefault(point["threshold"], []).append(label)
+    rows = [(f"{threshold:.3f}" if threshold in marked else f"{threshold:.1f}", "; ".join(marked.get(threshold, [])), _percent(point["in_corpus_answered"]),
+             _percent(point["in_corpus_answered_correctly"]), _percent(point["out_of_corpus_refused"]))
+            for threshold, point in sorted(points.items())]
+    return (f"Index the first {split['indexed_articles']} articles ({split['indexed_sentences']:,} sentences), "
+            f"ask the questions of all {split['asked_articles']}: the indexed articles' questions are in corpus, "
+            f"the others' out of corpus.\n\n"
+            + table(("confidence threshold", "point", "in-corpus answered", "answered and right", "out-of-corpus refused"),
+                    rows, "llrrr"))
+
+
+def spans_block(report: dict) -> str:
+    spans = report["spans"]
+    return table(("questions", "coverage", "EM / F1 over offered spans", "EM / F1 over all questions"),
+                 [(f"{spans['questions']:,}", _f(spans["coverage"]), f"{_f(spans['em_offered'])} / {_f(spans['f1_offered'])}",
+                   f"{_f(spans['em_all'])} / {_f(spans['f1_all'])}")], "rrll")
+
+
+def headline_block(report: dict) -> str:
+    dataset = report["segmentations"]["dataset"]
+    low, split, spans = dataset["low_overlap"], report["abstention"], report["spans"]
+    default = split["default_threshold"]
+    rows = [(f"answer-sentence retrieval, SQuAD v1.1 dev, ReQA protocol ({dataset['candidates']:,} candidate "
+             f"sentences, {dataset['questions']:,} questions): P@1 / R@5 / MRR",
+             f"**{_f(dataset['p_at_1'])} / {_f(dataset['r_at_5'])} / {_f(dataset['mrr'])}**"),
+            (f"the same on the {low['questions']:,} questions sharing < 40% of their term weight with the answer",
+             f"{_f(low['p_at_1'])} / {_f(low['r_at_5'])} / {_f(low['mrr'])}"),
+            (f"knowing when not to answer (index {split['indexed_articles']} articles, ask all {split['asked_articles']}; "
+             f"default threshold {default['threshold']:.3g}): in-corpus answered / out-of-corpus refused",
+             f"{_percent(default['in_corpus_answered'])} / {_percent(default['out_of_corpus_refused'])}"),
+            ("the answer's words highlighted: share of questions, F1 where offered",
+             f"{spans['coverage']:.0%}, {_f(spans['f1_offered'])}")]
+    return table(("figure", "measured"), rows)
+
+
+# (page, block) and how it is written
+DOC_BLOCKS: dict[tuple[str, str], Callable[[dict], str]] = {
+    ("docs/QUALITY.md", "quality-retrieval"): retrieval_block,
+    ("docs/QUALITY.md", "quality-abstention"): abstention_block,
+    ("docs/QUALITY.md", "quality-spans"): spans_block,
+    ("README.md", "quality-headline"): headline_block,
+}
+
+
+def write_docs(report: dict, command: str, started: dict[str, object], root: Path = ROOT) -> list[str]:
+    line = provenance(command, started, [round(x, 2) for x in os.getloadavg()])
+    for (page, block), render in DOC_BLOCKS.items():
+        write_block(root / page, block, f"{line}\n\n{render(report)}")
+    return [f"{page}#{block}" for page, block in DOC_BLOCKS]
+
+
+def _f(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def _percent(share: float) -> str:
+    return f"{share:.1%}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write-docs", action="store_true", help="write the tables into docs/QUALITY.md and README.md")
+    parser.add_argument("--json", action="store_true", help="print the evaluation's report as JSON")
+    args = parser.parse_args(argv)
+    if not SQUAD.is_file():
+        print(f"{SQUAD} is not here; nothing to measure", file=sys.stderr)
+        return 2
+    started = machine()
+    report = measure()
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print("\n\n".join(render(report) for render in DOC_BLOCKS.values()))
+    if args.write_docs:
+        written = write_docs(report, shlex.join(["python", "-m", "benchmarks.quality", *argv]), started)
+        print(f"wrote {', '.join(written)}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
