@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.squad import squad_records  # noqa: E402
 from corpus.terms import sentence_terms, terms  # noqa: E402
-from index.embedder import SentenceTransformerEmbedder  # noqa: E402
+from index.embedder import DEFAULT_MODEL, Embedder, load_embedder  # noqa: E402
 from retrieval.evaluate import Query, low_overlap, reqa_metrics, reqa_task  # noqa: E402
 from retrieval.lexical import term_weights  # noqa: E402
 
@@ -49,7 +49,7 @@ def main() -> None:
     for article, sentence in sentences:
         paragraph_texts.setdefault((article.id, sentence.paragraph), article.paragraphs[sentence.paragraph])
     paragraph_of = {key: row for row, key in enumerate(paragraph_texts)}
-    embedder = SentenceTransformerEmbedder()
+    embedder = load_embedder(DEFAULT_MODEL, backend="torch")
     embed = _cached_embedder(embedder, args.cache_dir)
     questions = embed("questions", [q.question for q in queries])
     plain = embed("sentences", [s.text for _, s in sentences])
@@ -129,7 +129,7 @@ def _metrics(queries: list[Query], asked: np.ndarray, score: Callable[[np.ndarra
     return reqa_metrics(queries, retrieved)
 
 
-def _cached_embedder(embedder: SentenceTransformerEmbedder, folder: Path) -> Callable[[str, list[str]], np.ndarray]:
+def _cached_embedder(embedder: Embedder, folder: Path) -> Callable[[str, list[str]], np.ndarray]:
     def embed(name: str, texts: list[str]) -> np.ndarray:
         path = folder / f"{name}-{len(texts)}.npy"
         if path.is_file():

@@ -212,7 +212,7 @@ def _build_index(corpus: str, index_dir: str, progress_file: str | None = None) 
     from bot.cli import ProgressBars
     from index import build_index
     from index.build import EMBEDDING
-    from index.embedder import HashingEmbedder
+    from index.hashing_embedder import HashingEmbedder
 
     with ProgressBars() as bars:
         def progress(stage: str, done: int, total: int | None) -> None:
@@ -250,7 +250,7 @@ def _killed_build(corpus: Path, index_dir: Path, progress: Path, kill_at: float)
 
 def _serve_index(index_dir: str, corpus: str) -> dict:
     """In a child: open the index with `Retriever` and answer 100 questions (sentences of the corpus)."""
-    from index.embedder import HashingEmbedder
+    from index.hashing_embedder import HashingEmbedder
     from retrieval import Retriever
 
     started = time.perf_counter()

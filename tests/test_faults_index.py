@@ -18,7 +18,7 @@ import pytest
 
 from bot.cli import main
 from index import IndexBusy, IndexCorrupt, IndexIncompatible, IndexNotFound, IndexProblem, build_index
-from index.embedder import HashingEmbedder
+from index.hashing_embedder import HashingEmbedder
 from index.manifest import MANIFEST_FILE
 from index.store import CHECKSUMS_FILE, CURRENT_FILE, STAGING_PREFIX, VERSIONS_DIR, current_version, write_checksums
 from retrieval import Retriever
