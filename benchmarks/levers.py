@@ -28,6 +28,7 @@ from corpus.terms import sentence_terms, terms  # noqa: E402
 from index.embedder import DEFAULT_MODEL, Embedder, load_embedder  # noqa: E402
 from retrieval.evaluate import Query, low_overlap, reqa_metrics, reqa_task  # noqa: E402
 from retrieval.lexical import term_weights  # noqa: E402
+from retrieval.threads import answer_on_one_thread  # noqa: E402
 
 RANGES = {"0-23 (tuning)": (0, 24), "24-47 (held out)": (24, 48), "all 48": (0, 48)}
 WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.7)
@@ -40,6 +41,7 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/newsbot-levers"))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    answer_on_one_thread()  # as the `newsbot` command does
     records = squad_records()
     if records is None:
         return

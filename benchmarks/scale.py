@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from index.rowfile import RowFile  # noqa: E402
 from index.vectors import EXACT, IndexPlan, build_vectors, load_vectors, plan_index, save_vectors  # noqa: E402
+from retrieval.threads import answer_on_one_thread  # noqa: E402
 
 CACHE_DIR = Path(tempfile.gettempdir()) / "newsbot-scale"
 QUERIES = 200
@@ -319,6 +320,7 @@ def _search_table(rows: list[dict]) -> str:
 
 
 def main() -> None:
+    answer_on_one_thread()  # as the `newsbot` command does, in this process and in each child
     if sys.argv[1:2] == ["_child"]:
         print(json.dumps(CHILD_TASKS[sys.argv[2]](*sys.argv[3:])))
         return

@@ -14,6 +14,8 @@ import logging
 import os
 import re
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from index.errors import ModelUnavailable
@@ -146,17 +148,28 @@ def _quantize(fp32_file: Path, out_file: Path) -> dict[str, object]:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     partial = out_file.with_suffix(f".{os.getpid()}.partial")
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # quantize_dynamic warns about pre-processing on the root logger
-    try:
+    with _root_logger_silenced():
         quantize_dynamic(str(fp32_file), str(partial), weight_type=QuantType.QInt8, per_channel=True,
                          op_types_to_quantize=["MatMul"], extra_options={"MatMulConstBOnly": True})
-    finally:
-        root.setLevel(level)
     os.replace(partial, out_file)
     return {"weight_type": "QInt8", "per_channel": True, "op_types": ["MatMul"], "MatMulConstBOnly": True,
             "onnxruntime": onnxruntime.__version__}
+
+
+@contextmanager
+def _root_logger_silenced() -> Iterator[None]:
+    """quantize_dynamic warns about pre-processing with `logging.warning`, which also gives a root logger
+    without handlers a handler for good. Meanwhile the root logger drops what is below ERROR and holds a
+    handler that writes nothing; then it comes back as it was, level and handlers."""
+    root = logging.getLogger()
+    level, placeholder = root.level, logging.NullHandler()
+    root.setLevel(logging.ERROR)
+    root.addHandler(placeholder)
+    try:
+        yield
+    finally:
+        root.removeHandler(placeholder)
+        root.setLevel(level)
 
 
 def _read_meta(out_dir: Path) -> dict:
