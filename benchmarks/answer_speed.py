@@ -28,6 +28,7 @@ from index.metadata import MetadataReader  # noqa: E402
 from index.vectors import load_vectors, search_vectors  # noqa: E402
 from retrieval import Retriever  # noqa: E402
 from retrieval.evaluate import reqa_task  # noqa: E402
+from retrieval.threads import answer_on_one_thread  # noqa: E402
 
 
 
@@ -37,6 +38,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=300)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    answer_on_one_thread()  # as the `newsbot` command does
     records = squad_records()
     if records is None:
         return

@@ -25,9 +25,10 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.squad import squad_records  # noqa: E402
 from corpus.terms import sentence_terms, terms  # noqa: E402
-from index.embedder import SentenceTransformerEmbedder  # noqa: E402
+from index.embedder import DEFAULT_MODEL, Embedder, load_embedder  # noqa: E402
 from retrieval.evaluate import Query, low_overlap, reqa_metrics, reqa_task  # noqa: E402
 from retrieval.lexical import term_weights  # noqa: E402
+from retrieval.threads import answer_on_one_thread  # noqa: E402
 
 RANGES = {"0-23 (tuning)": (0, 24), "24-47 (held out)": (24, 48), "all 48": (0, 48)}
 WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.7)
@@ -40,6 +41,7 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/newsbot-levers"))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    answer_on_one_thread()  # as the `newsbot` command does
     records = squad_records()
     if records is None:
         return
@@ -49,7 +51,7 @@ def main() -> None:
     for article, sentence in sentences:
         paragraph_texts.setdefault((article.id, sentence.paragraph), article.paragraphs[sentence.paragraph])
     paragraph_of = {key: row for row, key in enumerate(paragraph_texts)}
-    embedder = SentenceTransformerEmbedder()
+    embedder = load_embedder(DEFAULT_MODEL, backend="torch")
     embed = _cached_embedder(embedder, args.cache_dir)
     questions = embed("questions", [q.question for q in queries])
     plain = embed("sentences", [s.text for _, s in sentences])
@@ -129,7 +131,7 @@ def _metrics(queries: list[Query], asked: np.ndarray, score: Callable[[np.ndarra
     return reqa_metrics(queries, retrieved)
 
 
-def _cached_embedder(embedder: SentenceTransformerEmbedder, folder: Path) -> Callable[[str, list[str]], np.ndarray]:
+def _cached_embedder(embedder: Embedder, folder: Path) -> Callable[[str, list[str]], np.ndarray]:
     def embed(name: str, texts: list[str]) -> np.ndarray:
         path = folder / f"{name}-{len(texts)}.npy"
         if path.is_file():

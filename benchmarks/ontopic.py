@@ -31,6 +31,7 @@ from index import build_from_documents  # noqa: E402
 from index.embedder import Embedder, load_embedder  # noqa: E402
 from retrieval import Retriever  # noqa: E402
 from retrieval.evaluate import question_confidences, reqa_task  # noqa: E402
+from retrieval.threads import answer_on_one_thread  # noqa: E402
 
 THRESHOLDS = (0.75, 0.85, 0.95, 1.05)
 
@@ -39,6 +40,7 @@ def main() -> None:
     parser = squad_options(__doc__.splitlines()[0])
     parser.add_argument("--articles", default="0:24", help="FROM:TO, the articles to measure on")
     args = parser.parse_args()
+    answer_on_one_thread()  # as the `newsbot` command does
     low, high = map(int, args.articles.split(":"))
     records = squad_records(slice(low, high))
     if records is None:

@@ -38,6 +38,7 @@ if str(ROOT) not in sys.path:  # `python benchmarks/suite.py` imports the projec
 
 from benchmarks import core  # noqa: E402
 from benchmarks.stats import machine  # noqa: E402
+from retrieval.threads import answer_on_one_thread  # noqa: E402
 
 MEASUREMENTS = ("encode", "search", "answer", "bot", "cold", "txtai")
 BOT_LEVELS = (1, 20, 200)
@@ -275,6 +276,7 @@ def parse_options(argv: list[str] | None = None) -> tuple[Options, bool]:
 
 def main(argv: list[str] | None = None) -> int:
     options, as_json = parse_options(argv)
+    answer_on_one_thread()  # as the `newsbot` command does
     report = run_suite(options)
     print(json.dumps(asdict(report), indent=2) if as_json else format_report(report))
     bot = report.details.get("bot", [])

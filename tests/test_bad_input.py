@@ -22,7 +22,7 @@ from bot.app import ADMIN_ONLY, SORRY
 from bot.cli import main
 from corpus import BUNDLED_CORPUS_DIR, Article, Problem, read_corpus
 from index import build_index
-from index.embedder import HashingEmbedder
+from index.hashing_embedder import HashingEmbedder
 from retrieval import Retriever
 from tests.fake_bot_api import BOT_USERNAME, MAX_TEXT_UTF16, utf16_len, visible_text
 from tests.reliability import Record

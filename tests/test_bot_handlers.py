@@ -19,7 +19,7 @@ from bot.app import ADMIN_ONLY, HOW_TO_ADD, ONLY_TEXT, SORRY, build_application,
 from bot.config import parse_settings
 from bot.service import Service
 from index.build import EMBEDDING, INDEXING, READING
-from index.embedder import HashingEmbedder
+from index.hashing_embedder import HashingEmbedder
 from tests.fake_bot_api import BOT_USERNAME, TOKEN, Call, FakeRequest, FakeTelegram, visible_text
 
 ADMIN = 1

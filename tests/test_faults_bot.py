@@ -22,7 +22,7 @@ import index.build
 from bot.app import SORRY
 from bot.cli import main
 from bot.journal import JOURNAL_FILE
-from index.embedder import HashingEmbedder
+from index.hashing_embedder import HashingEmbedder
 from index.store import writer_lock
 from tests.fake_bot_api import TOKEN, FakeBotAPIServer, FakeTelegram, start_bot, visible_text
 from tests.reliability import Record

@@ -22,7 +22,7 @@ from bot.app import ADMIN_ONLY, SORRY
 from bot.journal import UpdateJournal
 from bot.logs import REDACTED, RedactingFormatter
 from bot.webhook import SECRET_HEADER, start_webhook_server
-from index.embedder import HashingEmbedder
+from index.hashing_embedder import HashingEmbedder
 from tests.fake_bot_api import BOT_USERNAME, TOKEN
 from tests.reliability import Record
 from tests.test_bot_handlers import ADMIN, USER, Harness, _harness
