@@ -261,6 +261,16 @@ async def test_rate_limit_refuses_a_burst_politely_once_without_slowing_others(t
         assert "zebras" in other.text and "faster than" not in other.text
 
 
+async def test_admins_are_not_rate_limited(tmp_path: Path, corpus_dir: Path) -> None:
+    """An admin adding a dozen articles in a minute is working, not flooding; a user at the same pace is limited."""
+    async for harness in _harness(tmp_path, corpus_dir, HashingEmbedder(), NEWSBOT_RATE_LIMIT_QUESTIONS="1"):
+        admin_replies = [await harness.say("/stats", chat_id=ADMIN) for _ in range(5)]
+        assert all(len(replies) == 1 and "Articles:" in replies[0].text for replies in admin_replies)
+        user_replies = [await harness.say("/sources") for _ in range(3)]
+        assert "Articles 1" in user_replies[0][0].text and "faster than" in user_replies[1][0].text
+        assert user_replies[2] == []
+
+
 async def test_questions_sent_back_to_back_are_answered_in_order(bot: Harness,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     quick = bot.service.answer

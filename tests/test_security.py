@@ -301,6 +301,11 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+NOT_UPDATES = [b"not json", b"[1]", b'"x"', b"1", b"null", b'{"update_id": "5"}', b'{"update_id": true}',
+               b'{"update_id": 7, "message": 5}',
+               b'{"update_id": 8, "message": {"message_id": 1, "date": 0, "chat": [1]}}', b"[" * 100_000]
+
+
 async def test_webhook_refuses_posts_without_the_secret(bot: Harness, tmp_path: Path, reliability: Record) -> None:
     from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
@@ -310,7 +315,8 @@ async def test_webhook_refuses_posts_without_the_secret(bot: Harness, tmp_path: 
     client = AsyncHTTPClient()
     update = json.dumps({"update_id": 5, "message": {"message_id": 1, "date": 0, "text": "hi",
                                                      "chat": {"id": 1, "type": "private"}}})
-    statuses = []
+    statuses: list[int] = []
+    bad_bodies: list[int] = []
     try:
         for headers, method, path in [({}, "POST", "/hook"), ({SECRET_HEADER: ""}, "POST", "/hook"),
                                       ({SECRET_HEADER: "wrong"}, "POST", "/hook"),
@@ -323,6 +329,12 @@ async def test_webhook_refuses_posts_without_the_secret(bot: Harness, tmp_path: 
                                    body=update if method == "POST" else None)
             statuses.append(refused.value.code)
         assert bot.app.update_queue.empty() and journal.unfinished() == []
+        for body in NOT_UPDATES:  # with the right secret: still refused, never a 500, nothing journalled
+            with pytest.raises(HTTPClientError) as refused:
+                await client.fetch(f"http://127.0.0.1:{port}/hook", method="POST", body=body,
+                                   headers={SECRET_HEADER: "right-secret"})
+            bad_bodies.append(refused.value.code)
+        assert bot.app.update_queue.empty() and journal.unfinished() == []
         accepted = await client.fetch(f"http://127.0.0.1:{port}/hook", method="POST", body=update,
                                       headers={SECRET_HEADER: "right-secret"})
         assert accepted.code == 200 and bot.app.update_queue.qsize() == 1
@@ -332,6 +344,12 @@ async def test_webhook_refuses_posts_without_the_secret(bot: Harness, tmp_path: 
         journal.close()
         await asyncio.sleep(0)
     assert statuses[:5] == [403] * 5 and statuses[5] == 405 and statuses[6] == 404
+    assert bad_bodies == [400] * len(NOT_UPDATES)
+    reliability("Bad input", f"webhook posts with the right secret and a body that is not an update: "
+                f"{len(NOT_UPDATES)} kinds (not JSON, a list, a string, a number, null, a string or boolean "
+                "update_id, a message that is a number, a chat that is a list, 100,000 nested brackets)",
+                len(NOT_UPDATES), f"{bad_bodies.count(400)} answered 400 and nothing queued or journalled "
+                "(a non-object body used to raise inside PTB's parser: a 500); the next real update was accepted")
     reliability("Security", "webhook posts without the secret header, with an empty, wrong, one character short "
                 "or differently-cased secret; a GET; another path", len(statuses),
                 "403 for every missing or wrong secret (405 for the GET, 404 for the other path); nothing queued; "
