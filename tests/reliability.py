@@ -2,7 +2,7 @@
 of docs/RELIABILITY.md from those records, so the document shows what was measured rather than claimed.
 Only the part between the START and END markers is replaced; the rest of the page is written by hand.
 
-    .venv/bin/python -m pytest --reliability-report docs/RELIABILITY.md    # the whole suite
+    .venv/bin/python -m pytest tests --reliability-report docs/RELIABILITY.md    # the whole suite
 
 A test takes the `reliability` fixture and calls it once per thing tried:
 `reliability(area, tried, times, outcome)`. A row is marked passed only if its test passed.
