@@ -38,6 +38,7 @@ from benchmarks.report import table
 from benchmarks.stats import machine
 from index.rowfile import RowFile
 from index.vectors import EXACT, IndexPlan, build_vectors, load_vectors, plan_index, save_vectors
+from retrieval.threads import answer_on_one_thread
 
 CACHE_DIR = Path(tempfile.gettempdir()) / "newsbot-scale"
 QUERIES = 200
@@ -210,7 +211,7 @@ def _build_index(corpus: str, index_dir: str, progress_file: str | None = None) 
     from bot.cli import ProgressBars
     from index import build_index
     from index.build import EMBEDDING
-    from index.embedder import HashingEmbedder
+    from index.hashing_embedder import HashingEmbedder
 
     with ProgressBars() as bars:
         def progress(stage: str, done: int, total: int | None) -> None:
@@ -248,7 +249,7 @@ def _killed_build(corpus: Path, index_dir: Path, progress: Path, kill_at: float)
 
 def _serve_index(index_dir: str, corpus: str) -> dict:
     """In a child: open the index with `Retriever` and answer 100 questions (sentences of the corpus)."""
-    from index.embedder import HashingEmbedder
+    from index.hashing_embedder import HashingEmbedder
     from retrieval import Retriever
 
     started = time.perf_counter()
@@ -306,6 +307,7 @@ def search_table(rows: list[dict]) -> str:
 
 
 def main() -> None:
+    answer_on_one_thread()  # as the `newsbot` command does, in this process and in each child
     if sys.argv[1:2] == ["_child"]:
         print(json.dumps(CHILD_TASKS[sys.argv[2]](*sys.argv[3:])))
         return

@@ -40,6 +40,7 @@ from pathlib import Path
 from benchmarks import core
 from benchmarks.report import provenance, table, write_block
 from benchmarks.stats import machine
+from retrieval.threads import answer_on_one_thread
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -363,6 +364,7 @@ def parse_options(argv: list[str] | None = None) -> tuple[Options, Output]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     options, output = parse_options(argv)
+    answer_on_one_thread()  # as the `newsbot` command does
     report = run_suite(options)
     print(json.dumps(asdict(report), indent=2) if output.json else format_report(report))
     if output.write_docs:

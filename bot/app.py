@@ -7,13 +7,14 @@ model and index work off the event loop); rendering is in bot.render, sending in
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
-from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -29,12 +30,13 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
+from bot.addressing import ADDRESSED, addressed_text, for_another_bot
 from bot.config import Settings
 from bot.journal import JournaledPolls, UpdateJournal
-from bot.ratelimit import RateLimited, RateLimiter
+from bot.ratelimit import RateLimited, RateLimiter, TooManyWaiting, Turns
 from bot.render import Block, answer_blocks, articles_blocks, no_more_blocks, overview_blocks, render, text_blocks
 from bot.replies import edit_chunk, send_chunks, typing
-from bot.retry import RetryingLimiter
+from bot.retry import RetryingLimiter, StopWaiting
 from bot.service import ArticleRejected, BuildRunning, Progress, Service
 from index import BuildReport, IndexProblem
 from index.build import EMBEDDING, READING
@@ -63,15 +65,17 @@ HOW_TO_ADD = ("Send the article after the command, e.g.\n/add title: …\nsource
               "or upload a .txt file with /add as its caption, or reply /add to a message holding the article.")
 
 MESSAGE_ONLY = filters.UpdateType.MESSAGE  # edits of old messages are not new questions or commands
+Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 
 
 def build_application(settings: Settings, service: Service,
                       requests: tuple[BaseRequest, BaseRequest] | None = None,
-                      journal: UpdateJournal | None = None) -> Application:
+                      journal: UpdateJournal | None = None, retry: RetryingLimiter | None = None) -> Application:
     """The whole bot. `requests` (API calls, getUpdates) replaces HTTP, for tests. With a `journal`,
-    updates are recorded before Telegram is told they arrived and marked done once handled."""
+    updates are recorded before Telegram is told they arrived and marked done once answered. `retry`
+    retries the Bot API calls (serve keeps it, to stop its waits when stopping)."""
     builder = (ApplicationBuilder().token(settings.token).base_url(settings.api_base_url)
-               .base_file_url(settings.api_file_url).rate_limiter(RetryingLimiter())
+               .base_file_url(settings.api_file_url).rate_limiter(retry or RetryingLimiter())
                .concurrent_updates(CONCURRENT_UPDATES))
     if requests is None:
         builder = (builder.read_timeout(15).write_timeout(15).connect_timeout(10).pool_timeout(30)
@@ -95,59 +99,90 @@ class Asked:
 
 
 class Handlers:
-    """The bot's handlers, sharing the service, the settings and the per-user rate limiter."""
+    """The bot's handlers, sharing the service, the settings and the per-user limits."""
 
     def __init__(self, service: Service, settings: Settings, journal: UpdateJournal | None = None) -> None:
         self.service = service
         self.admin_ids = settings.admin_ids
         self.limiter = RateLimiter(settings.rate_limit_questions, settings.rate_limit_seconds)
+        self.turns = Turns()
         self.journal = journal
         self._seen_updates: OrderedDict[int, None] = OrderedDict()
 
     def register(self, application: Application) -> None:
-        application.add_handler(TypeHandler(Update, self.drop_repeats), group=-1)
+        """Every handler of group 0 goes through the rate limit (`_limited`), so no command can be flooded."""
+        application.add_handler(TypeHandler(Update, self.screen), group=-1)
         application.add_handler(TypeHandler(Update, self.handled), group=1)  # after the one handler of group 0
+        limited = self._limited
         for names, callback in ((("start", "help"), self.help), (("sources",), self.sources), (("more",), self.more),
                                 (("reindex",), self.reindex), (("add",), self.add), (("stats",), self.stats)):
-            application.add_handler(CommandHandler(names, callback, filters=MESSAGE_ONLY))
+            application.add_handler(CommandHandler(names, limited(callback), filters=MESSAGE_ONLY))
         application.add_handler(MessageHandler(
-            MESSAGE_ONLY & filters.Document.ALL & filters.CaptionRegex(r"^/add(@\w+)?(\s|$)"), self.add))
-        application.add_handler(MessageHandler(MESSAGE_ONLY & filters.TEXT & ~filters.COMMAND, self.question))
+            MESSAGE_ONLY & filters.Document.ALL & filters.CaptionRegex(r"^/add(@\w+)?(\s|$)"), limited(self.add)))
+        application.add_handler(MessageHandler(MESSAGE_ONLY & filters.TEXT & ~filters.COMMAND & ADDRESSED,
+                                               limited(self.question)))
         application.add_handler(MessageHandler(MESSAGE_ONLY & filters.ChatType.PRIVATE & filters.COMMAND,
-                                               self.unknown_command))
-        application.add_handler(MessageHandler(MESSAGE_ONLY & filters.ChatType.PRIVATE, self.not_text))
-        application.add_handler(CallbackQueryHandler(self.more_button, pattern=r"^more:\d+$"))
-        application.add_handler(CallbackQueryHandler(self.sources_page, pattern=r"^src:\d+$"))
+                                               limited(self.unknown_command)))
+        application.add_handler(MessageHandler(MESSAGE_ONLY & filters.ChatType.PRIVATE, limited(self.not_text)))
+        application.add_handler(CallbackQueryHandler(limited(self.more_button), pattern=r"^more:[0-9]+$"))
+        application.add_handler(CallbackQueryHandler(limited(self.sources_page), pattern=r"^src:[0-9]+$"))
         application.add_error_handler(on_error)
 
-    async def drop_repeats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """An update delivered twice (a redelivered webhook, a repeated poll, again after a restart) is
-        handled once."""
+    async def screen(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Let each update through once, and only if it is for this bot: one delivered twice (a redelivered
+        webhook, a repeated poll, again after a restart) is handled once; a command addressed to another
+        bot (`/add@otherbot`, as text or as an upload's caption) is ignored."""
         if update.update_id in self._seen_updates or (self.journal and self.journal.is_done(update.update_id)):
             log.info("update %s was delivered again; ignoring the repeat", update.update_id)
             raise ApplicationHandlerStop
         self._seen_updates[update.update_id] = None
         if len(self._seen_updates) > 10_000:
             self._seen_updates.popitem(last=False)
+        if update.message is not None and for_another_bot(update.message, context.bot.username):
+            log.debug("update %s is a command for another bot; ignoring it", update.update_id)
+            self._done(update)
+            raise ApplicationHandlerStop
 
     async def handled(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Runs after the update's handler has finished (or failed and been reported): it is done."""
-        if self.journal:
-            self.journal.done(update.update_id)
+        """Runs after the update's handler has finished (or failed and been reported): it is done, if its
+        reply has not marked it so already."""
+        self._done(update)
+
+    def _limited(self, callback: Callback) -> Callback:
+        """`callback` within the user's rate limit. A user over it is told once how long to wait; further
+        requests until the wait is over are dropped unanswered, so a flood costs the bot almost nothing.
+        Admins are not limited: they are named in the settings, and uploading a dozen articles with /add
+        in a minute is their work, not a flood."""
+        @functools.wraps(callback)
+        async def limited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            user = update.effective_user
+            try:
+                if user is not None and user.id not in self.admin_ids:
+                    self.limiter.admit(user.id)
+            except RateLimited as refused:
+                message = None if refused.told else refused.message
+                if update.callback_query:
+                    await update.callback_query.answer(message)
+                elif message:
+                    await self._reply(update, context, text_blocks(message))
+                return
+            await callback(update, context)
+
+        return limited
 
     # --- everyone ---
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        articles = await self.service.articles()
+        catalogue = await self.service.catalogue()
         user = update.effective_user
-        await self._reply(update, context, overview_blocks(articles, context.bot.username,
-                                                           bool(user and user.id in self.admin_ids)))
+        await self._reply(update, context, overview_blocks(len(catalogue.articles), catalogue.first, catalogue.last,
+                                                           context.bot.username, bool(user and user.id in self.admin_ids)))
 
     async def question(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.message
         if message is None or message.text is None:
             return
-        question = _addressed_text(message, context.bot.id, context.bot.username)
+        question = addressed_text(message, context.bot.id, context.bot.username)
         if question is not None:
             asked = Asked(question, 0)
             _remember(context, message, asked)
@@ -174,16 +209,16 @@ class Handlers:
         await self._answer(update, context, question_id, asked)
 
     async def sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        page = int(context.args[0]) if context.args and context.args[0].isdigit() else 1
-        articles = await self.service.articles()
+        page = _page(context.args[0] if context.args else None)
+        articles = (await self.service.catalogue()).articles
         await self._reply(update, context, articles_blocks(articles, page, SOURCES_PER_PAGE),
                           keyboard=_pages_keyboard(page, len(articles)))
 
     async def sources_page(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         await query.answer()
-        page = int(query.data.split(":")[1])
-        articles = await self.service.articles()
+        page = _page(query.data.split(":")[1])
+        articles = (await self.service.catalogue()).articles
         chunks = render(articles_blocks(articles, page, SOURCES_PER_PAGE))
         if isinstance(query.message, Message):
             await edit_chunk(query.message, chunks[0], _pages_keyboard(page, len(articles)))
@@ -246,29 +281,30 @@ class Handlers:
 
     async def _answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE, question_id: int,
                       asked: Asked) -> None:
-        """Answer (or show more for) a question, within the user's rate limit, with a typing indicator."""
+        """Answer (or show more for) a question with a typing indicator, after the user's earlier questions:
+        the turn is held until the reply is sent, so replies arrive in the order the questions were asked."""
         user, chat = update.effective_user, update.effective_chat
         if user is None or chat is None:
             return
         started = time.perf_counter()
-        wanted = min(asked.shown + ANSWERS_PER_REPLY, MAX_RESULTS)
         try:
-            with self.limiter.slot(user.id):  # held for the model work only: a reply in hand frees it
+            async with self.turns.turn(user.id):
+                wanted = min(asked.shown + ANSWERS_PER_REPLY, MAX_RESULTS)
                 async with typing(context.bot, chat.id):
                     answer = await self.service.answer(asked.question, wanted)
-        except RateLimited as limited:
-            await self._reply(update, context, text_blocks(limited.message))
+                new = answer.hits[asked.shown:]
+                if asked.shown and not new:
+                    blocks, more = no_more_blocks(), False
+                else:
+                    blocks = answer_blocks(replace(answer, hits=new), asked.shown + 1)
+                    more = answer.found and len(answer.hits) == wanted < MAX_RESULTS
+                asked.shown += len(new)
+                keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(
+                    "More results", callback_data=f"more:{question_id}")]]) if more else None
+                await self._reply(update, context, blocks, keyboard=keyboard)
+        except TooManyWaiting as full:
+            await self._reply(update, context, text_blocks(full.message))
             return
-        new = answer.hits[asked.shown:]
-        if asked.shown and not new:
-            blocks, more = no_more_blocks(), False
-        else:
-            blocks = answer_blocks(replace(answer, hits=new), asked.shown + 1)
-            more = answer.found and len(answer.hits) == wanted < MAX_RESULTS
-        asked.shown += len(new)
-        keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(
-            "More results", callback_data=f"more:{question_id}")]]) if more else None
-        await self._reply(update, context, blocks, keyboard=keyboard)
         self.service.record_answer(time.perf_counter() - started)
 
     async def _build(self, update: Update, context: ContextTypes.DEFAULT_TYPE, doing: str,
@@ -279,7 +315,7 @@ class Handlers:
                 "A rebuild is already running; please wait for it to finish. "
                 "I keep answering questions from the current index meanwhile."))
             return
-        status = (await self._reply(update, context, text_blocks(f"⏳ {doing}…")))[-1]
+        status = (await self._reply(update, context, text_blocks(f"⏳ {doing}…"), final=False))[-1]
         progress, stop = Progress(), asyncio.Event()
         reporter = asyncio.create_task(_report_progress(status, doing, progress, stop))
         try:
@@ -314,41 +350,36 @@ class Handlers:
         return True
 
     async def _reply(self, update: Update, context: ContextTypes.DEFAULT_TYPE, blocks: list[Block], *,
-                     keyboard: InlineKeyboardMarkup | None = None) -> list[Message]:
-        """Reply in the update's chat; in groups the first message quotes the one it answers."""
+                     keyboard: InlineKeyboardMarkup | None = None, final: bool = True) -> list[Message]:
+        """Reply in the update's chat; in groups the first message quotes the one it answers. A `final`
+        reply marks the update done the moment Telegram confirms it: a bot killed after that point does
+        not answer again after its restart (the window for a repeat is the send's round trip)."""
         chat, message = update.effective_chat, update.effective_message
         quote = message.message_id if message and chat and chat.type != ChatType.PRIVATE else None
-        return await send_chunks(context.bot, chat.id, render(blocks), reply_to=quote, keyboard=keyboard)
+        sent = await send_chunks(context.bot, chat.id, render(blocks), reply_to=quote, keyboard=keyboard)
+        if final:
+            self._done(update)
+        return sent
+
+    def _done(self, update: Update) -> None:
+        if self.journal:
+            self.journal.done(update.update_id)
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log the failure with the update id; tell the user something went wrong, never what."""
+    """Log the failure with the update id; tell the user something went wrong, never what. A reply cut
+    short because the bot is stopping is no failure: the update stays unfinished in the journal and is
+    answered after the next start."""
     update_id = update.update_id if isinstance(update, Update) else None
+    if isinstance(context.error, StopWaiting):
+        log.info("update %s is left for the next start: the bot stopped while Telegram had it wait", update_id)
+        raise ApplicationHandlerStop  # not "handled": the journal keeps it
     log.error("handling update %s failed", update_id, exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat:
         try:
             await context.bot.send_message(update.effective_chat.id, SORRY)
         except TelegramError as error:
             log.error("could not tell chat %s about the failure: %s", update.effective_chat.id, error)
-
-
-def _addressed_text(message: Message, bot_id: int, username: str | None) -> str | None:
-    """The question in a message meant for the bot: any private message; in groups, only a message
-    that mentions the bot (mention removed) or replies to it."""
-    text = message.text or ""
-    if message.chat.type == ChatType.PRIVATE:
-        return text
-    replied = message.reply_to_message
-    if replied is not None and replied.from_user is not None and replied.from_user.id == bot_id:
-        return text
-    mention = f"@{username}".lower() if username else None
-    mentions = [e for e, value in message.parse_entities([MessageEntity.MENTION]).items()
-                if value.lower() == mention]
-    if not mentions:
-        return None
-    for entity in mentions:
-        text = text.replace(message.parse_entity(entity), " ")
-    return text
 
 
 def _chat_data(context: ContextTypes.DEFAULT_TYPE, key: str) -> dict:
@@ -367,6 +398,11 @@ def _remember(context: ContextTypes.DEFAULT_TYPE, message: Message, asked: Asked
         last[message.from_user.id] = message.message_id
         while len(last) > REMEMBERED_QUESTIONS:
             last.popitem(last=False)
+
+
+def _page(text: str | None) -> int:
+    """A page number as typed after /sources or sent by a button; page 1 for anything else (words, -1, ²)."""
+    return max(1, int(text)) if text and text.isascii() and text.isdigit() and len(text) <= 9 else 1
 
 
 def _pages_keyboard(page: int, total: int) -> InlineKeyboardMarkup | None:

@@ -23,6 +23,7 @@ from index import (
 )
 from index.embedder import BACKENDS, DEFAULT_BACKEND
 from retrieval import Retriever
+from retrieval.threads import answer_on_one_thread
 
 log = logging.getLogger("newsbot")
 
@@ -30,8 +31,10 @@ log = logging.getLogger("newsbot")
 def main(argv: list[str] | None = None) -> int:
     """Run one command; errors are reported in one line, never as a traceback (unless --verbose)."""
     args = _parser().parse_args(argv)
+    # the process's settings, made here where it starts and not by importing newsbot
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    answer_on_one_thread()
     try:
         return int(args.run(args) or 0)
     except (IndexProblem, ConfigError) as problem:

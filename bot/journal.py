@@ -4,12 +4,14 @@ Telegram forgets an update once the bot confirms it (the offset of the next getU
 answer to a webhook post), and python-telegram-bot confirms a batch as soon as it has *fetched* it,
 before it is answered. So a bot killed with questions in hand would lose them, and one killed after
 answering but before its next poll would answer them again after a restart. The journal closes both
-gaps: an update is appended before it is confirmed and marked done once handled; at start-up the bot
+gaps: an update is appended before it is confirmed and marked done once answered; at start-up the bot
 handles again what was taken but never done, and skips what Telegram delivers again but was done.
 
 One JSON object a line, each appended with a single write and no fsync: the journal must survive the
 process being killed, not the machine losing power. It is rewritten small at every start and whenever
-it has grown by REWRITE_EVERY lines, so a long-running bot does not fill the disk with it.
+it has grown by REWRITE_EVERY lines, so a long-running bot does not fill the disk with it. A line that
+is not a well-formed entry (torn by a kill, or damaged otherwise) is skipped and reported, never fatal.
+Update ids are per bot, so each bot (token) keeps its own journal.
 """
 
 from __future__ import annotations
@@ -21,13 +23,21 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+from telegram import Bot, Update
 from telegram.request import BaseRequest, RequestData
 
 log = logging.getLogger(__name__)
 
-JOURNAL_FILE = "bot-updates.jsonl"
 REMEMBERED_DONE = 10_000  # done update ids kept, to recognise a late redelivery
 REWRITE_EVERY = 50_000  # appended lines
+MAX_DEPTH = 64  # nesting of a journalled update; Telegram's are about 6 deep
+REPORTED_LINES = 10  # damaged line numbers named in the start-up warning
+
+
+def journal_path(index_dir: Path, token: str) -> Path:
+    """The bot's journal in the index folder, named by the bot's id (the token's first part): update ids
+    are numbered per bot, so a bot with another token over the same folder must not read them as its own."""
+    return Path(index_dir) / f"bot-updates-{token.partition(':')[0]}.jsonl"
 
 
 class UpdateJournal:
@@ -43,7 +53,7 @@ class UpdateJournal:
 
     def received(self, updates: list[dict[str, Any]]) -> None:
         """Record updates just taken from Telegram, before they are confirmed to it."""
-        new = [u for u in updates if isinstance(u, dict) and isinstance(u.get("update_id"), int)
+        new = [u for u in updates if _is_update(u)
                and u["update_id"] not in self._pending and u["update_id"] not in self._done]
         if new:
             self._append([{"update": update} for update in new])
@@ -62,6 +72,18 @@ class UpdateJournal:
     def unfinished(self) -> list[dict[str, Any]]:
         """Updates taken by an earlier run and never handled, oldest first."""
         return [self._pending[key] for key in sorted(self._pending)]
+
+    def replay(self, bot: Bot) -> list[Update]:
+        """The unfinished updates as Updates for `bot`, oldest first. One that python-telegram-bot cannot
+        read is reported, marked done and left out: it must not stop every start."""
+        updates = []
+        for data in self.unfinished():
+            try:
+                updates.append(Update.de_json(dict(data), bot))
+            except Exception:  # whatever a damaged entry makes PTB raise
+                log.warning("dropping journalled update %s: it cannot be read", data["update_id"])
+                self.done(data["update_id"])
+        return updates
 
     def close(self) -> None:
         os.close(self._fd)
@@ -83,17 +105,26 @@ class UpdateJournal:
             lines = self.path.read_bytes().splitlines()
         except FileNotFoundError:
             return
-        for line in lines:
+        damaged = []
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
             try:
                 entry = json.loads(line)
-            except ValueError:  # the last line of a run killed mid-write
-                log.warning("ignoring a damaged line of %s", self.path)
-                continue
-            if isinstance(entry, dict) and isinstance(entry.get("update"), dict):
-                self._pending[entry["update"]["update_id"]] = entry["update"]
-            elif isinstance(entry, dict) and isinstance(entry.get("done"), int):
+            except (ValueError, RecursionError):  # a line torn by a kill, or damaged otherwise
+                entry = None
+            if isinstance(entry, dict) and _is_update(entry.get("update")):
+                if entry["update"]["update_id"] not in self._done:  # as received() does
+                    self._pending[entry["update"]["update_id"]] = entry["update"]
+            elif isinstance(entry, dict) and _is_update_id(entry.get("done")):
                 self._pending.pop(entry["done"], None)
                 self._remember(entry["done"])
+            else:
+                damaged.append(number)
+        if damaged:
+            named = ", ".join(map(str, damaged[:REPORTED_LINES])) + (", …" if len(damaged) > REPORTED_LINES else "")
+            log.warning("%s: skipped %d damaged line(s) that are not journal entries (line %s)",
+                        self.path.name, len(damaged), named)
 
     def _rewrite(self) -> int:
         """Replace the file by one holding only what is still needed; returns it opened for appending."""
@@ -131,7 +162,29 @@ class JournaledPolls(BaseRequest):
         if status == 200 and url.endswith("/getUpdates"):
             try:
                 updates = json.loads(body)["result"]
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, RecursionError):
                 return status, body  # python-telegram-bot reports what it cannot parse
-            self._journal.received(updates)
+            if isinstance(updates, list):
+                self._journal.received(updates)
         return status, body
+
+
+def _is_update_id(value: object) -> bool:
+    return type(value) is int and value >= 0  # not a bool, a float or a string of digits
+
+
+def _is_update(value: object) -> bool:
+    """Whether a JSON value can be journalled as an update: an object with an update id, not absurdly deep."""
+    return isinstance(value, dict) and _is_update_id(value.get("update_id")) and _depth(value) <= MAX_DEPTH
+
+
+def _depth(value: object) -> int:
+    """How deeply objects and lists nest in a JSON value, found without recursion (a hostile line must not
+    exhaust the stack)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest

@@ -1,36 +1,49 @@
-"""Per-user question limits: a sliding window, plus at most one question in flight per user.
+"""Per-user limits: a sliding window over everything a user asks of the bot, and each user's questions
+answered one at a time, in the order they were sent.
 
-One user's burst is refused politely and never delays anyone else. Used only from the event
-loop, so it needs no locks.
+One user's burst is refused politely and never delays anyone else; a question sent while an earlier one
+is being answered waits its turn instead of being turned away. Used only from the event loop, so it
+needs no locks of its own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+# Questions a user may have waiting behind the one being answered: enough for a question sent in two
+# messages, or a few forwarded at once; more is a flood, and the user is told to send it again later.
+MAX_WAITING = 3
 
 
 class RateLimited(Exception):
-    """The user must wait; `retry_after` is in seconds (0 when a question is still in flight)."""
+    """The user must wait `retry_after` seconds. `told` is whether they were already told in this stretch
+    (a flood gets one reply, not one per message)."""
 
-    def __init__(self, retry_after: float, in_flight: bool) -> None:
+    def __init__(self, retry_after: float, told: bool) -> None:
         super().__init__(f"retry after {retry_after:.0f} s")
         self.retry_after = retry_after
-        self.in_flight = in_flight
+        self.told = told
 
     @property
     def message(self) -> str:
-        if self.in_flight:
-            return "I'm still working on your previous question. One moment, please."
         return (f"You're asking faster than I can keep up. "
                 f"Please try again in {max(1, math.ceil(self.retry_after))} s.")
 
 
+class TooManyWaiting(Exception):
+    """The user already has MAX_WAITING questions waiting for their turn."""
+
+    message = (f"I already have {MAX_WAITING} of your questions waiting, and I answer them in order. "
+               "Please send this one again once they are answered.")
+
+
 class RateLimiter:
-    """At most `limit` questions per `window` seconds per user, one at a time."""
+    """At most `limit` requests (questions, commands, button presses) per `window` seconds per user."""
 
     def __init__(self, limit: int, window: float, *, clock: Callable[[], float] = time.monotonic) -> None:
         if limit < 1 or window <= 0:
@@ -39,29 +52,51 @@ class RateLimiter:
         self.window = window
         self._clock = clock
         self._asked: dict[int, deque[float]] = {}
-        self._busy: set[int] = set()
+        self._told: set[int] = set()
 
-    @contextmanager
-    def slot(self, user_id: int) -> Iterator[None]:
-        """Hold the user's one in-flight slot while the body runs; raise RateLimited instead if over."""
-        if user_id in self._busy:
-            raise RateLimited(0.0, in_flight=True)
+    def admit(self, user_id: int) -> None:
+        """Count one request from the user, or raise RateLimited (a refused request is not counted)."""
         now = self._clock()
         asked = self._asked.setdefault(user_id, deque())
         while asked and asked[0] <= now - self.window:
             asked.popleft()
         if len(asked) >= self.limit:
-            raise RateLimited(asked[0] + self.window - now, in_flight=False)
+            told = user_id in self._told
+            self._told.add(user_id)
+            raise RateLimited(asked[0] + self.window - now, told)
+        self._told.discard(user_id)
         asked.append(now)
-        self._busy.add(user_id)
-        try:
-            yield
-        finally:
-            self._busy.discard(user_id)
-            self._forget_idle(now)
+        self._forget_idle(now)
 
     def _forget_idle(self, now: float) -> None:
         """Drop users whose window has emptied, so memory tracks only recent askers."""
         if len(self._asked) > 10_000:
             for user_id in [u for u, a in self._asked.items() if not a or a[-1] <= now - self.window]:
                 del self._asked[user_id]
+                self._told.discard(user_id)
+
+
+class Turns:
+    """Each user's questions one at a time, first sent first answered (asyncio.Lock wakes its waiters
+    in order); at most MAX_WAITING waiting behind the one being answered."""
+
+    def __init__(self) -> None:
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._holding: dict[int, int] = {}  # per user: the one being answered plus those waiting
+
+    @asynccontextmanager
+    async def turn(self, user_id: int) -> AsyncIterator[None]:
+        """Wait for the user's earlier questions to be answered, then hold the turn while the body runs;
+        TooManyWaiting at once if the user's queue is full."""
+        holding = self._holding.get(user_id, 0)
+        if holding > MAX_WAITING:
+            raise TooManyWaiting
+        lock = self._locks.setdefault(user_id, asyncio.Lock())
+        self._holding[user_id] = holding + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._holding[user_id] -= 1
+            if not self._holding[user_id]:
+                del self._holding[user_id], self._locks[user_id]

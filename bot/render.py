@@ -105,21 +105,23 @@ def articles_blocks(articles: Sequence[ArticleInfo], page: int, per_page: int) -
     first = (page - 1) * per_page
     shown = articles[first:first + per_page]
     if not shown:
-        return [(Span("There are no articles on that page."),)]
-    title = f"Articles {first + 1}–{first + len(shown)} of {len(articles)}"
+        pages = -(-len(articles) // per_page)
+        return [(Span(f"There is no page {page:,}: my {len(articles):,} articles fill pages 1 to {pages:,}."
+                      if pages else "I have no articles yet."),)]
+    title = f"Articles {first + 1:,}–{first + len(shown):,} of {len(articles):,}"
     lines: list[Span] = [Span(title, "b")]
     for number, article in enumerate(shown, start=first + 1):
         lines += [Span(f"\n{number}. "), *citation(article)]
     return [tuple(lines)]
 
 
-def overview_blocks(articles: Sequence[ArticleInfo], username: str | None, is_admin: bool) -> list[Block]:
-    """The /start and /help text: what the bot knows and how to ask it."""
-    dates = sorted(a.published for a in articles if a.published)
-    span = f", from {format_date(dates[0])} to {format_date(dates[-1])}" if dates else ""
+def overview_blocks(count: int, first: date | None, last: date | None, username: str | None,
+                    is_admin: bool) -> list[Block]:
+    """The /start and /help text: what the bot knows (`count` articles dated `first` to `last`) and how to ask."""
+    span = f", from {format_date(first)} to {format_date(last)}" if first and last else ""
     blocks: list[Block] = [
         (Span("I answer questions about the news from the articles I have read: "),
-         Span(f"{len(articles)} article{'s' if len(articles) != 1 else ''}", "b"), Span(f"{span}.")),
+         Span(f"{count:,} article{'s' if count != 1 else ''}", "b"), Span(f"{span}.")),
         (Span("Send me a question in plain words, for example "), Span("How many people have died?", "i"),
          Span(" I reply with the sentences that answer it, citing each article. "
               "Tap “More results” or send /more to see further answers.")),

@@ -1,11 +1,15 @@
 """Retry Bot API calls through Telegram's transient faults, as Telegram asks.
 
 PTB hands every call except getUpdates (which its updater retries itself) to the rate limiter,
-so a BaseRateLimiter is the one place to retry them all: a 429 waits the `retry_after` Telegram
-sends; timeouts, dropped connections and 5xx answers (PTB's NetworkError) back off exponentially.
-A 400 (BadRequest) or 403 is an answer, not a fault, and is raised at once. After the last
-attempt the error is raised to the caller, so a reply that cannot be sent is logged, never
-silently lost.
+so a BaseRateLimiter is the one place to retry them all. A 429 waits exactly the `retry_after`
+Telegram sends, however long, as often as Telegram sends it: the reply is owed, and the update
+stays in the journal (bot.journal) until it is sent. Timeouts, dropped connections and 5xx answers
+(PTB's NetworkError) back off exponentially, a bounded number of times; after the last attempt the
+error is raised to the caller, so a reply that cannot be sent is logged, never silently lost.
+A 400 (BadRequest) or 403 is an answer, not a fault, and is raised at once.
+
+When the bot stops, waits in progress end with StopWaiting: the update is left unfinished in the
+journal and answered after the next start, rather than holding the shutdown for Telegram's wait.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -27,19 +31,33 @@ log = logging.getLogger(__name__)
 NOT_RETRIED = frozenset({"sendChatAction"})
 
 
-class RetryingLimiter(BaseRateLimiter[None]):
-    """Retries each call up to `attempts` times; waits at most `max_wait` seconds per retry."""
+class StopWaiting(Exception):
+    """The bot is stopping while a call waits to be retried; the call is left for the next start."""
 
-    def __init__(self, attempts: int = 6, first_backoff: float = 0.5, max_wait: float = 60.0) -> None:
+
+class RetryingLimiter(BaseRateLimiter[None]):
+    """Retries each call: through any number of 429s, and up to `attempts` network faults.
+
+    `sleep` is how a wait is spent (a test passes a recording one; the product waits for real).
+    """
+
+    def __init__(self, attempts: int = 6, first_backoff: float = 0.5, max_backoff: float = 60.0,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.attempts = attempts
         self.first_backoff = first_backoff
-        self.max_wait = max_wait
+        self.max_backoff = max_backoff
+        self._sleep = sleep
+        self._stopping = asyncio.Event()
 
     async def initialize(self) -> None:
         pass
 
     async def shutdown(self) -> None:
         pass
+
+    def stop_waiting(self) -> None:
+        """End every wait, now and later, with StopWaiting (the bot is stopping)."""
+        self._stopping.set()
 
     async def process_request(
         self,
@@ -50,21 +68,36 @@ class RetryingLimiter(BaseRateLimiter[None]):
         data: dict[str, Any],
         rate_limit_args: None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
-        attempt = 0
+        faults = 0
         while True:
-            attempt += 1
             try:
                 return await callback(*args, **kwargs)
-            except (RetryAfter, NetworkError) as error:
-                if isinstance(error, BadRequest) or attempt >= self.attempts or endpoint in NOT_RETRIED:
+            except RetryAfter as error:
+                if endpoint in NOT_RETRIED:
                     raise
-                if isinstance(error, RetryAfter):
-                    wait = min(_seconds(error), self.max_wait)
-                    log.warning("Telegram asked to retry %s after %.0f s (attempt %d)", endpoint, wait, attempt)
-                else:
-                    wait = min(self.first_backoff * 2 ** (attempt - 1), self.max_wait)
-                    log.warning("%s failed (%s); retrying in %.1f s (attempt %d)", endpoint, error, wait, attempt)
-            await asyncio.sleep(wait)
+                wait = _seconds(error)
+                log.warning("Telegram asked to retry %s after %.0f s; waiting", endpoint, wait)
+            except NetworkError as error:
+                faults += 1
+                if isinstance(error, BadRequest) or faults >= self.attempts or endpoint in NOT_RETRIED:
+                    raise
+                wait = min(self.first_backoff * 2 ** (faults - 1), self.max_backoff)
+                log.warning("%s failed (%s); retrying in %.1f s (attempt %d)", endpoint, error, wait, faults)
+            await self._wait(wait)
+
+    async def _wait(self, seconds: float) -> None:
+        """Sleep `seconds`, unless the bot stops first."""
+        if self._stopping.is_set():
+            raise StopWaiting
+        sleeping = asyncio.ensure_future(self._sleep(seconds))
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait((sleeping, stopping), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeping.cancel()
+            stopping.cancel()
+        if self._stopping.is_set():
+            raise StopWaiting
 
 
 def _seconds(error: RetryAfter) -> float:

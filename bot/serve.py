@@ -21,8 +21,9 @@ from telegram.ext import Application
 
 from bot.app import PUBLIC_COMMANDS, build_application
 from bot.config import ConfigError, Settings, check_folders, load_settings
-from bot.journal import JOURNAL_FILE, UpdateJournal
+from bot.journal import UpdateJournal, journal_path
 from bot.logs import REDACTED, configure_logging
+from bot.retry import RetryingLimiter
 from bot.service import Service
 from corpus import default_corpus_dir
 from index import default_index_dir, default_model
@@ -48,7 +49,7 @@ def serve(args: argparse.Namespace) -> int:
     log.info("loading the model %s and the index in %s (corpus: %s)", model, index_dir, corpus_dir)
     threshold = args.min_confidence if args.min_confidence is not None else settings.min_confidence
     service = Service.open(corpus_dir, index_dir, model=model, min_confidence=threshold)
-    journal = UpdateJournal(index_dir / JOURNAL_FILE)
+    journal = UpdateJournal(journal_path(index_dir, settings.token))
     try:
         asyncio.run(_run(settings, service, journal, args))
     except InvalidToken:
@@ -67,7 +68,8 @@ def serve(args: argparse.Namespace) -> int:
 
 
 async def _run(settings: Settings, service: Service, journal: UpdateJournal, args: argparse.Namespace) -> None:
-    application = build_application(settings, service, journal=journal)
+    retry = RetryingLimiter()
+    application = build_application(settings, service, journal=journal, retry=retry)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
@@ -75,16 +77,10 @@ async def _run(settings: Settings, service: Service, journal: UpdateJournal, arg
     async with application:  # getMe now, shutdown on the way out
         await _set_commands(application)
         await application.start()
-        unfinished = journal.unfinished()
+        unfinished = journal.replay(application.bot)
         if unfinished:
             log.info("handling %d updates taken before a restart and never answered", len(unfinished))
-        for data in unfinished:
-            try:
-                update = Update.de_json(data, application.bot)
-            except (AttributeError, KeyError, TypeError, ValueError):  # one bad entry must not stop every start
-                log.warning("dropping journalled update %s: it cannot be read", data.get("update_id"))
-                journal.done(data["update_id"])
-                continue
+        for update in unfinished:
             await application.update_queue.put(update)
         if args.webhook_url:
             secret = settings.webhook_secret or secrets.token_urlsafe(32)
@@ -105,6 +101,7 @@ async def _run(settings: Settings, service: Service, journal: UpdateJournal, arg
             server.stop()
         else:
             await application.updater.stop()
+        retry.stop_waiting()  # a reply waiting on Telegram's retry_after stays in the journal for the next start
         await application.stop()
 
 

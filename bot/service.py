@@ -15,7 +15,7 @@ import os
 import re
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 MAX_ARTICLE_CHARS = 1_000_000
 LATENCY_SAMPLES = 10_000
 MAX_BATCH = 64  # questions per model call
-QUERY_THREADS = 2  # one batch of questions at a time, plus article listings beside it
+QUERY_THREADS = 2  # one batch of questions at a time, plus an article listing beside it
 T = TypeVar("T")
 
 
@@ -55,6 +55,15 @@ class Progress:
 
     def update(self, stage: str, done: int, total: int | None) -> None:
         self.stage, self.done, self.total = stage, done, total
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The indexed articles, newest first, and the dates of the oldest and newest (None if none is dated)."""
+
+    articles: Sequence[ArticleInfo]
+    first: date | None
+    last: date | None
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,7 @@ class Service:
         self._building = False
         self._pending: list[tuple[str, int, asyncio.Future[Answer]]] = []
         self._batcher: asyncio.Task[None] | None = None
+        self._catalogue: asyncio.Future[Catalogue] | None = None  # of the current retriever; reset by a swap
         self._questions = 0
         self._latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
 
@@ -125,10 +135,19 @@ class Service:
             self._batcher = asyncio.create_task(self._answer_pending())
         return await waiter
 
-    async def articles(self) -> list[ArticleInfo]:
-        """Every indexed article, newest first."""
-        retriever = self._retriever
-        return await asyncio.get_running_loop().run_in_executor(self._queries, retriever.articles)
+    async def catalogue(self) -> Catalogue:
+        """The indexed articles, listed on a worker thread once per index version and shared: listing
+        10,000 articles is work that a flood of /sources or /help must neither repeat nor put on the loop."""
+        if self._catalogue is None:
+            self._catalogue = asyncio.get_running_loop().run_in_executor(self._queries, _list_articles,
+                                                                         self._retriever)
+        listing = self._catalogue
+        try:
+            return await asyncio.shield(listing)  # one asker giving up must not cancel it for the others
+        except Exception:
+            if self._catalogue is listing:
+                self._catalogue = None  # try again next time
+            raise
 
     async def _answer_pending(self) -> None:
         loop = asyncio.get_running_loop()
@@ -184,7 +203,8 @@ class Service:
             result, retriever = await asyncio.get_running_loop().run_in_executor(self._builds, work)
         finally:
             self._building = False
-        self._retriever = retriever
+        if retriever is not self._retriever:
+            self._retriever, self._catalogue = retriever, None
         return result
 
     def _add_and_build(self, progress: Progress, text: str, name: str | None
@@ -210,6 +230,12 @@ class Service:
         log.info("index %s swapped in after %.1f s (%d articles, %d sentences)", report.version.name,
                  time.perf_counter() - started, report.articles, report.sentences)
         return report, retriever
+
+
+def _list_articles(retriever: Retriever) -> Catalogue:
+    articles = retriever.articles()
+    dates = [a.published for a in articles if a.published]
+    return Catalogue(articles, min(dates, default=None), max(dates, default=None))
 
 
 def _percentile(ordered: list[float], percent: int) -> float | None:

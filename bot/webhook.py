@@ -37,14 +37,24 @@ class _WebhookHandler(tornado.web.RequestHandler):
         if not hmac.compare_digest(sent.encode(), self.secret.encode()):
             log.warning("webhook request from %s without the right secret token; refused", self.request.remote_ip)
             raise tornado.web.HTTPError(HTTPStatus.FORBIDDEN)
-        try:
-            data = json.loads(self.request.body)
-            update = Update.de_json(data, self.bot_app.bot)
-        except (ValueError, TypeError, KeyError):
+        update, data = _update_from(self.request.body, self.bot_app)
+        if update is None:
             log.warning("webhook request with a body that is not an update; refused")
-            raise tornado.web.HTTPError(HTTPStatus.BAD_REQUEST) from None
+            raise tornado.web.HTTPError(HTTPStatus.BAD_REQUEST)
         self.journal.received([data])  # before our 200 tells Telegram it arrived
         await self.bot_app.update_queue.put(update)
+
+
+def _update_from(body: bytes, application: Application) -> tuple[Update | None, dict]:
+    """The update a body holds, or None. Anything can be posted here (with the secret, but still), and
+    PTB's parser raises whatever a malformed shape makes it raise, so every failure means "not an update"."""
+    try:
+        data = json.loads(body)
+        if not isinstance(data, dict) or type(data.get("update_id")) is not int:
+            return None, {}
+        return Update.de_json(data, application.bot), data
+    except Exception:  # RecursionError from deep nesting, AttributeError or TypeError from odd shapes...
+        return None, {}
 
 
 class _HealthHandler(tornado.web.RequestHandler):

@@ -65,7 +65,7 @@ READING counts the articles read by the first pass (total None until it ends), E
 READING, EMBEDDING, INDEXING = "reading", "embedding", "indexing"
 
 # What is embedded and how; part of the corpus fingerprint and of the embedding cache's identity, so a
-# change rebuilds the index and re-embeds. v2: each text encoded alone (index/embedder.py encode_each).
+# change rebuilds the index and re-embeds. v2: each text encoded alone (index/encoding.py encode_each).
 EMBEDDING_RECIPE = "title-sentence+paragraph-v2"
 SENTENCES_PER_BATCH = 1024
 SENTENCE_VECTORS_SPOOL = "sentence_vectors.spool.npy"  # staging only: FAISS is built from it, then it is deleted

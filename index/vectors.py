@@ -33,11 +33,6 @@ MIN_PROBES = 32  # lists searched per question: recall@10 ≥ 0.95 at 100k and 1
 ADD_CHUNK = 65_536  # vectors added to FAISS at a time, so a build never holds them all in memory
 TRAINING_SEED = 1234
 
-# One question is searched on one thread: FAISS's OpenMP threads otherwise contend with the
-# model's on a small machine (measured: 13 ms per search in a process with torch, 1 ms alone).
-# A build trains and adds on all cores (`_all_cores`).
-faiss.omp_set_num_threads(1)
-
 
 @dataclass(frozen=True)
 class IndexPlan:
@@ -167,12 +162,14 @@ def load_paragraphs(folder: Path, *, dimension: int, sentences: int, paragraphs:
 
 @contextmanager
 def _all_cores() -> Iterator[None]:
-    """Training and adding run on every core; searching stays on one."""
+    """Training and adding run on every core; then the calling thread gets back the FAISS threads it had
+    (one, where the process chose to answer on one: retrieval/threads.py)."""
+    previous = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(os.cpu_count() or 1)
     try:
         yield
     finally:
-        faiss.omp_set_num_threads(1)
+        faiss.omp_set_num_threads(previous)
 
 
 def _power_of_two(value: float) -> int:

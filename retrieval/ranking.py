@@ -3,7 +3,8 @@
 Pure functions over arrays, tested against a brute-force scoring of every sentence.
 FAISS proposes the best sentences by their own score, and every sentence of the best
 paragraphs (an answer's sentence may be plain while its paragraph is about the question); the
-reranker (`retrieval.rerank`) then orders them with the rest of the evidence.
+reranker (`retrieval.rerank`) then orders them with the rest of the evidence. The products here are
+small and fastest on one BLAS thread, which the process chooses where it starts (retrieval/threads.py).
 """
 
 from __future__ import annotations
@@ -12,16 +13,11 @@ from dataclasses import dataclass
 
 import faiss
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from index.vectors import fetch_vectors, search_vectors
 
 SENTENCE_CANDIDATES = 100
 PARAGRAPH_CANDIDATES = 10
-
-# One question's products are small: spread over the cores, numpy's BLAS threads only contend with
-# the model's and FAISS's (measured on 2 busy cores: a 2,067 x 384 product took 2.9 ms, 0.26 ms on one).
-threadpool_limits(1, user_api="blas")
 
 
 @dataclass(frozen=True)

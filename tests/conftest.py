@@ -9,8 +9,11 @@ import pytest
 
 from corpus import BUNDLED_CORPUS_DIR
 from index import build_index
-from index.embedder import DEFAULT_MODEL, HashingEmbedder, SentenceTransformerEmbedder, local_model_dir
-from index.onnx_backend import FP32_FILE, INT8_FILE, OnnxEmbedder, cached_export_dir, export_onnx
+from index.embedder import DEFAULT_MODEL, local_model_dir
+from index.hashing_embedder import HashingEmbedder
+from index.onnx_embedder import OnnxEmbedder
+from index.onnx_export import FP32_FILE, INT8_FILE, cached_export_dir, export_onnx
+from index.torch_embedder import SentenceTransformerEmbedder
 from retrieval import Retriever
 
 pytest_plugins = ("tests.reliability",)
@@ -30,7 +33,7 @@ def add_filler_articles(corpus: Path, count: int, sentences: int = 8) -> None:
 @pytest.fixture(scope="session")
 def real_embedder() -> SentenceTransformerEmbedder:
     """The packaged all-MiniLM-L6-v2, loaded once for the whole run."""
-    embedder = SentenceTransformerEmbedder()
+    embedder = SentenceTransformerEmbedder(DEFAULT_MODEL, local_model_dir(DEFAULT_MODEL))
     embedder.encode(["warm up"])
     return embedder
 

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from index.embedder import HashingEmbedder
+from index.hashing_embedder import HashingEmbedder
 
 
 class CountingEmbedder(HashingEmbedder):

@@ -38,7 +38,6 @@ from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 TOKEN = "123456789:TEST_token_do_not_log_me_0123456789"
-BOT_ID = 123456789
 BOT_USERNAME = "newsbot_test_bot"
 MAX_TEXT_UTF16 = 4096
 MAX_POLL_SECONDS = 2.0  # a long poll is cut short so tests can stop quickly
@@ -112,7 +111,7 @@ class FakeTelegram:
 
     def __init__(self, token: str = TOKEN) -> None:
         self.token = token
-        self.bot_user = {"id": BOT_ID, "is_bot": True, "first_name": "Newsbot", "username": BOT_USERNAME,
+        self.bot_user = {"id": int(token.partition(":")[0]), "is_bot": True, "first_name": "Newsbot", "username": BOT_USERNAME,
                          "can_join_groups": True, "can_read_all_group_messages": False,
                          "supports_inline_queries": False}
         self.calls: list[Call] = []
@@ -142,11 +141,11 @@ class FakeTelegram:
         return self._push({"message": message})
 
     def push_document(self, chat_id: int, file_name: str, content: bytes, *, user_id: int | None = None,
-                      caption: str = "/add") -> dict[str, Any]:
+                      caption: str = "/add", chat_type: str = "private") -> dict[str, Any]:
         file_id = f"file-{len(self._files) + 1}"
         with self._changed:
             self._files[file_id] = content
-        message = self._message(chat_id, user_id, "private")
+        message = self._message(chat_id, user_id, chat_type)
         message.update(document={"file_id": file_id, "file_unique_id": f"u{file_id}", "file_name": file_name,
                                  "mime_type": "text/plain", "file_size": len(content)},
                        caption=caption, **_entities(caption, "caption_entities"))

@@ -40,7 +40,7 @@ import numpy as np
 
 from bot.cli import main as newsbot
 from index import build_index
-from index.embedder import HashingEmbedder
+from index.hashing_embedder import HashingEmbedder
 from index.store import CURRENT_FILE, STAGING_PREFIX, VERSIONS_DIR
 from retrieval import Retriever
 

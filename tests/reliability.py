@@ -2,10 +2,7 @@
 of docs/RELIABILITY.md from those records, so the document shows what was measured rather than claimed.
 Only the page's `reliability` block is replaced (`benchmarks.report.write_block`); the rest is written by hand.
 
-    .venv/bin/python -m pytest --reliability-report=docs/RELIABILITY.md    # the whole suite; the "=" is needed
-
-(With a space instead, pytest takes the existing page for a test path, does not load tests/conftest.py,
-which registers this plugin, and refuses the option as unknown.)
+    .venv/bin/python -m pytest tests --reliability-report docs/RELIABILITY.md    # the whole suite
 
 A test takes the `reliability` fixture and calls it once per thing tried:
 `reliability(area, tried, times, outcome)`. A row is marked passed only if its test passed.

@@ -26,7 +26,7 @@ import corpus.parse
 from corpus import Problem, read_corpus
 from corpus.load import MAX_ARTICLE_BYTES, quoted
 from index import build_index
-from index.embedder import HashingEmbedder
+from index.hashing_embedder import HashingEmbedder
 from retrieval import Retriever
 from tests.fake_bot_api import visible_text
 from tests.reliability import Record

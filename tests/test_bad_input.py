@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import sys
+import tempfile
 import threading
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -18,13 +20,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from telegram import Bot, Update
+from telegram.ext import CallbackQueryHandler, CommandHandler
+
 from bot.app import ADMIN_ONLY, SORRY
 from bot.cli import main
+from bot.journal import UpdateJournal
+from bot.ratelimit import MAX_WAITING, TooManyWaiting
+from bot.render import render, text_blocks
 from corpus import BUNDLED_CORPUS_DIR, Article, Problem, read_corpus
 from index import build_index
-from index.embedder import HashingEmbedder
-from retrieval import Retriever
-from tests.fake_bot_api import BOT_USERNAME, MAX_TEXT_UTF16, utf16_len, visible_text
+from index.hashing_embedder import HashingEmbedder
+from retrieval import Answer, Retriever
+from tests.fake_bot_api import BOT_USERNAME, MAX_TEXT_UTF16, TOKEN, utf16_len, visible_text
 from tests.reliability import Record
 from tests.test_bot_handlers import ADMIN, USER, Harness, _harness
 
@@ -272,7 +280,10 @@ def test_any_question_gets_a_polite_reply_within_telegrams_limits(live: tuple[Lo
     text = f"@{BOT_USERNAME} {question}" if group else question
     replies = loop.run(bot.say(text, chat_id=chat, user_id=USER, chat_type="group" if group else "private"))
     _asked.append(1)
-    if not group or question.strip() or question.startswith("/"):
+    targeted = re.match(r"/[A-Za-z0-9_]{1,32}@([A-Za-z0-9_]+)", text)
+    if targeted and targeted.group(1).lower() != BOT_USERNAME.lower():
+        assert replies == [], repr(question[:80])  # a command for another bot is not ours to answer
+    elif not group or question.strip() or question.startswith("/"):
         assert replies or (group and question.startswith("/")), repr(question[:80])
     assert len(telegram.rejected) == rejected, telegram.rejected[rejected:]  # Telegram accepted every reply...
     for reply in replies:
@@ -289,9 +300,179 @@ def test_any_question_property_is_recorded(reliability: Record) -> None:
     reliability("Bad input", "questions (hypothesis): empty, whitespace, 10,000 characters, only emoji, control "
                 "and format characters, HTML-breaking markup, strings that look like commands, in private and in "
                 "groups", len(_asked),
-                "a reply every time (or, in groups, silence where the bot was not addressed); Telegram's checks "
+                "a reply every time (or silence where the bot was not addressed: group chatter, commands for another "
+                "bot); Telegram's checks "
                 "(well-formed HTML, ≤ 4096 UTF-16 units, not empty) accepted every one as HTML; never \"something "
                 "went wrong\"")
+
+
+# --- commands with any arguments, and buttons with any data their pattern allows ---
+
+ARGUMENTS = st.one_of(
+    st.text(st.characters(whitelist_categories=("Nd", "No", "Nl")), min_size=1, max_size=12),  # ², ٣, Ⅻ, ３
+    st.integers().map(str),
+    st.floats().map(str),
+    st.sampled_from(["²", "-1", "0", "+3", "1e9", "9" * 60, "３", "force", "FORCE", "page 2", ""]),
+    st.text(max_size=40),
+)
+_commanded: list[int] = []
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), argument=ARGUMENTS)
+def test_any_command_argument_or_button_gets_a_polite_reply(live: tuple[LoopThread, Harness], data: st.DataObject,
+                                                            argument: str) -> None:
+    loop, bot = live
+    telegram = bot.telegram
+    handlers = [h for h in bot.app.handlers[0] if isinstance(h, (CommandHandler, CallbackQueryHandler))]
+    handler = data.draw(st.sampled_from(handlers))
+    calls = len(telegram.calls)
+    if isinstance(handler, CommandHandler):
+        telegram.push_text(USER, f"/{data.draw(st.sampled_from(sorted(handler.commands)))} {argument}".rstrip())
+    else:
+        telegram.push_callback(USER, data.draw(st.from_regex(handler.pattern, fullmatch=True)), message_id=1)
+    loop.run(bot.deliver())
+    _commanded.append(1)
+    shown = [c for c in telegram.calls[calls:] if c.method in ("sendMessage", "editMessageText")]
+    assert shown, [c.method for c in telegram.calls[calls:]]
+    for reply in shown:
+        assert reply.params.get("parse_mode") == "HTML" and visible_text(reply.text).strip()
+        assert SORRY not in reply.text and "Traceback" not in reply.text
+
+
+def test_any_command_argument_property_is_recorded(reliability: Record) -> None:
+    assert _commanded, "the command property ran first"
+    reliability("Bad input", "every command (found from the Application's handlers) followed by arguments "
+                "(hypothesis): digits of any script (², ٣, Ⅻ, ３), signs, huge numbers, floats, any text; every "
+                "button with any data its pattern allows", len(_commanded),
+                "a reply every time, accepted by Telegram's checks as HTML; never \"something went wrong\"")
+
+
+# --- questions sent back to back ---
+
+WAITING_REPLY = visible_text(render(text_blocks(TooManyWaiting.message))[0].html)
+_bursts: list[int] = []
+
+
+@pytest.fixture(scope="module")
+def queued(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LoopThread, Harness, dict[str, float]]]:
+    """A bot whose answers take as long as the test says (`delays` by question), to shuffle their finishing order."""
+    folder = tmp_path_factory.mktemp("queued")
+    (folder / "corpus").mkdir()
+    loop = LoopThread()
+    harnesses = _harness(folder, folder / "corpus", HashingEmbedder(), NEWSBOT_RATE_LIMIT_QUESTIONS="1000000")
+    harness = loop.run(harnesses.__anext__())
+    delays: dict[str, float] = {}
+
+    async def answer(question: str, k: int) -> Answer:
+        await asyncio.sleep(delays[question])
+        return Answer(question, found=False, hits=(), message=f"Reply to {question}")
+
+    harness.service.answer = answer  # type: ignore[method-assign]
+    try:
+        yield loop, harness, delays
+    finally:
+        loop.run(harnesses.aclose())
+        loop.close()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(messages=st.lists(st.tuples(st.sampled_from([701, 702, 703]), st.sampled_from([0.0, 0.001, 0.005, 0.02])),
+                         min_size=1, max_size=12))
+def test_questions_sent_back_to_back_are_each_answered_once_in_order(
+        queued: tuple[LoopThread, Harness, dict[str, float]], messages: list[tuple[int, float]]) -> None:
+    loop, bot, delays = queued
+    telegram = bot.telegram
+    before = {user: len(telegram.sent(user)) for user, _ in messages}
+    asked: dict[int, list[str]] = {}
+    for user, delay in messages:
+        question = f"question {len(delays)}"
+        delays[question] = delay
+        asked.setdefault(user, []).append(question)
+        telegram.push_text(user, question)
+
+    async def together() -> None:  # as one poll delivers them: handled concurrently
+        updates = [Update.de_json(u, bot.app.bot) for u in telegram.pop_updates()]
+        await asyncio.gather(*(bot.app.process_update(u) for u in updates))
+
+    loop.run(together())
+    _bursts.append(len(messages))
+    for user, questions in asked.items():
+        replies = [visible_text(c.text) for c in telegram.sent(user)[before[user]:]]
+        assert len(replies) == len(questions), replies  # one reply each
+        answered = [r for r in replies if r != WAITING_REPLY]
+        assert answered == [f"Reply to {q}" for q in questions[:MAX_WAITING + 1]], replies  # in the order sent
+
+
+def test_back_to_back_property_is_recorded(reliability: Record) -> None:
+    assert _bursts, "the back-to-back property ran first"
+    reliability("Bad input", f"questions sent back to back (hypothesis: {len(_bursts)} bursts of 1 to 12 messages "
+                "from 1 to 3 users, each answer taking 0 to 20 ms, so later ones would finish first)", sum(_bursts),
+                f"every question got one reply; each user's first {MAX_WAITING + 1} (one answered, "
+                f"{MAX_WAITING} waiting) were answered in the order sent; any beyond were told \"{WAITING_REPLY}\"")
+
+
+# --- the update journal, whatever its lines hold ---
+
+def _entry(update_id: int) -> dict[str, object]:
+    return {"update": {"update_id": update_id, "message": {"message_id": 1, "date": 0, "text": "hi",
+                                                           "chat": {"id": 1, "type": "private"}}}}
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
+                    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children,
+                                                                                         max_size=4), max_leaves=20)
+IDS = st.integers(0, 50)
+GOOD_LINES = st.one_of(IDS.map(lambda i: ("update", i, json.dumps(_entry(i)))),
+                       IDS.map(lambda i: ("done", i, json.dumps({"done": i}))))
+DAMAGED_LINES = st.one_of(
+    JSON.filter(lambda v: not (isinstance(v, dict) and ({"update", "done"} & set(v)))).map(json.dumps),
+    st.sampled_from(['{"update":{"no_id":1}}', '{"update":{"update_id":"5"}}', '{"update":{"update_id":true}}',
+                     '{"update":{"update_id":-1}}', '{"update":{"update_id":1.5}}', '{"done":"7"}', '{"done":null}',
+                     '{"update":[]}', "[" * 50_000 + "]" * 50_000, '{"update":{"update_id":3,"x":' + "[" * 100 + "]" * 100 + "}}",
+                     '{"update":{"update_id":4,"message":"not a message"}}'[:30]]),
+    st.binary(max_size=40).map(lambda b: b.decode("latin-1")),
+).map(lambda line: ("damaged", None, line))
+_journals: list[int] = []
+
+
+@pytest.fixture(scope="module")
+def offline_bot() -> Bot:
+    return Bot(TOKEN)  # only for reading updates: it never connects
+
+
+@settings(max_examples=150, deadline=None)
+@given(lines=st.lists(st.one_of(GOOD_LINES, DAMAGED_LINES), max_size=15))
+def test_any_journal_opens_and_keeps_exactly_its_unfinished_updates(offline_bot: Bot,
+                                                                     lines: list[tuple[str, int | None, str]]) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "journal.jsonl"
+        path.write_bytes("\n".join(line.replace("\n", " ").replace("\r", " ") for _, _, line in lines)
+                         .encode("utf-8", "surrogatepass"))
+        pending: dict[int, None] = {}
+        done = set()
+        for kind, update_id, _ in lines:  # what the journal should make of it: the well-formed lines, in order
+            if kind == "update" and update_id not in done:  # one already answered is not taken again
+                pending[update_id] = None
+            elif kind == "done":
+                pending.pop(update_id, None)
+                done.add(update_id)
+        journal = UpdateJournal(path)
+        assert [u["update_id"] for u in journal.unfinished()] == sorted(pending)
+        replayed = journal.replay(offline_bot)
+        assert [u.update_id for u in replayed] == [u["update_id"] for u in journal.unfinished()] == sorted(pending)
+        journal.close()
+        assert [u["update_id"] for u in UpdateJournal(path).unfinished()] == sorted(pending)  # rewritten clean
+    _journals.append(len(lines))
+
+
+def test_any_journal_property_is_recorded(reliability: Record) -> None:
+    assert _journals, "the journal property ran first"
+    reliability("Bad input", f"update journals (hypothesis: {len(_journals)} files): well-formed entries mixed with "
+                "any JSON, updates without an id or with a string, boolean, negative or fractional one, done marks "
+                "that are not ids, lines nested 50,000 deep, torn lines, any bytes", sum(_journals),
+                "every journal opened; exactly the well-formed updates not marked done were handed back, in order, "
+                "and stayed so after the journal was rewritten; nothing raised")
 
 
 # --- /add uploads ---

@@ -51,7 +51,7 @@ def test_a_level_reports_medians_and_any_round_that_lost_an_answer() -> None:
 
 def test_the_threshold_benchmark_embeds_each_question_once_across_its_indexes() -> None:
     from benchmarks.research.abstention_sizes import RememberingEmbedder
-    from index.embedder import HashingEmbedder
+    from index.hashing_embedder import HashingEmbedder
     from tests.embedders import CountingEmbedder
 
     inner = CountingEmbedder()
@@ -112,7 +112,7 @@ def test_the_suite_writes_only_the_blocks_whose_measurements_ran(tmp_path: Path)
 
 
 def test_the_quality_benchmark_writes_what_newsbot_eval_measures(tmp_path: Path) -> None:
-    from index.embedder import HashingEmbedder
+    from index.hashing_embedder import HashingEmbedder
     from tests.test_evaluate import RECORD
 
     dataset = tmp_path / "tiny.jsonl"

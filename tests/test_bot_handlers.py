@@ -17,9 +17,11 @@ from telegram.ext import Application
 import bot.app as bot_app
 from bot.app import ADMIN_ONLY, HOW_TO_ADD, ONLY_TEXT, SORRY, build_application, progress_text
 from bot.config import parse_settings
+from bot.journal import UpdateJournal
+from bot.retry import RetryingLimiter
 from bot.service import Service
 from index.build import EMBEDDING, INDEXING, READING
-from index.embedder import HashingEmbedder
+from index.hashing_embedder import HashingEmbedder
 from tests.fake_bot_api import BOT_USERNAME, TOKEN, Call, FakeRequest, FakeTelegram, visible_text
 
 ADMIN = 1
@@ -68,14 +70,16 @@ class Harness:
         return self.telegram.sent(chat_id)[before:]
 
 
-async def _harness(tmp_path: Path, corpus_dir: Path, embedder: HashingEmbedder, **settings: str
+async def _harness(tmp_path: Path, corpus_dir: Path, embedder: HashingEmbedder, *,
+                   journal: UpdateJournal | None = None, retry: RetryingLimiter | None = None, **settings: str
                    ) -> AsyncIterator[Harness]:
     (corpus_dir / "zebras.txt").write_text(ZEBRA_ARTICLE, encoding="utf-8")
     service = await asyncio.to_thread(Service.open, corpus_dir, tmp_path / "index", embedder=embedder)
     telegram = FakeTelegram()
     config = parse_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_ADMIN_IDS": str(ADMIN),
                              "NEWSBOT_RATE_LIMIT_QUESTIONS": "50", **settings})
-    application = build_application(config, service, requests=(FakeRequest(telegram), FakeRequest(telegram)))
+    application = build_application(config, service, requests=(FakeRequest(telegram), FakeRequest(telegram)),
+                                    journal=journal, retry=retry)
     await application.initialize()
     try:
         yield Harness(application, telegram, service)
@@ -191,6 +195,10 @@ async def test_sources_lists_articles_in_pages(tmp_path: Path, corpus_dir: Path)
         assert visible_text(edit.text).startswith("Articles 16–22 of 22")
         [later] = await harness.say("/sources 2")
         assert visible_text(later.text).startswith("Articles 16–22 of 22")
+        [beyond] = await harness.say("/sources 7")
+        assert visible_text(beyond.text) == "There is no page 7: my 22 articles fill pages 1 to 2."
+        [superscript] = await harness.say("/sources ²")  # a digit to str.isdigit, not to int()
+        assert visible_text(superscript.text).startswith("Articles 1–15 of 22")
 
 
 async def test_non_text_messages_and_unknown_commands_get_a_polite_pointer(bot: Harness) -> None:
@@ -240,26 +248,49 @@ async def test_telegram_rejecting_the_html_gets_the_same_reply_as_plain_text(bot
     assert "https://example.com/zebras?a=1&b=2" in reply.text
 
 
-async def test_rate_limit_refuses_a_burst_politely_without_slowing_others(tmp_path: Path, corpus_dir: Path) -> None:
+async def test_rate_limit_refuses_a_burst_politely_once_without_slowing_others(tmp_path: Path,
+                                                                               corpus_dir: Path) -> None:
     async for harness in _harness(tmp_path, corpus_dir, HashingEmbedder(), NEWSBOT_RATE_LIMIT_QUESTIONS="2"):
         first = await harness.say("How many zebras escaped from the zoo?")
-        second = await harness.say("Where were the zebras found?")
+        second = await harness.say("/sources")
         [third] = await harness.say("park?")
-        assert "zebras" in first[0].text and "zebras" in second[0].text  # answered, not limited
+        assert "zebras" in first[0].text and "Articles 1–2 of 2" in second[0].text  # commands count too
         assert "faster than I can keep up" in third.text and "try again in" in third.text
+        assert await harness.say("park?") == [] and await harness.say("/help") == []  # told once, then ignored
         [other] = await harness.say("How many zebras escaped from the zoo?", chat_id=3)
         assert "zebras" in other.text and "faster than" not in other.text
 
 
-async def test_one_question_in_flight_per_user(bot: Harness) -> None:
-    bot.telegram.push_text(USER, "zebras?")
-    bot.telegram.push_text(USER, "zoo?")
-    bot.telegram.push_text(3, "zebras?")
+async def test_admins_are_not_rate_limited(tmp_path: Path, corpus_dir: Path) -> None:
+    """An admin adding a dozen articles in a minute is working, not flooding; a user at the same pace is limited."""
+    async for harness in _harness(tmp_path, corpus_dir, HashingEmbedder(), NEWSBOT_RATE_LIMIT_QUESTIONS="1"):
+        admin_replies = [await harness.say("/stats", chat_id=ADMIN) for _ in range(5)]
+        assert all(len(replies) == 1 and "Articles:" in replies[0].text for replies in admin_replies)
+        user_replies = [await harness.say("/sources") for _ in range(3)]
+        assert "Articles 1" in user_replies[0][0].text and "faster than" in user_replies[1][0].text
+        assert user_replies[2] == []
+
+
+async def test_questions_sent_back_to_back_are_answered_in_order(bot: Harness,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    quick = bot.service.answer
+
+    async def first_is_slow(question: str, k: int) -> object:
+        if question.startswith("How many"):
+            await asyncio.sleep(0.3)
+        return await quick(question, k)
+
+    monkeypatch.setattr(bot.service, "answer", first_is_slow)
+    for question in ("How many zebras escaped from the zoo?", "qwertyuiop asdfghjkl", "Lavrov Russia sanctions"):
+        bot.telegram.push_text(USER, question)
+    bot.telegram.push_text(3, "Lavrov Russia sanctions")
     updates = [Update.de_json(u, bot.app.bot) for u in bot.telegram.pop_updates()]
     await asyncio.gather(*(bot.app.process_update(u) for u in updates))
-    replies = _texts(bot.telegram.sent(USER))
-    assert "Seven zebras" in replies and "still working on your previous question" in replies
-    assert "Seven zebras" in bot.telegram.sent(3)[0].text
+    replies = [visible_text(c.text) for c in bot.telegram.sent(USER)]
+    assert len(replies) == 3, replies  # none turned away while an earlier one was being answered
+    assert replies[0].startswith("Answer: Seven zebras") and replies[1].startswith("I found nothing")
+    assert "Lavrov" in replies[2]
+    assert bot.telegram.sent(3)[0].at < bot.telegram.sent(USER)[0].at  # another user does not wait for them
 
 
 async def test_an_update_delivered_twice_is_answered_once(bot: Harness) -> None:
@@ -360,6 +391,8 @@ async def test_a_failed_reindex_reports_why_and_keeps_the_old_index(bot: Harness
 
 
 async def test_add_text_stores_and_indexes_an_article_answerable_at_once(bot: Harness) -> None:
+    [before] = await bot.say("/sources")  # the article list is read once per index version...
+    assert "of 2" in visible_text(before.text)
     await bot.say("/add title: Penguins elect a mayor\nsource: Ice Times\ndate: 2024-02-03\n\n"
                   "The penguins elected a mayor named Pip. Pip promised more fish for everyone.", chat_id=ADMIN)
     final = bot.telegram.sent(ADMIN, "editMessageText")[-1]
@@ -367,6 +400,8 @@ async def test_add_text_stores_and_indexes_an_article_answerable_at_once(bot: Ha
     assert (bot.service.corpus_dir / "added" / "2024-02-03-penguins-elect-a-mayor.txt").is_file()
     [answer] = await bot.say("which mayor did the penguins elect?")
     assert "penguins elected a mayor named Pip" in answer.text and "Ice Times" in answer.text
+    [after] = await bot.say("/sources")  # ...and again for the new one
+    assert "Articles 1–3 of 3" in visible_text(after.text) and "Penguins elect a mayor" in after.text
 
 
 async def test_add_an_uploaded_txt_file(bot: Harness) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.service import BuildRunning, Progress, Service
-from index.embedder import HashingEmbedder
+from index.hashing_embedder import HashingEmbedder
 from retrieval.abstention import THRESHOLD_FLOOR, default_min_confidence
 from tests.conftest import add_filler_articles
 

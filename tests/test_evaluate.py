@@ -1,4 +1,4 @@
-from index.embedder import HashingEmbedder
+from index.hashing_embedder import HashingEmbedder
 from retrieval.abstention import default_min_confidence
 from retrieval.evaluate import Query, abstention_split, low_overlap, reqa_metrics, reqa_task
 

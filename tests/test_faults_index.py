@@ -22,7 +22,7 @@ import pytest
 
 from bot.cli import main
 from index import IndexBusy, IndexCorrupt, IndexIncompatible, IndexNotFound, IndexProblem, build_index
-from index.embedder import HashingEmbedder
+from index.hashing_embedder import HashingEmbedder
 from index.manifest import MANIFEST_FILE, READER_FILES
 from index.store import (
     CHECKSUMS_FILE,

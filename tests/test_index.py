@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from index import IndexBusy, IndexCorrupt, IndexIncompatible, IndexNotFound, IndexProblem, build_index
-from index.embedder import HashingEmbedder
+from index.hashing_embedder import HashingEmbedder
 from index.manifest import FORMAT_VERSION, MANIFEST_FILE, VECTORS_FILE, read_manifest
 from index.metadata import MetadataReader
 from index.store import CURRENT_FILE, VERSIONS_DIR, current_version, write_checksums, writer_lock
@@ -153,7 +153,7 @@ KILLABLE_BUILD = textwrap.dedent("""
     from pathlib import Path
     import index.build
     from index import build_index
-    from index.embedder import HashingEmbedder
+    from index.hashing_embedder import HashingEmbedder
 
     index.build.SENTENCES_PER_BATCH = 250
 

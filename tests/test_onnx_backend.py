@@ -14,18 +14,13 @@ import pytest
 
 from corpus import BUNDLED_CORPUS_DIR
 from index import IndexIncompatible, build_index
-from index.embedder import DEFAULT_MODEL, SentenceTransformerEmbedder, load_embedder, local_model_dir
+from index.embedder import DEFAULT_MODEL, load_embedder, local_model_dir
 from index.errors import ModelUnavailable
 from index.manifest import read_manifest
-from index.onnx_backend import (
-    FP32_FILE,
-    INT8_FILE,
-    META_FILE,
-    OnnxEmbedder,
-    cached_export_dir,
-    export_onnx,
-)
+from index.onnx_embedder import OnnxEmbedder
+from index.onnx_export import FP32_FILE, INT8_FILE, META_FILE, cached_export_dir, export_onnx
 from index.store import current_version
+from index.torch_embedder import SentenceTransformerEmbedder
 from retrieval import Retriever
 from tests.conftest import SEED_QUESTION
 

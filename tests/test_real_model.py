@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.embedder import DEFAULT_MODEL, SentenceTransformerEmbedder
+from index.embedder import DEFAULT_MODEL
+from index.torch_embedder import SentenceTransformerEmbedder
 from retrieval import Retriever
 from retrieval.evaluate import evaluate, load_squad, reqa_task
 from tests.conftest import SEED_QUESTION

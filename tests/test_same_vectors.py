@@ -19,7 +19,7 @@ import pytest
 from corpus import BUNDLED_CORPUS_DIR
 from index import build_index
 from index.embedder import Embedder
-from index.onnx_backend import OnnxEmbedder
+from index.onnx_embedder import OnnxEmbedder
 from index.store import current_version
 from retrieval import Retriever
 from tests.conftest import SEED_QUESTION, SQUAD_DEV

@@ -14,7 +14,7 @@ import pytest
 
 from index import build_index
 from index.build import EMBEDDING, INDEXING, READING, SENTENCES_PER_BATCH
-from index.embedder import HashingEmbedder
+from index.hashing_embedder import HashingEmbedder
 from index.manifest import VECTORS_FILE, read_manifest
 from index.rowfile import RowFile
 from index.store import VERSIONS_DIR
@@ -130,7 +130,7 @@ SELF_KILLING_BUILD = textwrap.dedent("""
     from pathlib import Path
     import index.build
     from index import build_index
-    from index.embedder import HashingEmbedder
+    from index.hashing_embedder import HashingEmbedder
 
     index.build.SENTENCES_PER_BATCH = 500
 

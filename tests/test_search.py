@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from corpus import Article, article_sentences, read_corpus
 from corpus.terms import sentence_terms, terms
 from index import build_index
-from index.embedder import HashingEmbedder
+from index.hashing_embedder import HashingEmbedder
 from index.vectors import new_vector_index, search_vectors
 from retrieval import Retriever, clean_question
 from retrieval.abstention import THRESHOLD_FLOOR, default_min_confidence

@@ -5,11 +5,15 @@ and webhook mode refuses posts without its secret. In-process: the real Applicat
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import json
 import logging
 import socket
-from collections.abc import AsyncIterator
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,15 +26,16 @@ from bot.app import ADMIN_ONLY, SORRY
 from bot.journal import UpdateJournal
 from bot.logs import REDACTED, RedactingFormatter
 from bot.webhook import SECRET_HEADER, start_webhook_server
-from index.embedder import HashingEmbedder
-from tests.fake_bot_api import BOT_USERNAME, TOKEN
+from index.hashing_embedder import HashingEmbedder
+from index.metadata import ArticleInfo
+from tests.fake_bot_api import BOT_USERNAME, TOKEN, FakeTelegram, visible_text
 from tests.reliability import Record
-from tests.test_bot_handlers import ADMIN, USER, Harness, _harness
+from tests.test_bot_handlers import ADMIN, USER, ZEBRA_ARTICLE, Harness, _harness
 
 GROUP = -100900
 # The handlers anyone may use. Every other registered handler must refuse non-admins; this test finds it.
 PUBLIC = {"help", "sources", "more", "question", "unknown_command", "not_text", "more_button", "sources_page",
-          "drop_repeats", "handled"}
+          "screen", "handled"}
 NOT_ADMIN = 777
 
 
@@ -107,6 +112,122 @@ async def test_public_callbacks_are_the_only_callbacks(bot: Harness) -> None:
     assert types <= {CommandHandler, MessageHandler, CallbackQueryHandler, TypeHandler}
 
 
+async def test_commands_for_another_bot_are_ignored_everywhere_captions_included(bot: Harness, tmp_path: Path,
+                                                                                  reliability: Record) -> None:
+    commands = sorted(c for g in bot.app.handlers.values() for h in g if isinstance(h, CommandHandler)
+                      for c in h.commands)
+    before, version = _snapshot(tmp_path), bot.service.retriever.version_dir
+    calls = len(bot.telegram.calls)
+    tried = 0
+    for chat, kind in ((ADMIN, "private"), (GROUP, "group"), (GROUP, "supergroup")):
+        for command in [*commands, "frobnicate"]:  # an admin, so nothing is refused for want of rights
+            bot.telegram.push_text(chat, f"/{command}@other_bot force", user_id=ADMIN, chat_type=kind)
+            tried += 1
+        for caption in ("/add@other_bot", "/add@Other_Bot now", "/help@other_bot"):
+            bot.telegram.push_document(chat, "story.txt", ZEBRA_ARTICLE.encode(), user_id=ADMIN, caption=caption,
+                                       chat_type=kind)
+            tried += 1
+        await bot.deliver()
+    ignored = bot.telegram.calls[calls:]
+    assert ignored == [], [c.method for c in ignored]  # not a reply, not a download
+    assert _snapshot(tmp_path) == before and bot.service.retriever.version_dir == version
+    # The same upload addressed to this bot is added: the test can tell an ignored command from a broken one.
+    bot.telegram.push_document(GROUP, "story.txt", ZEBRA_ARTICLE.encode(), user_id=ADMIN,
+                               caption=f"/add@{BOT_USERNAME}", chat_type="group")
+    await bot.deliver()
+    assert "Added" in bot.telegram.sent(GROUP, "editMessageText")[-1].text
+    reliability("Security", f"commands addressed to another bot (`/cmd@other_bot`: {', '.join('/' + c for c in commands)}"
+                ", an unknown one) and uploads captioned `/add@other_bot`, from an admin, in a private chat, a group "
+                "and a supergroup", tried,
+                f"all {tried} ignored: no reply, no file downloaded or written, no build; the same upload captioned "
+                f"`/add@{BOT_USERNAME}` was added")
+
+
+async def test_every_handler_is_rate_limited(tmp_path: Path, corpus_dir: Path, reliability: Record) -> None:
+    async for bot in _harness(tmp_path, corpus_dir, HashingEmbedder(), NEWSBOT_RATE_LIMIT_QUESTIONS="1"):
+        handlers = [h for h in bot.app.handlers[0]]
+        reached = []
+        for number, handler in enumerate(handlers):
+            name, user = handler.callback.__name__, 5000 + number
+            if isinstance(handler, CommandHandler):
+                send = functools.partial(bot.telegram.push_text, user, f"/{min(handler.commands)}")
+            elif isinstance(handler, CallbackQueryHandler):
+                data = find(st.from_regex(handler.pattern, fullmatch=True), lambda _: True)
+                send = functools.partial(bot.telegram.push_callback, user, data, 1)
+            elif name in MESSAGES:
+                send = functools.partial(MESSAGES[name], bot.telegram, user)
+            else:
+                pytest.fail(f"handler {name} ({type(handler).__name__}): teach this test to reach it (MESSAGES)")
+            replies = []
+            for _ in range(3):  # the limit is one a minute: the second is told to wait, the third is ignored
+                calls = len(bot.telegram.calls)
+                send()
+                await bot.deliver()
+                replies.append([(c.method, c.params.get("text")) for c in bot.telegram.calls[calls:]])
+            assert replies[0] and not any("faster than" in str(text) for _, text in replies[0]), (name, replies)
+            [(_, told)] = replies[1]
+            assert "faster than I can keep up" in told, (name, replies)
+            assert replies[2] in ([], [("answerCallbackQuery", None)]), (name, replies)  # a button is always answered
+            reached.append(f"/{min(handler.commands)}" if isinstance(handler, CommandHandler) else LABELS[name])
+    reliability("Security", f"every handler, found by enumerating the Application's handlers ({', '.join(reached)}),"
+                " sent three times by one user with a limit of one a minute", 3 * len(reached),
+                "each handled the first; the second told \"You're asking faster than I can keep up. Please try again "
+                "in … s\" (as a button's notice for buttons); the third dropped unanswered")
+
+
+async def test_a_flood_of_sources_from_one_user_does_not_slow_anyone_else(
+        tmp_path: Path, corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, reliability: Record) -> None:
+    flooder, other = 6001, 6002
+    articles = [ArticleInfo(f"a{n}.txt", f"Story {n}", "Wire", date(2020, 1, 1) + timedelta(days=n % 2000), None)
+                for n in range(10_005)]
+    listings: list[str] = []
+
+    def listing() -> list[ArticleInfo]:  # about what reading 10,005 articles from SQLite costs
+        listings.append(threading.current_thread().name)
+        time.sleep(0.05)
+        return articles
+
+    async for bot in _harness(tmp_path, corpus_dir, HashingEmbedder(), NEWSBOT_RATE_LIMIT_QUESTIONS="6"):
+        monkeypatch.setattr(bot.service.retriever, "articles", listing)
+        for number in range(300):
+            bot.telegram.push_text(flooder, "/sources 3")
+            if number == 150:
+                bot.telegram.push_text(other, "How many zebras escaped from the zoo?")
+        updates = [Update.de_json(u, bot.app.bot) for u in bot.telegram.pop_updates()]
+        started = time.monotonic()
+        await asyncio.gather(*(bot.app.process_update(u) for u in updates))
+        [answer] = bot.telegram.sent(other)
+        waited = answer.at - started
+        shown = [visible_text(c.text) for c in bot.telegram.sent(flooder)]
+    pages = sum(text.startswith("Articles 31–45 of 10,005") for text in shown)
+    told = sum("faster than I can keep up" in text for text in shown)
+    assert (pages, told, len(shown)) == (6, 1, 7), shown
+    assert len(listings) == 1 and threading.main_thread().name not in listings  # once, off the event loop
+    assert "Seven zebras" in answer.text and waited < 2.0, waited
+    reliability("Security", "300 `/sources 3` at once from one user over 10,005 articles (a listing that takes "
+                "50 ms), another user asking among them", 300,
+                f"the flooder got {pages} pages and {told} \"try again in … s\"; the other {300 - len(shown)} were "
+                f"dropped unanswered; the article list was read {'once' if len(listings) == 1 else f'{len(listings)} times'}"
+                ", on a worker thread; the "
+                f"other user was answered after {waited * 1000:.0f} ms")
+
+
+def _upload(caption: str) -> Callable[[FakeTelegram, int], object]:
+    return lambda telegram, user: telegram.push_document(user, "a.txt", b"title: A\n\nA body.", user_id=user,
+                                                         caption=caption)
+
+
+# How to reach each message handler (commands and buttons are found from the handlers themselves).
+MESSAGES: dict[str, Callable[[FakeTelegram, int], object]] = {
+    "question": lambda telegram, user: telegram.push_text(user, "zebras?"),
+    "unknown_command": lambda telegram, user: telegram.push_text(user, "/frobnicate"),
+    "not_text": _upload("a picture"),
+    "add": _upload("/add"),
+}
+LABELS = {"question": "questions", "unknown_command": "unknown commands", "not_text": "messages that are not text",
+          "add": "uploads captioned /add", "more_button": "the More results button", "sources_page": "the page buttons"}
+
+
 async def test_no_admin_ids_configured_means_nobody_is_admin(tmp_path: Path, corpus_dir: Path,
                                                              reliability: Record) -> None:
     async for bot in _harness(tmp_path, corpus_dir, HashingEmbedder(), TELEGRAM_ADMIN_IDS=""):
@@ -160,7 +281,7 @@ async def test_users_never_see_exception_text(bot: Harness, monkeypatch: pytest.
     async def broken(*args: object, **kwargs: object) -> None:
         raise ValueError(detail)
 
-    paths = {"answer": "zebras?", "articles": "/sources", "reindex": "/reindex", "add_article": "/add title: T\n\nBody."}
+    paths = {"answer": "zebras?", "catalogue": "/sources", "reindex": "/reindex", "add_article": "/add title: T\n\nBody."}
     for method, text in paths.items():
         monkeypatch.setattr(bot.service, method, broken)
         await bot.say(text, chat_id=ADMIN if method in ("reindex", "add_article") else USER, user_id=None)
@@ -180,6 +301,11 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+NOT_UPDATES = [b"not json", b"[1]", b'"x"', b"1", b"null", b'{"update_id": "5"}', b'{"update_id": true}',
+               b'{"update_id": 7, "message": 5}',
+               b'{"update_id": 8, "message": {"message_id": 1, "date": 0, "chat": [1]}}', b"[" * 100_000]
+
+
 async def test_webhook_refuses_posts_without_the_secret(bot: Harness, tmp_path: Path, reliability: Record) -> None:
     from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
@@ -189,7 +315,8 @@ async def test_webhook_refuses_posts_without_the_secret(bot: Harness, tmp_path: 
     client = AsyncHTTPClient()
     update = json.dumps({"update_id": 5, "message": {"message_id": 1, "date": 0, "text": "hi",
                                                      "chat": {"id": 1, "type": "private"}}})
-    statuses = []
+    statuses: list[int] = []
+    bad_bodies: list[int] = []
     try:
         for headers, method, path in [({}, "POST", "/hook"), ({SECRET_HEADER: ""}, "POST", "/hook"),
                                       ({SECRET_HEADER: "wrong"}, "POST", "/hook"),
@@ -202,6 +329,12 @@ async def test_webhook_refuses_posts_without_the_secret(bot: Harness, tmp_path: 
                                    body=update if method == "POST" else None)
             statuses.append(refused.value.code)
         assert bot.app.update_queue.empty() and journal.unfinished() == []
+        for body in NOT_UPDATES:  # with the right secret: still refused, never a 500, nothing journalled
+            with pytest.raises(HTTPClientError) as refused:
+                await client.fetch(f"http://127.0.0.1:{port}/hook", method="POST", body=body,
+                                   headers={SECRET_HEADER: "right-secret"})
+            bad_bodies.append(refused.value.code)
+        assert bot.app.update_queue.empty() and journal.unfinished() == []
         accepted = await client.fetch(f"http://127.0.0.1:{port}/hook", method="POST", body=update,
                                       headers={SECRET_HEADER: "right-secret"})
         assert accepted.code == 200 and bot.app.update_queue.qsize() == 1
@@ -211,6 +344,12 @@ async def test_webhook_refuses_posts_without_the_secret(bot: Harness, tmp_path: 
         journal.close()
         await asyncio.sleep(0)
     assert statuses[:5] == [403] * 5 and statuses[5] == 405 and statuses[6] == 404
+    assert bad_bodies == [400] * len(NOT_UPDATES)
+    reliability("Bad input", f"webhook posts with the right secret and a body that is not an update: "
+                f"{len(NOT_UPDATES)} kinds (not JSON, a list, a string, a number, null, a string or boolean "
+                "update_id, a message that is a number, a chat that is a list, 100,000 nested brackets)",
+                len(NOT_UPDATES), f"{bad_bodies.count(400)} answered 400 and nothing queued or journalled "
+                "(a non-object body used to raise inside PTB's parser: a 500); the next real update was accepted")
     reliability("Security", "webhook posts without the secret header, with an empty, wrong, one character short "
                 "or differently-cased secret; a GET; another path", len(statuses),
                 "403 for every missing or wrong secret (405 for the GET, 404 for the other path); nothing queued; "

@@ -34,6 +34,7 @@ from index.store import CACHE_DIR
 from retrieval import Retriever
 from retrieval.abstention import abstention_report, default_min_confidence, operating_threshold
 from retrieval.evaluate import question_confidences, reqa_task
+from retrieval.threads import answer_on_one_thread
 
 TUNING = 24  # articles 0-23 tune; 24-47 are held out
 TUNING_SIZES = (1, 2, 3, 4, 6, 8, 12, 16, 20)
@@ -73,6 +74,7 @@ class RememberingEmbedder:
 
 def main() -> None:
     args = squad_options(__doc__.splitlines()[0]).parse_args()
+    answer_on_one_thread()  # as the `newsbot` command does
     records = squad_records()
     if records is None:
         return

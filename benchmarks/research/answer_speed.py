@@ -24,6 +24,7 @@ from index.metadata import MetadataReader
 from index.vectors import load_vectors, search_vectors
 from retrieval import Retriever
 from retrieval.evaluate import reqa_task
+from retrieval.threads import answer_on_one_thread
 
 
 def main() -> None:
@@ -32,6 +33,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=300)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    answer_on_one_thread()  # as the `newsbot` command does
     records = squad_records()
     if records is None:
         return

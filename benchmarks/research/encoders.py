@@ -31,6 +31,7 @@ from benchmarks.stats import machine
 from index.build import embedding_texts
 from index.embedder import BACKENDS, Embedder, load_embedder
 from retrieval.evaluate import TOP_K, Query, reqa_metrics, reqa_task
+from retrieval.threads import answer_on_one_thread
 
 PARAGRAPH_WEIGHT = 0.4  # the dense scoring the backends are compared on (docs/QUALITY.md, 'dense only')
 
@@ -48,6 +49,7 @@ def main() -> None:
                         help="vectors per backend, reused by the next run (default /tmp/newsbot-encoders)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    answer_on_one_thread()  # as the `newsbot` command does
     records = squad_records(_slice(args.articles))
     if records is None:
         return

@@ -21,9 +21,10 @@ import numpy as np
 
 from benchmarks.squad import squad_records
 from corpus.terms import sentence_terms, terms
-from index.embedder import SentenceTransformerEmbedder
+from index.embedder import DEFAULT_MODEL, Embedder, load_embedder
 from retrieval.evaluate import Query, low_overlap, reqa_metrics, reqa_task
 from retrieval.lexical import term_weights
+from retrieval.threads import answer_on_one_thread
 
 RANGES = {"0-23 (tuning)": (0, 24), "24-47 (held out)": (24, 48), "all 48": (0, 48)}
 WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.7)
@@ -36,6 +37,7 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/newsbot-levers"))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    answer_on_one_thread()  # as the `newsbot` command does
     records = squad_records()
     if records is None:
         return
@@ -45,7 +47,7 @@ def main() -> None:
     for article, sentence in sentences:
         paragraph_texts.setdefault((article.id, sentence.paragraph), article.paragraphs[sentence.paragraph])
     paragraph_of = {key: row for row, key in enumerate(paragraph_texts)}
-    embedder = SentenceTransformerEmbedder()
+    embedder = load_embedder(DEFAULT_MODEL, backend="torch")
     embed = _cached_embedder(embedder, args.cache_dir)
     questions = embed("questions", [q.question for q in queries])
     plain = embed("sentences", [s.text for _, s in sentences])
@@ -125,7 +127,7 @@ def _metrics(queries: list[Query], asked: np.ndarray, score: Callable[[np.ndarra
     return reqa_metrics(queries, retrieved)
 
 
-def _cached_embedder(embedder: SentenceTransformerEmbedder, folder: Path) -> Callable[[str, list[str]], np.ndarray]:
+def _cached_embedder(embedder: Embedder, folder: Path) -> Callable[[str, list[str]], np.ndarray]:
     def embed(name: str, texts: list[str]) -> np.ndarray:
         path = folder / f"{name}-{len(texts)}.npy"
         if path.is_file():

@@ -27,6 +27,7 @@ from index import build_from_documents
 from index.embedder import Embedder, load_embedder
 from retrieval import Retriever
 from retrieval.evaluate import question_confidences, reqa_task
+from retrieval.threads import answer_on_one_thread
 
 THRESHOLDS = (0.75, 0.85, 0.95, 1.05)
 
@@ -35,6 +36,7 @@ def main() -> None:
     parser = squad_options(__doc__.splitlines()[0])
     parser.add_argument("--articles", default="0:24", help="FROM:TO, the articles to measure on")
     args = parser.parse_args()
+    answer_on_one_thread()  # as the `newsbot` command does
     low, high = map(int, args.articles.split(":"))
     records = squad_records(slice(low, high))
     if records is None:

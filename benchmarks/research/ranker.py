@@ -40,6 +40,7 @@ from retrieval.evaluate import (
     reqa_task,
 )
 from retrieval.rerank import FEATURES, WEIGHTS, fit_weights
+from retrieval.threads import answer_on_one_thread
 
 TUNING = 24  # articles 0-23 tune; 24-47 are held out
 OVERLAP_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.6)
@@ -49,6 +50,7 @@ SENTENCE, PARAGRAPH, PARAGRAPH_TERMS, ANSWER_TYPE, SENTENCE_TERMS = (FEATURES.in
 
 def main() -> None:
     args = squad_options(__doc__.splitlines()[0]).parse_args()
+    answer_on_one_thread()  # as the `newsbot` command does
     records = squad_records()
     if records is None:
         return

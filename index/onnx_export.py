@@ -1,31 +1,24 @@
-"""The fast encoding backend: the sentence-transformers model exported to ONNX (optionally int8) and
-run with onnxruntime and the `tokenizers` package, so encoding needs no torch.
+"""The fast backend's files: a local sentence-transformers model exported to ONNX, optionally quantised
+to int8, and cached per user.
 
 The export runs once per model, locally, from the model's own files (torch is imported only then)
-and is cached with a small JSON saying what it was made from; see docs/PERFORMANCE.md for why
-this backend exists and what it gives.
+and is cached with a small JSON saying what it was made from; index/onnx_embedder.py runs the result.
+See docs/PERFORMANCE.md for the recipe's measurements.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
-import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import numpy as np
-
-from index.embedder import encode_each, unit
 from index.errors import ModelUnavailable
-
-if TYPE_CHECKING:
-    import onnxruntime
-    from tokenizers import Encoding, Tokenizer
 
 FP32_FILE = "model.onnx"
 INT8_FILE = "model-int8.onnx"
@@ -100,81 +93,6 @@ def export_onnx(model_dir: Path, out_dir: Path, *, quantize: bool) -> Path:
     return out_dir / wanted
 
 
-class OnnxEmbedder:
-    """An exported model run with onnxruntime: tokenise, run, mean-pool over the tokens, normalise.
-
-    Same contract as SentenceTransformerEmbedder: each text runs alone (`encode_each`), so no padding
-    and no batch-mate enters its vector, on one session of one thread (as with torch, idle threads
-    spinning would slow the search that follows a question); onnxruntime sessions and the tokenizer
-    are safe to share across threads, so a build runs one text per core. Everything loads on first use.
-    """
-
-    def __init__(self, name: str, onnx_file: Path | Callable[[], Path]) -> None:
-        """`onnx_file` may be a function that produces the file (the export), called once on first use."""
-        self._name = name
-        self._source = onnx_file
-        self._file: Path | None = None
-        self._lock = threading.Lock()
-        self._tokenizer: Tokenizer | None = None
-        self._session: onnxruntime.InferenceSession | None = None
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dimension(self) -> int:
-        return _dimension(self._loaded_session())
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        session = self._loaded_session()
-        encodings = self._loaded_tokenizer().encode_batch(list(texts))
-        return encode_each(encodings, lambda encoding: _pooled(session, encoding), _dimension(session))
-
-    def _loaded_tokenizer(self) -> Tokenizer:
-        with self._lock:
-            if self._tokenizer is None:
-                from tokenizers import Tokenizer
-
-                folder = self._onnx_file().parent
-                tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-                config = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
-                tokenizer.enable_truncation(int(config["max_seq_length"]))
-                tokenizer.no_padding()
-                self._tokenizer = tokenizer
-            return self._tokenizer
-
-    def _loaded_session(self) -> onnxruntime.InferenceSession:
-        with self._lock:
-            if self._session is None:
-                import onnxruntime
-
-                options = onnxruntime.SessionOptions()
-                options.intra_op_num_threads = 1
-                options.inter_op_num_threads = 1
-                self._session = onnxruntime.InferenceSession(str(self._onnx_file()), options,
-                                                             providers=["CPUExecutionProvider"])
-            return self._session
-
-    def _onnx_file(self) -> Path:
-        """Called with the lock held."""
-        if self._file is None:
-            self._file = Path(self._source() if callable(self._source) else self._source)
-        return self._file
-
-
-def _dimension(session: onnxruntime.InferenceSession) -> int:
-    return int(session.get_outputs()[0].shape[-1])
-
-
-def _pooled(session: onnxruntime.InferenceSession, encoding: Encoding) -> np.ndarray:
-    """One text's unit vector: the mean of its token embeddings (no padding, so no mask needed)."""
-    ids = np.asarray([encoding.ids], dtype=np.int64)
-    feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids),
-             "token_type_ids": np.asarray([encoding.type_ids], dtype=np.int64)}
-    return unit(session.run(None, feeds)[0][0].mean(axis=0))
-
-
 def _check_pooling(model_dir: Path) -> None:
     """The embedder pools by mean over tokens and normalises; refuse a model configured otherwise."""
     try:
@@ -226,23 +144,32 @@ def _quantize(fp32_file: Path, out_file: Path) -> dict[str, object]:
     default) or using one scale per matrix loses 0.8 point of P@1 or more; this recipe loses 0.4,
     within the 0.5 allowed.
     """
-    import logging
-
     import onnxruntime
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     partial = out_file.with_suffix(f".{os.getpid()}.partial")
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # quantize_dynamic warns about pre-processing on the root logger
-    try:
+    with _root_logger_silenced():
         quantize_dynamic(str(fp32_file), str(partial), weight_type=QuantType.QInt8, per_channel=True,
                          op_types_to_quantize=["MatMul"], extra_options={"MatMulConstBOnly": True})
-    finally:
-        root.setLevel(level)
     os.replace(partial, out_file)
     return {"weight_type": "QInt8", "per_channel": True, "op_types": ["MatMul"], "MatMulConstBOnly": True,
             "onnxruntime": onnxruntime.__version__}
+
+
+@contextmanager
+def _root_logger_silenced() -> Iterator[None]:
+    """quantize_dynamic warns about pre-processing with `logging.warning`, which also gives a root logger
+    without handlers a handler for good. Meanwhile the root logger drops what is below ERROR and holds a
+    handler that writes nothing; then it comes back as it was, level and handlers."""
+    root = logging.getLogger()
+    level, placeholder = root.level, logging.NullHandler()
+    root.setLevel(logging.ERROR)
+    root.addHandler(placeholder)
+    try:
+        yield
+    finally:
+        root.removeHandler(placeholder)
+        root.setLevel(level)
 
 
 def _read_meta(out_dir: Path) -> dict:
