@@ -43,7 +43,7 @@ from index.vectors import EXACT, IndexPlan, build_vectors, load_vectors, plan_in
 
 CACHE_DIR = Path(tempfile.gettempdir()) / "newsbot-scale"
 QUERIES = 200
-CANDIDATES = 100  # what retrieval.ranking asks FAISS for (SENTENCE_CANDIDATES)
+CANDIDATES = 100  # what retrieval.candidates asks FAISS for (SENTENCE_CANDIDATES)
 NOISE = 0.75  # norm of the noise added to a unit vector: cosine ≈ 1 / sqrt(1 + 0.75²) ≈ 0.8 to its source
 DIMENSION = 384
 SENTENCES_PER_ARTICLE = 20
@@ -97,7 +97,7 @@ def real_vectors(cache_dir: Path = CACHE_DIR) -> tuple[np.ndarray, np.ndarray]:
     if not path.is_file():
         from index.build import embedding_texts
         from benchmarks.squad import SQUAD
-        from retrieval.evaluate import load_squad, reqa_task
+        from retrieval.evaluation.reqa import load_squad, reqa_task
 
         if not SQUAD.is_file():
             raise SystemExit(f"{SQUAD} is needed for real vectors")

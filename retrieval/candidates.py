@@ -3,7 +3,7 @@
 Pure functions over arrays, tested against a brute-force scoring of every sentence.
 FAISS proposes the best sentences by their own score, and every sentence of the best
 paragraphs (an answer's sentence may be plain while its paragraph is about the question); the
-reranker (`retrieval.rerank`) then orders them with the rest of the evidence.
+reranker (`retrieval.features`) then orders them with the rest of the evidence.
 """
 
 from __future__ import annotations
