@@ -27,7 +27,7 @@ from index.manifest import METADATA_FILE, VECTORS_FILE  # noqa: E402
 from index.metadata import MetadataReader  # noqa: E402
 from index.vectors import load_vectors, search_vectors  # noqa: E402
 from retrieval import Retriever  # noqa: E402
-from retrieval.evaluate import reqa_task  # noqa: E402
+from retrieval.evaluation.reqa import reqa_task  # noqa: E402
 from retrieval.threads import answer_on_one_thread  # noqa: E402
 
 

@@ -22,7 +22,7 @@ from index import build_from_documents
 from index.build import Document, embedding_texts
 from index.embedder import Embedder
 from retrieval import Retriever
-from retrieval.evaluate import load_squad, reqa_task
+from retrieval.evaluation.reqa import load_squad, reqa_task
 
 ROOT = Path(__file__).resolve().parents[1]
 COLD_QUESTION = "How many people have died?"

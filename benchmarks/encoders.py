@@ -3,7 +3,7 @@
 Benchmarks, not tests. Speed rounds interleave the backends, so load from other processes hits
 each alike, and report medians over the rounds: texts/s encoding a sample of what a build embeds
 (index.build.embedding_texts: "Title: sentence" and paragraphs) and the latency of encoding one
-question (`encode([question])`, 200 SQuAD questions). Quality runs retrieval.evaluate.evaluate,
+question (`encode([question])`, 200 SQuAD questions). Quality runs retrieval.evaluation.evaluate.evaluate,
 dense scoring (cos(question, "Title: sentence") + PARAGRAPH_WEIGHT x cos(question, paragraph), the
 evidence the reranker starts from) with numpy over the whole candidate pool, as benchmarks/levers.py
 does, so the figures isolate the encoder from the rest of the answer path; each backend's vectors
@@ -34,7 +34,7 @@ from benchmarks.squad import squad_records  # noqa: E402
 from benchmarks.stats import machine  # noqa: E402
 from index.build import embedding_texts  # noqa: E402
 from index.embedder import BACKENDS, Embedder, load_embedder  # noqa: E402
-from retrieval.evaluate import TOP_K, Query, reqa_metrics, reqa_task  # noqa: E402
+from retrieval.evaluation.reqa import TOP_K, Query, reqa_metrics, reqa_task  # noqa: E402
 from retrieval.threads import answer_on_one_thread  # noqa: E402
 
 PARAGRAPH_WEIGHT = 0.4  # the dense scoring the backends are compared on (docs/QUALITY.md, 'dense only')

@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.squad import squad_records  # noqa: E402
 from corpus.terms import sentence_terms, terms  # noqa: E402
 from index.embedder import DEFAULT_MODEL, Embedder, load_embedder  # noqa: E402
-from retrieval.evaluate import Query, low_overlap, reqa_metrics, reqa_task  # noqa: E402
-from retrieval.lexical import term_weights  # noqa: E402
+from retrieval.evaluation.reqa import Query, low_overlap, reqa_metrics, reqa_task  # noqa: E402
+from retrieval.features import idf_weights  # noqa: E402
 from retrieval.threads import answer_on_one_thread  # noqa: E402
 
 RANGES = {"0-23 (tuning)": (0, 24), "24-47 (held out)": (24, 48), "all 48": (0, 48)}
@@ -113,7 +113,7 @@ def _lexical_coverage(queries: list[Query], sentences: list) -> np.ndarray:
             postings.setdefault(term, []).append(row)
     matrix = np.zeros((len(queries), len(sets)), dtype=np.float32)
     for row, query in enumerate(queries):
-        weights = term_weights(terms(query.question), frequencies, len(sets))
+        weights = idf_weights(terms(query.question), frequencies, len(sets))
         total = sum(weights.values())
         for term, weight in weights.items():
             if total > 0 and term in postings:

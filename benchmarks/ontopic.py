@@ -8,7 +8,7 @@ questions of its odd paragraphs are on-topic but unanswerable (same names, same 
 answered elsewhere in the article, so this slightly overstates what a refusal should be). Indexes:
 single articles (every fifth of the range), the first 12, and the whole range. For each, the share
 of in-corpus questions answered / on-topic questions refused at the default for its size
-(`retrieval.abstention.default_min_confidence`) and at fixed thresholds.
+(`retrieval.confidence.default_min_confidence`) and at fixed thresholds.
 Usage (from the project root; a few minutes; --articles 0:24 tunes, 24:48 is held out):
 
     .venv/bin/python benchmarks/ontopic.py [--articles 0:24] [--json]
@@ -30,7 +30,8 @@ from benchmarks.squad import squad_options, squad_records  # noqa: E402
 from index import build_from_documents  # noqa: E402
 from index.embedder import Embedder, load_embedder  # noqa: E402
 from retrieval import Retriever  # noqa: E402
-from retrieval.evaluate import question_confidences, reqa_task  # noqa: E402
+from retrieval.evaluation.abstention import question_confidences  # noqa: E402
+from retrieval.evaluation.reqa import reqa_task  # noqa: E402
 from retrieval.threads import answer_on_one_thread  # noqa: E402
 
 THRESHOLDS = (0.75, 0.85, 0.95, 1.05)

@@ -38,13 +38,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.stats import percentile  # noqa: E402
 from index.rowfile import RowFile  # noqa: E402
 from index.vectors import EXACT, IndexPlan, build_vectors, load_vectors, plan_index, save_vectors  # noqa: E402
 from retrieval.threads import answer_on_one_thread  # noqa: E402
 
 CACHE_DIR = Path(tempfile.gettempdir()) / "newsbot-scale"
 QUERIES = 200
-CANDIDATES = 100  # what retrieval.ranking asks FAISS for (SENTENCE_CANDIDATES)
+CANDIDATES = 100  # what retrieval.candidates asks FAISS for (SENTENCE_CANDIDATES)
 NOISE = 0.75  # norm of the noise added to a unit vector: cosine ≈ 1 / sqrt(1 + 0.75²) ≈ 0.8 to its source
 DIMENSION = 384
 SENTENCES_PER_ARTICLE = 20
@@ -98,7 +99,7 @@ def real_vectors(cache_dir: Path = CACHE_DIR) -> tuple[np.ndarray, np.ndarray]:
     if not path.is_file():
         from index.build import embedding_texts
         from benchmarks.squad import SQUAD
-        from retrieval.evaluate import load_squad, reqa_task
+        from retrieval.evaluation.reqa import load_squad, reqa_task
 
         if not SQUAD.is_file():
             raise SystemExit(f"{SQUAD} is needed for real vectors")
@@ -146,7 +147,7 @@ def _serve_search(index_path: str, queries_path: str, search: str, size: str) ->
         times.append((time.perf_counter() - started) * 1000)
         found.append(ids[0])
     np.save(Path(queries_path).parent / "found.npy", np.array(found))
-    return {"p50_ms": round(float(np.percentile(times, 50)), 3), "p99_ms": round(float(np.percentile(times, 99)), 3),
+    return {"p50_ms": round(percentile(times, 50), 3), "p99_ms": round(percentile(times, 99), 3),
             "rss_mb": _rss_mb()}
 
 
@@ -267,7 +268,7 @@ def _serve_index(index_dir: str, corpus: str) -> dict:
         times.append((time.perf_counter() - started) * 1000)
     return {"sentences": retriever.manifest.sentences, "paragraphs": retriever.manifest.paragraphs,
             "index": retriever.manifest.faiss_factory, "open_s": round(open_seconds, 2), "rss_after_open_mb": rss_open,
-            "answer_p50_ms": round(float(np.percentile(times, 50)), 1), "answer_p99_ms": round(float(np.percentile(times, 99)), 1),
+            "answer_p50_ms": round(percentile(times, 50), 1), "answer_p99_ms": round(percentile(times, 99), 1),
             "rss_mb": _rss_mb(), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 

@@ -215,7 +215,8 @@ def _chat(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from retrieval.evaluate import DatasetError, evaluate_file, format_report
+    from retrieval.evaluation.evaluate import evaluate_file, format_report
+    from retrieval.evaluation.reqa import DatasetError
 
     if not args.dataset.is_file():
         print(f"newsbot: the dataset {args.dataset} does not exist", file=sys.stderr)

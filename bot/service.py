@@ -103,7 +103,7 @@ class Service:
         """Load the model and the index, building the index first when there is none (blocking).
 
         `min_confidence` fixes the answer threshold; None lets it follow the index's size, also
-        after a rebuild (`retrieval.abstention.default_min_confidence`).
+        after a rebuild (`retrieval.confidence.default_min_confidence`).
         """
         embedder = embedder or load_embedder(model)
         try:

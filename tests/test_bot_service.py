@@ -9,7 +9,7 @@ import pytest
 
 from bot.service import BuildRunning, Progress, Service
 from index.hashing_embedder import HashingEmbedder
-from retrieval.abstention import THRESHOLD_FLOOR, default_min_confidence
+from retrieval.confidence import THRESHOLD_FLOOR, default_min_confidence
 from tests.conftest import add_filler_articles
 
 

@@ -1,6 +1,7 @@
 from index.hashing_embedder import HashingEmbedder
-from retrieval.abstention import default_min_confidence
-from retrieval.evaluate import Query, abstention_split, low_overlap, reqa_metrics, reqa_task
+from retrieval.confidence import default_min_confidence
+from retrieval.evaluation.abstention import abstention_split
+from retrieval.evaluation.reqa import Query, low_overlap, reqa_metrics, reqa_task
 
 RECORD = {
     "id": "t-00", "title": "Tiny",

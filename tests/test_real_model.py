@@ -9,7 +9,8 @@ import pytest
 from index.embedder import DEFAULT_MODEL
 from index.torch_embedder import SentenceTransformerEmbedder
 from retrieval import Retriever
-from retrieval.evaluate import evaluate, load_squad, reqa_task
+from retrieval.evaluation.evaluate import evaluate
+from retrieval.evaluation.reqa import load_squad, reqa_task
 from tests.conftest import SEED_QUESTION
 
 

@@ -74,7 +74,7 @@ def test_a_text_gets_the_same_vector_alone_in_any_batch_and_any_order(backend: s
 def squad_questions() -> list[str]:
     if not SQUAD_DEV.is_file():
         pytest.skip(f"{SQUAD_DEV} is not here (the shared evaluation set is optional)")
-    from retrieval.evaluate import load_squad
+    from retrieval.evaluation.reqa import load_squad
 
     questions = [qa["question"] for article in load_squad(SQUAD_DEV, slice(0, 3))
                  for paragraph in article["paragraphs"] for qa in paragraph["qas"]]

@@ -3,7 +3,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from index.vectors import new_vector_index
-from retrieval.ranking import dense_candidates
+from retrieval.candidates import dense_candidates
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:
