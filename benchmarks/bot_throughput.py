@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.stats import percentile  # noqa: E402
+from retrieval.evaluation.percentile import percentile  # noqa: E402
 from corpus import BUNDLED_CORPUS_DIR  # noqa: E402
 from tests.fake_bot_api import FakeBotAPIServer, FakeTelegram, start_bot  # noqa: E402
 

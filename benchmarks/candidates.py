@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from benchmarks.squad import indexed_squad, squad_options
-from benchmarks.stats import percentile
+from retrieval.evaluation.percentile import percentile
 from index.version import open_version
 from retrieval.candidates import PARAGRAPH_CANDIDATES, SENTENCE_CANDIDATES, dense_candidates
 from retrieval.evaluation.reqa import TOP_K, low_overlap, reqa_metrics

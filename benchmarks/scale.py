@@ -38,7 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.stats import percentile  # noqa: E402
+from retrieval.evaluation.percentile import percentile  # noqa: E402
 from index.rowfile import RowFile  # noqa: E402
 from index.vectors import EXACT, IndexPlan, build_vectors, load_vectors, plan_index, save_vectors  # noqa: E402
 from retrieval.threads import answer_on_one_thread  # noqa: E402

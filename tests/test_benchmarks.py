@@ -7,7 +7,7 @@ import math
 import pytest
 
 from benchmarks.bot_throughput import Level, median_level
-from benchmarks.stats import percentile
+from retrieval.evaluation.percentile import percentile
 from benchmarks.suite import MEASUREMENTS, parse_options
 
 
