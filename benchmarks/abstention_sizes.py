@@ -32,14 +32,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.squad import squad_options, squad_records  # noqa: E402
-from index import build_from_documents  # noqa: E402
-from index.embedder import Embedder, load_embedder  # noqa: E402
-from index.store import CACHE_DIR  # noqa: E402
-from retrieval import Retriever  # noqa: E402
-from retrieval.confidence import default_min_confidence  # noqa: E402
-from retrieval.evaluation.abstention import abstention_report, operating_threshold, question_confidences  # noqa: E402
-from retrieval.evaluation.reqa import reqa_task  # noqa: E402
-from retrieval.threads import answer_on_one_thread  # noqa: E402
+from newsbot.index import build_from_documents  # noqa: E402
+from newsbot.index.embedder import Embedder, load_embedder  # noqa: E402
+from newsbot.index.store import CACHE_DIR  # noqa: E402
+from newsbot.retrieval import Retriever  # noqa: E402
+from newsbot.retrieval.confidence import default_min_confidence  # noqa: E402
+from newsbot.retrieval.evaluation.abstention import abstention_report, operating_threshold, question_confidences  # noqa: E402
+from newsbot.retrieval.evaluation.reqa import reqa_task  # noqa: E402
+from newsbot.retrieval.threads import answer_on_one_thread  # noqa: E402
 
 TUNING = 24  # articles 0-23 tune; 24-47 are held out
 TUNING_SIZES = (1, 2, 3, 4, 6, 8, 12, 16, 20)

@@ -21,14 +21,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.squad import squad_records  # noqa: E402
-from index import build_from_documents  # noqa: E402
-from index.embedder import default_model, load_embedder  # noqa: E402
-from index.manifest import METADATA_FILE, VECTORS_FILE  # noqa: E402
-from index.metadata import MetadataReader  # noqa: E402
-from index.vectors import load_vectors, search_vectors  # noqa: E402
-from retrieval import Retriever  # noqa: E402
-from retrieval.evaluation.reqa import reqa_task  # noqa: E402
-from retrieval.threads import answer_on_one_thread  # noqa: E402
+from newsbot.index import build_from_documents  # noqa: E402
+from newsbot.index.embedder import default_model, load_embedder  # noqa: E402
+from newsbot.index.manifest import METADATA_FILE, VECTORS_FILE  # noqa: E402
+from newsbot.index.metadata import MetadataReader  # noqa: E402
+from newsbot.index.vectors import load_vectors, search_vectors  # noqa: E402
+from newsbot.retrieval import Retriever  # noqa: E402
+from newsbot.retrieval.evaluation.reqa import reqa_task  # noqa: E402
+from newsbot.retrieval.threads import answer_on_one_thread  # noqa: E402
 
 
 

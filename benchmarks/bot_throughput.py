@@ -35,8 +35,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from retrieval.evaluation.percentile import percentile  # noqa: E402
-from corpus import BUNDLED_CORPUS_DIR  # noqa: E402
+from newsbot.retrieval.evaluation.percentile import percentile  # noqa: E402
+from newsbot.corpus import BUNDLED_CORPUS_DIR  # noqa: E402
 from tests.fake_bot_api import FakeBotAPIServer, FakeTelegram, start_bot  # noqa: E402
 
 QUESTIONS = ["How many people have died?", "What does Russia oppose?", "Who is Sergei Lavrov?",

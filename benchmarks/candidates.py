@@ -21,12 +21,12 @@ import time
 import numpy as np
 
 from benchmarks.squad import indexed_squad, squad_options
-from retrieval.evaluation.percentile import percentile
-from index.version import open_version
-from retrieval.candidates import PARAGRAPH_CANDIDATES, SENTENCE_CANDIDATES, dense_candidates
-from retrieval.evaluation.reqa import TOP_K, low_overlap, reqa_metrics
-from retrieval.features import feature_matrix, scores
-from retrieval.retriever import clean_question
+from newsbot.retrieval.evaluation.percentile import percentile
+from newsbot.index.version import open_version
+from newsbot.retrieval.candidates import PARAGRAPH_CANDIDATES, SENTENCE_CANDIDATES, dense_candidates
+from newsbot.retrieval.evaluation.reqa import TOP_K, low_overlap, reqa_metrics
+from newsbot.retrieval.features import feature_matrix, scores
+from newsbot.retrieval.retriever import clean_question
 
 SENTENCE_SETTINGS = (25, 50, 100, 200, 400)  # with PARAGRAPH_CANDIDATES
 PARAGRAPH_SETTINGS = (0, 5, 20, 40)  # with SENTENCE_CANDIDATES

@@ -32,10 +32,10 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.core import question_encode_ms  # noqa: E402
 from benchmarks.squad import squad_records  # noqa: E402
 from benchmarks.stats import machine  # noqa: E402
-from index.build import embedding_texts  # noqa: E402
-from index.embedder import BACKENDS, Embedder, load_embedder  # noqa: E402
-from retrieval.evaluation.reqa import TOP_K, Query, reqa_metrics, reqa_task  # noqa: E402
-from retrieval.threads import answer_on_one_thread  # noqa: E402
+from newsbot.index.build import embedding_texts  # noqa: E402
+from newsbot.index.embedder import BACKENDS, Embedder, load_embedder  # noqa: E402
+from newsbot.retrieval.evaluation.reqa import TOP_K, Query, reqa_metrics, reqa_task  # noqa: E402
+from newsbot.retrieval.threads import answer_on_one_thread  # noqa: E402
 
 PARAGRAPH_WEIGHT = 0.4  # the dense scoring the backends are compared on (docs/QUALITY.md, 'dense only')
 

@@ -24,11 +24,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.squad import squad_records  # noqa: E402
-from corpus.terms import sentence_terms, terms  # noqa: E402
-from index.embedder import DEFAULT_MODEL, Embedder, load_embedder  # noqa: E402
-from retrieval.evaluation.reqa import Query, low_overlap, reqa_metrics, reqa_task  # noqa: E402
-from retrieval.features import idf_weights  # noqa: E402
-from retrieval.threads import answer_on_one_thread  # noqa: E402
+from newsbot.corpus.terms import sentence_terms, terms  # noqa: E402
+from newsbot.index.embedder import DEFAULT_MODEL, Embedder, load_embedder  # noqa: E402
+from newsbot.retrieval.evaluation.reqa import Query, low_overlap, reqa_metrics, reqa_task  # noqa: E402
+from newsbot.retrieval.features import idf_weights  # noqa: E402
+from newsbot.retrieval.threads import answer_on_one_thread  # noqa: E402
 
 RANGES = {"0-23 (tuning)": (0, 24), "24-47 (held out)": (24, 48), "all 48": (0, 48)}
 WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.7)

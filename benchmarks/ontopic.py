@@ -27,12 +27,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.squad import squad_options, squad_records  # noqa: E402
-from index import build_from_documents  # noqa: E402
-from index.embedder import Embedder, load_embedder  # noqa: E402
-from retrieval import Retriever  # noqa: E402
-from retrieval.evaluation.abstention import question_confidences  # noqa: E402
-from retrieval.evaluation.reqa import reqa_task  # noqa: E402
-from retrieval.threads import answer_on_one_thread  # noqa: E402
+from newsbot.index import build_from_documents  # noqa: E402
+from newsbot.index.embedder import Embedder, load_embedder  # noqa: E402
+from newsbot.retrieval import Retriever  # noqa: E402
+from newsbot.retrieval.evaluation.abstention import question_confidences  # noqa: E402
+from newsbot.retrieval.evaluation.reqa import reqa_task  # noqa: E402
+from newsbot.retrieval.threads import answer_on_one_thread  # noqa: E402
 
 THRESHOLDS = (0.75, 0.85, 0.95, 1.05)
 

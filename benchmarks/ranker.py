@@ -29,13 +29,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.squad import indexed_squad, squad_options  # noqa: E402
-from index.version import open_version  # noqa: E402
-from retrieval import Retriever  # noqa: E402
-from retrieval.evaluation.abstention import abstention_split  # noqa: E402
-from retrieval.evaluation.fit import fit_named  # noqa: E402
-from retrieval.evaluation.reqa import LOW_OVERLAP, Query, low_overlap, reqa_metrics, reqa_task  # noqa: E402
-from retrieval.features import NAMES, WEIGHTS, weight_vector  # noqa: E402
-from retrieval.threads import answer_on_one_thread  # noqa: E402
+from newsbot.index.version import open_version  # noqa: E402
+from newsbot.retrieval import Retriever  # noqa: E402
+from newsbot.retrieval.evaluation.abstention import abstention_split  # noqa: E402
+from newsbot.retrieval.evaluation.fit import fit_named  # noqa: E402
+from newsbot.retrieval.evaluation.reqa import LOW_OVERLAP, Query, low_overlap, reqa_metrics, reqa_task  # noqa: E402
+from newsbot.retrieval.features import NAMES, WEIGHTS, weight_vector  # noqa: E402
+from newsbot.retrieval.threads import answer_on_one_thread  # noqa: E402
 
 TUNING = 24  # articles 0-23 tune; 24-47 are held out
 OVERLAP_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.6)

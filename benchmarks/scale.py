@@ -38,10 +38,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from retrieval.evaluation.percentile import percentile  # noqa: E402
-from index.rowfile import RowFile  # noqa: E402
-from index.vectors import EXACT, IndexPlan, build_vectors, load_vectors, plan_index, save_vectors  # noqa: E402
-from retrieval.threads import answer_on_one_thread  # noqa: E402
+from newsbot.retrieval.evaluation.percentile import percentile  # noqa: E402
+from newsbot.index.rowfile import RowFile  # noqa: E402
+from newsbot.index.vectors import EXACT, IndexPlan, build_vectors, load_vectors, plan_index, save_vectors  # noqa: E402
+from newsbot.retrieval.threads import answer_on_one_thread  # noqa: E402
 
 CACHE_DIR = Path(tempfile.gettempdir()) / "newsbot-scale"
 QUERIES = 200
@@ -92,14 +92,14 @@ def measure_search(sizes: Sequence[int], *, queries: int = QUERIES, cache_dir: P
 def real_vectors(cache_dir: Path = CACHE_DIR) -> tuple[np.ndarray, np.ndarray]:
     """Vectors of the SQuAD dev sentences as the index embeds them ("Title: sentence") and of its
     unique questions, with the default model and backend; computed once (a few minutes) and cached."""
-    from index.embedder import load_embedder
+    from newsbot.index.embedder import load_embedder
 
     embedder = load_embedder()
     path = cache_dir / f"{embedder.name.replace('/', '_')}-squad-dev.npz"
     if not path.is_file():
-        from index.build import embedding_texts
+        from newsbot.index.build import embedding_texts
         from benchmarks.squad import SQUAD
-        from retrieval.evaluation.reqa import load_squad, reqa_task
+        from newsbot.retrieval.evaluation.reqa import load_squad, reqa_task
 
         if not SQUAD.is_file():
             raise SystemExit(f"{SQUAD} is needed for real vectors")
@@ -211,10 +211,10 @@ def write_synthetic_corpus(folder: Path, sentences: int, *, seed: int = 0) -> di
 
 def _build_index(corpus: str, index_dir: str, progress_file: str | None = None) -> dict:
     """In a child: build with newsbot's own build and progress bars, as `newsbot index` does."""
-    from bot.cli import ProgressBars
-    from index import build_index
-    from index.build import EMBEDDING
-    from index.hashing_embedder import HashingEmbedder
+    from newsbot.bot.cli import ProgressBars
+    from newsbot.index import build_index
+    from newsbot.index.build import EMBEDDING
+    from newsbot.index.hashing_embedder import HashingEmbedder
 
     with ProgressBars() as bars:
         def progress(stage: str, done: int, total: int | None) -> None:
@@ -252,8 +252,8 @@ def _killed_build(corpus: Path, index_dir: Path, progress: Path, kill_at: float)
 
 def _serve_index(index_dir: str, corpus: str) -> dict:
     """In a child: open the index with `Retriever` and answer 100 questions (sentences of the corpus)."""
-    from index.hashing_embedder import HashingEmbedder
-    from retrieval import Retriever
+    from newsbot.index.hashing_embedder import HashingEmbedder
+    from newsbot.retrieval import Retriever
 
     started = time.perf_counter()
     retriever = Retriever.open(Path(index_dir), embedder=HashingEmbedder(DIMENSION))

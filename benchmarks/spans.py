@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.squad import squad_records  # noqa: E402
-from retrieval.span import MARGIN  # noqa: E402
-from retrieval.evaluation.spans import span_metrics  # noqa: E402
+from newsbot.retrieval.span import MARGIN  # noqa: E402
+from newsbot.retrieval.evaluation.spans import span_metrics  # noqa: E402
 
 RANGES = {"0-23 (tuning)": slice(0, 24), "24-47 (held out)": slice(24, 48), "all 48": slice(0, 48)}
 MARGINS = (0, 1, 2, 3, 4, 5, 8)

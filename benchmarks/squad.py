@@ -6,9 +6,9 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-from index import Document, Embedder, build_from_documents
-from index.embedder import default_model, load_embedder
-from retrieval.evaluation.reqa import Query, load_squad, reqa_task
+from newsbot.index import Document, Embedder, build_from_documents
+from newsbot.index.embedder import default_model, load_embedder
+from newsbot.retrieval.evaluation.reqa import Query, load_squad, reqa_task
 
 SQUAD = Path(__file__).resolve().parents[2] / "shared" / "eval" / "squad_v1.1_dev.jsonl"
 WORK_DIR = Path("/tmp/newsbot-ranker")  # the 48 articles' index and embeddings, shared by the quality benchmarks

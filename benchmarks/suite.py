@@ -38,7 +38,7 @@ if str(ROOT) not in sys.path:  # `python benchmarks/suite.py` imports the projec
 
 from benchmarks import core  # noqa: E402
 from benchmarks.stats import machine  # noqa: E402
-from retrieval.threads import answer_on_one_thread  # noqa: E402
+from newsbot.retrieval.threads import answer_on_one_thread  # noqa: E402
 
 MEASUREMENTS = ("encode", "search", "answer", "bot", "cold", "txtai")
 BOT_LEVELS = (1, 20, 200)
@@ -106,8 +106,8 @@ def _squad(options: Options, report: Report) -> core.SquadTask | None:
 
 
 def _squad_measurements(options: Options, report: Report, task: core.SquadTask, scratch: Path) -> None:
-    from index import load_embedder
-    from retrieval import Retriever
+    from newsbot.index import load_embedder
+    from newsbot.retrieval import Retriever
 
     embedder = load_embedder(backend=options.backend)
     embedder.encode(["warm up the model before the build is timed"])
@@ -208,7 +208,7 @@ def _cold(options: Options, report: Report, scratch: Path) -> None:
     report.add("cold", "newsbot ask, peak memory", round(statistics.median(cold["peak_rss_mib"]), 1), "MiB",
                f"the process's peak RSS (VmHWM read by the process at exit), {runs}")
     report.add("cold", "newsbot ask imports torch", "yes" if cold["imports_torch"] else "no", "",
-               "python -X importtime -m bot ask ...")
+               "python -X importtime -m newsbot.bot ask ...")
 
 
 def _rounds(rounds: int, measure: Callable[[], dict[str, float]]) -> dict[str, object]:

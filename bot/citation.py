@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from index.metadata import ArticleInfo
+from newsbot.index.metadata import ArticleInfo
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from bot.citation import cite
-from index.metadata import ArticleInfo
-from retrieval import Answer
+from newsbot.bot.citation import cite
+from newsbot.index.metadata import ArticleInfo
+from newsbot.retrieval import Answer
 
 PROMPT = "you> "
 GOODBYES = {"quit", "exit", "bye", ":q"}

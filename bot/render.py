@@ -13,10 +13,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from bot.citation import cite, format_date
-from index.metadata import ArticleInfo
-from retrieval import Answer, Hit
-from retrieval.retriever import NOT_FOUND
+from newsbot.bot.citation import cite, format_date
+from newsbot.index.metadata import ArticleInfo
+from newsbot.retrieval import Answer, Hit
+from newsbot.retrieval.retriever import NOT_FOUND
 
 MAX_MESSAGE_UTF16 = 4096
 BLOCK_SEPARATOR = "\n\n"

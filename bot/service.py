@@ -22,12 +22,12 @@ from datetime import date
 from pathlib import Path
 from typing import TypeVar
 
-from corpus import Article, ArticleFormatError, article_sentences, parse_article
-from index import BuildReport, IndexNotFound, build_index, load_embedder
-from index.embedder import Embedder
-from index.metadata import ArticleInfo
-from retrieval import Answer, Retriever
-from retrieval.evaluation.percentile import percentile
+from newsbot.corpus import Article, ArticleFormatError, article_sentences, parse_article
+from newsbot.index import BuildReport, IndexNotFound, build_index, load_embedder
+from newsbot.index.embedder import Embedder
+from newsbot.index.metadata import ArticleInfo
+from newsbot.retrieval import Answer, Retriever
+from newsbot.retrieval.evaluation.percentile import percentile
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from index.lexicon import load_document_frequencies
-from index.manifest import METADATA_FILE, PARAGRAPH_INDEX_FILE, VECTORS_FILE, Manifest, read_manifest
-from index.metadata import MetadataReader
-from index.store import current_version
-from index.vectors import load_paragraphs, load_vectors
+from newsbot.index.lexicon import load_document_frequencies
+from newsbot.index.manifest import METADATA_FILE, PARAGRAPH_INDEX_FILE, VECTORS_FILE, Manifest, read_manifest
+from newsbot.index.metadata import MetadataReader
+from newsbot.index.store import current_version
+from newsbot.index.vectors import load_paragraphs, load_vectors
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
-from index.vectors import fetch_vectors, search_vectors
+from newsbot.index.vectors import fetch_vectors, search_vectors
 
 # The knee of the curve on SQuAD dev's 10,250 sentences (benchmarks/candidates.py, docs/QUALITY.md): these
 # hold the gold sentence for 98.7% of questions; 200 sentences or 40 paragraphs add 0.1 point of P@1 at most

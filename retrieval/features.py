@@ -32,11 +32,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from corpus.terms import terms
-from index.metadata import MetadataReader
-from index.version import IndexVersion
-from retrieval.candidates import Candidates
-from retrieval.span import offers_answer
+from newsbot.corpus.terms import terms
+from newsbot.index.metadata import MetadataReader
+from newsbot.index.version import IndexVersion
+from newsbot.retrieval.candidates import Candidates
+from newsbot.retrieval.span import offers_answer
 
 ANSWER_TYPE_DEPTH = 10  # answer types are looked for in this many best candidates (no change in P@1 beyond)
 

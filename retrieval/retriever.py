@@ -10,16 +10,16 @@ from pathlib import Path
 
 import numpy as np
 
-from index import default_index_dir
-from index.embedder import Embedder, canonical_model_name, default_model, load_embedder
-from index.errors import IndexIncompatible
-from index.manifest import Manifest
-from index.metadata import ArticleInfo, StoredSentence
-from index.version import IndexVersion, open_version
-from retrieval.candidates import Candidates, dense_candidates
-from retrieval.confidence import confidence, default_min_confidence
-from retrieval.features import feature_matrix, scores
-from retrieval.span import AnswerSpan, find_answer_span
+from newsbot.index import default_index_dir
+from newsbot.index.embedder import Embedder, canonical_model_name, default_model, load_embedder
+from newsbot.index.errors import IndexIncompatible
+from newsbot.index.manifest import Manifest
+from newsbot.index.metadata import ArticleInfo, StoredSentence
+from newsbot.index.version import IndexVersion, open_version
+from newsbot.retrieval.candidates import Candidates, dense_candidates
+from newsbot.retrieval.confidence import confidence, default_min_confidence
+from newsbot.retrieval.features import feature_matrix, scores
+from newsbot.retrieval.span import AnswerSpan, find_answer_span
 
 # Keeps every real question whole (SQuAD dev's longest has 197 characters) and bounds what a pasted text costs;
 # the model would see little more of it: it reads 256 word pieces, about 1,200 characters of English (the

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from benchmarks.bot_throughput import Level, median_level
-from retrieval.evaluation.percentile import percentile
+from newsbot.retrieval.evaluation.percentile import percentile
 from benchmarks.suite import MEASUREMENTS, parse_options
 
 
@@ -45,7 +45,7 @@ def test_a_level_reports_medians_and_any_round_that_lost_an_answer() -> None:
 
 def test_the_threshold_benchmark_embeds_each_question_once_across_its_indexes() -> None:
     from benchmarks.abstention_sizes import RememberingEmbedder
-    from index.hashing_embedder import HashingEmbedder
+    from newsbot.index.hashing_embedder import HashingEmbedder
     from tests.embedders import CountingEmbedder
 
     inner = CountingEmbedder()

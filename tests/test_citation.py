@@ -1,9 +1,9 @@
 from datetime import date
 
-from bot.citation import Citation, cite
-from bot.console import citation as console_citation
-from bot.render import citation as telegram_citation
-from index.metadata import ArticleInfo
+from newsbot.bot.citation import Citation, cite
+from newsbot.bot.console import citation as console_citation
+from newsbot.bot.render import citation as telegram_citation
+from newsbot.index.metadata import ArticleInfo
 
 
 def test_an_article_is_cited_from_the_parts_it_has() -> None:

@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from corpus.terms import sentence_terms, terms
-from retrieval.features import FEATURES, NAMES, WEIGHTS, coverage, idf_weights, scores, weight_vector
+from newsbot.corpus.terms import sentence_terms, terms
+from newsbot.retrieval.features import FEATURES, NAMES, WEIGHTS, coverage, idf_weights, scores, weight_vector
 
 
 def test_the_score_is_the_weighted_sum_of_the_evidence() -> None:

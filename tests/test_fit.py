@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from retrieval.evaluation.fit import fit_named, fit_weights
-from retrieval.features import NAMES
+from newsbot.retrieval.evaluation.fit import fit_named, fit_weights
+from newsbot.retrieval.features import NAMES
 
 
 def test_fit_recovers_the_weights_that_generated_the_choices() -> None:

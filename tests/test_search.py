@@ -6,16 +6,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corpus import Article, article_sentences, read_corpus
-from corpus.terms import sentence_terms, terms
-from index import IndexIncompatible, build_index
-from index.hashing_embedder import HashingEmbedder
-from index.vectors import new_vector_index, search_vectors
-from index.version import open_version
-from retrieval import Retriever, clean_question
-from retrieval.confidence import THRESHOLD_FLOOR, default_min_confidence
-from retrieval.features import WEIGHTS, coverage, idf_weights
-from retrieval.retriever import EMPTY_QUESTION, NOT_FOUND
+from newsbot.corpus import Article, article_sentences, read_corpus
+from newsbot.corpus.terms import sentence_terms, terms
+from newsbot.index import IndexIncompatible, build_index
+from newsbot.index.hashing_embedder import HashingEmbedder
+from newsbot.index.vectors import new_vector_index, search_vectors
+from newsbot.index.version import open_version
+from newsbot.retrieval import Retriever, clean_question
+from newsbot.retrieval.confidence import THRESHOLD_FLOOR, default_min_confidence
+from newsbot.retrieval.features import WEIGHTS, coverage, idf_weights
+from newsbot.retrieval.retriever import EMPTY_QUESTION, NOT_FOUND
 from tests.conftest import add_filler_articles
 
 

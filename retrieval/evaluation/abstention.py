@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from index import Embedder, ProgressCallback, build_from_documents
-from retrieval.confidence import confidence, default_min_confidence
-from retrieval.evaluation.reqa import reqa_task
-from retrieval.retriever import Retriever
+from newsbot.index import Embedder, ProgressCallback, build_from_documents
+from newsbot.retrieval.confidence import confidence, default_min_confidence
+from newsbot.retrieval.evaluation.reqa import reqa_task
+from newsbot.retrieval.retriever import Retriever
 
 REFUSE_OUT_OF_CORPUS = 0.90  # the operating point: at least this share of out-of-corpus questions refused
 CURVE = tuple(round(0.2 * n, 1) for n in range(2, 13))  # the thresholds `abstention_split` reports

@@ -11,11 +11,11 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from index import Embedder, ProgressCallback, build_from_documents
-from retrieval.evaluation.abstention import abstention_split
-from retrieval.evaluation.reqa import SEGMENTATIONS, TOP_K, load_squad, low_overlap, reqa_metrics, reqa_task
-from retrieval.evaluation.spans import span_metrics
-from retrieval.retriever import Retriever
+from newsbot.index import Embedder, ProgressCallback, build_from_documents
+from newsbot.retrieval.evaluation.abstention import abstention_split
+from newsbot.retrieval.evaluation.reqa import SEGMENTATIONS, TOP_K, load_squad, low_overlap, reqa_metrics, reqa_task
+from newsbot.retrieval.evaluation.spans import span_metrics
+from newsbot.retrieval.retriever import Retriever
 
 Progress = ProgressCallback  # (stage, done, total), for the builds and the searches alike
 

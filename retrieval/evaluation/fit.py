@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 
-from retrieval.features import NAMES
+from newsbot.retrieval.features import NAMES
 
 
 def fit_named(features: Sequence[np.ndarray], gold: Sequence[np.ndarray], fixed: Mapping[str, float],

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from corpus.article import PARAGRAPH_SEPARATOR, Article, Sentence
-from corpus.segment import split_sentences
-from corpus.terms import sentence_terms, terms
-from index import Document
-from retrieval.features import coverage, idf_weights
+from newsbot.corpus.article import PARAGRAPH_SEPARATOR, Article, Sentence
+from newsbot.corpus.segment import split_sentences
+from newsbot.corpus.terms import sentence_terms, terms
+from newsbot.index import Document
+from newsbot.retrieval.features import coverage, idf_weights
 
 TOP_K = 100  # MRR is over the top 100
 SEGMENTATIONS = ("dataset", "own")
