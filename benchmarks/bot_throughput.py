@@ -32,8 +32,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from benchmarks.stats import percentile
-from corpus import BUNDLED_CORPUS_DIR
+from newsbot.retrieval.evaluation.percentile import percentile
+from newsbot.corpus import BUNDLED_CORPUS_DIR
 from tests.fake_bot_api import FakeBotAPIServer, FakeTelegram, start_bot
 
 QUESTIONS = ["How many people have died?", "What does Russia oppose?", "Who is Sergei Lavrov?",

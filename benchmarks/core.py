@@ -17,12 +17,12 @@ from pathlib import Path
 
 from benchmarks.squad import SQUAD
 from benchmarks.stats import latencies_ms, summary_ms
-from corpus import BUNDLED_CORPUS_DIR
-from index import build_from_documents
-from index.build import Document, embedding_texts
-from index.embedder import Embedder
-from retrieval import Retriever
-from retrieval.evaluate import load_squad, reqa_task
+from newsbot.corpus import BUNDLED_CORPUS_DIR
+from newsbot.index import build_from_documents
+from newsbot.index.build import Document, embedding_texts
+from newsbot.index.embedder import Embedder
+from newsbot.retrieval import Retriever
+from newsbot.retrieval.evaluation.reqa import load_squad, reqa_task
 
 ROOT = Path(__file__).resolve().parents[1]
 COLD_QUESTION = "How many people have died?"
@@ -89,7 +89,7 @@ def cold_ask(index_dir: Path, runs: int, *, backend: str | None = None) -> dict[
     env = {**os.environ, "NEWSBOT_INDEX_DIR": str(index_dir), "NEWSBOT_CORPUS_DIR": str(BUNDLED_CORPUS_DIR)}
     if backend:
         env["NEWSBOT_BACKEND"] = backend
-    subprocess.run([sys.executable, "-m", "bot", "ask", COLD_QUESTION], env=env, check=True,
+    subprocess.run([sys.executable, "-m", "newsbot.bot", "ask", COLD_QUESTION], env=env, check=True,
                    capture_output=True)  # builds the index once
     seconds, peaks = [], []
     for _ in range(runs):
@@ -98,7 +98,7 @@ def cold_ask(index_dir: Path, runs: int, *, backend: str | None = None) -> dict[
                               check=True, capture_output=True, text=True)
         seconds.append(round(time.perf_counter() - started, 3))
         peaks.append(round(int(done.stderr.strip().splitlines()[-1]) / 1024, 1))
-    imports = subprocess.run([sys.executable, "-X", "importtime", "-m", "bot", "ask", COLD_QUESTION], env=env,
+    imports = subprocess.run([sys.executable, "-X", "importtime", "-m", "newsbot.bot", "ask", COLD_QUESTION], env=env,
                              check=True, capture_output=True, text=True).stderr
     imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in imports.splitlines() if "|" in line}
     return {"runs": runs, "seconds": sorted(seconds), "peak_rss_mib": sorted(peaks),
@@ -109,7 +109,7 @@ def cold_ask(index_dir: Path, runs: int, *, backend: str | None = None) -> dict[
 # inside because a child's ru_maxrss starts at its parent's size (Linux carries it across fork and exec).
 _ASK_REPORTING_PEAK = """
 import sys
-from bot.cli import main
+from newsbot.bot.cli import main
 status = main(sys.argv[1:])
 sys.stdout.flush()
 peak = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))

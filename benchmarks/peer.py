@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.stats import latencies_ms, summary_ms
-from index.embedder import DEFAULT_MODEL, local_model_dir
+from newsbot.index.embedder import DEFAULT_MODEL, local_model_dir
 
 QUERY_K = 10
 

@@ -24,8 +24,8 @@ from pathlib import Path
 from benchmarks.report import provenance, table, write_block
 from benchmarks.squad import SQUAD
 from benchmarks.stats import machine
-from index import Embedder, default_model, load_embedder
-from retrieval.threads import answer_on_one_thread
+from newsbot.index import Embedder, default_model, load_embedder
+from newsbot.retrieval.threads import answer_on_one_thread
 
 ROOT = Path(__file__).resolve().parents[1]
 BOUNDARIES = {"dataset": "the dataset's `reqa_sentence_spans`", "own": "newsbot's own segmenter"}
@@ -33,7 +33,7 @@ BOUNDARIES = {"dataset": "the dataset's `reqa_sentence_spans`", "own": "newsbot'
 
 def measure(dataset: Path = SQUAD, embedder: Embedder | None = None) -> dict:
     """What `newsbot eval DATASET` reports with its default options (the product's model by default)."""
-    from retrieval.evaluate import evaluate_file
+    from newsbot.retrieval.evaluation.evaluate import evaluate_file
 
     return evaluate_file(dataset, embedder or load_embedder(default_model()))
 

@@ -36,13 +36,14 @@ import numpy as np
 
 from benchmarks.report import table
 from benchmarks.stats import machine
-from index.rowfile import RowFile
-from index.vectors import EXACT, IndexPlan, build_vectors, load_vectors, plan_index, save_vectors
-from retrieval.threads import answer_on_one_thread
+from newsbot.retrieval.evaluation.percentile import percentile
+from newsbot.index.rowfile import RowFile
+from newsbot.index.vectors import EXACT, IndexPlan, build_vectors, load_vectors, plan_index, save_vectors
+from newsbot.retrieval.threads import answer_on_one_thread
 
 CACHE_DIR = Path(tempfile.gettempdir()) / "newsbot-scale"
 QUERIES = 200
-CANDIDATES = 100  # what retrieval.ranking asks FAISS for (SENTENCE_CANDIDATES)
+CANDIDATES = 100  # what retrieval.candidates asks FAISS for (SENTENCE_CANDIDATES)
 NOISE = 0.75  # norm of the noise added to a unit vector: cosine ≈ 1 / sqrt(1 + 0.75²) ≈ 0.8 to its source
 DIMENSION = 384
 SENTENCES_PER_ARTICLE = 20
@@ -89,14 +90,14 @@ def measure_search(sizes: Sequence[int], *, queries: int = QUERIES, cache_dir: P
 def real_vectors(cache_dir: Path = CACHE_DIR) -> tuple[np.ndarray, np.ndarray]:
     """Vectors of the SQuAD dev sentences as the index embeds them ("Title: sentence") and of its
     unique questions, with the default model and backend; computed once (a few minutes) and cached."""
-    from index.embedder import load_embedder
+    from newsbot.index.embedder import load_embedder
 
     embedder = load_embedder()
     path = cache_dir / f"{embedder.name.replace('/', '_')}-squad-dev.npz"
     if not path.is_file():
-        from index.build import embedding_texts
+        from newsbot.index.build import embedding_texts
         from benchmarks.squad import SQUAD
-        from retrieval.evaluate import load_squad, reqa_task
+        from newsbot.retrieval.evaluation.reqa import load_squad, reqa_task
 
         if not SQUAD.is_file():
             raise SystemExit(f"{SQUAD} is needed for real vectors")
@@ -144,7 +145,7 @@ def _serve_search(index_path: str, queries_path: str, search: str, size: str) ->
         times.append((time.perf_counter() - started) * 1000)
         found.append(ids[0])
     np.save(Path(queries_path).parent / "found.npy", np.array(found))
-    return {"p50_ms": round(float(np.percentile(times, 50)), 3), "p99_ms": round(float(np.percentile(times, 99)), 3),
+    return {"p50_ms": round(percentile(times, 50), 3), "p99_ms": round(percentile(times, 99), 3),
             "rss_mb": _rss_mb()}
 
 
@@ -208,10 +209,10 @@ def write_synthetic_corpus(folder: Path, sentences: int, *, seed: int = 0) -> di
 
 def _build_index(corpus: str, index_dir: str, progress_file: str | None = None) -> dict:
     """In a child: build with newsbot's own build and progress bars, as `newsbot index` does."""
-    from bot.cli import ProgressBars
-    from index import build_index
-    from index.build import EMBEDDING
-    from index.hashing_embedder import HashingEmbedder
+    from newsbot.bot.cli import ProgressBars
+    from newsbot.index import build_index
+    from newsbot.index.build import EMBEDDING
+    from newsbot.index.hashing_embedder import HashingEmbedder
 
     with ProgressBars() as bars:
         def progress(stage: str, done: int, total: int | None) -> None:
@@ -249,8 +250,8 @@ def _killed_build(corpus: Path, index_dir: Path, progress: Path, kill_at: float)
 
 def _serve_index(index_dir: str, corpus: str) -> dict:
     """In a child: open the index with `Retriever` and answer 100 questions (sentences of the corpus)."""
-    from index.hashing_embedder import HashingEmbedder
-    from retrieval import Retriever
+    from newsbot.index.hashing_embedder import HashingEmbedder
+    from newsbot.retrieval import Retriever
 
     started = time.perf_counter()
     retriever = Retriever.open(Path(index_dir), embedder=HashingEmbedder(DIMENSION))
@@ -265,7 +266,7 @@ def _serve_index(index_dir: str, corpus: str) -> dict:
         times.append((time.perf_counter() - started) * 1000)
     return {"sentences": retriever.manifest.sentences, "paragraphs": retriever.manifest.paragraphs,
             "index": retriever.manifest.faiss_factory, "open_s": round(open_seconds, 2), "rss_after_open_mb": rss_open,
-            "answer_p50_ms": round(float(np.percentile(times, 50)), 1), "answer_p99_ms": round(float(np.percentile(times, 99)), 1),
+            "answer_p50_ms": round(percentile(times, 50), 1), "answer_p99_ms": round(percentile(times, 99), 1),
             "rss_mb": _rss_mb(), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 

@@ -1,13 +1,12 @@
-"""Shared measuring helpers for the benchmarks: percentiles, timing a call per item, the machine."""
+"""Shared measuring helpers for the benchmarks: timing a call per item, the machine (percentiles: retrieval.evaluation.percentile)."""
 
 from __future__ import annotations
 
-import math
 import os
 import platform
 import statistics
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import TypeVar
@@ -15,14 +14,6 @@ from typing import TypeVar
 T = TypeVar("T")
 LIBRARIES = ("numpy", "faiss-cpu", "onnxruntime", "tokenizers", "torch", "transformers", "sentence-transformers",
              "python-telegram-bot", "httpx", "txtai")
-
-
-def percentile(samples: Iterable[float], percent: float) -> float:
-    """Nearest-rank percentile (p50 of [1, 2, 3, 4] is 2); NaN for no samples."""
-    ordered = sorted(samples)
-    if not ordered:
-        return math.nan
-    return ordered[max(1, math.ceil(len(ordered) * percent / 100)) - 1]
 
 
 def latencies_ms(call: Callable[[T], object], items: Sequence[T]) -> list[float]:

@@ -40,7 +40,7 @@ from pathlib import Path
 from benchmarks import core
 from benchmarks.report import provenance, table, write_block
 from benchmarks.stats import machine
-from retrieval.threads import answer_on_one_thread
+from newsbot.retrieval.threads import answer_on_one_thread
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -118,8 +118,8 @@ def _squad(options: Options, report: Report) -> core.SquadTask | None:
 
 
 def _squad_measurements(options: Options, report: Report, task: core.SquadTask, scratch: Path) -> None:
-    from index import load_embedder
-    from retrieval import Retriever
+    from newsbot.index import load_embedder
+    from newsbot.retrieval import Retriever
 
     embedder = load_embedder(backend=options.backend)
     embedder.encode(["warm up the model before the build is timed"])
@@ -215,7 +215,7 @@ def _cold(options: Options, report: Report, scratch: Path) -> None:
     report.add("cold", "newsbot ask, peak memory", round(statistics.median(cold["peak_rss_mib"]), 1), "MiB",
                f"the process's peak RSS (VmHWM read by the process at exit), {runs}")
     report.add("cold", "newsbot ask imports torch", "yes" if cold["imports_torch"] else "no", "",
-               "python -X importtime -m bot ask ...")
+               "python -X importtime -m newsbot.bot ask ...")
 
 
 def _rounds(rounds: int, measure: Callable[[], dict[str, float]]) -> dict[str, object]:
@@ -279,7 +279,7 @@ def _bot_block(report: Report) -> str:
 def _headline_block(report: Report) -> str:
     """A few figures for the README: build, answer, cold start, the bot at its target load, search at the
     largest size measured, and the peer."""
-    from index.vectors import plan_index
+    from newsbot.index.vectors import plan_index
 
     d = report.details
     build, answer, cold = d["build"], d["answer_ms"], d["cold"]

@@ -30,16 +30,16 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot.addressing import ADDRESSED, addressed_text, for_another_bot
-from bot.config import Settings
-from bot.journal import JournaledPolls, UpdateJournal
-from bot.ratelimit import RateLimited, RateLimiter, TooManyWaiting, Turns
-from bot.render import Block, answer_blocks, articles_blocks, no_more_blocks, overview_blocks, render, text_blocks
-from bot.replies import edit_chunk, send_chunks, typing
-from bot.retry import RetryingLimiter, StopWaiting
-from bot.service import ArticleRejected, BuildRunning, Progress, Service
-from index import BuildReport, IndexProblem
-from index.build import EMBEDDING, READING
+from newsbot.bot.addressing import ADDRESSED, addressed_text, for_another_bot
+from newsbot.bot.config import Settings
+from newsbot.bot.journal import JournaledPolls, UpdateJournal
+from newsbot.bot.ratelimit import RateLimited, RateLimiter, TooManyWaiting, Turns
+from newsbot.bot.render import Block, answer_blocks, articles_blocks, no_more_blocks, overview_blocks, render, text_blocks
+from newsbot.bot.replies import edit_chunk, send_chunks, typing
+from newsbot.bot.retry import RetryingLimiter, StopWaiting
+from newsbot.bot.service import ArticleRejected, BuildRunning, Progress, Service
+from newsbot.index import BuildReport, IndexProblem
+from newsbot.index.build import EMBEDDING, READING
 
 log = logging.getLogger(__name__)
 

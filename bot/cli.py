@@ -9,9 +9,9 @@ import os
 import sys
 from pathlib import Path
 
-from bot.config import MIN_CONFIDENCE, ConfigError, min_confidence
-from corpus import default_corpus_dir
-from index import (
+from newsbot.bot.config import MIN_CONFIDENCE, ConfigError, min_confidence
+from newsbot.corpus import default_corpus_dir
+from newsbot.index import (
     BuildReport,
     Embedder,
     IndexNotFound,
@@ -21,9 +21,9 @@ from index import (
     default_model,
     load_embedder,
 )
-from index.embedder import BACKENDS, DEFAULT_BACKEND
-from retrieval import Retriever
-from retrieval.threads import answer_on_one_thread
+from newsbot.index.embedder import BACKENDS, DEFAULT_BACKEND
+from newsbot.retrieval import Retriever
+from newsbot.retrieval.threads import answer_on_one_thread
 
 log = logging.getLogger("newsbot")
 
@@ -193,7 +193,7 @@ def _open(args: argparse.Namespace) -> Retriever:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    from bot.console import render_answer
+    from newsbot.bot.console import render_answer
 
     if args.k < 1:
         print("newsbot: -k must be at least 1", file=sys.stderr)
@@ -207,7 +207,7 @@ def _ask(args: argparse.Namespace) -> int:
 
 
 def _chat(args: argparse.Namespace) -> int:
-    from bot.console import chat
+    from newsbot.bot.console import chat
 
     retriever = _open(args)
     chat(retriever.answer)
@@ -215,7 +215,8 @@ def _chat(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from retrieval.evaluate import DatasetError, evaluate_file, format_report
+    from newsbot.retrieval.evaluation.evaluate import evaluate_file, format_report
+    from newsbot.retrieval.evaluation.reqa import DatasetError
 
     if not args.dataset.is_file():
         print(f"newsbot: the dataset {args.dataset} does not exist", file=sys.stderr)
@@ -232,7 +233,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from bot.serve import serve
+    from newsbot.bot.serve import serve
 
     if args.backend:  # the service loads its model by name, so the flag travels as the setting
         os.environ["NEWSBOT_BACKEND"] = args.backend

@@ -38,7 +38,7 @@ class Settings:
     rate_limit_questions: int
     rate_limit_seconds: float
     webhook_secret: str | None = field(default=None, repr=False)
-    min_confidence: float | None = None  # None: the default for the index's size (retrieval.abstention)
+    min_confidence: float | None = None  # None: the default for the index's size (retrieval.confidence)
 
 
 def load_settings(env_file: Path | str | None = ".env", environ: Mapping[str, str] | None = None) -> Settings:
@@ -83,7 +83,7 @@ def parse_settings(values: Mapping[str, str]) -> Settings:
 
 def min_confidence(values: Mapping[str, str], key: str = MIN_CONFIDENCE) -> float | None:
     """`NEWSBOT_MIN_CONFIDENCE`, the confidence an answer needs; None (unset) means the default,
-    which follows the index's size (`retrieval.abstention.default_min_confidence`)."""
+    which follows the index's size (`retrieval.confidence.default_min_confidence`)."""
     if not values.get(key, "").strip():
         return None
     return _number(values, key, "")

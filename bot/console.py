@@ -6,19 +6,19 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from index.metadata import ArticleInfo
-from retrieval import Answer
+from newsbot.bot.citation import cite
+from newsbot.index.metadata import ArticleInfo
+from newsbot.retrieval import Answer
 
 PROMPT = "you> "
 GOODBYES = {"quit", "exit", "bye", ":q"}
 
 
 def citation(article: ArticleInfo) -> str:
-    """Title, then source and date, then link: the parts an article has."""
-    details = [part for part in (article.source, article.published and article.published.strftime("%d %b %Y"))
-               if part]
-    line = article.title + (f" ({', '.join(details)})" if details else "")
-    return f"{line} {article.url}" if article.url else line
+    """The article's `cite` on one line: "Title (Source, 25 Jan 2012) https://…"."""
+    cited = cite(article)
+    line = cited.title + (f" ({cited.details})" if cited.details else "")
+    return f"{line} {cited.url}" if cited.url else line
 
 
 def render_answer(answer: Answer) -> str:

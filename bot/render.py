@@ -12,11 +12,11 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
 
-from index.metadata import ArticleInfo
-from retrieval import Answer, Hit
-from retrieval.retriever import NOT_FOUND
+from newsbot.bot.citation import cite, format_date
+from newsbot.index.metadata import ArticleInfo
+from newsbot.retrieval import Answer, Hit
+from newsbot.retrieval.retriever import NOT_FOUND
 
 MAX_MESSAGE_UTF16 = 4096
 BLOCK_SEPARATOR = "\n\n"
@@ -142,18 +142,14 @@ def text_blocks(*paragraphs: str) -> list[Block]:
 
 
 def citation(article: ArticleInfo) -> list[Span]:
-    """Title in bold, then source and date, then the link when the article has an http(s) one."""
-    spans = [Span(article.title, "b")]
-    details = [d for d in (article.source, format_date(article.published) if article.published else None) if d]
-    if details:
-        spans.append(Span(" — " + ", ".join(details)))
-    if article.url and article.url.startswith(("http://", "https://")):
-        spans += [Span(" · "), Span("link", url=article.url)]
+    """The article's `cite` with its title in bold and its link behind the word "link"."""
+    cited = cite(article)
+    spans = [Span(cited.title, "b")]
+    if cited.details:
+        spans.append(Span(" — " + cited.details))
+    if cited.url:
+        spans += [Span(" · "), Span("link", url=cited.url)]
     return spans
-
-
-def format_date(day: date) -> str:
-    return f"{day.day} {day:%b %Y}"
 
 
 def _hit_block(number: int, hit: Hit) -> Block:

@@ -12,7 +12,7 @@ from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, Rep
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, TelegramError
 
-from bot.render import Chunk
+from newsbot.bot.render import Chunk
 
 log = logging.getLogger(__name__)
 

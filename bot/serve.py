@@ -19,14 +19,14 @@ from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application
 
-from bot.app import PUBLIC_COMMANDS, build_application
-from bot.config import ConfigError, Settings, check_folders, load_settings
-from bot.journal import UpdateJournal, journal_path
-from bot.logs import REDACTED, configure_logging
-from bot.retry import RetryingLimiter
-from bot.service import Service
-from corpus import default_corpus_dir
-from index import default_index_dir, default_model
+from newsbot.bot.app import PUBLIC_COMMANDS, build_application
+from newsbot.bot.config import ConfigError, Settings, check_folders, load_settings
+from newsbot.bot.journal import UpdateJournal, journal_path
+from newsbot.bot.logs import REDACTED, configure_logging
+from newsbot.bot.retry import RetryingLimiter
+from newsbot.bot.service import Service
+from newsbot.corpus import default_corpus_dir
+from newsbot.index import default_index_dir, default_model
 
 log = logging.getLogger("newsbot.serve")
 
@@ -85,7 +85,7 @@ async def _run(settings: Settings, service: Service, journal: UpdateJournal, arg
         if args.webhook_url:
             secret = settings.webhook_secret or secrets.token_urlsafe(32)
             path = urlparse(args.webhook_url).path or "/"
-            from bot.webhook import start_webhook_server
+            from newsbot.bot.webhook import start_webhook_server
 
             server = start_webhook_server(application, service, journal, path=path, secret=secret,
                                           listen=args.listen, port=args.port)

@@ -22,11 +22,12 @@ from datetime import date
 from pathlib import Path
 from typing import TypeVar
 
-from corpus import Article, ArticleFormatError, article_sentences, parse_article
-from index import BuildReport, IndexNotFound, build_index, load_embedder
-from index.embedder import Embedder
-from index.metadata import ArticleInfo
-from retrieval import Answer, Retriever
+from newsbot.corpus import Article, ArticleFormatError, article_sentences, parse_article
+from newsbot.index import BuildReport, IndexNotFound, build_index, load_embedder
+from newsbot.index.embedder import Embedder
+from newsbot.index.metadata import ArticleInfo
+from newsbot.retrieval import Answer, Retriever
+from newsbot.retrieval.evaluation.percentile import percentile
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ class Service:
         """Load the model and the index, building the index first when there is none (blocking).
 
         `min_confidence` fixes the answer threshold; None lets it follow the index's size, also
-        after a rebuild (`retrieval.abstention.default_min_confidence`).
+        after a rebuild (`retrieval.confidence.default_min_confidence`).
         """
         embedder = embedder or load_embedder(model)
         try:
@@ -186,8 +187,8 @@ class Service:
         ordered = sorted(self._latencies)
         return Stats(articles=manifest.articles, sentences=manifest.sentences, model=manifest.model,
                      built_at=manifest.built_at, build_seconds=manifest.build_seconds, questions=self._questions,
-                     latency_p50=_percentile(ordered, 50), latency_p90=_percentile(ordered, 90),
-                     latency_p99=_percentile(ordered, 99))
+                     latency_p50=_latency(ordered, 50), latency_p90=_latency(ordered, 90),
+                     latency_p99=_latency(ordered, 99))
 
     def close(self) -> None:
         self._queries.shutdown(wait=True, cancel_futures=True)
@@ -238,12 +239,9 @@ def _list_articles(retriever: Retriever) -> Catalogue:
     return Catalogue(articles, min(dates, default=None), max(dates, default=None))
 
 
-def _percentile(ordered: list[float], percent: int) -> float | None:
-    """Nearest-rank percentile of sorted samples."""
-    if not ordered:
-        return None
-    rank = max(1, -(-len(ordered) * percent // 100))
-    return ordered[rank - 1]
+def _latency(samples: list[float], percent: int) -> float | None:
+    """A latency percentile, None before the first answer."""
+    return percentile(samples, percent) if samples else None
 
 
 def _checked_article(corpus_dir: Path, text: str, name: str | None) -> Article:

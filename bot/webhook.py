@@ -17,8 +17,8 @@ from telegram import Update
 from telegram.ext import Application
 from tornado.httpserver import HTTPServer
 
-from bot.journal import UpdateJournal
-from bot.service import Service
+from newsbot.bot.journal import UpdateJournal
+from newsbot.bot.service import Service
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from corpus.article import Article, Sentence
-from corpus.load import Problem, read_corpus
-from corpus.parse import ArticleFormatError, parse_article
-from corpus.sentences import article_sentences
+from newsbot.corpus.article import Article, Sentence
+from newsbot.corpus.load import Problem, read_corpus
+from newsbot.corpus.parse import ArticleFormatError, parse_article
+from newsbot.corpus.sentences import article_sentences
 
 BUNDLED_CORPUS_DIR = Path(__file__).resolve().parent / "articles"
 

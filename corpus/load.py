@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from corpus.article import Article
-from corpus.parse import ArticleFormatError, article_from_record, parse_article
+from newsbot.corpus.article import Article
+from newsbot.corpus.parse import ArticleFormatError, article_from_record, parse_article
 
 log = logging.getLogger(__name__)
 

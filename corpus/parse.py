@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from corpus.article import Article
+from newsbot.corpus.article import Article
 
 HEADER_KEYS = ("title", "source", "date", "url")
 _HEADER_LINE = re.compile(r"^(?P<key>[A-Za-z]+)\s*:\s*(?P<value>.*?)\s*$")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from corpus.article import PARAGRAPH_SEPARATOR, Article, Sentence
-from corpus.segment import split_sentences
+from newsbot.corpus.article import PARAGRAPH_SEPARATOR, Article, Sentence
+from newsbot.corpus.segment import split_sentences
 
 
 def article_sentences(article: Article) -> list[Sentence]:

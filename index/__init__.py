@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from index.build import BuildReport, Document, ProgressCallback, build_from_documents, build_index
-from index.embedder import DEFAULT_MODEL, Embedder, default_model, load_embedder
-from index.errors import IndexBusy, IndexCorrupt, IndexIncompatible, IndexNotFound, IndexProblem, IndexWriteFailed
+from newsbot.index.build import BuildReport, Document, ProgressCallback, build_from_documents, build_index
+from newsbot.index.embedder import DEFAULT_MODEL, Embedder, default_model, load_embedder
+from newsbot.index.errors import IndexBusy, IndexCorrupt, IndexIncompatible, IndexNotFound, IndexProblem, IndexWriteFailed
 
 DEFAULT_INDEX_DIR = Path(__file__).resolve().parent / "data"
 

@@ -22,14 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from corpus import Article, Problem, Sentence, article_sentences, read_corpus
-from corpus.segment import SEGMENTER_VERSION
-from corpus.terms import sentence_terms
-from index.cache import EmbeddingCache
-from index.embedder import Embedder
-from index.errors import IndexProblem
-from index.lexicon import save_document_frequencies
-from index.manifest import (
+from newsbot.corpus import Article, Problem, Sentence, article_sentences, read_corpus
+from newsbot.corpus.segment import SEGMENTER_VERSION
+from newsbot.corpus.terms import sentence_terms
+from newsbot.index.cache import EmbeddingCache
+from newsbot.index.embedder import Embedder
+from newsbot.index.errors import IndexProblem
+from newsbot.index.lexicon import save_document_frequencies
+from newsbot.index.manifest import (
     METADATA_FILE,
     PARAGRAPH_INDEX_FILE,
     PARAGRAPH_VECTORS_FILE,
@@ -37,9 +37,9 @@ from index.manifest import (
     Manifest,
     read_manifest,
 )
-from index.metadata import MetadataWriter
-from index.rowfile import RowFile
-from index.store import (
+from newsbot.index.metadata import MetadataWriter
+from newsbot.index.rowfile import RowFile
+from newsbot.index.store import (
     CACHE_DIR,
     current_version,
     new_staging_dir,
@@ -47,7 +47,7 @@ from index.store import (
     remove_stale,
     writer_lock,
 )
-from index.vectors import (
+from newsbot.index.vectors import (
     EXACT_UP_TO,
     METRIC,
     build_vectors,

@@ -21,11 +21,11 @@ from typing import Protocol
 
 import numpy as np
 
-from index.errors import ModelUnavailable
-from index.hashing_embedder import HASHING_MODEL, HashingEmbedder
-from index.onnx_embedder import OnnxEmbedder
-from index.onnx_export import cached_export_dir, export_onnx
-from index.torch_embedder import SentenceTransformerEmbedder
+from newsbot.index.errors import ModelUnavailable
+from newsbot.index.hashing_embedder import HASHING_MODEL, HashingEmbedder
+from newsbot.index.onnx_embedder import OnnxEmbedder
+from newsbot.index.onnx_export import cached_export_dir, export_onnx
+from newsbot.index.torch_embedder import SentenceTransformerEmbedder
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 BACKENDS = ("torch", "onnx", "onnx-int8")  # torch: the sentence-transformers reference; onnx*: its ONNX export

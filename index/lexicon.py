@@ -7,8 +7,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from index.errors import IndexCorrupt
-from index.manifest import TERMS_FILE
+from newsbot.index.errors import IndexCorrupt
+from newsbot.index.manifest import TERMS_FILE
 
 
 def save_document_frequencies(folder: Path, documents: int, frequencies: Counter[str]) -> None:

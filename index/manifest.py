@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from index.errors import IndexCorrupt, IndexIncompatible
+from newsbot.index.errors import IndexCorrupt, IndexIncompatible
 
 FORMAT_NAME = "newsbot-index"
 FORMAT_VERSION = 6  # 2: paragraph vectors and term frequencies; 3: terms per sentence; 4: terms per paragraph;

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from corpus.article import Article, Sentence
-from index.errors import IndexCorrupt
+from newsbot.corpus.article import Article, Sentence
+from newsbot.index.errors import IndexCorrupt
 
 _SCHEMA = """
 CREATE TABLE articles (

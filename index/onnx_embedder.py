@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from index.encoding import encode_each, unit
+from newsbot.index.encoding import encode_each, unit
 
 if TYPE_CHECKING:
     import onnxruntime

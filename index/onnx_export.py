@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from index.errors import ModelUnavailable
+from newsbot.index.errors import ModelUnavailable
 
 FP32_FILE = "model.onnx"
 INT8_FILE = "model-int8.onnx"

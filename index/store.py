@@ -37,9 +37,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from index.errors import IndexBusy, IndexCorrupt, IndexNotFound, IndexProblem
-from index.manifest import READER_FILES
-from index.write_failures import writes_reported
+from newsbot.index.errors import IndexBusy, IndexCorrupt, IndexNotFound, IndexProblem
+from newsbot.index.manifest import READER_FILES
+from newsbot.index.write_failures import writes_reported
 
 CURRENT_FILE = "CURRENT"
 VERSIONS_DIR = "versions"

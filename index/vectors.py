@@ -19,9 +19,9 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from index.errors import IndexCorrupt
-from index.manifest import PARAGRAPH_VECTORS_FILE, SENTENCE_PARAGRAPHS_FILE
-from index.rowfile import RowFile
+from newsbot.index.errors import IndexCorrupt
+from newsbot.index.manifest import PARAGRAPH_VECTORS_FILE, SENTENCE_PARAGRAPHS_FILE
+from newsbot.index.rowfile import RowFile
 
 METRIC = "inner_product"  # on unit vectors, i.e. cosine similarity
 EXACT = "Flat"

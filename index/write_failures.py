@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from index.errors import IndexWriteFailed
+from newsbot.index.errors import IndexWriteFailed
 
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 _DISK_FULL_WORDS = ("no space left", "disk is full", "disk quota")  # the OS's and FAISS's words, SQLite's

@@ -10,21 +10,20 @@ from pathlib import Path
 
 import numpy as np
 
-from corpus.terms import terms
-from index import default_index_dir
-from index.embedder import Embedder, canonical_model_name, default_model, load_embedder
-from index.errors import IndexIncompatible
-from index.lexicon import load_document_frequencies
-from index.manifest import METADATA_FILE, PARAGRAPH_INDEX_FILE, VECTORS_FILE, Manifest, read_manifest
-from index.metadata import ArticleInfo, MetadataReader, StoredSentence
-from index.store import current_version
-from index.vectors import load_paragraphs, load_vectors
-from retrieval.abstention import confidence, default_min_confidence
-from retrieval.lexical import coverage, term_weights
-from retrieval.ranking import Candidates, dense_candidates
-from retrieval.rerank import ANSWER_TYPE_DEPTH, FEATURES, scores
-from retrieval.span import AnswerSpan, find_answer_span, offers_answer
+from newsbot.index import default_index_dir
+from newsbot.index.embedder import Embedder, canonical_model_name, default_model, load_embedder
+from newsbot.index.errors import IndexIncompatible
+from newsbot.index.manifest import Manifest
+from newsbot.index.metadata import ArticleInfo, StoredSentence
+from newsbot.index.version import IndexVersion, open_version
+from newsbot.retrieval.candidates import Candidates, dense_candidates
+from newsbot.retrieval.confidence import confidence, default_min_confidence
+from newsbot.retrieval.features import feature_matrix, scores
+from newsbot.retrieval.span import AnswerSpan, find_answer_span
 
+# Keeps every real question whole (SQuAD dev's longest has 197 characters) and bounds what a pasted text costs;
+# the model would see little more of it: it reads 256 word pieces, about 1,200 characters of English (the
+# median over SQuAD dev's paragraphs that long; 800 at the least).
 MAX_QUESTION_CHARS = 1000
 NOT_FOUND = "I found nothing in my articles that answers that."
 EMPTY_QUESTION = "Please ask a question in words, for example: How many people have died?"
@@ -32,7 +31,7 @@ EMPTY_QUESTION = "Please ask a question in words, for example: How many people h
 
 @dataclass(frozen=True)
 class Hit:
-    """One answer sentence, its score for the question (`retrieval.rerank`), and the article to cite.
+    """One answer sentence, its score for the question (`retrieval.features`), and the article to cite.
 
     `answer` marks the part of the sentence that answers the question: set on an answer's top hit
     when found with confidence (`retrieval.span`), else None.
@@ -69,7 +68,7 @@ class Answer:
     found: bool
     hits: tuple[Hit, ...]
     message: str | None = None
-    confidence: float | None = None  # `retrieval.abstention.confidence` of the best sentence
+    confidence: float | None = None  # `retrieval.confidence.confidence` of the best sentence
 
     def to_dict(self) -> dict[str, object]:
         return {"question": self.question, "found": self.found, "message": self.message,
@@ -78,24 +77,26 @@ class Answer:
 
 
 class Retriever:
-    """Search one index version. Thread-safe; open once per process and share."""
+    """Answer questions from one opened index version. Thread-safe; open once per process and share.
 
-    def __init__(self, version_dir: Path, manifest: Manifest, embedder: Embedder, *,
-                 min_confidence: float | None = None) -> None:
-        self.version_dir = version_dir
-        self.manifest = manifest
+    A question's path, one module per step: its candidate sentences (`retrieval.candidates`), their
+    features and score (`retrieval.features`), the best one's confidence (`retrieval.confidence`) and
+    the words that answer it (`retrieval.span`).
+    """
+
+    def __init__(self, version: IndexVersion, embedder: Embedder, *, min_confidence: float | None = None) -> None:
+        wanted = canonical_model_name(embedder.name)
+        if version.manifest.model != wanted:
+            raise IndexIncompatible(
+                f"the index at {version.folder.parent.parent} was built with the model {version.manifest.model}, "
+                f"but {wanted} is configured; run `newsbot index` to rebuild it with {wanted}, "
+                f"or set NEWSBOT_MODEL={version.manifest.model}")
+        self._version = version
+        self._embedder = embedder
         self.min_confidence_override = min_confidence
         # the threshold an answer's confidence must clear: the one given, else the default for this index's size
-        self.min_confidence = default_min_confidence(manifest.sentences) if min_confidence is None else min_confidence
-        self._embedder = embedder
-        self._vectors = load_vectors(version_dir / VECTORS_FILE, dimension=manifest.dimension,
-                                     count=manifest.sentences, search=manifest.faiss_search)
-        self._paragraph_index = load_vectors(version_dir / PARAGRAPH_INDEX_FILE, dimension=manifest.dimension,
-                                             count=manifest.paragraphs, search=manifest.paragraph_faiss_search)
-        self._paragraph_vectors, self._sentence_paragraphs = load_paragraphs(
-            version_dir, dimension=manifest.dimension, sentences=manifest.sentences, paragraphs=manifest.paragraphs)
-        self._term_frequencies = load_document_frequencies(version_dir, sentences=manifest.sentences)
-        self._metadata = MetadataReader(version_dir / METADATA_FILE)
+        self.min_confidence = (default_min_confidence(version.manifest.sentences) if min_confidence is None
+                               else min_confidence)
 
     @classmethod
     def open(cls, index_dir: Path | str | None = None, *, model: str | None = None,
@@ -104,27 +105,32 @@ class Retriever:
 
         The model must be the one the index was built with; pass `embedder` to share a loaded
         model between retrievers (e.g. across a reindex). `min_confidence` overrides the default
-        threshold, which follows the index's size (`retrieval.abstention.default_min_confidence`).
+        threshold, which follows the index's size (`retrieval.confidence.default_min_confidence`).
         """
-        version_dir = current_version(Path(index_dir) if index_dir is not None else default_index_dir())
-        manifest = read_manifest(version_dir)
-        if embedder is None:
-            embedder = load_embedder(model if model is not None else default_model())
-        wanted = canonical_model_name(embedder.name)
-        if manifest.model != wanted:
-            raise IndexIncompatible(
-                f"the index at {version_dir.parent.parent} was built with the model {manifest.model}, "
-                f"but {wanted} is configured; run `newsbot index` to rebuild it with {wanted}, "
-                f"or set NEWSBOT_MODEL={manifest.model}")
-        return cls(version_dir, manifest, embedder, min_confidence=min_confidence)
+        version = open_version(Path(index_dir) if index_dir is not None else default_index_dir())
+        try:
+            if embedder is None:
+                embedder = load_embedder(model if model is not None else default_model())
+            return cls(version, embedder, min_confidence=min_confidence)
+        except BaseException:
+            version.close()
+            raise
 
     @property
     def embedder(self) -> Embedder:
         return self._embedder
 
+    @property
+    def manifest(self) -> Manifest:
+        return self._version.manifest
+
+    @property
+    def version_dir(self) -> Path:
+        return self._version.folder
+
     def articles(self) -> list[ArticleInfo]:
         """Every indexed article, newest first."""
-        return self._metadata.articles()
+        return self._version.metadata.articles()
 
     def search(self, question: str, k: int = 5) -> list[Hit]:
         """The k sentences most similar to the question, best first (empty for an empty question)."""
@@ -141,36 +147,25 @@ class Retriever:
             return results
         for i, candidates in zip(asked, self.candidates([cleaned[i] for i in asked])):
             ids, ranked = self.rank(cleaned[i], candidates)
-            stored = self._metadata.sentences([int(s) for s in ids[:k]])
+            stored = self._version.metadata.sentences([int(s) for s in ids[:k]])
             results[i] = [_hit(sentence, float(score)) for sentence, score in zip(stored, ranked)]
         return results
 
     def candidates(self, questions: Sequence[str]) -> list[Candidates]:
         """Each (cleaned, non-empty) question's candidate sentences by their embeddings: one model call."""
-        queries = self._embedder.encode(list(questions))
-        return dense_candidates(queries, self._vectors, self._paragraph_index, self._paragraph_vectors,
-                                self._sentence_paragraphs)
+        version = self._version
+        return dense_candidates(self._embedder.encode(list(questions)), version.sentences, version.paragraphs,
+                                version.paragraph_vectors, version.sentence_paragraphs)
 
     def rank(self, question: str, candidates: Candidates) -> tuple[np.ndarray, np.ndarray]:
-        """The candidates' ids and scores, best first (`retrieval.rerank`)."""
+        """The candidates' ids and scores, best first."""
         ranked = scores(self.features(question, candidates))
         order = np.argsort(-ranked, kind="stable")
         return candidates.ids[order], ranked[order]
 
     def features(self, question: str, candidates: Candidates) -> np.ndarray:
-        """The candidates x `FEATURES` matrix of evidence; answer types only for the best few."""
-        weights = term_weights(terms(question), self._term_frequencies, self.manifest.sentences)
-        rows = np.unique(candidates.paragraphs)
-        paragraph_coverage = dict(zip(rows.tolist(), coverage(weights, self._metadata.paragraph_terms(rows))))
-        features = np.zeros((len(candidates.ids), len(FEATURES)), dtype=np.float32)
-        features[:, FEATURES.index("sentence")] = candidates.sentence_scores
-        features[:, FEATURES.index("paragraph")] = candidates.paragraph_scores
-        features[:, FEATURES.index("paragraph_terms")] = [paragraph_coverage[p] for p in candidates.paragraphs.tolist()]
-        features[:, FEATURES.index("sentence_terms")] = coverage(weights, self._metadata.terms(candidates.ids))
-        best = np.argsort(-scores(features), kind="stable")[:ANSWER_TYPE_DEPTH]
-        texts = self._metadata.texts(candidates.ids[best])
-        features[best, FEATURES.index("answer_type")] = [offers_answer(question, text) for text in texts]
-        return features
+        """The candidates x `retrieval.features.FEATURES` matrix of evidence."""
+        return feature_matrix(question, candidates, self._version)
 
     def answer(self, question: str, k: int = 3) -> Answer:
         """The best sentences that clear the confidence threshold, or an explicit not-found."""
@@ -183,8 +178,8 @@ class Retriever:
         return [_answer(question, hits, limit, self.min_confidence) for question, limit, hits in zip(questions, ks, found)]
 
     def close(self) -> None:
-        """Release the metadata database; searches must have finished."""
-        self._metadata.close()
+        """Release the index version; searches must have finished."""
+        self._version.close()
 
 
 def clean_question(question: object) -> str:

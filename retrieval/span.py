@@ -53,8 +53,10 @@ _NAME = re.compile(rf"{_NAME_WORD}(?:\s+(?:(?:of|de|del|da|di|van|von|der|den|la
 _ADJECTIVE = re.compile(r"[A-Z]\w+(?:ish|ese|ian|ean|ic|ac)")
 _PLACE_BEFORE = re.compile(r"\b(?:in|at|from|near|to|into|across|throughout|outside|inside|between|"
                            r"within|towards?|through)\s+(?:the\s+)?$", re.IGNORECASE)
+# The span's own word rules, looser than the index's (`corpus.terms`): five-letter prefixes, so "countries"
+# meets "country" and "elected" "election". The rules and MARGIN were tuned with these; corpus.terms' stop
+# words, stemmer or tokeniser here would move 14-86 of SQuAD dev's 10,566 spans (measured one at a time).
 _WORD = re.compile(r"\w+")
-
 _STOPWORDS = frozenset(
     "a an the of in on at to for from by with and or but is are was were be been being has have had do does did "
     "what which who whom whose when where why how many much that this these those it its his her their they he "

@@ -3,7 +3,7 @@
 One question's work is small, and on a small machine threads spread over the cores only contend with
 each other and with the model's: FAISS's OpenMP threads with the model's (measured: 13 ms per search in
 a process with torch, 1 ms alone), numpy's BLAS threads with the model's and FAISS's (measured on 2 busy
-cores: a 2,067 x 384 product of retrieval/ranking.py took 2.9 ms, 0.26 ms on one). The `newsbot`
+cores: a 2,067 x 384 product of retrieval/candidates.py took 2.9 ms, 0.26 ms on one). The `newsbot`
 command, and with it the Telegram bot, calls `answer_on_one_thread` before anything else, and so do the
 benchmarks; importing `retrieval`, `index` or `corpus` changes nothing in a program, which may call it
 too.

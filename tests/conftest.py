@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from corpus import BUNDLED_CORPUS_DIR
-from index import build_index
-from index.embedder import DEFAULT_MODEL, local_model_dir
-from index.hashing_embedder import HashingEmbedder
-from index.onnx_embedder import OnnxEmbedder
-from index.onnx_export import FP32_FILE, INT8_FILE, cached_export_dir, export_onnx
-from index.torch_embedder import SentenceTransformerEmbedder
-from retrieval import Retriever
+from newsbot.corpus import BUNDLED_CORPUS_DIR
+from newsbot.index import build_index
+from newsbot.index.embedder import DEFAULT_MODEL, local_model_dir
+from newsbot.index.hashing_embedder import HashingEmbedder
+from newsbot.index.onnx_embedder import OnnxEmbedder
+from newsbot.index.onnx_export import FP32_FILE, INT8_FILE, cached_export_dir, export_onnx
+from newsbot.index.torch_embedder import SentenceTransformerEmbedder
+from newsbot.retrieval import Retriever
 
 pytest_plugins = ("tests.reliability",)
 

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from index.hashing_embedder import HashingEmbedder
+from newsbot.index.hashing_embedder import HashingEmbedder
 
 
 class CountingEmbedder(HashingEmbedder):

@@ -38,11 +38,11 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.cli import main as newsbot
-from index import build_index
-from index.hashing_embedder import HashingEmbedder
-from index.store import CURRENT_FILE, STAGING_PREFIX, VERSIONS_DIR
-from retrieval import Retriever
+from newsbot.bot.cli import main as newsbot
+from newsbot.index import build_index
+from newsbot.index.hashing_embedder import HashingEmbedder
+from newsbot.index.store import CURRENT_FILE, STAGING_PREFIX, VERSIONS_DIR
+from newsbot.retrieval import Retriever
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 _CHANGES = {"os.rename", "os.remove", "os.rmdir", "os.mkdir", "shutil.rmtree", "os.truncate", "sqlite3.connect"}

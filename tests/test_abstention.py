@@ -3,15 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from retrieval.abstention import (
-    THRESHOLD_FLOOR,
-    THRESHOLD_PER_LOG_SENTENCE,
-    abstention_curve,
-    abstention_report,
-    confidence,
-    default_min_confidence,
-    operating_threshold,
-)
+from newsbot.retrieval.confidence import THRESHOLD_FLOOR, THRESHOLD_PER_LOG_SENTENCE, confidence, default_min_confidence
+from newsbot.retrieval.evaluation.abstention import abstention_curve, abstention_report, operating_threshold
 
 
 def test_the_operating_threshold_refuses_at_least_ninety_percent() -> None:

@@ -21,13 +21,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import corpus.load
-import corpus.parse
-from corpus import Problem, read_corpus
-from corpus.load import MAX_ARTICLE_BYTES, quoted
-from index import build_index
-from index.hashing_embedder import HashingEmbedder
-from retrieval import Retriever
+import newsbot.corpus.load
+import newsbot.corpus.parse
+from newsbot.corpus import Problem, read_corpus
+from newsbot.corpus.load import MAX_ARTICLE_BYTES, quoted
+from newsbot.index import build_index
+from newsbot.index.hashing_embedder import HashingEmbedder
+from newsbot.retrieval import Retriever
 from tests.fake_bot_api import visible_text
 from tests.reliability import Record
 from tests.test_bot_handlers import ADMIN, _harness
@@ -103,7 +103,7 @@ async def test_the_items_that_stopped_whole_builds_are_skipped_by_name_in_the_cl
     folder.mkdir()
     indexed, skipped = _write_hostile_corpus(folder)
     try:
-        done = subprocess.run([sys.executable, "-m", "bot", "index", "--model", "hashing", "--corpus-dir",
+        done = subprocess.run([sys.executable, "-m", "newsbot.bot", "index", "--model", "hashing", "--corpus-dir",
                                str(folder), "--index-dir", str(tmp_path / "index")],
                               cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, timeout=300)
         err = done.stderr.decode()
@@ -294,9 +294,9 @@ _trees: list[tuple[int, int, int]] = []  # per example: items, good articles ind
 @given(entries=_entries())
 def test_any_corpus_folder_builds_indexes_every_good_article_and_names_every_skipped_item(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entries: list[Entry]) -> None:
-    monkeypatch.setattr(corpus.load, "MAX_ARTICLE_BYTES", PATCHED_BYTES)
-    monkeypatch.setattr(corpus.parse, "MAX_LINES", PATCHED_LINES)
-    monkeypatch.setattr(corpus.parse, "MAX_SENTENCE_MARKS", PATCHED_LINES)
+    monkeypatch.setattr(newsbot.corpus.load, "MAX_ARTICLE_BYTES", PATCHED_BYTES)
+    monkeypatch.setattr(newsbot.corpus.parse, "MAX_LINES", PATCHED_LINES)
+    monkeypatch.setattr(newsbot.corpus.parse, "MAX_SENTENCE_MARKS", PATCHED_LINES)
     work = Path(tempfile.mkdtemp(dir=tmp_path))
     corpus_dir, outside, index_dir = work / "corpus", work / "outside", work / "index"
     for folder in (corpus_dir, outside):

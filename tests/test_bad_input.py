@@ -23,15 +23,15 @@ from hypothesis import strategies as st
 from telegram import Bot, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.app import ADMIN_ONLY, SORRY
-from bot.cli import main
-from bot.journal import UpdateJournal
-from bot.ratelimit import MAX_WAITING, TooManyWaiting
-from bot.render import render, text_blocks
-from corpus import BUNDLED_CORPUS_DIR, Article, Problem, read_corpus
-from index import build_index
-from index.hashing_embedder import HashingEmbedder
-from retrieval import Answer, Retriever
+from newsbot.bot.app import ADMIN_ONLY, SORRY
+from newsbot.bot.cli import main
+from newsbot.bot.journal import UpdateJournal
+from newsbot.bot.ratelimit import MAX_WAITING, TooManyWaiting
+from newsbot.bot.render import render, text_blocks
+from newsbot.corpus import BUNDLED_CORPUS_DIR, Article, Problem, read_corpus
+from newsbot.index import build_index
+from newsbot.index.hashing_embedder import HashingEmbedder
+from newsbot.retrieval import Answer, Retriever
 from tests.fake_bot_api import BOT_USERNAME, MAX_TEXT_UTF16, TOKEN, utf16_len, visible_text
 from tests.reliability import Record
 from tests.test_bot_handlers import ADMIN, USER, Harness, _harness

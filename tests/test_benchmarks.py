@@ -12,8 +12,9 @@ import pytest
 from benchmarks import quality
 from benchmarks.bot_throughput import Level, median_level
 from benchmarks.report import MarkerError, markers, write_block
-from benchmarks.stats import machine, percentile
+from benchmarks.stats import machine
 from benchmarks.suite import MEASUREMENTS, Report, parse_options, write_docs
+from newsbot.retrieval.evaluation.percentile import percentile
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -51,7 +52,7 @@ def test_a_level_reports_medians_and_any_round_that_lost_an_answer() -> None:
 
 def test_the_threshold_benchmark_embeds_each_question_once_across_its_indexes() -> None:
     from benchmarks.research.abstention_sizes import RememberingEmbedder
-    from index.hashing_embedder import HashingEmbedder
+    from newsbot.index.hashing_embedder import HashingEmbedder
     from tests.embedders import CountingEmbedder
 
     inner = CountingEmbedder()
@@ -112,7 +113,7 @@ def test_the_suite_writes_only_the_blocks_whose_measurements_ran(tmp_path: Path)
 
 
 def test_the_quality_benchmark_writes_what_newsbot_eval_measures(tmp_path: Path) -> None:
-    from index.hashing_embedder import HashingEmbedder
+    from newsbot.index.hashing_embedder import HashingEmbedder
     from tests.test_evaluate import RECORD
 
     dataset = tmp_path / "tiny.jsonl"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import DEFAULT_API_BASE_URL, ConfigError, load_settings, parse_settings
+from newsbot.bot.config import DEFAULT_API_BASE_URL, ConfigError, load_settings, parse_settings
 from tests.fake_bot_api import TOKEN
 
 EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
@@ -74,7 +74,7 @@ def test_env_example_documents_every_key_the_bot_reads() -> None:
 
 def test_serve_without_a_token_exits_with_a_clear_message(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "NEWSBOT_"))}
-    done = subprocess.run([sys.executable, "-m", "bot", "serve", "--env-file", str(tmp_path / "none.env")],
+    done = subprocess.run([sys.executable, "-m", "newsbot.bot", "serve", "--env-file", str(tmp_path / "none.env")],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "TELEGRAM_BOT_TOKEN is not set" in done.stderr and "Traceback" not in done.stderr

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from corpus import BUNDLED_CORPUS_DIR
+from newsbot.corpus import BUNDLED_CORPUS_DIR
 from tests.conftest import SEED_QUESTION
 from tests.fake_bot_api import FakeBotAPIServer, start_bot, visible_text
 

@@ -14,14 +14,14 @@ import pytest
 from telegram import Update
 from telegram.ext import Application
 
-import bot.app as bot_app
-from bot.app import ADMIN_ONLY, HOW_TO_ADD, ONLY_TEXT, SORRY, build_application, progress_text
-from bot.config import parse_settings
-from bot.journal import UpdateJournal
-from bot.retry import RetryingLimiter
-from bot.service import Service
-from index.build import EMBEDDING, INDEXING, READING
-from index.hashing_embedder import HashingEmbedder
+import newsbot.bot.app as bot_app
+from newsbot.bot.app import ADMIN_ONLY, HOW_TO_ADD, ONLY_TEXT, SORRY, build_application, progress_text
+from newsbot.bot.config import parse_settings
+from newsbot.bot.journal import UpdateJournal
+from newsbot.bot.retry import RetryingLimiter
+from newsbot.bot.service import Service
+from newsbot.index.build import EMBEDDING, INDEXING, READING
+from newsbot.index.hashing_embedder import HashingEmbedder
 from tests.fake_bot_api import BOT_USERNAME, TOKEN, Call, FakeRequest, FakeTelegram, visible_text
 
 ADMIN = 1
@@ -124,11 +124,11 @@ async def test_a_question_is_answered_with_cited_escaped_html(bot: Harness) -> N
 
 
 async def test_typing_is_shown_only_while_an_answer_is_slow(bot: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("bot.replies.TYPING_AFTER", 60.0)
+    monkeypatch.setattr("newsbot.bot.replies.TYPING_AFTER", 60.0)
     await bot.say("How many zebras escaped from the zoo?")
     assert not bot.telegram.sent(USER, "sendChatAction")  # answered well within the delay: no indicator
 
-    monkeypatch.setattr("bot.replies.TYPING_AFTER", 0.05)
+    monkeypatch.setattr("newsbot.bot.replies.TYPING_AFTER", 0.05)
     quick = bot.service.answer
 
     async def slow(question: str, k: int) -> object:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-import bot.journal
-from bot.journal import UpdateJournal
+import newsbot.bot.journal
+from newsbot.bot.journal import UpdateJournal
 
 
 def _update(update_id: int) -> dict[str, object]:
@@ -43,8 +43,8 @@ def test_a_line_torn_by_a_kill_is_skipped(tmp_path: Path) -> None:
 
 
 def test_the_journal_is_rewritten_small_as_it_grows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bot.journal, "REWRITE_EVERY", 50)
-    monkeypatch.setattr(bot.journal, "REMEMBERED_DONE", 20)
+    monkeypatch.setattr(newsbot.bot.journal, "REWRITE_EVERY", 50)
+    monkeypatch.setattr(newsbot.bot.journal, "REMEMBERED_DONE", 20)
     path = tmp_path / "journal.jsonl"
     journal = UpdateJournal(path)
     for update_id in range(1, 1001):

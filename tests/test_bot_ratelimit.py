@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.ratelimit import MAX_WAITING, RateLimited, RateLimiter, TooManyWaiting, Turns
+from newsbot.bot.ratelimit import MAX_WAITING, RateLimited, RateLimiter, TooManyWaiting, Turns
 
 
 class Clock:

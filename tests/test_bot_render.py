@@ -7,10 +7,10 @@ from datetime import date
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.render import Span, answer_blocks, render, utf16_len
-from index.metadata import ArticleInfo
-from retrieval import Answer, Hit
-from retrieval.span import AnswerSpan
+from newsbot.bot.render import Span, answer_blocks, render, utf16_len
+from newsbot.index.metadata import ArticleInfo
+from newsbot.retrieval import Answer, Hit
+from newsbot.retrieval.span import AnswerSpan
 from tests.fake_bot_api import visible_text
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.service import BuildRunning, Progress, Service
-from index.hashing_embedder import HashingEmbedder
-from retrieval.abstention import THRESHOLD_FLOOR, default_min_confidence
+from newsbot.bot.service import BuildRunning, Progress, Service
+from newsbot.index.hashing_embedder import HashingEmbedder
+from newsbot.retrieval.confidence import THRESHOLD_FLOOR, default_min_confidence
 from tests.conftest import add_filler_articles
 
 

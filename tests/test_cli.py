@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
-from bot.console import chat, render_answer
-from index.metadata import ArticleInfo
-from retrieval import Answer, Hit
-from retrieval.span import AnswerSpan
+from newsbot.bot.cli import main
+from newsbot.bot.console import chat, render_answer
+from newsbot.index.metadata import ArticleInfo
+from newsbot.retrieval import Answer, Hit
+from newsbot.retrieval.span import AnswerSpan
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -144,14 +144,14 @@ def test_render_answer_leads_with_the_answering_words_when_found() -> None:
 def test_the_console_script_runs_as_a_module(corpus_dir: Path, tmp_path: Path) -> None:
     env = {**os.environ, "NEWSBOT_MODEL": "hashing", "NEWSBOT_CORPUS_DIR": str(corpus_dir),
            "NEWSBOT_INDEX_DIR": str(tmp_path / "idx")}
-    done = subprocess.run([sys.executable, "-m", "bot", "ask", "--json", "Russia and China vetoed"],
+    done = subprocess.run([sys.executable, "-m", "newsbot.bot", "ask", "--json", "Russia and China vetoed"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["hits"][0]["text"].startswith("Russia and China vetoed")
 
 
 def test_common_options_work_before_or_after_the_command(dirs: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    from bot.cli import _parser
+    from newsbot.bot.cli import _parser
 
     assert _parser().parse_args(["-v", "ask", "q"]).verbose is True
     assert _parser().parse_args(["ask", "-v", "q"]).verbose is True

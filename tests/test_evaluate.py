@@ -1,6 +1,7 @@
-from index.hashing_embedder import HashingEmbedder
-from retrieval.abstention import default_min_confidence
-from retrieval.evaluate import Query, abstention_split, low_overlap, reqa_metrics, reqa_task
+from newsbot.index.hashing_embedder import HashingEmbedder
+from newsbot.retrieval.confidence import default_min_confidence
+from newsbot.retrieval.evaluation.abstention import abstention_split
+from newsbot.retrieval.evaluation.reqa import Query, low_overlap, reqa_metrics, reqa_task
 
 RECORD = {
     "id": "t-00", "title": "Tiny",

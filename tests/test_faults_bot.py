@@ -18,14 +18,14 @@ from pathlib import Path
 import pytest
 from telegram import Update
 
-import index.build
+import newsbot.index.build
 
-from bot.app import SORRY
-from bot.cli import main
-from bot.journal import UpdateJournal, journal_path
-from bot.retry import RetryingLimiter
-from index.hashing_embedder import HashingEmbedder
-from index.store import writer_lock
+from newsbot.bot.app import SORRY
+from newsbot.bot.cli import main
+from newsbot.bot.journal import UpdateJournal, journal_path
+from newsbot.bot.retry import RetryingLimiter
+from newsbot.index.hashing_embedder import HashingEmbedder
+from newsbot.index.store import writer_lock
 from tests.fake_bot_api import TOKEN, FakeBotAPIServer, FakeTelegram, start_bot, visible_text
 from tests.reliability import Record
 from tests.test_bot_handlers import ADMIN, USER, Harness, _harness
@@ -406,7 +406,7 @@ async def test_a_full_disk_during_reindex_is_reported_to_the_admin(bot: Harness,
     def full(index_dir: Path) -> Path:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(index_dir))
 
-    monkeypatch.setattr(index.build, "new_staging_dir", full)
+    monkeypatch.setattr(newsbot.index.build, "new_staging_dir", full)
     await bot.say("/reindex force", chat_id=ADMIN)
     shown = visible_text(bot.telegram.sent(ADMIN, "editMessageText")[-1].text)
     assert "is full" in shown and "free some space" in shown and "previous index" in shown
@@ -419,7 +419,7 @@ async def test_a_full_disk_during_reindex_is_reported_to_the_admin(bot: Harness,
 
 async def test_timeouts_are_retried_and_answered_once(bot: Harness, reliability: Record,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("bot.replies.TYPING_AFTER", 0.0)  # "typing…" at once, so its fault is served
+    monkeypatch.setattr("newsbot.bot.replies.TYPING_AFTER", 0.0)  # "typing…" at once, so its fault is served
     bot.telegram.fail_next("sendMessage", "timeout", times=2)
     bot.telegram.fail_next("sendChatAction", "timeout")
     replies = await bot.say("zebras?")

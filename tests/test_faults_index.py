@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.cli import main
-from index import IndexBusy, IndexCorrupt, IndexIncompatible, IndexNotFound, IndexProblem, build_index
-from index.hashing_embedder import HashingEmbedder
-from index.manifest import MANIFEST_FILE, READER_FILES
-from index.store import (
+from newsbot.bot.cli import main
+from newsbot.index import IndexBusy, IndexCorrupt, IndexIncompatible, IndexNotFound, IndexProblem, build_index
+from newsbot.index.hashing_embedder import HashingEmbedder
+from newsbot.index.manifest import MANIFEST_FILE, READER_FILES
+from newsbot.index.store import (
     CHECKSUMS_FILE,
     CURRENT_FILE,
     LOCK_FILE,
@@ -34,7 +34,7 @@ from index.store import (
     current_version,
     write_checksums,
 )
-from retrieval import Retriever
+from newsbot.retrieval import Retriever
 from tests.conftest import add_filler_articles
 from tests.reliability import Record
 
@@ -125,7 +125,7 @@ def _newsbot(*args: str, timeout: float = 60,
         resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
 
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "bot", *args, "--model", "hashing"], cwd=ROOT, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "newsbot.bot", *args, "--model", "hashing"], cwd=ROOT, capture_output=True,
                           text=True, timeout=timeout, env={**os.environ, "PYTHONPATH": str(ROOT)},
                           preexec_fn=limit if file_size_limit is not None else None)
     return done, time.monotonic() - started

@@ -10,7 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from corpus import BUNDLED_CORPUS_DIR
+from newsbot.corpus import BUNDLED_CORPUS_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 # More threads than one by default whatever the machine, so that a limit to one is seen.
@@ -45,14 +45,15 @@ def test_importing_every_module_of_retrieval_index_and_corpus_changes_nothing_gl
         before = state()
         modules = []
         for package in ("retrieval", "index", "corpus"):
-            modules += [package] + [f"{package}.{m.name}" for m in pkgutil.iter_modules([package])]
+            modules += [f"newsbot.{package}"] + [m.name for m in pkgutil.walk_packages([package], prefix=f"newsbot.{package}.")]
         for name in modules:
             importlib.import_module(name)
         print(json.dumps({"before": before, "after": state(), "modules": modules}))
     """)
     before, after = states["before"], states["after"]
-    assert {"retrieval.ranking", "retrieval.threads", "index.vectors", "index.embedder", "index.onnx_export",
-            "index.onnx_embedder", "index.torch_embedder"} <= set(states["modules"])
+    assert {f"newsbot.{name}" for name in (
+        "retrieval.candidates", "retrieval.evaluation.evaluate", "retrieval.threads", "index.vectors", "index.embedder",
+        "index.onnx_export", "index.onnx_embedder", "index.torch_embedder")} <= set(states["modules"])
     assert any(name.startswith("blas ") for name in before["threads"]) and before["faiss_threads"] == 3
     assert after["environ"] == before["environ"]
     assert after["root_level"] == before["root_level"] and after["root_handlers"] == before["root_handlers"]
@@ -64,7 +65,7 @@ def test_importing_every_module_of_retrieval_index_and_corpus_changes_nothing_gl
 def test_the_newsbot_command_puts_questions_on_one_thread_where_it_starts(tmp_path: Path) -> None:
     """The settings the speed figures were measured with, made by the command as its process starts."""
     states = _run(f"""
-        from bot.cli import main
+        from newsbot.bot.cli import main
         before = state()
         assert main(["ask", "How many people have died?", "--corpus-dir", {str(BUNDLED_CORPUS_DIR)!r},
                      "--index-dir", {str(tmp_path / "index")!r}]) == 0
@@ -81,7 +82,7 @@ def test_quantising_leaves_the_root_logger_as_it_was() -> None:
     """onnxruntime's quantiser warns through `logging.warning`, which also gives a root logger without
     handlers one of its own, for good: the int8 export must not leave it in the user's program."""
     states = _run("""
-        from index.onnx_export import _root_logger_silenced
+        from newsbot.index.onnx_export import _root_logger_silenced
         before = state()
         with _root_logger_silenced():
             logging.warning("Please consider to run pre-processing before quantization.")
@@ -89,3 +90,15 @@ def test_quantising_leaves_the_root_logger_as_it_was() -> None:
     """)
     before, after = states["before"], states["after"]
     assert after["root_handlers"] == before["root_handlers"] == 0 and after["root_level"] == before["root_level"]
+
+
+def test_the_api_imports_from_a_folder_whose_own_folders_share_the_parts_names(tmp_path: Path) -> None:
+    """A user's index folder named `index/` (or folders named bot/, corpus/, retrieval/) in the working
+    directory used to shadow the project's modules: "cannot import name 'default_index_dir' from 'index'"."""
+    for name in ("index", "bot", "corpus", "retrieval"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text("raise ImportError('the user folder was imported')\n")
+    run = subprocess.run([sys.executable, "-c", "from newsbot.retrieval import Retriever; "
+                          "from newsbot.index import default_index_dir; import newsbot.bot.cli; print('ok')"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-2000:]

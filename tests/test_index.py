@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import IndexBusy, IndexCorrupt, IndexIncompatible, IndexNotFound, IndexProblem, build_index
-from index.hashing_embedder import HashingEmbedder
-from index.manifest import FORMAT_VERSION, MANIFEST_FILE, VECTORS_FILE, read_manifest
-from index.metadata import MetadataReader
-from index.store import CURRENT_FILE, VERSIONS_DIR, current_version, write_checksums, writer_lock
-from retrieval import Retriever
+from newsbot.index import IndexBusy, IndexCorrupt, IndexIncompatible, IndexNotFound, IndexProblem, build_index
+from newsbot.index.hashing_embedder import HashingEmbedder
+from newsbot.index.manifest import FORMAT_VERSION, MANIFEST_FILE, VECTORS_FILE, read_manifest
+from newsbot.index.metadata import MetadataReader
+from newsbot.index.store import CURRENT_FILE, VERSIONS_DIR, current_version, write_checksums, writer_lock
+from newsbot.retrieval import Retriever
 
 from embedders import CountingEmbedder
 
@@ -151,11 +151,11 @@ def test_loading_refuses_missing_other_model_unknown_format_and_damage(corpus_di
 KILLABLE_BUILD = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    import index.build
-    from index import build_index
-    from index.hashing_embedder import HashingEmbedder
+    import newsbot.index.build
+    from newsbot.index import build_index
+    from newsbot.index.hashing_embedder import HashingEmbedder
 
-    index.build.SENTENCES_PER_BATCH = 250
+    newsbot.index.build.SENTENCES_PER_BATCH = 250
 
     class SlowEmbedder(HashingEmbedder):
         calls = 0

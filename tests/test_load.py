@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-import corpus.load
-import corpus.parse
-from corpus import Article, Problem, parse_article, read_corpus
-from corpus.load import quoted
+import newsbot.corpus.load
+import newsbot.corpus.parse
+from newsbot.corpus import Article, Problem, parse_article, read_corpus
+from newsbot.corpus.load import quoted
 
 
 def _read(folder: Path) -> tuple[dict[str, Article], dict[str, str]]:
@@ -23,7 +23,7 @@ def _read(folder: Path) -> tuple[dict[str, Article], dict[str, str]]:
 
 def test_bad_files_are_reported_by_name_and_the_rest_is_read(tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(corpus.load, "MAX_ARTICLE_BYTES", 10_000)
+    monkeypatch.setattr(newsbot.corpus.load, "MAX_ARTICLE_BYTES", 10_000)
     (tmp_path / "good.txt").write_text("Good title\n\nA fine body.", encoding="utf-8")
     (tmp_path / "empty.txt").write_text("", encoding="utf-8")
     (tmp_path / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
@@ -96,7 +96,7 @@ def test_names_are_shown_on_one_line_quoted_when_they_hold_what_could_break_it(n
     assert str(Problem(name, "skipped: why")) == f"{shown}: skipped: why"
 
 
-LIMITS = corpus.parse.MAX_LINES, corpus.parse.MAX_SENTENCE_MARKS, corpus.load.MAX_ARTICLE_BYTES
+LIMITS = newsbot.corpus.parse.MAX_LINES, newsbot.corpus.parse.MAX_SENTENCE_MARKS, newsbot.corpus.load.MAX_ARTICLE_BYTES
 
 
 @pytest.mark.parametrize(("body", "verdict"), [
@@ -125,10 +125,10 @@ def test_an_unexpected_failure_reading_one_file_is_that_files_problem(tmp_path: 
             raise RuntimeError("a bug in the parser")
         return parse_article(article_id, text)
 
-    monkeypatch.setattr(corpus.load, "parse_article", parse)
+    monkeypatch.setattr(newsbot.corpus.load, "parse_article", parse)
     for name in ("before.txt", "cursed.txt", "later.txt"):
         (tmp_path / name).write_text(f"{name}\n\nA body.", encoding="utf-8")
-    with caplog.at_level(logging.INFO, logger="corpus.load"):
+    with caplog.at_level(logging.INFO, logger="newsbot.corpus.load"):
         articles, problems = _read(tmp_path)
     assert set(articles) == {"before.txt", "later.txt"}
     assert problems == {"cursed.txt": problems["cursed.txt"]} and "failed unexpectedly" in problems["cursed.txt"]

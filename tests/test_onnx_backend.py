@@ -12,16 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from corpus import BUNDLED_CORPUS_DIR
-from index import IndexIncompatible, build_index
-from index.embedder import DEFAULT_MODEL, load_embedder, local_model_dir
-from index.errors import ModelUnavailable
-from index.manifest import read_manifest
-from index.onnx_embedder import OnnxEmbedder
-from index.onnx_export import FP32_FILE, INT8_FILE, META_FILE, cached_export_dir, export_onnx
-from index.store import current_version
-from index.torch_embedder import SentenceTransformerEmbedder
-from retrieval import Retriever
+from newsbot.corpus import BUNDLED_CORPUS_DIR
+from newsbot.index import IndexIncompatible, build_index
+from newsbot.index.embedder import DEFAULT_MODEL, load_embedder, local_model_dir
+from newsbot.index.errors import ModelUnavailable
+from newsbot.index.manifest import read_manifest
+from newsbot.index.onnx_embedder import OnnxEmbedder
+from newsbot.index.onnx_export import FP32_FILE, INT8_FILE, META_FILE, cached_export_dir, export_onnx
+from newsbot.index.store import current_version
+from newsbot.index.torch_embedder import SentenceTransformerEmbedder
+from newsbot.retrieval import Retriever
 from tests.conftest import SEED_QUESTION
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,7 +96,7 @@ def test_asking_with_the_onnx_backend_never_imports_torch(onnx_cache: Path, tmp_
     """The cold-start promise: with an existing export, `newsbot ask` loads no torch or transformers."""
     script = textwrap.dedent(f"""
         import sys
-        from bot.cli import main
+        from newsbot.bot.cli import main
         assert main(["ask", {SEED_QUESTION!r}, "--backend", "onnx-int8", "--corpus-dir", {str(BUNDLED_CORPUS_DIR)!r},
                      "--index-dir", {str(tmp_path / "index")!r}]) == 0
         loaded = sorted(m for m in ("torch", "transformers", "sentence_transformers") if m in sys.modules)

@@ -2,8 +2,8 @@ from datetime import date
 
 import pytest
 
-from corpus import BUNDLED_CORPUS_DIR, ArticleFormatError, article_sentences, parse_article
-from corpus.parse import article_from_record, parse_date, split_paragraphs
+from newsbot.corpus import BUNDLED_CORPUS_DIR, ArticleFormatError, article_sentences, parse_article
+from newsbot.corpus.parse import article_from_record, parse_date, split_paragraphs
 
 SEED = BUNDLED_CORPUS_DIR / "ahram-2012-01-25-russia-syria-lavrov.txt"
 

@@ -6,10 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.embedder import DEFAULT_MODEL
-from index.torch_embedder import SentenceTransformerEmbedder
-from retrieval import Retriever
-from retrieval.evaluate import evaluate, load_squad, reqa_task
+from newsbot.index.embedder import DEFAULT_MODEL
+from newsbot.index.torch_embedder import SentenceTransformerEmbedder
+from newsbot.retrieval import Retriever
+from newsbot.retrieval.evaluation.evaluate import evaluate
+from newsbot.retrieval.evaluation.reqa import load_squad, reqa_task
 from tests.conftest import SEED_QUESTION
 
 

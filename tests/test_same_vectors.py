@@ -16,12 +16,12 @@ import faiss
 import numpy as np
 import pytest
 
-from corpus import BUNDLED_CORPUS_DIR
-from index import build_index
-from index.embedder import Embedder
-from index.onnx_embedder import OnnxEmbedder
-from index.store import current_version
-from retrieval import Retriever
+from newsbot.corpus import BUNDLED_CORPUS_DIR
+from newsbot.index import build_index
+from newsbot.index.embedder import Embedder
+from newsbot.index.onnx_embedder import OnnxEmbedder
+from newsbot.index.store import current_version
+from newsbot.retrieval import Retriever
 from tests.conftest import SEED_QUESTION, SQUAD_DEV
 from tests.reliability import Record
 
@@ -74,7 +74,7 @@ def test_a_text_gets_the_same_vector_alone_in_any_batch_and_any_order(backend: s
 def squad_questions() -> list[str]:
     if not SQUAD_DEV.is_file():
         pytest.skip(f"{SQUAD_DEV} is not here (the shared evaluation set is optional)")
-    from retrieval.evaluate import load_squad
+    from newsbot.retrieval.evaluation.reqa import load_squad
 
     questions = [qa["question"] for article in load_squad(SQUAD_DEV, slice(0, 3))
                  for paragraph in article["paragraphs"] for qa in paragraph["qas"]]
@@ -119,10 +119,10 @@ def test_real_questions_alone_and_in_bursts_get_identical_vectors(int8: OnnxEmbe
 KILLED_BUILD = textwrap.dedent("""
     import os, signal, sys
     from pathlib import Path
-    import index.build
-    from index import build_index, load_embedder
+    import newsbot.index.build
+    from newsbot.index import build_index, load_embedder
 
-    index.build.SENTENCES_PER_BATCH = 40  # several embedding calls, so the kill lands between cached batches
+    newsbot.index.build.SENTENCES_PER_BATCH = 40  # several embedding calls, so the kill lands between cached batches
 
     class Dying:
         def __init__(self, inner):

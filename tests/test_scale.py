@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import build_index
-from index.build import EMBEDDING, INDEXING, READING, SENTENCES_PER_BATCH
-from index.hashing_embedder import HashingEmbedder
-from index.manifest import VECTORS_FILE, read_manifest
-from index.rowfile import RowFile
-from index.store import VERSIONS_DIR
-from index.vectors import EXACT, load_vectors, plan_index
-from retrieval import Retriever
+from newsbot.index import build_index
+from newsbot.index.build import EMBEDDING, INDEXING, READING, SENTENCES_PER_BATCH
+from newsbot.index.hashing_embedder import HashingEmbedder
+from newsbot.index.manifest import VECTORS_FILE, read_manifest
+from newsbot.index.rowfile import RowFile
+from newsbot.index.store import VERSIONS_DIR
+from newsbot.index.vectors import EXACT, load_vectors, plan_index
+from newsbot.retrieval import Retriever
 
 from embedders import CountingEmbedder
 
@@ -128,11 +128,11 @@ def test_an_unchanged_corpus_is_rebuilt_when_its_index_type_would_change(bulk_co
 SELF_KILLING_BUILD = textwrap.dedent("""
     import os, signal, sys
     from pathlib import Path
-    import index.build
-    from index import build_index
-    from index.hashing_embedder import HashingEmbedder
+    import newsbot.index.build
+    from newsbot.index import build_index
+    from newsbot.index.hashing_embedder import HashingEmbedder
 
-    index.build.SENTENCES_PER_BATCH = 500
+    newsbot.index.build.SENTENCES_PER_BATCH = 500
 
     class DyingEmbedder(HashingEmbedder):
         calls = 0

@@ -6,16 +6,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corpus import Article, article_sentences, read_corpus
-from corpus.terms import sentence_terms, terms
-from index import build_index
-from index.hashing_embedder import HashingEmbedder
-from index.vectors import new_vector_index, search_vectors
-from retrieval import Retriever, clean_question
-from retrieval.abstention import THRESHOLD_FLOOR, default_min_confidence
-from retrieval.lexical import coverage, term_weights
-from retrieval.rerank import WEIGHTS
-from retrieval.retriever import EMPTY_QUESTION, NOT_FOUND
+from newsbot.corpus import Article, article_sentences, read_corpus
+from newsbot.corpus.terms import sentence_terms, terms
+from newsbot.index import IndexIncompatible, build_index
+from newsbot.index.hashing_embedder import HashingEmbedder
+from newsbot.index.vectors import new_vector_index, search_vectors
+from newsbot.index.version import open_version
+from newsbot.retrieval import Retriever, clean_question
+from newsbot.retrieval.confidence import THRESHOLD_FLOOR, default_min_confidence
+from newsbot.retrieval.features import WEIGHTS, coverage, idf_weights
+from newsbot.retrieval.retriever import EMPTY_QUESTION, NOT_FOUND
 from tests.conftest import add_filler_articles
 
 
@@ -56,7 +56,7 @@ def test_search_scores_sentence_paragraph_and_lexical_evidence_and_cites_the_art
     article = next(a for a in read_corpus(corpus_dir) if isinstance(a, Article))
     sentences = article_sentences(article)
     frequencies = Counter(t for s in sentences for t in sentence_terms(article.title, s.text))
-    weights = term_weights(terms("Russia and China vetoed a previous European attempt"), frequencies, len(sentences))
+    weights = idf_weights(terms("Russia and China vetoed a previous European attempt"), frequencies, len(sentences))
     for hit in hits:
         sentence, paragraph = embedder.encode([f"{article.title}: {hit.text}", article.paragraphs[hit.paragraph]])
         in_paragraph = set().union(*(sentence_terms(article.title, s.text) for s in sentences
@@ -137,3 +137,21 @@ def test_the_threshold_follows_the_index_size_unless_one_is_given(corpus_dir: Pa
     assert Retriever.open(tmp_path / "idx", embedder=HashingEmbedder(), min_confidence=sure).answer(question).found
     refused = Retriever.open(tmp_path / "idx", embedder=HashingEmbedder(), min_confidence=sure + 0.01).answer(question)
     assert not refused.found and refused.message == NOT_FOUND
+
+
+def test_a_retriever_answers_from_an_opened_version_built_with_its_model(corpus_dir: Path, tmp_path: Path) -> None:
+    build_index(corpus_dir, tmp_path / "idx", HashingEmbedder())
+    question = "Russia and China vetoed a previous European attempt"
+    version = open_version(tmp_path / "idx")
+    retriever = Retriever(version, HashingEmbedder())
+    opened = Retriever.open(tmp_path / "idx", embedder=HashingEmbedder())
+    assert retriever.version_dir == version.folder == opened.version_dir
+    assert retriever.answer(question) == opened.answer(question)
+
+    class OtherModel(HashingEmbedder):
+        name = "some/other-model"
+
+    with pytest.raises(IndexIncompatible, match="built with the model hashing.*newsbot index"):
+        Retriever(version, OtherModel())
+    retriever.close()
+    opened.close()

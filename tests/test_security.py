@@ -22,12 +22,12 @@ from hypothesis import strategies as st
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler
 
-from bot.app import ADMIN_ONLY, SORRY
-from bot.journal import UpdateJournal
-from bot.logs import REDACTED, RedactingFormatter
-from bot.webhook import SECRET_HEADER, start_webhook_server
-from index.hashing_embedder import HashingEmbedder
-from index.metadata import ArticleInfo
+from newsbot.bot.app import ADMIN_ONLY, SORRY
+from newsbot.bot.journal import UpdateJournal
+from newsbot.bot.logs import REDACTED, RedactingFormatter
+from newsbot.bot.webhook import SECRET_HEADER, start_webhook_server
+from newsbot.index.hashing_embedder import HashingEmbedder
+from newsbot.index.metadata import ArticleInfo
 from tests.fake_bot_api import BOT_USERNAME, TOKEN, FakeTelegram, visible_text
 from tests.reliability import Record
 from tests.test_bot_handlers import ADMIN, USER, ZEBRA_ARTICLE, Harness, _harness

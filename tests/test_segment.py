@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from corpus.segment import SEGMENTER_VERSION, split_sentences  # noqa: E402
+from newsbot.corpus.segment import SEGMENTER_VERSION, split_sentences  # noqa: E402
 
 SQUAD = ROOT.parent / "shared" / "eval" / "squad_v1.1_dev.jsonl"
 

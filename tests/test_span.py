@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retrieval import Retriever
-from retrieval.evaluate import load_squad
-from retrieval.span import AnswerSpan, answer_kind, find_answer_span, offers_answer
-from retrieval.span_eval import exact_match, normalize_answer, span_cases, span_metrics, token_f1
+from newsbot.retrieval import Retriever
+from newsbot.retrieval.evaluation.reqa import load_squad
+from newsbot.retrieval.evaluation.spans import exact_match, normalize_answer, span_cases, span_metrics, token_f1
+from newsbot.retrieval.span import AnswerSpan, answer_kind, find_answer_span, offers_answer
 from tests.conftest import SEED_QUESTION
 
 SEED_SENTENCE = ("Muallem said Syria had no choice but to confront the armed groups that the government holds "

@@ -1,11 +1,11 @@
 """How the confidence of out-of-corpus questions grows with the index's size, and the size-aware
-default threshold fitted on it (`retrieval.abstention.default_min_confidence`).
+default threshold fitted on it (`retrieval.confidence.default_min_confidence`).
 
 Runs the product's own path (`build_from_documents`, `Retriever.search_many`) on SQuAD v1.1 dev:
 1. tuning, articles 0-23 only: for each size k in TUNING_SIZES, index blocks of k of those articles
    and ask the questions of all 24; the other articles' questions are out of corpus. Each block gives
    the thresholds that refuse 90% and 95% of them, at the index's sentence count n; a + b ln(n) is
-   fitted to each by least squares (the printed constants are those in retrieval/abstention.py);
+   fitted to each by least squares (the printed constants are those in retrieval/confidence.py);
 2. held out: indexes whose out-of-corpus questions come from articles 24-47, of sizes inside and
    beyond the tuning range (1, 6 and 12 articles of 24-47; 24, 36 and 42 articles from 0 on), each
    asked at the product's default threshold for its size: out-of-corpus refused, in-corpus
@@ -28,13 +28,14 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.squad import squad_options, squad_records
-from index import build_from_documents
-from index.embedder import Embedder, load_embedder
-from index.store import CACHE_DIR
-from retrieval import Retriever
-from retrieval.abstention import abstention_report, default_min_confidence, operating_threshold
-from retrieval.evaluate import question_confidences, reqa_task
-from retrieval.threads import answer_on_one_thread
+from newsbot.index import build_from_documents
+from newsbot.index.embedder import Embedder, load_embedder
+from newsbot.index.store import CACHE_DIR
+from newsbot.retrieval import Retriever
+from newsbot.retrieval.confidence import default_min_confidence
+from newsbot.retrieval.evaluation.abstention import abstention_report, operating_threshold, question_confidences
+from newsbot.retrieval.evaluation.reqa import reqa_task
+from newsbot.retrieval.threads import answer_on_one_thread
 
 TUNING = 24  # articles 0-23 tune; 24-47 are held out
 TUNING_SIZES = (1, 2, 3, 4, 6, 8, 12, 16, 20)

@@ -17,14 +17,15 @@ import time
 from pathlib import Path
 
 from benchmarks.squad import squad_records
-from index import build_from_documents
-from index.embedder import default_model, load_embedder
-from index.manifest import METADATA_FILE, VECTORS_FILE
-from index.metadata import MetadataReader
-from index.vectors import load_vectors, search_vectors
-from retrieval import Retriever
-from retrieval.evaluate import reqa_task
-from retrieval.threads import answer_on_one_thread
+from newsbot.index import build_from_documents
+from newsbot.index.embedder import default_model, load_embedder
+from newsbot.index.manifest import METADATA_FILE, VECTORS_FILE
+from newsbot.index.metadata import MetadataReader
+from newsbot.index.vectors import load_vectors, search_vectors
+from newsbot.retrieval import Retriever
+from newsbot.retrieval.evaluation.reqa import reqa_task
+from newsbot.retrieval.threads import answer_on_one_thread
+
 
 
 def main() -> None:

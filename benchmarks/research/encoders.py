@@ -3,7 +3,7 @@
 Benchmarks, not tests. Speed rounds interleave the backends, so load from other processes hits
 each alike, and report medians over the rounds: texts/s encoding a sample of what a build embeds
 (index.build.embedding_texts: "Title: sentence" and paragraphs) and the latency of encoding one
-question (`encode([question])`, 200 SQuAD questions). Quality runs retrieval.evaluate.evaluate,
+question (`encode([question])`, 200 SQuAD questions). Quality runs retrieval.evaluation.evaluate.evaluate,
 dense scoring (cos(question, "Title: sentence") + PARAGRAPH_WEIGHT x cos(question, paragraph), the
 evidence the reranker starts from) with numpy over the whole candidate pool, as benchmarks/research/levers.py
 does, so the figures isolate the encoder from the rest of the answer path; each backend's vectors
@@ -28,10 +28,10 @@ import numpy as np
 from benchmarks.core import question_encode_ms
 from benchmarks.squad import squad_records
 from benchmarks.stats import machine
-from index.build import embedding_texts
-from index.embedder import BACKENDS, Embedder, load_embedder
-from retrieval.evaluate import TOP_K, Query, reqa_metrics, reqa_task
-from retrieval.threads import answer_on_one_thread
+from newsbot.index.build import embedding_texts
+from newsbot.index.embedder import BACKENDS, Embedder, load_embedder
+from newsbot.retrieval.evaluation.reqa import TOP_K, Query, reqa_metrics, reqa_task
+from newsbot.retrieval.threads import answer_on_one_thread
 
 PARAGRAPH_WEIGHT = 0.4  # the dense scoring the backends are compared on (docs/QUALITY.md, 'dense only')
 

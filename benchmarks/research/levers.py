@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.squad import squad_records
-from corpus.terms import sentence_terms, terms
-from index.embedder import DEFAULT_MODEL, Embedder, load_embedder
-from retrieval.evaluate import Query, low_overlap, reqa_metrics, reqa_task
-from retrieval.lexical import term_weights
-from retrieval.threads import answer_on_one_thread
+from newsbot.corpus.terms import sentence_terms, terms
+from newsbot.index.embedder import DEFAULT_MODEL, Embedder, load_embedder
+from newsbot.retrieval.evaluation.reqa import Query, low_overlap, reqa_metrics, reqa_task
+from newsbot.retrieval.features import idf_weights
+from newsbot.retrieval.threads import answer_on_one_thread
 
 RANGES = {"0-23 (tuning)": (0, 24), "24-47 (held out)": (24, 48), "all 48": (0, 48)}
 WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.7)
@@ -109,7 +109,7 @@ def _lexical_coverage(queries: list[Query], sentences: list) -> np.ndarray:
             postings.setdefault(term, []).append(row)
     matrix = np.zeros((len(queries), len(sets)), dtype=np.float32)
     for row, query in enumerate(queries):
-        weights = term_weights(terms(query.question), frequencies, len(sets))
+        weights = idf_weights(terms(query.question), frequencies, len(sets))
         total = sum(weights.values())
         for term, weight in weights.items():
             if total > 0 and term in postings:

@@ -8,7 +8,7 @@ questions of its odd paragraphs are on-topic but unanswerable (same names, same 
 answered elsewhere in the article, so this slightly overstates what a refusal should be). Indexes:
 single articles (every fifth of the range), the first 12, and the whole range. For each, the share
 of in-corpus questions answered / on-topic questions refused at the default for its size
-(`retrieval.abstention.default_min_confidence`) and at fixed thresholds.
+(`retrieval.confidence.default_min_confidence`) and at fixed thresholds.
 Usage (from the project root; a few minutes; --articles 0:24 tunes, 24:48 is held out):
 
     .venv/bin/python -m benchmarks.research.ontopic [--articles 0:24] [--json]
@@ -23,11 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.squad import squad_options, squad_records
-from index import build_from_documents
-from index.embedder import Embedder, load_embedder
-from retrieval import Retriever
-from retrieval.evaluate import question_confidences, reqa_task
-from retrieval.threads import answer_on_one_thread
+from newsbot.index import build_from_documents
+from newsbot.index.embedder import Embedder, load_embedder
+from newsbot.retrieval import Retriever
+from newsbot.retrieval.evaluation.abstention import question_confidences
+from newsbot.retrieval.evaluation.reqa import reqa_task
+from newsbot.retrieval.threads import answer_on_one_thread
 
 THRESHOLDS = (0.75, 0.85, 0.95, 1.05)
 

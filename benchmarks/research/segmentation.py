@@ -95,7 +95,7 @@ def boundaries(text: str, spans: Sequence[tuple[int, int]]) -> set[int]:
 
 
 def _newsbot() -> Segmenter:
-    from corpus.segment import split_sentences
+    from newsbot.corpus.segment import split_sentences
 
     return split_sentences
 
@@ -104,7 +104,7 @@ def _newsbot_quotes(policy: str) -> Callable[[], Segmenter]:
     """The same segmenter with another quote policy (see corpus.segment._QUOTE_POLICY)."""
 
     def factory() -> Segmenter:
-        from corpus import segment
+        from newsbot.corpus import segment
 
         def run(text: str) -> Spans:
             saved = segment._QUOTE_POLICY
@@ -322,7 +322,7 @@ def load_paragraphs(path: Path) -> list[tuple[str, Spans]]:
 def _version(package: str) -> str:
     if package.startswith("("):
         try:
-            from corpus.segment import SEGMENTER_VERSION
+            from newsbot.corpus.segment import SEGMENTER_VERSION
 
             return SEGMENTER_VERSION
         except Exception:  # noqa: BLE001 - reporting only

@@ -15,8 +15,8 @@ import argparse
 import json
 
 from benchmarks.squad import squad_records
-from retrieval.span import MARGIN
-from retrieval.span_eval import span_metrics
+from newsbot.retrieval.span import MARGIN
+from newsbot.retrieval.evaluation.spans import span_metrics
 
 RANGES = {"0-23 (tuning)": slice(0, 24), "24-47 (held out)": slice(24, 48), "all 48": slice(0, 48)}
 MARGINS = (0, 1, 2, 3, 4, 5, 8)

@@ -2,8 +2,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.vectors import new_vector_index
-from retrieval.ranking import dense_candidates
+from newsbot.index.vectors import new_vector_index
+from newsbot.retrieval.candidates import dense_candidates
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:

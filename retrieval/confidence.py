@@ -1,6 +1,9 @@
-"""Knowing when not to answer, measured honestly: index half of the articles, ask the questions
-of all of them, and see how well the top score separates questions the index can answer from
-questions about articles it does not hold."""
+"""Knowing when not to answer: how sure the best sentence is, and the threshold it must clear.
+
+Both were chosen by measurement (`retrieval.evaluation.abstention`, docs/QUALITY.md): index some
+articles, ask the questions of others too, and see how well confidence separates the questions the
+index can answer from those it cannot.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +11,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-REFUSE_OUT_OF_CORPUS = 0.90  # the operating point: at least this share of out-of-corpus questions refused
 # The size-aware default threshold, a + b ln(sentences): the least-squares fit of the thresholds that refuse
-# 95% of out-of-corpus questions in 48 indexes of 1-20 articles of SQuAD dev 0-23 (benchmarks/abstention_sizes.py)
+# 95% of out-of-corpus questions in 48 indexes of 1-20 articles of SQuAD dev 0-23
+# (benchmarks/research/abstention_sizes.py)
 THRESHOLD_AT_ONE_SENTENCE = 0.143
 THRESHOLD_PER_LOG_SENTENCE = 0.103
 # Never lower than this: below about 2,500 sentences the curve would answer most questions about the index's
-# own stories that it cannot answer (benchmarks/ontopic.py; see default_min_confidence)
+# own stories that it cannot answer (benchmarks/research/ontopic.py; see default_min_confidence)
 THRESHOLD_FLOOR = 0.95
 
 
@@ -48,41 +51,10 @@ def default_min_confidence(sentences: int) -> float:
     Why a floor: those out-of-corpus questions are about other articles. The harder case for a
     news bot is a question about a story it holds whose answer it lacks ("What is the population
     of Syria?" asked of an article on Syria's crisis). Measured by indexing the even paragraphs of
-    SQuAD dev 0-23 articles and asking the odd paragraphs' questions (benchmarks/ontopic.py), the
+    SQuAD dev 0-23 articles and asking the odd paragraphs' questions (benchmarks/research/ontopic.py), the
     curve's 0.64 refused only 6.5-15% of them in one-article indexes, against 39% in the 24-article
     index at its default (0.951); 0.95 refuses a median 43% there, as wary as the large index, for
     a median 91% of in-corpus questions answered instead of 98.5%. So small indexes keep 0.95.
     """
     curve = THRESHOLD_AT_ONE_SENTENCE + THRESHOLD_PER_LOG_SENTENCE * float(np.log(max(int(sentences), 1)))
     return max(THRESHOLD_FLOOR, curve)
-
-
-def operating_threshold(out_scores: Sequence[float], refuse: float = REFUSE_OUT_OF_CORPUS) -> float:
-    """The lowest threshold that refuses at least `refuse` of the out-of-corpus questions
-    (a question is answered when its top score is at least the threshold)."""
-    ordered = np.sort(np.asarray(out_scores, dtype=np.float64))
-    if len(ordered) == 0:
-        raise ValueError("no out-of-corpus questions")
-    index = int(np.ceil(refuse * len(ordered))) - 1  # scores up to here must be refused
-    return float(np.nextafter(ordered[index], np.inf))
-
-
-def abstention_report(in_scores: Sequence[float], in_correct: Sequence[bool], out_scores: Sequence[float],
-                      threshold: float) -> dict[str, float | int]:
-    """Answer rate and accuracy on in-corpus questions and refusal rate on out-of-corpus ones at a threshold."""
-    inside, correct, outside = np.asarray(in_scores), np.asarray(in_correct, dtype=bool), np.asarray(out_scores)
-    answered = inside >= threshold
-    return {
-        "threshold": round(threshold, 4),
-        "in_corpus_questions": len(inside),
-        "out_of_corpus_questions": len(outside),
-        "in_corpus_answered": round(float(answered.mean()), 4),
-        "in_corpus_answered_correctly": round(float((answered & correct).mean()), 4),
-        "out_of_corpus_refused": round(float((outside < threshold).mean()), 4),
-    }
-
-
-def abstention_curve(in_scores: Sequence[float], in_correct: Sequence[bool], out_scores: Sequence[float],
-                     thresholds: Sequence[float]) -> list[dict[str, float | int]]:
-    """The report at each threshold, to choose an operating point from."""
-    return [abstention_report(in_scores, in_correct, out_scores, t) for t in thresholds]

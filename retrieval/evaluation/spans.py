@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from retrieval.span import MARGIN, AnswerSpan, find_answer_span
+from newsbot.retrieval.span import MARGIN, AnswerSpan, find_answer_span
 
 
 @dataclass(frozen=True)
