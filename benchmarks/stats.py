@@ -11,6 +11,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import TypeVar
 
+from newsbot.retrieval.evaluation.percentile import percentile
+
 T = TypeVar("T")
 LIBRARIES = ("numpy", "faiss-cpu", "onnxruntime", "tokenizers", "torch", "transformers", "sentence-transformers",
              "python-telegram-bot", "httpx", "txtai")

@@ -12,7 +12,7 @@ import pytest
 from benchmarks import quality
 from benchmarks.bot_throughput import Level, median_level
 from benchmarks.report import MarkerError, markers, write_block
-from benchmarks.stats import machine
+from benchmarks.stats import machine, summary_ms
 from benchmarks.suite import MEASUREMENTS, Report, parse_options, write_docs
 from newsbot.retrieval.evaluation.percentile import percentile
 
@@ -22,6 +22,10 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile(range(1, 101), 99) == 99
     assert percentile([7], 99) == 7
     assert math.isnan(percentile([], 50))
+
+
+def test_a_latency_summary_gives_nearest_rank_p50_and_p99() -> None:
+    assert summary_ms([4.0, 1.0, 3.0, 2.0]) == {"samples": 4, "p50_ms": 2.0, "p99_ms": 4.0}
 
 
 def test_quick_shrinks_and_explicit_options_win() -> None:
