@@ -16,7 +16,7 @@ from newsbot.index.onnx_export import FP32_FILE, INT8_FILE, cached_export_dir, e
 from newsbot.index.torch_embedder import SentenceTransformerEmbedder
 from newsbot.retrieval import Retriever
 
-pytest_plugins = ("tests.reliability",)
+pytest_plugins = ("tests.reliability", "tests.tiers")  # tiers: the `model` and `process` markers
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SQUAD_DEV = SHARED / "eval" / "squad_v1.1_dev.jsonl"
