@@ -7,6 +7,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 QUESTION ?= How many people have died?
 FAST_TIER := not model and not process
+# test-fast keeps its temporary folders in memory (/dev/shm, when it has 1 GB free): its index builds fsync,
+# which on a disk busy with other jobs took over half its time (45-58 s against 19-21 s), and it leaves
+# none behind. The fsync paths still run on disk in `make test`.
+FAST_TMPDIR := $(shell [ -w /dev/shm ] && df -Pk /dev/shm | awk 'NR == 2 && $$4 > 1048576 {print "/dev/shm"}')
 
 .PHONY: install ask test test-fast
 install: $(VENV)/.installed
@@ -23,4 +27,4 @@ test: install
 	$(BIN)/python -m pytest
 
 test-fast: install
-	$(BIN)/python -m pytest -m "$(FAST_TIER)"
+	TMPDIR="$(or $(FAST_TMPDIR),$(TMPDIR))" $(BIN)/python -m pytest -m "$(FAST_TIER)" -o tmp_path_retention_policy=failed
