@@ -18,7 +18,7 @@ from newsbot.index.torch_embedder import SentenceTransformerEmbedder
 from newsbot.retrieval import Retriever
 from tests.bot_harness import Harness, in_process_bot
 
-pytest_plugins = ("tests.reliability",)
+pytest_plugins = ("tests.reliability", "tests.tiers")  # tiers: the `model` and `process` markers
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SQUAD_DEV = SHARED / "eval" / "squad_v1.1_dev.jsonl"
