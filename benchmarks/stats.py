@@ -48,7 +48,7 @@ def machine() -> dict[str, object]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    return {"cpu": info.get("model name", platform.processor()), "cores": os.cpu_count(),
+    return {"cpu": info.get("model name") or platform.processor(), "cores": os.cpu_count(),
             "simd": [f for f in info.get("flags", "").split() if f.startswith(("avx", "amx")) or "vnni" in f],
             "load_average": [round(x, 2) for x in os.getloadavg()], "python": platform.python_version(),
             "libraries": versions}

@@ -1,20 +1,20 @@
 """The Telegram bot: the Application built in one function, thin async handlers, one error handler.
 
-Handlers only parse the update, check who may do what, and call the Service (which runs all
-model and index work off the event loop); rendering is in bot.render, sending in bot.replies.
+Handlers only parse the update, check who may do what, and call the Service (which runs all model
+and index work off the event loop). What the bot says is in bot.texts, sending in bot.replies, the
+questions a chat asked in bot.asked, /add's uploads in bot.uploads and a build's status in bot.progress.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -30,39 +30,29 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
+from newsbot.bot import texts
 from newsbot.bot.addressing import ADDRESSED, addressed_text, for_another_bot
+from newsbot.bot.asked import Asked, last_asked, recall, remember
 from newsbot.bot.config import Settings
 from newsbot.bot.journal import JournaledPolls, UpdateJournal
+from newsbot.bot.progress import Job, run_with_progress
 from newsbot.bot.ratelimit import RateLimited, RateLimiter, TooManyWaiting, Turns
-from newsbot.bot.render import Block, answer_blocks, articles_blocks, no_more_blocks, overview_blocks, render, text_blocks
+from newsbot.bot.render import Block, render, text_blocks
 from newsbot.bot.replies import edit_chunk, send_chunks, typing
 from newsbot.bot.retry import RetryingLimiter, StopWaiting
-from newsbot.bot.service import ArticleRejected, BuildRunning, Progress, Service
-from newsbot.index import BuildReport, IndexProblem
-from newsbot.index.build import EMBEDDING, READING
+from newsbot.bot.service import ArticleRejected, Progress, Service
+from newsbot.bot.uploads import article_sent
 
 log = logging.getLogger(__name__)
 
 ANSWERS_PER_REPLY = 3
 MAX_RESULTS = 30
 SOURCES_PER_PAGE = 15
-MAX_UPLOAD_BYTES = 1_000_000
-PROGRESS_EVERY = 2.0  # seconds between progress edits: Telegram limits edits per chat
 CONCURRENT_UPDATES = 256
 # HTTP connections to the Bot API. httpcore checks every pooled connection on every request, so 256
 # (PTB's default) cost most of the event loop under load; 16 keep up with Telegram's own limit of
 # about 30 messages/s at 100+ ms round trips (docs/PERFORMANCE.md).
 CONNECTIONS = 16
-REMEMBERED_QUESTIONS = 50  # per chat, for "More results" buttons
-PUBLIC_COMMANDS = [BotCommand("help", "What I know and how to ask"),
-                   BotCommand("sources", "The articles I have read"),
-                   BotCommand("more", "More results for your last question")]
-SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
-ADMIN_ONLY = "Sorry, that command is only for this bot's admins."
-ONLY_TEXT = "I can only read questions written as text. Ask me something, or see /help."
-UNKNOWN_COMMAND = "I don't know that command. /help shows what I can do."
-HOW_TO_ADD = ("Send the article after the command, e.g.\n/add title: …\nsource: …\ndate: 2024-05-01\n\nBody…\n\n"
-              "or upload a .txt file with /add as its caption, or reply /add to a message holding the article.")
 
 MESSAGE_ONLY = filters.UpdateType.MESSAGE  # edits of old messages are not new questions or commands
 Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
@@ -88,14 +78,6 @@ def build_application(settings: Settings, service: Service,
     application = builder.build()
     Handlers(service, settings, journal).register(application)
     return application
-
-
-@dataclass
-class Asked:
-    """A question answered in a chat, and how many results have been shown for it."""
-
-    question: str
-    shown: int
 
 
 class Handlers:
@@ -160,7 +142,7 @@ class Handlers:
                 if user is not None and user.id not in self.admin_ids:
                     self.limiter.admit(user.id)
             except RateLimited as refused:
-                message = None if refused.told else refused.message
+                message = None if refused.told else texts.slow_down(refused.retry_after)
                 if update.callback_query:
                     await update.callback_query.answer(message)
                 elif message:
@@ -175,8 +157,9 @@ class Handlers:
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         catalogue = await self.service.catalogue()
         user = update.effective_user
-        await self._reply(update, context, overview_blocks(len(catalogue.articles), catalogue.first, catalogue.last,
-                                                           context.bot.username, bool(user and user.id in self.admin_ids)))
+        await self._reply(update, context, texts.help_blocks(len(catalogue.articles), catalogue.first, catalogue.last,
+                                                             context.bot.username,
+                                                             bool(user and user.id in self.admin_ids)))
 
     async def question(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.message
@@ -184,34 +167,32 @@ class Handlers:
             return
         question = addressed_text(message, context.bot.id, context.bot.username)
         if question is not None:
-            asked = Asked(question, 0)
-            _remember(context, message, asked)
+            user_id = message.from_user.id if message.from_user else None
+            asked = remember(context.chat_data, message.message_id, user_id, question)
             await self._answer(update, context, message.message_id, asked)
 
     async def more(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         user = update.effective_user
-        last = _chat_data(context, "last").get(user.id) if user else None
-        asked = _chat_data(context, "asked").get(last)
-        if asked is None:
-            await self._reply(update, context, text_blocks("Ask me a question first; then /more shows further answers."))
+        last = last_asked(context.chat_data, user.id) if user else None
+        if last is None:
+            await self._reply(update, context, text_blocks(texts.ASK_FIRST))
             return
-        await self._answer(update, context, last, asked)
+        await self._answer(update, context, *last)
 
     async def more_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         await query.answer()
         question_id = int(query.data.split(":")[1])
-        asked = _chat_data(context, "asked").get(question_id)
+        asked = recall(context.chat_data, question_id)
         if asked is None:
-            await self._reply(update, context, text_blocks("That question is too old for me to remember. "
-                                                           "Please ask it again."))
+            await self._reply(update, context, text_blocks(texts.FORGOTTEN))
             return
         await self._answer(update, context, question_id, asked)
 
     async def sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         page = _page(context.args[0] if context.args else None)
         articles = (await self.service.catalogue()).articles
-        await self._reply(update, context, articles_blocks(articles, page, SOURCES_PER_PAGE),
+        await self._reply(update, context, texts.articles_blocks(articles, page, SOURCES_PER_PAGE),
                           keyboard=_pages_keyboard(page, len(articles)))
 
     async def sources_page(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -219,15 +200,15 @@ class Handlers:
         await query.answer()
         page = _page(query.data.split(":")[1])
         articles = (await self.service.catalogue()).articles
-        chunks = render(articles_blocks(articles, page, SOURCES_PER_PAGE))
+        chunks = render(texts.articles_blocks(articles, page, SOURCES_PER_PAGE))
         if isinstance(query.message, Message):
             await edit_chunk(query.message, chunks[0], _pages_keyboard(page, len(articles)))
 
     async def unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._reply(update, context, text_blocks(UNKNOWN_COMMAND))
+        await self._reply(update, context, text_blocks(texts.UNKNOWN_COMMAND))
 
     async def not_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._reply(update, context, text_blocks(ONLY_TEXT))
+        await self._reply(update, context, text_blocks(texts.ONLY_TEXT))
 
     # --- admins ---
 
@@ -237,45 +218,33 @@ class Handlers:
         force = bool(context.args) and context.args[0].lower() == "force"
 
         async def job(progress: Progress) -> list[Block]:
-            return _built_blocks(await self.service.reindex(progress, force=force))
+            return texts.rebuilt_blocks(await self.service.reindex(progress, force=force))
 
-        await self._build(update, context, "Rebuilding the index from the corpus folder", job)
+        await self._build(update, context, texts.REBUILDING, job)
 
     async def add(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if await self._refused(update, context, "/add"):
             return
-        message = update.effective_message
         try:
-            found = await _article_sent(message)
+            found = await article_sent(update.effective_message)
         except ArticleRejected as reason:
-            await self._reply(update, context, text_blocks(f"I could not read that file: {reason}."))
+            await self._reply(update, context, text_blocks(texts.unreadable_upload(reason)))
             return
         if found is None:
-            await self._reply(update, context, text_blocks(HOW_TO_ADD))
+            await self._reply(update, context, text_blocks(texts.HOW_TO_ADD))
             return
         text, name = found
 
         async def job(progress: Progress) -> list[Block]:
             article, report = await self.service.add_article(text, name, progress)
-            return text_blocks(f"✅ Added “{article.title}” as {article.id}; you can ask about it now.",
-                               f"The index holds {report.articles} articles, {report.sentences} sentences.")
+            return texts.added_blocks(article, report)
 
-        await self._build(update, context, "Adding the article", job)
+        await self._build(update, context, texts.ADDING, job)
 
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if await self._refused(update, context, "/stats"):
             return
-        s = self.service.stats()
-
-        def ms(value: float | None) -> str:
-            return "–" if value is None else f"{value * 1000:.0f} ms"
-
-        await self._reply(update, context, text_blocks(
-            f"Articles: {s.articles:,}\nSentences: {s.sentences:,}\nModel: {s.model}",
-            f"Index built: {s.built_at} in {s.build_seconds:.1f} s" + (" (a rebuild is running)"
-                                                                       if self.service.building else ""),
-            f"Questions answered: {s.questions:,}\nAnswer latency: p50 {ms(s.latency_p50)}, "
-            f"p90 {ms(s.latency_p90)}, p99 {ms(s.latency_p99)}"))
+        await self._reply(update, context, texts.stats_blocks(self.service.stats(), self.service.building))
 
     # --- shared steps ---
 
@@ -294,51 +263,26 @@ class Handlers:
                     answer = await self.service.answer(asked.question, wanted)
                 new = answer.hits[asked.shown:]
                 if asked.shown and not new:
-                    blocks, more = no_more_blocks(), False
+                    blocks, more = text_blocks(texts.NO_MORE), False
                 else:
-                    blocks = answer_blocks(replace(answer, hits=new), asked.shown + 1)
+                    blocks = texts.answer_blocks(replace(answer, hits=new), asked.shown + 1)
                     more = answer.found and len(answer.hits) == wanted < MAX_RESULTS
                 asked.shown += len(new)
                 keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(
-                    "More results", callback_data=f"more:{question_id}")]]) if more else None
+                    texts.MORE_RESULTS, callback_data=f"more:{question_id}")]]) if more else None
                 await self._reply(update, context, blocks, keyboard=keyboard)
-        except TooManyWaiting as full:
-            await self._reply(update, context, text_blocks(full.message))
+        except TooManyWaiting:
+            await self._reply(update, context, text_blocks(texts.QUEUE_FULL))
             return
         self.service.record_answer(time.perf_counter() - started)
 
-    async def _build(self, update: Update, context: ContextTypes.DEFAULT_TYPE, doing: str,
-                     job: Callable[[Progress], Awaitable[list[Block]]]) -> None:
-        """Run a rebuild or an /add, showing progress by editing one message, then the outcome."""
+    async def _build(self, update: Update, context: ContextTypes.DEFAULT_TYPE, doing: str, job: Job) -> None:
+        """Run a rebuild or an /add, one at a time, in a status message that follows its progress."""
         if self.service.building:
-            await self._reply(update, context, text_blocks(
-                "A rebuild is already running; please wait for it to finish. "
-                "I keep answering questions from the current index meanwhile."))
+            await self._reply(update, context, text_blocks(texts.BUILD_RUNNING_MEANWHILE))
             return
-        status = (await self._reply(update, context, text_blocks(f"⏳ {doing}…"), final=False))[-1]
-        progress, stop = Progress(), asyncio.Event()
-        reporter = asyncio.create_task(_report_progress(status, doing, progress, stop))
-        try:
-            outcome = await job(progress)
-        except BuildRunning:
-            outcome = text_blocks("A rebuild is already running; please wait for it to finish.")
-        except ArticleRejected as reason:
-            outcome = text_blocks(f"❌ I could not add that article: {reason}. Nothing was stored.")
-        except IndexProblem as problem:
-            log.warning("%s failed: %s", doing, problem)
-            outcome = text_blocks(f"❌ {doing} failed: {problem}.",
-                                  "I keep answering from the previous index.")
-        except Exception:
-            log.exception("%s failed", doing)
-            outcome = text_blocks(f"❌ {doing} failed unexpectedly (the details are in the bot's log).",
-                                  "I keep answering from the previous index.")
-        finally:
-            stop.set()
-            await reporter
-        chunks = render(outcome)
-        await edit_chunk(status, chunks[0])
-        if len(chunks) > 1:
-            await send_chunks(context.bot, status.chat_id, chunks[1:])
+        status = (await self._reply(update, context, text_blocks(texts.started(doing)), final=False))[-1]
+        await run_with_progress(context.bot, status, doing, job)
 
     async def _refused(self, update: Update, context: ContextTypes.DEFAULT_TYPE, command: str) -> bool:
         """Refuse (and log) an admin command from anyone not listed in TELEGRAM_ADMIN_IDS."""
@@ -346,7 +290,7 @@ class Handlers:
         if user is not None and user.id in self.admin_ids:
             return False
         log.warning("refused %s from non-admin user id %s", command, user.id if user else None)
-        await self._reply(update, context, text_blocks(ADMIN_ONLY))
+        await self._reply(update, context, text_blocks(texts.ADMIN_ONLY))
         return True
 
     async def _reply(self, update: Update, context: ContextTypes.DEFAULT_TYPE, blocks: list[Block], *,
@@ -377,27 +321,9 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("handling update %s failed", update_id, exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat:
         try:
-            await context.bot.send_message(update.effective_chat.id, SORRY)
+            await context.bot.send_message(update.effective_chat.id, texts.SORRY)
         except TelegramError as error:
             log.error("could not tell chat %s about the failure: %s", update.effective_chat.id, error)
-
-
-def _chat_data(context: ContextTypes.DEFAULT_TYPE, key: str) -> dict:
-    return context.chat_data.setdefault(key, OrderedDict()) if context.chat_data is not None else {}
-
-
-def _remember(context: ContextTypes.DEFAULT_TYPE, message: Message, asked: Asked) -> None:
-    """Keep the chat's recent questions for "More results", and each user's last one for /more."""
-    questions = _chat_data(context, "asked")
-    questions[message.message_id] = asked
-    while len(questions) > REMEMBERED_QUESTIONS:
-        questions.popitem(last=False)
-    if message.from_user:
-        last = _chat_data(context, "last")
-        last.pop(message.from_user.id, None)
-        last[message.from_user.id] = message.message_id
-        while len(last) > REMEMBERED_QUESTIONS:
-            last.popitem(last=False)
 
 
 def _page(text: str | None) -> int:
@@ -407,78 +333,6 @@ def _page(text: str | None) -> int:
 
 def _pages_keyboard(page: int, total: int) -> InlineKeyboardMarkup | None:
     pages = max(1, -(-total // SOURCES_PER_PAGE))
-    buttons = ([InlineKeyboardButton("◀ Previous", callback_data=f"src:{page - 1}")] if page > 1 else []) + \
-              ([InlineKeyboardButton("Next ▶", callback_data=f"src:{page + 1}")] if page < pages else [])
+    buttons = ([InlineKeyboardButton(texts.PREVIOUS_PAGE, callback_data=f"src:{page - 1}")] if page > 1 else []) + \
+              ([InlineKeyboardButton(texts.NEXT_PAGE, callback_data=f"src:{page + 1}")] if page < pages else [])
     return InlineKeyboardMarkup([buttons]) if buttons else None
-
-
-async def _article_sent(message: Message) -> tuple[str, str | None] | None:
-    """The article text (and upload file name) sent with /add: a .txt upload, text after the command,
-    or the message /add replies to. None when there is none."""
-    for source in (message, message.reply_to_message):
-        if source is None:
-            continue
-        if source.document is not None:
-            return await _download_text(source), source.document.file_name
-        body = source.text or ""
-        if source is message:
-            body = body.split(maxsplit=1)[1] if len(body.split(maxsplit=1)) > 1 else ""
-        if body.strip():
-            return body, None
-    return None
-
-
-async def _download_text(message: Message) -> str:
-    document = message.document
-    if not (document.file_name or "").lower().endswith(".txt"):
-        raise ArticleRejected("only .txt files can be added")
-    if document.file_size and document.file_size > MAX_UPLOAD_BYTES:
-        raise ArticleRejected(f"it is larger than {MAX_UPLOAD_BYTES // 1_000_000} MB")
-    data = await (await document.get_file()).download_as_bytearray()
-    try:
-        return bytes(data).decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ArticleRejected("it is not UTF-8 text") from None
-
-
-async def _report_progress(status: Message, doing: str, progress: Progress, stop: asyncio.Event) -> None:
-    """Edit the status message as the build advances, at most every PROGRESS_EVERY seconds."""
-    shown = ""
-    while not stop.is_set():
-        try:
-            await asyncio.wait_for(stop.wait(), PROGRESS_EVERY)
-        except TimeoutError:
-            now = progress_text(doing, progress.stage, progress.done, progress.total)
-            if now and now != shown:
-                shown = now
-                try:
-                    await edit_chunk(status, render(text_blocks(now))[0])
-                except TelegramError as error:  # progress is best effort; the outcome edit is what matters
-                    log.info("progress edit failed: %s", error)
-
-
-def progress_text(doing: str, stage: str, done: int, total: int | None) -> str:
-    """The status line for a build's stage (index.build's READING, EMBEDDING, INDEXING); "" before it starts."""
-    if stage == READING:
-        return f"⏳ {doing}… reading the articles: {done:,} read"
-    if not total:
-        return ""
-    percent = 100 * done // total
-    if stage == EMBEDDING:
-        return f"⏳ {doing}… {done:,} of {total:,} sentences and paragraphs embedded ({percent}%)"
-    return f"⏳ {doing}… building the search index: {done:,} of {total:,} vectors added ({percent}%)"
-
-
-def _built_blocks(report: BuildReport) -> list[Block]:
-    if report.up_to_date:
-        blocks = text_blocks(f"✅ The index is already up to date: {report.articles:,} articles, "
-                             f"{report.sentences:,} sentences. Send /reindex force to rebuild it anyway.")
-    else:
-        blocks = text_blocks(f"✅ Index rebuilt in {report.seconds:.1f} s: {report.articles:,} articles, "
-                             f"{report.sentences:,} sentences ({report.embedded:,} sentences newly embedded, "
-                             "the rest reused). I now answer from it.")
-    if report.problems:
-        listed = "\n".join(f"• {p}" for p in report.problems[:10])
-        extra = f"\n…and {len(report.problems) - 10} more" if len(report.problems) > 10 else ""
-        blocks += text_blocks(f"⚠️ {len(report.problems)} file(s) were skipped:\n{listed}{extra}")
-    return blocks

@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 from newsbot.bot.config import MIN_CONFIDENCE, ConfigError, min_confidence
+from newsbot.bot.opening import open_or_build
 from newsbot.corpus import default_corpus_dir
 from newsbot.index import (
     BuildReport,
     Embedder,
-    IndexNotFound,
     IndexProblem,
     build_index,
     default_index_dir,
@@ -183,13 +183,13 @@ def _open(args: argparse.Namespace) -> Retriever:
     threshold = args.min_confidence if args.min_confidence is not None else min_confidence(os.environ)
     embedder = _embedder(args)
     index_dir = args.index_dir or default_index_dir()
-    try:
-        return Retriever.open(index_dir, embedder=embedder, min_confidence=threshold)
-    except IndexNotFound:
+
+    def build() -> None:
         print(f"No index yet in {index_dir}; building one from {args.corpus_dir or default_corpus_dir()} first.",
               file=sys.stderr)
         _build(args, embedder)
-        return Retriever.open(index_dir, embedder=embedder, min_confidence=threshold)
+
+    return open_or_build(index_dir, embedder, build, min_confidence=threshold)
 
 
 def _ask(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from typing import TextIO
 from newsbot.bot.citation import cite
 from newsbot.index.metadata import ArticleInfo
 from newsbot.retrieval import Answer
+from newsbot.retrieval.retriever import NOT_FOUND
 
 PROMPT = "you> "
 GOODBYES = {"quit", "exit", "bye", ":q"}
@@ -24,7 +25,7 @@ def citation(article: ArticleInfo) -> str:
 def render_answer(answer: Answer) -> str:
     """The answer as a person reads it in a terminal: the answering words first when they were found."""
     if not answer.found:
-        return answer.message or "I found nothing in my articles that answers that."
+        return answer.message or NOT_FOUND
     pointed = answer.hits[0].answer
     lines = [f"Answer: {pointed.text}"] if pointed else []
     lines += [f"{number}. {hit.text}\n   — {citation(hit.article)}  [score {hit.score:.2f}]"

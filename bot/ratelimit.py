@@ -9,7 +9,6 @@ needs no locks of its own.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -29,17 +28,9 @@ class RateLimited(Exception):
         self.retry_after = retry_after
         self.told = told
 
-    @property
-    def message(self) -> str:
-        return (f"You're asking faster than I can keep up. "
-                f"Please try again in {max(1, math.ceil(self.retry_after))} s.")
-
 
 class TooManyWaiting(Exception):
     """The user already has MAX_WAITING questions waiting for their turn."""
-
-    message = (f"I already have {MAX_WAITING} of your questions waiting, and I answer them in order. "
-               "Please send this one again once they are answered.")
 
 
 class RateLimiter:

@@ -1,9 +1,9 @@
-"""Telegram replies: answers and article lists as HTML with every dynamic piece escaped.
+"""Telegram messages from replies: HTML with every dynamic piece escaped, and a plain-text twin.
 
-A reply is built as blocks (paragraphs) of styled spans. It is split into messages *before*
-markup is applied, by the length Telegram counts (UTF-16 code units of the visible text, at
-most 4096), at paragraph boundaries first, then sentence, then word boundaries. Each message
-has an HTML form and a plain-text form, for when Telegram rejects the HTML.
+A reply is built as blocks (paragraphs) of styled spans; bot.texts writes them. It is split into
+messages *before* markup is applied, by the length Telegram counts (UTF-16 code units of the
+visible text, at most 4096), at paragraph boundaries first, then sentence, then word boundaries.
+Each message has an HTML form and a plain-text form, for when Telegram rejects the HTML.
 """
 
 from __future__ import annotations
@@ -12,11 +12,6 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-
-from newsbot.bot.citation import cite, format_date
-from newsbot.index.metadata import ArticleInfo
-from newsbot.retrieval import Answer, Hit
-from newsbot.retrieval.retriever import NOT_FOUND
 
 MAX_MESSAGE_UTF16 = 4096
 BLOCK_SEPARATOR = "\n\n"
@@ -80,88 +75,9 @@ def render(blocks: Sequence[Block], limit: int = MAX_MESSAGE_UTF16) -> list[Chun
             for m in messages]
 
 
-def answer_blocks(answer: Answer, first_number: int = 1) -> list[Block]:
-    """Each answer sentence, numbered, with the citation of its article under it.
-
-    When the top sentence's answering words were found, they lead the reply ("Answer: …", which the
-    plain-text form keeps too) and are in bold inside the sentence.
-    """
-    if not answer.found:
-        blocks = [(Span(answer.message or NOT_FOUND),)]
-        if answer.message in (None, NOT_FOUND):
-            blocks.append((Span("Try other words, or see /sources for the articles I have read.", "i"),))
-        return blocks
-    pointed = answer.hits[0].answer
-    lead: list[Block] = [(Span("Answer: "), Span(pointed.text, "b"))] if pointed else []
-    return lead + [_hit_block(number, hit) for number, hit in enumerate(answer.hits, start=first_number)]
-
-
-def no_more_blocks() -> list[Block]:
-    return [(Span("That's all I found for this question."),)]
-
-
-def articles_blocks(articles: Sequence[ArticleInfo], page: int, per_page: int) -> list[Block]:
-    """One page of the indexed articles (pages count from 1)."""
-    first = (page - 1) * per_page
-    shown = articles[first:first + per_page]
-    if not shown:
-        pages = -(-len(articles) // per_page)
-        return [(Span(f"There is no page {page:,}: my {len(articles):,} articles fill pages 1 to {pages:,}."
-                      if pages else "I have no articles yet."),)]
-    title = f"Articles {first + 1:,}–{first + len(shown):,} of {len(articles):,}"
-    lines: list[Span] = [Span(title, "b")]
-    for number, article in enumerate(shown, start=first + 1):
-        lines += [Span(f"\n{number}. "), *citation(article)]
-    return [tuple(lines)]
-
-
-def overview_blocks(count: int, first: date | None, last: date | None, username: str | None,
-                    is_admin: bool) -> list[Block]:
-    """The /start and /help text: what the bot knows (`count` articles dated `first` to `last`) and how to ask."""
-    span = f", from {format_date(first)} to {format_date(last)}" if first and last else ""
-    blocks: list[Block] = [
-        (Span("I answer questions about the news from the articles I have read: "),
-         Span(f"{count:,} article{'s' if count != 1 else ''}", "b"), Span(f"{span}.")),
-        (Span("Send me a question in plain words, for example "), Span("How many people have died?", "i"),
-         Span(" I reply with the sentences that answer it, citing each article. "
-              "Tap “More results” or send /more to see further answers.")),
-        (Span("/sources lists my articles · /help shows this message"),),
-    ]
-    if username:
-        blocks.append((Span(f"In a group, mention me (@{username}) or reply to one of my messages."),))
-    if is_admin:
-        blocks.append((Span("Admin: ", "b"), Span("/reindex rebuilds the index from the corpus folder · "
-                                                  "/add adds an article (text after the command, or a .txt "
-                                                  "file with /add as its caption) · /stats shows figures")))
-    return blocks
-
-
 def text_blocks(*paragraphs: str) -> list[Block]:
     """Plain paragraphs (e.g. status messages) as blocks."""
     return [(Span(p),) for p in paragraphs]
-
-
-def citation(article: ArticleInfo) -> list[Span]:
-    """The article's `cite` with its title in bold and its link behind the word "link"."""
-    cited = cite(article)
-    spans = [Span(cited.title, "b")]
-    if cited.details:
-        spans.append(Span(" — " + cited.details))
-    if cited.url:
-        spans += [Span(" · "), Span("link", url=cited.url)]
-    return spans
-
-
-def _hit_block(number: int, hit: Hit) -> Block:
-    return (Span(f"{number}. ", "b"), *_sentence(hit), Span("\n📰 "), *citation(hit.article))
-
-
-def _sentence(hit: Hit) -> list[Span]:
-    """The sentence, with the part that answers the question (if marked) in bold."""
-    if hit.answer is None:
-        return [Span(hit.text)]
-    start, end = hit.answer.start, hit.answer.end
-    return [Span(hit.text[:start]), Span(hit.text[start:end], "b"), Span(hit.text[end:])]
 
 
 def _length(block: Block) -> int:

@@ -19,12 +19,13 @@ from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application
 
-from newsbot.bot.app import PUBLIC_COMMANDS, build_application
+from newsbot.bot.app import build_application
 from newsbot.bot.config import ConfigError, Settings, check_folders, load_settings
 from newsbot.bot.journal import UpdateJournal, journal_path
 from newsbot.bot.logs import REDACTED, configure_logging
 from newsbot.bot.retry import RetryingLimiter
 from newsbot.bot.service import Service
+from newsbot.bot.texts import COMMANDS
 from newsbot.corpus import default_corpus_dir
 from newsbot.index import default_index_dir, default_model
 
@@ -108,6 +109,6 @@ async def _run(settings: Settings, service: Service, journal: UpdateJournal, arg
 async def _set_commands(application: Application) -> None:
     """The command menu users see; cosmetic, so a failure is logged and serving goes on."""
     try:
-        await application.bot.set_my_commands(PUBLIC_COMMANDS)
+        await application.bot.set_my_commands(COMMANDS)
     except TelegramError as error:
         log.warning("could not set the command menu: %s", error)

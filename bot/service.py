@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from newsbot.corpus import Article, ArticleFormatError, article_sentences, parse_article
-from newsbot.index import BuildReport, IndexNotFound, build_index, load_embedder
+from newsbot.bot.opening import open_or_build
+from newsbot.index import BuildReport, build_index, load_embedder
 from newsbot.index.embedder import Embedder
 from newsbot.index.metadata import ArticleInfo
 from newsbot.retrieval import Answer, Retriever
@@ -106,14 +107,14 @@ class Service:
         `min_confidence` fixes the answer threshold; None lets it follow the index's size, also
         after a rebuild (`retrieval.confidence.default_min_confidence`).
         """
-        embedder = embedder or load_embedder(model)
-        try:
-            retriever = Retriever.open(index_dir, embedder=embedder, min_confidence=min_confidence)
-        except IndexNotFound:
+        loaded = embedder or load_embedder(model)
+
+        def build() -> None:
             log.warning("no index in %s yet; building one from %s", index_dir, corpus_dir)
-            build_index(corpus_dir, index_dir, embedder)
-            retriever = Retriever.open(index_dir, embedder=embedder, min_confidence=min_confidence)
-        embedder.encode(["warm up"])  # the first encode is slow; pay it before the first question
+            build_index(corpus_dir, index_dir, loaded)
+
+        retriever = open_or_build(index_dir, loaded, build, min_confidence=min_confidence)
+        loaded.encode(["warm up"])  # the first encode is slow; pay it before the first question
         return cls(retriever, corpus_dir, index_dir)
 
     @property

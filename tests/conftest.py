@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,9 @@ from newsbot.index.onnx_embedder import OnnxEmbedder
 from newsbot.index.onnx_export import FP32_FILE, INT8_FILE, cached_export_dir, export_onnx
 from newsbot.index.torch_embedder import SentenceTransformerEmbedder
 from newsbot.retrieval import Retriever
+from tests.bot_harness import Harness, in_process_bot
 
-pytest_plugins = ("tests.reliability",)
+pytest_plugins = ("tests.reliability", "tests.tiers")  # tiers: the `model` and `process` markers
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SQUAD_DEV = SHARED / "eval" / "squad_v1.1_dev.jsonl"
@@ -72,6 +74,13 @@ def corpus_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "corpus"
     shutil.copytree(BUNDLED_CORPUS_DIR, folder)
     return folder
+
+
+@pytest.fixture
+async def bot(tmp_path: Path, corpus_dir: Path) -> AsyncIterator[Harness]:
+    """The Telegram bot in-process (tests/bot_harness.py) over a copy of the bundled corpus."""
+    async with in_process_bot(tmp_path, corpus_dir) as harness:
+        yield harness
 
 
 @pytest.fixture(scope="session")

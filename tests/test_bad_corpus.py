@@ -28,9 +28,9 @@ from newsbot.corpus.load import MAX_ARTICLE_BYTES, quoted
 from newsbot.index import build_index
 from newsbot.index.hashing_embedder import HashingEmbedder
 from newsbot.retrieval import Retriever
+from tests.bot_harness import ADMIN, in_process_bot
 from tests.fake_bot_api import visible_text
 from tests.reliability import Record
-from tests.test_bot_handlers import ADMIN, _harness
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -121,7 +121,7 @@ async def test_the_items_that_stopped_whole_builds_are_skipped_by_name_in_the_cl
         assert {article.id for article in retriever.articles()} == indexed
         retriever.close()
 
-        async for bot in _harness(tmp_path, folder, HashingEmbedder()):  # its first build reads the same folder
+        async with in_process_bot(tmp_path, folder) as bot:  # its first build reads the same folder
             await bot.say("/reindex force", chat_id=ADMIN)
             reindex = "\n".join(visible_text(c.text) for c in bot.telegram.calls if c.chat_id == ADMIN)
             before = len(bot.telegram.calls)

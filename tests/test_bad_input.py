@@ -23,18 +23,18 @@ from hypothesis import strategies as st
 from telegram import Bot, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from newsbot.bot.app import ADMIN_ONLY, SORRY
 from newsbot.bot.cli import main
 from newsbot.bot.journal import UpdateJournal
-from newsbot.bot.ratelimit import MAX_WAITING, TooManyWaiting
+from newsbot.bot.ratelimit import MAX_WAITING
 from newsbot.bot.render import render, text_blocks
+from newsbot.bot.texts import ADMIN_ONLY, QUEUE_FULL, SORRY
 from newsbot.corpus import BUNDLED_CORPUS_DIR, Article, Problem, read_corpus
 from newsbot.index import build_index
 from newsbot.index.hashing_embedder import HashingEmbedder
 from newsbot.retrieval import Answer, Retriever
+from tests.bot_harness import ADMIN, USER, Harness, in_process_bot
 from tests.fake_bot_api import BOT_USERNAME, MAX_TEXT_UTF16, TOKEN, utf16_len, visible_text
 from tests.reliability import Record
-from tests.test_bot_handlers import ADMIN, USER, Harness, _harness
 
 T = TypeVar("T")
 GOOD = "title: Otters open a bakery\nsource: Wire\ndate: 2024-05-01\n\nThe otters baked rye bread on Monday.\n"
@@ -245,12 +245,12 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LoopThread,
     corpus = folder / "corpus"
     shutil.copytree(BUNDLED_CORPUS_DIR, corpus)
     loop = LoopThread()
-    harnesses = _harness(folder, corpus, HashingEmbedder(), NEWSBOT_RATE_LIMIT_QUESTIONS="1000000")
-    harness = loop.run(harnesses.__anext__())
+    running = in_process_bot(folder, corpus, NEWSBOT_RATE_LIMIT_QUESTIONS="1000000")
+    harness = loop.run(running.__aenter__())
     try:
         yield loop, harness
     finally:
-        loop.run(harnesses.aclose())
+        loop.run(running.__aexit__(None, None, None))
         loop.close()
 
 
@@ -350,7 +350,7 @@ def test_any_command_argument_property_is_recorded(reliability: Record) -> None:
 
 # --- questions sent back to back ---
 
-WAITING_REPLY = visible_text(render(text_blocks(TooManyWaiting.message))[0].html)
+WAITING_REPLY = visible_text(render(text_blocks(QUEUE_FULL))[0].html)
 _bursts: list[int] = []
 
 
@@ -360,8 +360,8 @@ def queued(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LoopThrea
     folder = tmp_path_factory.mktemp("queued")
     (folder / "corpus").mkdir()
     loop = LoopThread()
-    harnesses = _harness(folder, folder / "corpus", HashingEmbedder(), NEWSBOT_RATE_LIMIT_QUESTIONS="1000000")
-    harness = loop.run(harnesses.__anext__())
+    running = in_process_bot(folder, folder / "corpus", NEWSBOT_RATE_LIMIT_QUESTIONS="1000000")
+    harness = loop.run(running.__aenter__())
     delays: dict[str, float] = {}
 
     async def answer(question: str, k: int) -> Answer:
@@ -372,7 +372,7 @@ def queued(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LoopThrea
     try:
         yield loop, harness, delays
     finally:
-        loop.run(harnesses.aclose())
+        loop.run(running.__aexit__(None, None, None))
         loop.close()
 
 
@@ -496,7 +496,7 @@ UPLOADS = [
 
 async def test_bad_uploads_are_refused_with_a_reason_and_nothing_is_written(
         tmp_path: Path, corpus_dir: Path, reliability: Record) -> None:
-    async for bot in _harness(tmp_path, corpus_dir, HashingEmbedder()):
+    async with in_process_bot(tmp_path, corpus_dir) as bot:
         before = sorted(str(p) for p in tmp_path.rglob("*"))
         version = bot.service.retriever.version_dir
         for name, data, reason in UPLOADS:

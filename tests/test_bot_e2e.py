@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from newsbot.bot.app import ADMIN_ONLY, SORRY
+from newsbot.bot.texts import ADMIN_ONLY, SORRY
 from tests.fake_bot_api import BotProcess, FakeBotAPIServer, start_bot, visible_text
 
 ADMIN = 1

@@ -6,9 +6,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from newsbot.corpus import BUNDLED_CORPUS_DIR
 from tests.conftest import SEED_QUESTION
 from tests.fake_bot_api import FakeBotAPIServer, start_bot, visible_text
+
+pytestmark = pytest.mark.model  # the model loads in the bot's process, where tests/tiers.py cannot see it
 
 
 def test_the_seed_question_is_answered_with_the_5400_sentence_and_cited(tmp_path: Path) -> None:

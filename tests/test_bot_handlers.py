@@ -6,31 +6,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 from telegram import Update
-from telegram.ext import Application
 
-import newsbot.bot.app as bot_app
-from newsbot.bot.app import ADMIN_ONLY, HOW_TO_ADD, ONLY_TEXT, SORRY, build_application, progress_text
-from newsbot.bot.config import parse_settings
-from newsbot.bot.journal import UpdateJournal
-from newsbot.bot.retry import RetryingLimiter
-from newsbot.bot.service import Service
+import newsbot.bot.progress
+from newsbot.bot.texts import ADMIN_ONLY, HOW_TO_ADD, ONLY_TEXT, SORRY, progress_text
 from newsbot.index.build import EMBEDDING, INDEXING, READING
 from newsbot.index.hashing_embedder import HashingEmbedder
-from tests.fake_bot_api import BOT_USERNAME, TOKEN, Call, FakeRequest, FakeTelegram, visible_text
-
-ADMIN = 1
-USER = 2
-GROUP = -100500
-ZEBRA_ARTICLE = ("title: Zebras <b>escape</b> & roam\nsource: Daily \"Planet\"\ndate: 2024-05-01\n"
-                 "url: https://example.com/zebras?a=1&b=2\n\n"
-                 "Seven zebras escaped from the city zoo on Tuesday. Keepers found the zebras grazing in a park. "
-                 "The zebras escaped from the zoo through a broken gate. Zoo staff said the escaped zebras were unharmed.")
+from tests.bot_harness import ADMIN, GROUP, USER, Harness, in_process_bot
+from tests.fake_bot_api import BOT_USERNAME, TOKEN, visible_text
 
 
 class GatedEmbedder(HashingEmbedder):
@@ -48,54 +36,6 @@ class GatedEmbedder(HashingEmbedder):
             self.build_waiting.set()
             self.gate.wait(timeout=30)
         return super().encode(texts)
-
-
-class Harness:
-    """Feeds users' messages to the Application and reads what the bot sent."""
-
-    def __init__(self, application: Application, telegram: FakeTelegram, service: Service) -> None:
-        self.app = application
-        self.telegram = telegram
-        self.service = service
-
-    async def deliver(self) -> None:
-        for data in self.telegram.pop_updates():
-            await self.app.process_update(Update.de_json(data, self.app.bot))
-
-    async def say(self, text: str, chat_id: int = USER, **kwargs: object) -> list[Call]:
-        """Send a message and return what the bot sent to that chat in response."""
-        before = len(self.telegram.sent(chat_id))
-        self.telegram.push_text(chat_id, text, **kwargs)
-        await self.deliver()
-        return self.telegram.sent(chat_id)[before:]
-
-
-async def _harness(tmp_path: Path, corpus_dir: Path, embedder: HashingEmbedder, *,
-                   journal: UpdateJournal | None = None, retry: RetryingLimiter | None = None, **settings: str
-                   ) -> AsyncIterator[Harness]:
-    (corpus_dir / "zebras.txt").write_text(ZEBRA_ARTICLE, encoding="utf-8")
-    service = await asyncio.to_thread(Service.open, corpus_dir, tmp_path / "index", embedder=embedder)
-    telegram = FakeTelegram()
-    config = parse_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_ADMIN_IDS": str(ADMIN),
-                             "NEWSBOT_RATE_LIMIT_QUESTIONS": "50", **settings})
-    application = build_application(config, service, requests=(FakeRequest(telegram), FakeRequest(telegram)),
-                                    journal=journal, retry=retry)
-    await application.initialize()
-    try:
-        yield Harness(application, telegram, service)
-    finally:
-        await application.shutdown()
-        service.close()
-
-
-@pytest.fixture
-async def bot(tmp_path: Path, corpus_dir: Path) -> AsyncIterator[Harness]:
-    async for harness in _harness(tmp_path, corpus_dir, HashingEmbedder()):
-        yield harness
-
-
-def _texts(calls: list[Call]) -> str:
-    return "\n".join(c.text for c in calls)
 
 
 # --- users ---
@@ -152,7 +92,7 @@ async def test_more_results_by_button_and_by_command_continue_the_numbering(
         tmp_path: Path, corpus_dir: Path) -> None:
     herd = " ".join(f"Zebra number {n} ran across the plain." for n in range(1, 9))
     (corpus_dir / "herd.txt").write_text(f"title: The herd\n\n{herd}\n", encoding="utf-8")
-    async for harness in _harness(tmp_path, corpus_dir, HashingEmbedder()):
+    async with in_process_bot(tmp_path, corpus_dir) as harness:
         question = harness.telegram.push_text(USER, "zebra number ran across the plain")["message"]
         await harness.deliver()
         [first] = harness.telegram.sent(USER)
@@ -182,7 +122,7 @@ async def test_sources_lists_articles_in_pages(tmp_path: Path, corpus_dir: Path)
         (corpus_dir / f"extra-{number:02}.txt").write_text(
             f"title: Extra story {number:02}\nsource: Wire\ndate: 2023-01-{number + 1:02}\n\nA sentence here.\n",
             encoding="utf-8")
-    async for harness in _harness(tmp_path, corpus_dir, HashingEmbedder()):
+    async with in_process_bot(tmp_path, corpus_dir) as harness:
         [page_one] = await harness.say("/sources")
         shown = visible_text(page_one.text)
         assert shown.startswith("Articles 1–15 of 22")
@@ -229,7 +169,7 @@ async def test_a_long_answer_is_split_under_telegrams_limit_at_sentence_boundari
 
     body = "\n\n".join(sentence(n) for n in range(3))
     (corpus_dir / "walrus.txt").write_text(f"title: Walrus council\n\n{body}\n", encoding="utf-8")
-    async for harness in _harness(tmp_path, corpus_dir, HashingEmbedder()):
+    async with in_process_bot(tmp_path, corpus_dir) as harness:
         replies = await harness.say("walrus council herring quotas dawn")
         assert len(replies) >= 2  # the fake Bot API rejects any message over 4096 UTF-16 units
         assert all(r.params["parse_mode"] == "HTML" for r in replies)
@@ -250,7 +190,7 @@ async def test_telegram_rejecting_the_html_gets_the_same_reply_as_plain_text(bot
 
 async def test_rate_limit_refuses_a_burst_politely_once_without_slowing_others(tmp_path: Path,
                                                                                corpus_dir: Path) -> None:
-    async for harness in _harness(tmp_path, corpus_dir, HashingEmbedder(), NEWSBOT_RATE_LIMIT_QUESTIONS="2"):
+    async with in_process_bot(tmp_path, corpus_dir, NEWSBOT_RATE_LIMIT_QUESTIONS="2") as harness:
         first = await harness.say("How many zebras escaped from the zoo?")
         second = await harness.say("/sources")
         [third] = await harness.say("park?")
@@ -263,7 +203,7 @@ async def test_rate_limit_refuses_a_burst_politely_once_without_slowing_others(t
 
 async def test_admins_are_not_rate_limited(tmp_path: Path, corpus_dir: Path) -> None:
     """An admin adding a dozen articles in a minute is working, not flooding; a user at the same pace is limited."""
-    async for harness in _harness(tmp_path, corpus_dir, HashingEmbedder(), NEWSBOT_RATE_LIMIT_QUESTIONS="1"):
+    async with in_process_bot(tmp_path, corpus_dir, NEWSBOT_RATE_LIMIT_QUESTIONS="1") as harness:
         admin_replies = [await harness.say("/stats", chat_id=ADMIN) for _ in range(5)]
         assert all(len(replies) == 1 and "Articles:" in replies[0].text for replies in admin_replies)
         user_replies = [await harness.say("/sources") for _ in range(3)]
@@ -333,7 +273,7 @@ async def test_admin_commands_are_refused_and_logged_for_everyone_else(
 
 
 async def test_no_admin_configured_means_no_admin_commands(tmp_path: Path, corpus_dir: Path) -> None:
-    async for harness in _harness(tmp_path, corpus_dir, HashingEmbedder(), TELEGRAM_ADMIN_IDS=""):
+    async with in_process_bot(tmp_path, corpus_dir, TELEGRAM_ADMIN_IDS="") as harness:
         [reply] = await harness.say("/stats", chat_id=ADMIN)
         assert reply.text == ADMIN_ONLY
 
@@ -348,9 +288,9 @@ async def test_stats_shows_the_figures(bot: Harness) -> None:
 
 async def test_reindex_keeps_answering_from_the_old_index_then_swaps(tmp_path: Path, corpus_dir: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bot_app, "PROGRESS_EVERY", 0.05)
+    monkeypatch.setattr(newsbot.bot.progress, "PROGRESS_EVERY", 0.05)
     embedder = GatedEmbedder()
-    async for harness in _harness(tmp_path, corpus_dir, embedder):
+    async with in_process_bot(tmp_path, corpus_dir, embedder) as harness:
         (corpus_dir / "otters.txt").write_text(
             "title: Otters open a bakery\n\nThe otters baked rye bread. Customers queued for the otter bread.\n",
             encoding="utf-8")

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from newsbot.bot.ratelimit import MAX_WAITING, RateLimited, RateLimiter, TooManyWaiting, Turns
+from newsbot.bot.texts import slow_down
 
 
 class Clock:
@@ -26,7 +27,7 @@ def test_the_window_slides_and_says_how_long_to_wait_once() -> None:
     with pytest.raises(RateLimited) as refused:
         limiter.admit(7)
     assert refused.value.retry_after == pytest.approx(40) and not refused.value.told
-    assert "try again in 40 s" in refused.value.message
+    assert "try again in 40 s" in slow_down(refused.value.retry_after)
     with pytest.raises(RateLimited) as again:
         limiter.admit(7)
     assert again.value.told  # a flood is told once, not once per message

@@ -7,7 +7,8 @@ from datetime import date
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newsbot.bot.render import Span, answer_blocks, render, utf16_len
+from newsbot.bot.render import Span, render, utf16_len
+from newsbot.bot.texts import answer_blocks
 from newsbot.index.metadata import ArticleInfo
 from newsbot.retrieval import Answer, Hit
 from newsbot.retrieval.span import AnswerSpan

@@ -2,7 +2,7 @@ from datetime import date
 
 from newsbot.bot.citation import Citation, cite
 from newsbot.bot.console import citation as console_citation
-from newsbot.bot.render import citation as telegram_citation
+from newsbot.bot.texts import citation as telegram_citation
 from newsbot.index.metadata import ArticleInfo
 
 

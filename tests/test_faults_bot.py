@@ -12,7 +12,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,15 +20,14 @@ from telegram import Update
 
 import newsbot.index.build
 
-from newsbot.bot.app import SORRY
 from newsbot.bot.cli import main
 from newsbot.bot.journal import UpdateJournal, journal_path
 from newsbot.bot.retry import RetryingLimiter
-from newsbot.index.hashing_embedder import HashingEmbedder
+from newsbot.bot.texts import SORRY
 from newsbot.index.store import writer_lock
+from tests.bot_harness import ADMIN, USER, Harness, in_process_bot
 from tests.fake_bot_api import TOKEN, FakeBotAPIServer, FakeTelegram, start_bot, visible_text
 from tests.reliability import Record
-from tests.test_bot_handlers import ADMIN, USER, Harness, _harness
 
 ZEBRAS = ("title: Zebras escape\nsource: Zoo News\ndate: 2024-05-01\n\n"
           "Seven zebras escaped from the city zoo on Tuesday. Keepers found the zebras grazing in a park.\n")
@@ -375,12 +374,6 @@ def test_bad_settings_stop_serve_at_start_naming_the_key(tmp_path: Path, setting
 
 # --- in-process: the real handlers, FakeRequest (no sockets) ---
 
-@pytest.fixture
-async def bot(tmp_path: Path, corpus_dir: Path) -> AsyncIterator[Harness]:
-    async for harness in _harness(tmp_path, corpus_dir, HashingEmbedder()):
-        yield harness
-
-
 async def test_a_reindex_while_the_cli_builds_and_two_admins_at_once(bot: Harness, reliability: Record) -> None:
     version = bot.service.retriever.version_dir
     with writer_lock(bot.service.index_dir):  # `newsbot index` running in another process
@@ -439,8 +432,8 @@ async def test_a_long_retry_after_is_waited_in_full_with_the_question_kept_in_th
     async def recorded(seconds: float) -> None:  # the test's clock: Telegram's wait is recorded, not spent
         waits.append((seconds, [u["update_id"] for u in journal.unfinished()] == [update_id]))
 
-    async for bot in _harness(tmp_path, corpus_dir, HashingEmbedder(), journal=journal,
-                              retry=RetryingLimiter(sleep=recorded)):
+    async with in_process_bot(tmp_path, corpus_dir, journal=journal,
+                              retry=RetryingLimiter(sleep=recorded)) as bot:
         bot.telegram.fail_next("sendMessage", "429:3600", times=8)  # beyond the old cap (60 s) and attempts (6)
         data = bot.telegram.push_text(USER, "zebras?")
         update_id = data["update_id"]

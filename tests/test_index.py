@@ -16,7 +16,7 @@ from newsbot.index.metadata import MetadataReader
 from newsbot.index.store import CURRENT_FILE, VERSIONS_DIR, current_version, write_checksums, writer_lock
 from newsbot.retrieval import Retriever
 
-from embedders import CountingEmbedder
+from tests.embedders import CountingEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -21,7 +21,7 @@ from newsbot.index.store import VERSIONS_DIR
 from newsbot.index.vectors import EXACT, load_vectors, plan_index
 from newsbot.retrieval import Retriever
 
-from embedders import CountingEmbedder
+from tests.embedders import CountingEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLES, SENTENCES_EACH, THRESHOLD = 150, 20, 1000  # 3,000 sentences: past the lowered threshold

@@ -12,7 +12,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -22,27 +22,20 @@ from hypothesis import strategies as st
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler
 
-from newsbot.bot.app import ADMIN_ONLY, SORRY
 from newsbot.bot.journal import UpdateJournal
 from newsbot.bot.logs import REDACTED, RedactingFormatter
+from newsbot.bot.texts import ADMIN_ONLY, SORRY
 from newsbot.bot.webhook import SECRET_HEADER, start_webhook_server
-from newsbot.index.hashing_embedder import HashingEmbedder
 from newsbot.index.metadata import ArticleInfo
+from tests.bot_harness import ADMIN, USER, ZEBRA_ARTICLE, Harness, in_process_bot
 from tests.fake_bot_api import BOT_USERNAME, TOKEN, FakeTelegram, visible_text
 from tests.reliability import Record
-from tests.test_bot_handlers import ADMIN, USER, ZEBRA_ARTICLE, Harness, _harness
 
 GROUP = -100900
 # The handlers anyone may use. Every other registered handler must refuse non-admins; this test finds it.
 PUBLIC = {"help", "sources", "more", "question", "unknown_command", "not_text", "more_button", "sources_page",
           "screen", "handled"}
 NOT_ADMIN = 777
-
-
-@pytest.fixture
-async def bot(tmp_path: Path, corpus_dir: Path) -> AsyncIterator[Harness]:
-    async for harness in _harness(tmp_path, corpus_dir, HashingEmbedder()):
-        yield harness
 
 
 def _snapshot(folder: Path) -> list[tuple[str, int]]:
@@ -144,7 +137,7 @@ async def test_commands_for_another_bot_are_ignored_everywhere_captions_included
 
 
 async def test_every_handler_is_rate_limited(tmp_path: Path, corpus_dir: Path, reliability: Record) -> None:
-    async for bot in _harness(tmp_path, corpus_dir, HashingEmbedder(), NEWSBOT_RATE_LIMIT_QUESTIONS="1"):
+    async with in_process_bot(tmp_path, corpus_dir, NEWSBOT_RATE_LIMIT_QUESTIONS="1") as bot:
         handlers = [h for h in bot.app.handlers[0]]
         reached = []
         for number, handler in enumerate(handlers):
@@ -187,7 +180,7 @@ async def test_a_flood_of_sources_from_one_user_does_not_slow_anyone_else(
         time.sleep(0.05)
         return articles
 
-    async for bot in _harness(tmp_path, corpus_dir, HashingEmbedder(), NEWSBOT_RATE_LIMIT_QUESTIONS="6"):
+    async with in_process_bot(tmp_path, corpus_dir, NEWSBOT_RATE_LIMIT_QUESTIONS="6") as bot:
         monkeypatch.setattr(bot.service.retriever, "articles", listing)
         for number in range(300):
             bot.telegram.push_text(flooder, "/sources 3")
@@ -230,7 +223,7 @@ LABELS = {"question": "questions", "unknown_command": "unknown commands", "not_t
 
 async def test_no_admin_ids_configured_means_nobody_is_admin(tmp_path: Path, corpus_dir: Path,
                                                              reliability: Record) -> None:
-    async for bot in _harness(tmp_path, corpus_dir, HashingEmbedder(), TELEGRAM_ADMIN_IDS=""):
+    async with in_process_bot(tmp_path, corpus_dir, TELEGRAM_ADMIN_IDS="") as bot:
         for command in ("/reindex", "/stats", "/add title: x\n\nBody."):
             assert [r.text for r in await bot.say(command, chat_id=ADMIN, user_id=ADMIN)] == [ADMIN_ONLY]
     reliability("Security", "admin commands with TELEGRAM_ADMIN_IDS empty", 3, "refused for everyone")

@@ -1,0 +1,199 @@
+"""Everything the Telegram bot says, in one place, so that its wording is read and changed here and
+not in the handlers: replies as styled blocks (bot.render makes them Telegram messages), the lines it
+sends as they are, button labels and the command menu.
+
+What comes from elsewhere (an article's title, the reason an index build or an upload failed) is
+passed in and shown as it is.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import date
+
+from telegram import BotCommand
+
+from newsbot.bot.citation import cite, format_date
+from newsbot.bot.ratelimit import MAX_WAITING
+from newsbot.bot.render import Block, Span, text_blocks
+from newsbot.bot.service import Stats
+from newsbot.corpus import Article
+from newsbot.index import BuildReport
+from newsbot.index.build import EMBEDDING, READING
+from newsbot.index.metadata import ArticleInfo
+from newsbot.retrieval import Answer, Hit
+from newsbot.retrieval.retriever import NOT_FOUND
+
+COMMANDS = [BotCommand("help", "What I know and how to ask"),
+            BotCommand("sources", "The articles I have read"),
+            BotCommand("more", "More results for your last question")]
+
+# --- to everyone ---
+
+SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
+ONLY_TEXT = "I can only read questions written as text. Ask me something, or see /help."
+UNKNOWN_COMMAND = "I don't know that command. /help shows what I can do."
+ASK_FIRST = "Ask me a question first; then /more shows further answers."
+FORGOTTEN = "That question is too old for me to remember. Please ask it again."
+NO_MORE = "That's all I found for this question."
+QUEUE_FULL = (f"I already have {MAX_WAITING} of your questions waiting, and I answer them in order. "
+              "Please send this one again once they are answered.")
+MORE_RESULTS = "More results"
+PREVIOUS_PAGE = "◀ Previous"
+NEXT_PAGE = "Next ▶"
+
+
+def slow_down(retry_after: float) -> str:
+    """What a user over the rate limit is told (once until the wait is over)."""
+    return f"You're asking faster than I can keep up. Please try again in {max(1, math.ceil(retry_after))} s."
+
+
+def help_blocks(count: int, first: date | None, last: date | None, username: str | None,
+                is_admin: bool) -> list[Block]:
+    """The /start and /help text: what the bot knows (`count` articles dated `first` to `last`) and how to ask."""
+    span = f", from {format_date(first)} to {format_date(last)}" if first and last else ""
+    blocks: list[Block] = [
+        (Span("I answer questions about the news from the articles I have read: "),
+         Span(f"{count:,} article{'s' if count != 1 else ''}", "b"), Span(f"{span}.")),
+        (Span("Send me a question in plain words, for example "), Span("How many people have died?", "i"),
+         Span(" I reply with the sentences that answer it, citing each article. "
+              "Tap “More results” or send /more to see further answers.")),
+        (Span("/sources lists my articles · /help shows this message"),),
+    ]
+    if username:
+        blocks.append((Span(f"In a group, mention me (@{username}) or reply to one of my messages."),))
+    if is_admin:
+        blocks.append((Span("Admin: ", "b"), Span("/reindex rebuilds the index from the corpus folder · "
+                                                  "/add adds an article (text after the command, or a .txt "
+                                                  "file with /add as its caption) · /stats shows figures")))
+    return blocks
+
+
+def answer_blocks(answer: Answer, first_number: int = 1) -> list[Block]:
+    """Each answer sentence, numbered, with the citation of its article under it.
+
+    When the top sentence's answering words were found, they lead the reply ("Answer: …", which the
+    plain-text form keeps too) and are in bold inside the sentence.
+    """
+    if not answer.found:
+        blocks = [(Span(answer.message or NOT_FOUND),)]
+        if answer.message in (None, NOT_FOUND):
+            blocks.append((Span("Try other words, or see /sources for the articles I have read.", "i"),))
+        return blocks
+    pointed = answer.hits[0].answer
+    lead: list[Block] = [(Span("Answer: "), Span(pointed.text, "b"))] if pointed else []
+    return lead + [_hit_block(number, hit) for number, hit in enumerate(answer.hits, start=first_number)]
+
+
+def articles_blocks(articles: Sequence[ArticleInfo], page: int, per_page: int) -> list[Block]:
+    """One page of the indexed articles (pages count from 1)."""
+    first = (page - 1) * per_page
+    shown = articles[first:first + per_page]
+    if not shown:
+        pages = -(-len(articles) // per_page)
+        return [(Span(f"There is no page {page:,}: my {len(articles):,} articles fill pages 1 to {pages:,}."
+                      if pages else "I have no articles yet."),)]
+    title = f"Articles {first + 1:,}–{first + len(shown):,} of {len(articles):,}"
+    lines: list[Span] = [Span(title, "b")]
+    for number, article in enumerate(shown, start=first + 1):
+        lines += [Span(f"\n{number}. "), *citation(article)]
+    return [tuple(lines)]
+
+
+def citation(article: ArticleInfo) -> list[Span]:
+    """The article's `cite` with its title in bold and its link behind the word "link"."""
+    cited = cite(article)
+    spans = [Span(cited.title, "b")]
+    if cited.details:
+        spans.append(Span(" — " + cited.details))
+    if cited.url:
+        spans += [Span(" · "), Span("link", url=cited.url)]
+    return spans
+
+
+def _hit_block(number: int, hit: Hit) -> Block:
+    return (Span(f"{number}. ", "b"), *_sentence(hit), Span("\n📰 "), *citation(hit.article))
+
+
+def _sentence(hit: Hit) -> list[Span]:
+    """The sentence, with the part that answers the question (if marked) in bold."""
+    if hit.answer is None:
+        return [Span(hit.text)]
+    start, end = hit.answer.start, hit.answer.end
+    return [Span(hit.text[:start]), Span(hit.text[start:end], "b"), Span(hit.text[end:])]
+
+
+# --- to admins ---
+
+ADMIN_ONLY = "Sorry, that command is only for this bot's admins."
+HOW_TO_ADD = ("Send the article after the command, e.g.\n/add title: …\nsource: …\ndate: 2024-05-01\n\nBody…\n\n"
+              "or upload a .txt file with /add as its caption, or reply /add to a message holding the article.")
+REBUILDING = "Rebuilding the index from the corpus folder"
+ADDING = "Adding the article"
+BUILD_RUNNING = "A rebuild is already running; please wait for it to finish."
+BUILD_RUNNING_MEANWHILE = f"{BUILD_RUNNING} I keep answering questions from the current index meanwhile."
+
+
+def unreadable_upload(reason: Exception) -> str:
+    return f"I could not read that file: {reason}."
+
+
+def started(doing: str) -> str:
+    """The status message a rebuild or an /add starts with (`doing` is REBUILDING or ADDING)."""
+    return f"⏳ {doing}…"
+
+
+def progress_text(doing: str, stage: str, done: int, total: int | None) -> str:
+    """The status line for a build's stage (index.build's READING, EMBEDDING, INDEXING); "" before it starts."""
+    if stage == READING:
+        return f"⏳ {doing}… reading the articles: {done:,} read"
+    if not total:
+        return ""
+    percent = 100 * done // total
+    if stage == EMBEDDING:
+        return f"⏳ {doing}… {done:,} of {total:,} sentences and paragraphs embedded ({percent}%)"
+    return f"⏳ {doing}… building the search index: {done:,} of {total:,} vectors added ({percent}%)"
+
+
+def rebuilt_blocks(report: BuildReport) -> list[Block]:
+    """The outcome of /reindex, with the files the build skipped (the first ten named)."""
+    if report.up_to_date:
+        blocks = text_blocks(f"✅ The index is already up to date: {report.articles:,} articles, "
+                             f"{report.sentences:,} sentences. Send /reindex force to rebuild it anyway.")
+    else:
+        blocks = text_blocks(f"✅ Index rebuilt in {report.seconds:.1f} s: {report.articles:,} articles, "
+                             f"{report.sentences:,} sentences ({report.embedded:,} sentences newly embedded, "
+                             "the rest reused). I now answer from it.")
+    if report.problems:
+        listed = "\n".join(f"• {p}" for p in report.problems[:10])
+        extra = f"\n…and {len(report.problems) - 10} more" if len(report.problems) > 10 else ""
+        blocks += text_blocks(f"⚠️ {len(report.problems)} file(s) were skipped:\n{listed}{extra}")
+    return blocks
+
+
+def added_blocks(article: Article, report: BuildReport) -> list[Block]:
+    return text_blocks(f"✅ Added “{article.title}” as {article.id}; you can ask about it now.",
+                       f"The index holds {report.articles} articles, {report.sentences} sentences.")
+
+
+def rejected_article(reason: Exception) -> str:
+    return f"❌ I could not add that article: {reason}. Nothing was stored."
+
+
+def build_failed_blocks(doing: str, problem: Exception | None) -> list[Block]:
+    """A failed rebuild or /add: what failed (an IndexProblem says), or for anything else that the log has it."""
+    what = f"failed: {problem}." if problem is not None else "failed unexpectedly (the details are in the bot's log)."
+    return text_blocks(f"❌ {doing} {what}", "I keep answering from the previous index.")
+
+
+def stats_blocks(stats: Stats, building: bool) -> list[Block]:
+    """The /stats figures."""
+    def ms(value: float | None) -> str:
+        return "–" if value is None else f"{value * 1000:.0f} ms"
+
+    return text_blocks(
+        f"Articles: {stats.articles:,}\nSentences: {stats.sentences:,}\nModel: {stats.model}",
+        f"Index built: {stats.built_at} in {stats.build_seconds:.1f} s{' (a rebuild is running)' if building else ''}",
+        f"Questions answered: {stats.questions:,}\nAnswer latency: p50 {ms(stats.latency_p50)}, "
+        f"p90 {ms(stats.latency_p90)}, p99 {ms(stats.latency_p99)}")
