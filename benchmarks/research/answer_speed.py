@@ -10,39 +10,29 @@ Usage (from the project root): `.venv/bin/python -m benchmarks.research.answer_s
 
 from __future__ import annotations
 
-import argparse
 import json
-import statistics
 import time
-from pathlib import Path
 
-from benchmarks.squad import squad_records
-from newsbot.index import build_from_documents
-from newsbot.index.embedder import default_model, load_embedder
+from benchmarks.squad import indexed_squad, squad_options
 from newsbot.index.manifest import METADATA_FILE, VECTORS_FILE
 from newsbot.index.metadata import MetadataReader
 from newsbot.index.vectors import load_vectors, search_vectors
 from newsbot.retrieval import Retriever
-from newsbot.retrieval.evaluation.reqa import reqa_task
+from newsbot.retrieval.evaluation.percentile import percentile
 from newsbot.retrieval.threads import answer_on_one_thread
 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/newsbot-ranker"))
+    parser = squad_options(__doc__.splitlines()[0])
     parser.add_argument("--questions", type=int, default=300)
-    parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     answer_on_one_thread()  # as the `newsbot` command does
-    records = squad_records()
-    if records is None:
+    squad = indexed_squad(args)
+    if squad is None:
         return
-    embedder = load_embedder(default_model())
-    documents, queries = reqa_task(records, "dataset")
-    index_dir = args.work_dir / "all"
-    build_from_documents(documents, index_dir, embedder)
-    retriever = Retriever.open(index_dir, embedder=embedder)
+    embedder, queries = squad.embedder, squad.queries
+    retriever = Retriever.open(squad.index_dir, embedder=embedder)
     vectors = load_vectors(retriever.version_dir / VECTORS_FILE, dimension=retriever.manifest.dimension,
                            count=retriever.manifest.sentences)
     metadata = MetadataReader(retriever.version_dir / METADATA_FILE)
@@ -65,8 +55,8 @@ def main() -> None:
             started = time.perf_counter()
             run(question)
             times[name].append(1000 * (time.perf_counter() - started))
-    figures = {name: {"p50_ms": round(statistics.median(ms), 2),
-                      "p99_ms": round(statistics.quantiles(ms, n=100)[98], 2)} for name, ms in times.items()}
+    figures = {name: {"p50_ms": round(percentile(ms, 50), 2), "p99_ms": round(percentile(ms, 99), 2)}
+               for name, ms in times.items()}
     figures["ratio_p50"] = round(figures["answer (reranked)"]["p50_ms"] / figures["dense search alone"]["p50_ms"], 2)
     report = {"model": embedder.name, "sentences": retriever.manifest.sentences, "questions": len(questions),
               **figures}
