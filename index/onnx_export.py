@@ -113,7 +113,9 @@ def _export_fp32(model_dir: Path, out_file: Path) -> dict[str, str]:
     import torch
     import transformers
     from transformers import AutoModel
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # a "Loading weights" bar mid-way through `newsbot ask`'s output
     model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
 
     class TokenEmbeddings(torch.nn.Module):
