@@ -185,11 +185,11 @@ class Service:
 
     def stats(self) -> Stats:
         manifest = self._retriever.manifest
-        ordered = sorted(self._latencies)
+        latencies = list(self._latencies)
         return Stats(articles=manifest.articles, sentences=manifest.sentences, model=manifest.model,
                      built_at=manifest.built_at, build_seconds=manifest.build_seconds, questions=self._questions,
-                     latency_p50=_latency(ordered, 50), latency_p90=_latency(ordered, 90),
-                     latency_p99=_latency(ordered, 99))
+                     latency_p50=_latency(latencies, 50), latency_p90=_latency(latencies, 90),
+                     latency_p99=_latency(latencies, 99))
 
     def close(self) -> None:
         self._queries.shutdown(wait=True, cancel_futures=True)
