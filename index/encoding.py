@@ -1,6 +1,6 @@
 """How every model backend encodes: each text alone, on one thread, into a unit-length row.
 
-Shared by the torch and ONNX runtimes (index/torch_embedder.py, index/onnx_runtime.py), so the rule that
+Shared by the torch and ONNX runtimes (index/torch_embedder.py, index/onnx_embedder.py), so the rule that
 a vector depends on its own text only is written once.
 """
 

@@ -195,11 +195,8 @@ def _is_exported(out_dir: Path, meta: dict, name: str) -> bool:
 
 
 def _describe(path: Path) -> dict[str, object]:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+        return {"bytes": os.fstat(handle.fileno()).st_size, "sha256": hashlib.file_digest(handle, "sha256").hexdigest()}
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
