@@ -34,6 +34,7 @@ from newsbot.bot import texts
 from newsbot.bot.addressing import ADDRESSED, addressed_text, for_another_bot
 from newsbot.bot.asked import Asked, last_asked, recall, remember
 from newsbot.bot.config import Settings
+from newsbot.bot.history import history_of
 from newsbot.bot.journal import JournaledPolls, UpdateJournal
 from newsbot.bot.progress import Job, run_with_progress
 from newsbot.bot.ratelimit import RateLimited, RateLimiter, TooManyWaiting, Turns
@@ -97,6 +98,7 @@ class Handlers:
         application.add_handler(TypeHandler(Update, self.handled), group=1)  # after the one handler of group 0
         limited = self._limited
         for names, callback in ((("start", "help"), self.help), (("sources",), self.sources), (("more",), self.more),
+                                (("new",), self.new_topic),
                                 (("reindex",), self.reindex), (("add",), self.add), (("stats",), self.stats)):
             application.add_handler(CommandHandler(names, limited(callback), filters=MESSAGE_ONLY))
         application.add_handler(MessageHandler(
@@ -168,7 +170,9 @@ class Handlers:
         question = addressed_text(message, context.bot.id, context.bot.username)
         if question is not None:
             user_id = message.from_user.id if message.from_user else None
-            asked = remember(context.chat_data, message.message_id, user_id, question)
+            history = history_of(context.chat_data, user_id)
+            asked = remember(context.chat_data, message.message_id, user_id, question, history.earlier())
+            history.add(question)
             await self._answer(update, context, message.message_id, asked)
 
     async def more(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -178,6 +182,11 @@ class Handlers:
             await self._reply(update, context, text_blocks(texts.ASK_FIRST))
             return
         await self._answer(update, context, *last)
+
+    async def new_topic(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        user = update.effective_user
+        history_of(context.chat_data, user.id if user else None).clear()
+        await self._reply(update, context, text_blocks(texts.NEW_CONVERSATION))
 
     async def more_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -260,7 +269,7 @@ class Handlers:
             async with self.turns.turn(user.id):
                 wanted = min(asked.shown + ANSWERS_PER_REPLY, MAX_RESULTS)
                 async with typing(context.bot, chat.id):
-                    answer = await self.service.answer(asked.question, wanted)
+                    answer = await self.service.answer(asked.question, wanted, asked.history)
                 new = answer.hits[asked.shown:]
                 if asked.shown and not new:
                     blocks, more = text_blocks(texts.NO_MORE), False

@@ -100,6 +100,8 @@ def _parser() -> argparse.ArgumentParser:
 
     ask = commands.add_parser("ask", parents=[common, answering], help="answer one question")
     ask.add_argument("question")
+    ask.add_argument("--after", action="append", default=[], metavar="EARLIER_QUESTION",
+                     help="a question asked before this one, for a follow-up's context (repeatable, oldest first)")
     ask.add_argument("-k", type=int, default=3, help="at most this many sentences (default 3)")
     ask.add_argument("--json", action="store_true", help="print a machine-readable result")
     ask.set_defaults(run=_ask)
@@ -198,7 +200,7 @@ def _ask(args: argparse.Namespace) -> int:
     if args.k < 1:
         print("newsbot: -k must be at least 1", file=sys.stderr)
         return 2
-    answer = _open(args).answer(args.question, k=args.k)
+    answer = _open(args).answer(args.question, k=args.k, history=args.after)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -210,7 +212,7 @@ def _chat(args: argparse.Namespace) -> int:
     from newsbot.bot.console import chat
 
     retriever = _open(args)
-    chat(retriever.answer)
+    chat(lambda question, history: retriever.answer(question, history=history))
     return 0
 
 

@@ -7,12 +7,14 @@ from collections.abc import Callable
 from typing import TextIO
 
 from newsbot.bot.citation import cite
+from newsbot.bot.history import History
 from newsbot.index.metadata import ArticleInfo
 from newsbot.retrieval import Answer
 from newsbot.retrieval.retriever import NOT_FOUND
 
 PROMPT = "you> "
 GOODBYES = {"quit", "exit", "bye", ":q"}
+NEW_TOPIC = {"/new", "new"}
 
 
 def citation(article: ArticleInfo) -> str:
@@ -33,14 +35,22 @@ def render_answer(answer: Answer) -> str:
     return "\n".join(lines)
 
 
-def chat(ask: Callable[[str], Answer], *, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
-    """Read questions until end of input or a goodbye, answering each on the shared answer path."""
-    print("Ask me about the news in my articles. Type 'quit' or press Ctrl-D to leave.", file=stdout)
+def chat(ask: Callable[[str, tuple[str, ...]], Answer], *, stdin: TextIO = sys.stdin,
+         stdout: TextIO = sys.stdout) -> None:
+    """Read questions until end of input or a goodbye, answering each on the shared answer path after the
+    session's earlier questions (`bot.history`; /new forgets them)."""
+    print("Ask me about the news in my articles. Follow-up questions are read after your earlier ones; "
+          "type /new for a new topic, 'quit' or Ctrl-D to leave.", file=stdout)
+    history = History()
     while True:
         print(PROMPT, end="", file=stdout, flush=True)
         line = stdin.readline()
         if not line or line.strip().lower() in GOODBYES:
             print("Bye.", file=stdout)
             return
-        if line.strip():
-            print(render_answer(ask(line)), file=stdout, flush=True)
+        if line.strip().lower() in NEW_TOPIC:
+            history.clear()
+            print("New topic: I have forgotten your earlier questions.", file=stdout, flush=True)
+        elif line.strip():
+            print(render_answer(ask(line, history.earlier())), file=stdout, flush=True)
+            history.add(line.strip())

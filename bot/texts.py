@@ -15,6 +15,7 @@ from datetime import date
 from telegram import BotCommand
 
 from newsbot.bot.citation import cite, format_date
+from newsbot.bot.history import QUIET_SECONDS
 from newsbot.bot.ratelimit import MAX_WAITING
 from newsbot.bot.render import Block, Span, text_blocks
 from newsbot.bot.service import Stats
@@ -27,7 +28,8 @@ from newsbot.retrieval.retriever import NOT_FOUND
 
 COMMANDS = [BotCommand("help", "What I know and how to ask"),
             BotCommand("sources", "The articles I have read"),
-            BotCommand("more", "More results for your last question")]
+            BotCommand("more", "More results for your last question"),
+            BotCommand("new", "Start a new topic: forget my earlier questions")]
 
 # --- to everyone ---
 
@@ -37,6 +39,8 @@ UNKNOWN_COMMAND = "I don't know that command. /help shows what I can do."
 ASK_FIRST = "Ask me a question first; then /more shows further answers."
 FORGOTTEN = "That question is too old for me to remember. Please ask it again."
 NO_MORE = "That's all I found for this question."
+NEW_CONVERSATION = ("New topic: I have forgotten your earlier questions. "
+                    f"(I forget them by myself after {QUIET_SECONDS // 60} quiet minutes.)")
 QUEUE_FULL = (f"I already have {MAX_WAITING} of your questions waiting, and I answer them in order. "
               "Please send this one again once they are answered.")
 MORE_RESULTS = "More results"
@@ -59,6 +63,9 @@ def help_blocks(count: int, first: date | None, last: date | None, username: str
         (Span("Send me a question in plain words, for example "), Span("How many people have died?", "i"),
          Span(" I reply with the sentences that answer it, citing each article. "
               "Tap “More results” or send /more to see further answers.")),
+        (Span("Follow-up questions are read after your earlier ones, as in "),
+         Span("How many people have died in Syria? … Who does the government blame for it?", "i"),
+         Span(" /new starts a new topic.")),
         (Span("/sources lists my articles · /help shows this message"),),
     ]
     if username:

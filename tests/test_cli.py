@@ -111,7 +111,7 @@ def test_bad_files_are_warned_about_by_name(dirs: list[str], corpus_dir: Path,
 def test_console_chat_answers_until_goodbye() -> None:
     asked: list[str] = []
 
-    def ask(question: str) -> Answer:
+    def ask(question: str, history: tuple[str, ...]) -> Answer:
         asked.append(question)
         return Answer(question, False, (), "nothing found")
 
