@@ -17,7 +17,7 @@ docs/QUALITY.md#follow-up-questions).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from newsbot.corpus.terms import terms
 
@@ -40,18 +40,22 @@ def leans_on_history(question: str) -> bool:
     return len(terms(question)) <= 1 and not _NAME.search(question)
 
 
-def context(question: str, history: Sequence[str]) -> list[str]:
-    """The earlier questions (newest first) the question leans on; none when it stands on its own."""
+def context(question: str, history: Sequence[str], clean: Callable[[str], str] = str.strip) -> list[str]:
+    """The earlier questions (newest first, each `clean`ed) the question leans on; none when it stands on
+    its own. Only those are cleaned: a long history costs no more than its last few questions."""
     if not leans_on_history(question):
         return []
     leaned: list[str] = []
-    for earlier in reversed([text for text in history if text]):
-        leaned.append(earlier)
-        if len(leaned) == CONTEXT_QUESTIONS or not leans_on_history(earlier):
+    for earlier in reversed(history):
+        text = clean(earlier)
+        if not text:
+            continue
+        leaned.append(text)
+        if len(leaned) == CONTEXT_QUESTIONS or not leans_on_history(text):
             break
     return leaned
 
 
-def in_context(question: str, history: Sequence[str]) -> str:
-    """The text to search for the question: itself, followed by the earlier questions it leans on."""
-    return " ".join([question, *context(question, history)])
+def in_context(question: str, history: Sequence[str], clean: Callable[[str], str] = str.strip) -> str:
+    """The text to embed for the question: itself, followed by the earlier questions it leans on."""
+    return " ".join([question, *context(question, history, clean)])

@@ -148,7 +148,7 @@ class Retriever:
             raise ValueError("k must be at least 1")
         cleaned = [clean_question(q) for q in questions]
         embedded = cleaned if histories is None else [  # a follow-up's words are embedded with those it leans on
-            in_context(q, [clean_question(e) for e in h]) if q else q for q, h in zip(cleaned, histories)]
+            in_context(q, h, clean_question) if q else q for q, h in zip(cleaned, histories)]
         asked = [i for i, q in enumerate(cleaned) if q]
         results: list[list[Hit]] = [[] for _ in questions]
         if not asked:

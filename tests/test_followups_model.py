@@ -41,24 +41,26 @@ def many_stories(tmp_path_factory: pytest.TempPathFactory, int8: OnnxEmbedder) -
     return Retriever.open(index_dir, embedder=int8)
 
 
-def _asked(retriever: Retriever, before: list[dict], step: dict) -> str:
-    return retriever.search(step["question"], k=1, history=[earlier["question"] for earlier in before])[0].text
+def _returns_its_sentence(retriever: Retriever, before: list[dict], step: dict, *, history: bool = True) -> bool:
+    top = retriever.search(step["question"], k=1, history=[e["question"] for e in before] if history else [])[0].text
+    wanted = step["first"] if isinstance(step["first"], list) else [step["first"]]
+    return any(text in top for text in wanted)
 
 
 @pytest.mark.parametrize(("before", "step"), TURNS, ids=[" / ".join(s["question"] for s in [*b, t]) for b, t in TURNS])
 def test_each_question_of_a_conversation_returns_its_sentence_over_the_article(
         article_retriever: Retriever, before: list[dict], step: dict) -> None:
-    assert step["first"] in _asked(article_retriever, before, step)
+    assert _returns_its_sentence(article_retriever, before, step)
 
 
 @pytest.mark.parametrize(("before", "step"), TURNS, ids=[" / ".join(s["question"] for s in [*b, t]) for b, t in TURNS])
 def test_each_question_of_a_conversation_returns_its_sentence_among_many_stories(
         many_stories: Retriever, before: list[dict], step: dict) -> None:
-    assert step["first"] in _asked(many_stories, before, step)
+    assert _returns_its_sentence(many_stories, before, step)
 
 
 def test_follow_ups_need_their_history_among_many_stories(many_stories: Retriever) -> None:
     """Without the history, most follow-ups do not find their sentence: the set tests the history, not the article."""
     follow_ups = [(before, step) for before, step in TURNS if before]
-    alone = sum(step["first"] in _asked(many_stories, [], step) for _, step in follow_ups)
+    alone = sum(_returns_its_sentence(many_stories, before, step, history=False) for before, step in follow_ups)
     assert alone <= len(follow_ups) // 2

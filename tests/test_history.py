@@ -3,6 +3,7 @@ question standing on its own is answered exactly as without a history (fake embe
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,9 @@ from newsbot.index import build_index
 from newsbot.index.hashing_embedder import HashingEmbedder
 from newsbot.retrieval import Retriever
 from newsbot.retrieval.evaluation.followups import followup_metrics, followup_task, rewrite
-from newsbot.retrieval.history import context, in_context, leans_on_history
+from newsbot.retrieval.history import CONTEXT_QUESTIONS, context, in_context, leans_on_history
+from newsbot.retrieval.retriever import MAX_QUESTION_CHARS
+from tests.reliability import Record
 
 SYRIA = "How many people have died in Syria?"
 ZOO = {"id": "zoo", "title": "Zebras", "paragraphs": [{
@@ -76,9 +79,18 @@ def test_batches_take_one_history_per_question(retriever: Retriever) -> None:
     assert retriever.search_many(questions, 3, histories) == [retriever.search(q, 3, h) for q, h in zip(questions, histories)]
 
 
-def test_a_history_of_blank_or_control_characters_is_no_history(retriever: Retriever) -> None:
+def test_bad_histories_are_no_history_or_bounded(retriever: Retriever, reliability: Record) -> None:
     question = "When did it happen?"
-    assert retriever.answer(question, history=["", "  \x00\n"]) == retriever.answer(question)
+    assert retriever.answer(question, history=["", "  \x00\n", "\u200b\t"]) == retriever.answer(question)
+    pasted = [f"How many zebras escaped from the zoo? {n} " + "zebra " * 100_000 for n in range(50)]
+    started = time.perf_counter()
+    answer = retriever.answer(question, history=pasted)
+    assert time.perf_counter() - started < 5  # the last ones are read, not all 50 (30 million characters: ~10 s)
+    assert answer == retriever.answer(question, history=pasted[-2:]) and answer.question == question
+    assert retriever.answer("", history=pasted) == retriever.answer("")
+    reliability("Bad input", "follow-up histories of blank or control characters, and 50 pasted earlier questions of "
+                "600,000 characters each", 3, f"no history, or the last {CONTEXT_QUESTIONS} cut to "
+                f"{MAX_QUESTION_CHARS:,} characters each: answered")
 
 
 def test_the_benchmark_rewrites_a_named_subject_asked_about_before_with_a_pronoun() -> None:
