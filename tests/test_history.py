@@ -11,6 +11,7 @@ import pytest
 from newsbot.index import build_index
 from newsbot.index.hashing_embedder import HashingEmbedder
 from newsbot.retrieval import Retriever
+from newsbot.retrieval.evaluation.evaluate import evaluate, format_report
 from newsbot.retrieval.evaluation.followups import followup_metrics, followup_task, rewrite
 from newsbot.retrieval.history import CONTEXT_QUESTIONS, context, in_context, leans_on_history
 from newsbot.retrieval.retriever import MAX_QUESTION_CHARS
@@ -113,3 +114,13 @@ def test_the_benchmark_scores_each_way_of_asking_by_its_top_sentence() -> None:
     figures = followup_metrics([follow_up], search)
     assert figures["rewritten_alone"] == 0 and figures["rewritten_after_earlier"] == 1
     assert figures["original_alone"] == figures["original_after_unrelated"] == 1
+
+
+def test_newsbot_eval_reports_the_follow_ups(tmp_path: Path) -> None:
+    report = evaluate([ZOO, {**ZOO, "id": "zoo-2"}], HashingEmbedder(), segmentations=("dataset",), work_dir=tmp_path)
+    followups = report["followups"]
+    assert followups["all"]["questions"] == 2 and followups["first_half"]["questions"] == 1
+    assert set(followups["all"]) >= {"rewritten_alone", "rewritten_after_earlier", "original_alone",
+                                     "original_after_earlier", "original_after_unrelated"}
+    assert "follow-ups (P@1)" in format_report({"dataset": "zoo.jsonl", **report})
+    assert evaluate([ZOO], HashingEmbedder(), segmentations=("own",), work_dir=tmp_path / "own")["followups"] is None

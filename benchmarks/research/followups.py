@@ -11,9 +11,9 @@ after an unrelated one (a topic switch), for each way of bringing the history in
 - vector mix w: the normalised sum of the question's vector and w times the earlier questions' vector,
   lexical evidence on the question alone;
 - gates: a pointing word leans only with no name before it, or every question leans on a history.
-Chosen on articles 0-23 (`--articles 0:24`); `newsbot eval` reports the product on both halves.
-Question vectors are encoded once. `--write-docs` writes the table into docs/QUALITY.md.
-Usage (from the project root): `.venv/bin/python -m benchmarks.research.followups --articles 0:24 [--json] [--write-docs]`
+Chosen on articles 0-23; 24-47 are shown as the held-out check. Question vectors are encoded once.
+`--write-docs` writes the table into docs/QUALITY.md.
+Usage (from the project root): `.venv/bin/python -m benchmarks.research.followups [--json] [--write-docs]`
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def main() -> None:
     parser = squad_options(__doc__.splitlines()[0])
-    parser.add_argument("--articles", default=None, metavar="FROM:TO", help="the follow-ups of these articles only")
     parser.add_argument("--write-docs", action="store_true", help="write the table into docs/QUALITY.md")
     args = parser.parse_args()
     answer_on_one_thread()
@@ -55,9 +54,9 @@ def main() -> None:
     retriever = Retriever.open(squad.index_dir, embedder=squad.embedder)
     version = retriever._version  # research: the candidates step is called with vectors of our own
     followups = followup_task(squad.records)
-    if args.articles:
-        start, end = (int(x) for x in args.articles.split(":"))
-        followups = [f for f in followups if start <= f.article < end]
+    half = len(squad.records) // 2
+    halves = {f"0-{half - 1}": [f for f in followups if f.article < half],
+              f"{half}-{len(squad.records) - 1}": [f for f in followups if f.article >= half]}
     vectors: dict[str, np.ndarray] = {}
 
     def vector(text: str) -> np.ndarray:
@@ -103,7 +102,7 @@ def main() -> None:
         "gate: none (every question with a history joined)": (
             lambda q, h: list(reversed(h))[:CONTEXT_QUESTIONS], embedding_only),
     }
-    report: dict[str, object] = {"followups": len(followups), "articles": args.articles or "0:48"}
+    report: dict[str, dict] = {name: {"followups": len(part)} for name, part in halves.items()}
 
     def searcher(gate: Gate, way: Way) -> Search:
         def search(questions: list[str], histories: list[tuple[str, ...]]) -> list[str]:
@@ -118,30 +117,34 @@ def main() -> None:
             return tops
         return search
 
-    report["without history"] = followup_metrics(followups, searcher(context, joined),
-                                                 ("rewritten_alone", "original_alone"))
-    print("without history", report["without history"], flush=True)
-    for name, (gate, way) in alternatives.items():
-        report[name] = followup_metrics(followups, searcher(gate, way), WITH_HISTORY)
-        print(name, report[name], flush=True)
+    for name, part in halves.items():
+        report[name]["without history"] = followup_metrics(part, searcher(context, joined),
+                                                           ("rewritten_alone", "original_alone"))
+        for alternative, (gate, way) in alternatives.items():
+            report[name][alternative] = followup_metrics(part, searcher(gate, way), WITH_HISTORY)
+            print(name, alternative, report[name][alternative], flush=True)
     if args.json:
         print(json.dumps(report, indent=2))
     if args.write_docs:
-        command = shlex.join(["python", "-m", "benchmarks.research.followups", "--articles", report["articles"], "--write-docs"])
+        command = shlex.join(["python", "-m", "benchmarks.research.followups", "--write-docs"])
         write_block(ROOT / "docs" / "QUALITY.md", "quality-followup-levers",
                     f"{provenance(command, started, [round(x, 2) for x in os.getloadavg()])}\n\n{levers_table(report)}")
 
 
-def levers_table(report: dict) -> str:
-    """The alternatives' P@1 beside the questions asked without history, with the decision on each."""
-    alone = report["without history"]
-    rows = [("no history", f"{alone['rewritten_alone']:.3f}", f"{alone['original_alone']:.3f}",
-             f"{alone['original_alone']:.3f}", "the floor and the ceiling")]
-    for name, figures in report.items():
-        if isinstance(figures, dict) and name != "without history":
-            rows.append((name, f"{figures['rewritten_after_earlier']:.3f}", f"{figures['original_after_earlier']:.3f}",
-                         f"{figures['original_after_unrelated']:.3f}", "**kept**" if name == PRODUCT else "dropped"))
-    return (f"{report['followups']:,} follow-ups of articles {report['articles']}; P@1.\n\n"
+def levers_table(report: dict[str, dict]) -> str:
+    """Each alternative's P@1 on both halves (chosen on the first), beside the questions asked without history."""
+    tuning, held_out = report.values()
+
+    def cells(name: str, keys: tuple[str, str, str]) -> list[str]:
+        return [f"{tuning[name][key]:.3f} / {held_out[name][key]:.3f}" for key in keys]
+
+    rows = [("no history", *cells("without history", ("rewritten_alone", "original_alone", "original_alone")),
+             "the floor; the ceiling")]
+    rows += [(name, *cells(name, WITH_HISTORY), "**kept**" if name == PRODUCT else "dropped")
+             for name in tuning if isinstance(tuning[name], dict) and name != "without history"]
+    first, second = report
+    return (f"Follow-ups of articles {first} / {second} ({tuning['followups']:,} / {held_out['followups']:,}); P@1, "
+            f"chosen on {first}.\n\n"
             + table(("history brought in by", "rewritten, after the earlier question", "original, after the earlier question",
                      "original, after an unrelated question", "decision"), rows, "lrrrl"))
 
