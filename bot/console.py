@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from newsbot.bot.citation import cite
+from newsbot.bot.citation import by_article, cite
 from newsbot.index.metadata import ArticleInfo
 from newsbot.retrieval import Answer
 from newsbot.retrieval.retriever import NOT_FOUND
@@ -23,13 +23,18 @@ def citation(article: ArticleInfo) -> str:
 
 
 def render_answer(answer: Answer) -> str:
-    """The answer as a person reads it in a terminal: the answering words first when they were found."""
+    """The answer as a person reads it in a terminal: the answering words first when they were found,
+    then the sentences grouped by article, each article cited once under its sentences."""
     if not answer.found:
         return answer.message or NOT_FOUND
     pointed = answer.hits[0].answer
     lines = [f"Answer: {pointed.text}"] if pointed else []
-    lines += [f"{number}. {hit.text}\n   — {citation(hit.article)}  [score {hit.score:.2f}]"
-              for number, hit in enumerate(answer.hits, start=1)]
+    number = 0
+    for article, hits in by_article(answer.hits):
+        for hit in hits:
+            number += 1
+            lines.append(f"{number}. {hit.text}  [score {hit.score:.2f}]")
+        lines.append(f"   — {citation(article)}")
     return "\n".join(lines)
 
 

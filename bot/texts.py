@@ -9,12 +9,12 @@ passed in and shown as it is.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 
 from telegram import BotCommand
 
-from newsbot.bot.citation import cite, format_date
+from newsbot.bot.citation import by_article, cite, format_date
 from newsbot.bot.ratelimit import MAX_WAITING
 from newsbot.bot.render import Block, Span, text_blocks
 from newsbot.bot.service import Stats
@@ -71,7 +71,8 @@ def help_blocks(count: int, first: date | None, last: date | None, username: str
 
 
 def answer_blocks(answer: Answer, first_number: int = 1) -> list[Block]:
-    """Each answer sentence, numbered, with the citation of its article under it.
+    """The answer sentences, numbered, grouped by article: one block per article, its sentences and then
+    its citation once (`by_article`: the article of the best sentence first).
 
     When the top sentence's answering words were found, they lead the reply ("Answer: …", which the
     plain-text form keeps too) and are in bold inside the sentence.
@@ -83,7 +84,8 @@ def answer_blocks(answer: Answer, first_number: int = 1) -> list[Block]:
         return blocks
     pointed = answer.hits[0].answer
     lead: list[Block] = [(Span("Answer: "), Span(pointed.text, "b"))] if pointed else []
-    return lead + [_hit_block(number, hit) for number, hit in enumerate(answer.hits, start=first_number)]
+    numbers = iter(range(first_number, first_number + len(answer.hits)))
+    return lead + [_article_block(article, hits, numbers) for article, hits in by_article(answer.hits)]
 
 
 def articles_blocks(articles: Sequence[ArticleInfo], page: int, per_page: int) -> list[Block]:
@@ -112,8 +114,12 @@ def citation(article: ArticleInfo) -> list[Span]:
     return spans
 
 
-def _hit_block(number: int, hit: Hit) -> Block:
-    return (Span(f"{number}. ", "b"), *_sentence(hit), Span("\n📰 "), *citation(hit.article))
+def _article_block(article: ArticleInfo, hits: Sequence[Hit], numbers: Iterator[int]) -> Block:
+    """An article's sentences, one a line, each with the next number, then its citation."""
+    spans: list[Span] = []
+    for hit in hits:
+        spans += [Span(f"{next(numbers)}. ", "b"), *_sentence(hit), Span("\n")]
+    return (*spans, Span("📰 "), *citation(article))
 
 
 def _sentence(hit: Hit) -> list[Span]:

@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -137,8 +138,19 @@ def test_render_answer_leads_with_the_answering_words_when_found() -> None:
               answer=AnswerSpan(start, start + 18, "at least 40 people", "number"))
     other = Hit("Rescuers are searching.", 0.5, article, 1, 0, 47, 70)
     text = render_answer(Answer("How many died?", True, (top, other)))
-    assert text.splitlines()[:2] == ["Answer: at least 40 people", f"1. {sentence}"]
+    assert text.splitlines()[:2] == ["Answer: at least 40 people", f"1. {sentence}  [score 0.81]"]
     assert text.count("Answer:") == 1
+
+
+def test_render_answer_cites_each_article_once_under_its_sentences() -> None:
+    quake = ArticleInfo("q", "Quake hits coast", "Reuters", date(2024, 5, 1), None)
+    flood = ArticleInfo("f", "Floods recede", "AP", None, None)
+    hits = (Hit("The quake killed 40.", 0.9, quake, 0, 0, 0, 20), Hit("Floods ended.", 0.8, flood, 0, 0, 0, 13),
+            Hit("Rescuers search.", 0.7, quake, 1, 0, 21, 37))
+    assert render_answer(Answer("q", True, hits)).splitlines() == [
+        "1. The quake killed 40.  [score 0.90]", "2. Rescuers search.  [score 0.70]",
+        "   — Quake hits coast (Reuters, 1 May 2024)",
+        "3. Floods ended.  [score 0.80]", "   — Floods recede (AP)"]
 
 
 def test_the_console_script_runs_as_a_module(corpus_dir: Path, tmp_path: Path) -> None:
