@@ -52,6 +52,25 @@ async def edit_chunk(message: Message, chunk: Chunk, keyboard: InlineKeyboardMar
         await message.edit_text(chunk.plain, reply_markup=keyboard, link_preview_options=NO_PREVIEW)
 
 
+async def replace_text(bot: Bot, chat_id: int, message_id: int, chunk: Chunk,
+                       keyboard: InlineKeyboardMarkup | None = None) -> Message | None:
+    """Replace the text of an earlier message of the bot (an edited question's answer); None when Telegram
+    will not edit it (deleted, too old), for the caller to send the reply anew."""
+    try:
+        try:
+            edited = await bot.edit_message_text(chunk.html, chat_id, message_id, parse_mode=ParseMode.HTML,
+                                                 reply_markup=keyboard, link_preview_options=NO_PREVIEW)
+        except BadRequest as error:
+            if "not modified" in str(error).lower():
+                return None
+            edited = await bot.edit_message_text(chunk.plain, chat_id, message_id, reply_markup=keyboard,
+                                                 link_preview_options=NO_PREVIEW)
+    except BadRequest as error:
+        log.info("could not edit message %s in chat %s (%s); replying anew", message_id, chat_id, error)
+        return None
+    return edited if isinstance(edited, Message) else None
+
+
 @asynccontextmanager
 async def typing(bot: Bot, chat_id: int, *, after: float | None = None) -> AsyncIterator[None]:
     """Show "typing…" in the chat if the body takes longer than `after` seconds (default TYPING_AFTER),

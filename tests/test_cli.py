@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from newsbot.bot.cli import main
-from newsbot.bot.console import chat, render_answer
+from newsbot.bot.console import PROMPT, WELCOME, chat, render_answer
+from newsbot.bot.small_talk import FOREIGN, GREETING, THANKS
+from newsbot.bot.texts import ASK_FIRST, NO_MORE, SMALL_TALK
 from newsbot.index.metadata import ArticleInfo
 from newsbot.retrieval import Answer, Hit
 from newsbot.retrieval.span import AnswerSpan
@@ -110,16 +112,56 @@ def test_bad_files_are_warned_about_by_name(dirs: list[str], corpus_dir: Path,
 
 
 def test_console_chat_answers_until_goodbye() -> None:
-    asked: list[str] = []
+    asked: list[tuple[str, int]] = []
 
-    def ask(question: str) -> Answer:
-        asked.append(question)
+    def ask(question: str, k: int) -> Answer:
+        asked.append((question, k))
         return Answer(question, False, (), "nothing found")
 
     out = io.StringIO()
     chat(ask, stdin=io.StringIO("first?\n\nsecond?\nquit\nnever asked\n"), stdout=out)
-    assert asked == ["first?\n", "second?\n"]
+    assert asked == [("first?", 3), ("second?", 3)]
     assert out.getvalue().count("nothing found") == 2 and out.getvalue().rstrip().endswith("Bye.")
+    assert out.getvalue().splitlines()[0] == WELCOME
+
+
+def _numbered(count: int) -> tuple[Hit, ...]:
+    article = ArticleInfo("a", "Quake hits coast", "Reuters", date(2024, 5, 1), None)
+    return tuple(Hit(f"Sentence {n}.", 1 - n / 100, article, n, 0, 0, 11) for n in range(1, count + 1))
+
+
+def test_console_more_shows_the_next_sentences_of_the_last_question_then_says_that_is_all() -> None:
+    asked: list[tuple[str, int]] = []
+
+    def ask(question: str, k: int) -> Answer:
+        asked.append((question, k))
+        return Answer(question, True, _numbered(min(k, 5)))
+
+    out = io.StringIO()
+    chat(ask, stdin=io.StringIO("more\nHow big was the quake?\nmore\nmore\n"), stdout=out)
+    text = out.getvalue()
+    assert asked == [("How big was the quake?", 3), ("How big was the quake?", 6), ("How big was the quake?", 8)]
+    assert ASK_FIRST in text and text.count(NO_MORE) == 1
+    assert "4. Sentence 4.  [score 0.96]\n5. Sentence 5." in text and "6. " not in text
+    assert text.count("Quake hits coast (Reuters, 1 May 2024)") == 2  # once per reply
+
+
+def test_console_answers_greetings_thanks_and_other_languages_like_the_bot() -> None:
+    asked: list[str] = []
+    out = io.StringIO()
+    chat(lambda q, k: asked.append(q) or Answer(q, False, ()), stdin=io.StringIO("hi!\nthanks\nWer ist Assad?\n"),
+         stdout=out)
+    assert asked == [] and [SMALL_TALK[GREETING], SMALL_TALK[THANKS], SMALL_TALK[FOREIGN]] == \
+        out.getvalue().replace(PROMPT, "").splitlines()[1:4]
+
+
+def test_ask_tells_a_question_in_another_language_that_the_bot_reads_english(
+        dirs: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*dirs, "ask", "Сколько людей погибло в Сирии?"]) == 0
+    assert capsys.readouterr().out.strip() == SMALL_TALK[FOREIGN]
+    assert main([*dirs, "ask", "--json", "Combien de personnes sont mortes ?"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["found"], result["message"]) == (False, SMALL_TALK[FOREIGN])
 
 
 def test_render_answer_cites_title_source_date_and_link() -> None:
