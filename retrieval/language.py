@@ -7,7 +7,7 @@ Devanagari...), or when it holds more of the small words other Latin-script lang
 ("wie", "combien", "cuántos", "quem", "hoeveel"...) than English ones. The lists leave out words that
 are English too or live in English names ("die", "de", "la", "del", "van", "der"), so a question about
 the Copa del Rey or Düsseldorf stays English. Measured (`python -m benchmarks.language`): no SQuAD dev
-question is taken for foreign, and nearly all of a set of questions in 20 languages are.
+question is taken for foreign, and most questions in other languages are.
 """
 
 from __future__ import annotations

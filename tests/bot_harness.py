@@ -5,7 +5,6 @@ the Bot API replaced by FakeRequest (no sockets). The `bot` fixture in conftest.
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,7 +20,6 @@ from newsbot.bot.service import Service
 from newsbot.index.embedder import Embedder
 from newsbot.index.hashing_embedder import HashingEmbedder
 from tests.fake_bot_api import TOKEN, Call, FakeRequest, FakeTelegram
-from tests.fake_bot_api import _entities as entities
 
 ADMIN = 1
 USER = 2
@@ -30,9 +28,6 @@ ZEBRA_ARTICLE = ("title: Zebras <b>escape</b> & roam\nsource: Daily \"Planet\"\n
                  "url: https://example.com/zebras?a=1&b=2\n\n"
                  "Seven zebras escaped from the city zoo on Tuesday. Keepers found the zebras grazing in a park. "
                  "The zebras escaped from the zoo through a broken gate. Zoo staff said the escaped zebras were unharmed.")
-
-
-_EDIT_UPDATE_IDS = itertools.count(1_000_000)  # edits arrive as updates of their own
 
 
 class Harness:
@@ -57,14 +52,11 @@ class Harness:
     async def edit(self, sent: dict[str, object], text: str) -> list[Call]:
         """Edit a message sent earlier (`sent`: the update push_text returned) to `text`; returns the messages
         the bot sent or edited in that chat in response."""
-        message = {**sent["message"], "edit_date": 1}  # type: ignore[dict-item]
-        message.pop("entities", None)
-        message.update(text=text, **entities(text, "entities"))
         before = len(self.telegram.calls)
-        update = {"update_id": next(_EDIT_UPDATE_IDS), "edited_message": message}
-        await self.app.process_update(Update.de_json(update, self.app.bot))
+        chat_id = self.telegram.push_edit(sent, text)["edited_message"]["chat"]["id"]
+        await self.deliver()
         return [c for c in self.telegram.calls[before:]
-                if c.method in ("sendMessage", "editMessageText") and c.chat_id == message["chat"]["id"]]
+                if c.method in ("sendMessage", "editMessageText") and c.chat_id == chat_id]
 
 
 @asynccontextmanager

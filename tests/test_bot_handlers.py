@@ -20,6 +20,7 @@ from newsbot.index.build import EMBEDDING, INDEXING, READING
 from newsbot.index.hashing_embedder import HashingEmbedder
 from tests.bot_harness import ADMIN, GROUP, USER, Harness, in_process_bot
 from tests.fake_bot_api import BOT_USERNAME, TOKEN, visible_text
+from tests.reliability import Record
 
 
 class GatedEmbedder(HashingEmbedder):
@@ -429,12 +430,15 @@ async def test_an_edited_question_is_answered_in_the_earlier_reply(bot: Harness)
     assert "grazing in a park" not in more.text
 
 
-async def test_an_edited_question_whose_reply_cannot_be_edited_is_answered_anew(bot: Harness) -> None:
+async def test_an_edited_question_whose_reply_cannot_be_edited_is_answered_anew(bot: Harness,
+                                                                              reliability: Record) -> None:
     sent = bot.telegram.push_text(USER, "qwertyuiop asdfghjkl")
     await bot.deliver()
     bot.telegram.fail_next("editMessageText", "400", times=2)  # e.g. the reply was deleted
     [reply] = await bot.edit(sent, "How many zebras escaped from the zoo?")
     assert reply.method == "sendMessage" and "Seven zebras" in reply.text
+    reliability("Telegram faults", "an edited question whose earlier reply Telegram refuses to edit (400, as for a "
+                "deleted message), as HTML and as plain text", 1, "answered in a new reply")
 
 
 async def test_an_edited_question_never_answered_before_gets_a_new_reply(bot: Harness) -> None:

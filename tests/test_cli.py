@@ -1,8 +1,14 @@
+import fcntl
 import io
 import json
 import os
+import pty
+import select
+import struct
 import subprocess
 import sys
+import termios
+import time
 from datetime import date
 from pathlib import Path
 
@@ -213,3 +219,44 @@ def test_common_options_work_before_or_after_the_command(dirs: list[str], capsys
     assert _parser().parse_args(["--model", "hashing", "index"]).model == "hashing"
     assert main([*dirs, "index"]) == 0
     assert "Indexed 1 articles" in capsys.readouterr().out
+
+
+def _read_until(fd: int, wanted: str, seen: str, timeout: float = 120) -> str:
+    """`seen` and what the terminal shows next, until `wanted` has appeared once more (or `timeout` s)."""
+    count, deadline = seen.count(wanted), time.monotonic() + timeout
+    while seen.count(wanted) == count and time.monotonic() < deadline:
+        if select.select([fd], [], [], 0.5)[0]:
+            try:
+                seen += os.read(fd, 4096).decode("utf-8", "replace")
+            except OSError:  # the child closed the terminal
+                break
+    return seen
+
+
+def test_the_console_chat_at_a_terminal_recalls_with_up_and_welcomes_after_the_progress_bars(
+        corpus_dir: Path, tmp_path: Path) -> None:
+    """As a person uses it: the first run builds the index (progress bars on the terminal), then the welcome
+    starts a line of its own; Up recalls the last question instead of sending ^[[A."""
+    main_fd, child_fd = pty.openpty()
+    fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    env = {**os.environ, "NEWSBOT_MODEL": "hashing", "NEWSBOT_CORPUS_DIR": str(corpus_dir),
+           "NEWSBOT_INDEX_DIR": str(tmp_path / "idx"), "TERM": "xterm"}
+    chat_process = subprocess.Popen([sys.executable, "-m", "newsbot.bot", "chat"], cwd=ROOT, env=env,
+                                    stdin=child_fd, stdout=child_fd, stderr=child_fd)
+    os.close(child_fd)
+    try:
+        seen = _read_until(main_fd, PROMPT, "")
+        os.write(main_fd, b"Russia and China vetoed\r")
+        seen = _read_until(main_fd, PROMPT, seen)
+        os.write(main_fd, b"\x1b[A\r")  # the Up key, then Enter
+        seen = _read_until(main_fd, PROMPT, seen)
+        os.write(main_fd, b"\x04")  # Ctrl-D
+        seen = _read_until(main_fd, "Bye.", seen)
+        assert chat_process.wait(timeout=30) == 0
+    finally:
+        chat_process.kill()
+        os.close(main_fd)
+    welcome = seen.index(WELCOME)
+    assert seen[welcome - 1] in "\r\n", repr(seen[max(0, welcome - 200):welcome + 20])
+    answers = seen[welcome:]
+    assert "^[[A" not in answers and answers.count("Russia against sanctions") == 2, answers

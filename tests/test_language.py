@@ -11,12 +11,16 @@ from benchmarks.language import squad_questions
 from newsbot.bot.small_talk import FOREIGN, GREETING, THANKS, small_talk
 from newsbot.retrieval.language import is_foreign
 from tests.non_english_questions import ENGLISH_CHAT, HELD_OUT, NON_ENGLISH
+from tests.reliability import Record
 
 
-def test_no_squad_dev_question_is_taken_for_another_language_or_for_small_talk(squad_dev: Path) -> None:
+def test_no_squad_dev_question_is_taken_for_another_language_or_for_small_talk(squad_dev: Path,
+                                                                              reliability: Record) -> None:
     questions = squad_questions(squad_dev)
     assert len(questions) > 10_000
     assert [q for q in questions if small_talk(q) is not None] == []
+    reliability("Bad input", "every SQuAD v1.1 dev question (English) through the small-talk and language check",
+                len(questions), "none taken for a greeting, thanks or another language: all go on to be answered")
 
 
 def test_english_as_typed_to_a_chat_bot_stays_english() -> None:

@@ -44,10 +44,10 @@ def _snapshot(folder: Path) -> list[tuple[str, int]]:
 
 async def _edited(bot: Harness, chat_id: int, text: str, **kwargs: object) -> None:
     """Deliver `text` as an *edited* message (Telegram sends those as edited_message updates)."""
-    data = bot.telegram.push_text(chat_id, text, **kwargs)
-    bot.telegram.pop_updates()
-    data["edited_message"] = {**data.pop("message"), "edit_date": 1}
-    await bot.app.process_update(Update.de_json(data, bot.app.bot))
+    sent = bot.telegram.push_text(chat_id, text, **kwargs)
+    bot.telegram.pop_updates()  # the original never reaches the bot: only its edit does
+    bot.telegram.push_edit(sent, text)
+    await bot.deliver()
 
 
 async def test_every_admin_handler_refuses_non_admins_everywhere(bot: Harness, tmp_path: Path,
