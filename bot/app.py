@@ -287,8 +287,8 @@ class Handlers:
                 first = not asked.shown
                 asked.shown += len(new)
                 sent = await self._reply(update, context, blocks, keyboard=keyboard, edit=edit)
-                if first and sent:
-                    asked.reply_id = sent[0].message_id
+                if first:
+                    asked.reply_id = sent[0].message_id if sent else edit
         except TooManyWaiting:
             await self._reply(update, context, text_blocks(texts.QUEUE_FULL))
             return
@@ -315,16 +315,16 @@ class Handlers:
                      keyboard: InlineKeyboardMarkup | None = None, final: bool = True,
                      edit: int | None = None) -> list[Message]:
         """Reply in the update's chat; in groups the first message quotes the one it answers. With `edit`
-        (an earlier reply's id) a reply of one message replaces that one's text where Telegram allows.
-        A `final` reply marks the update done the moment Telegram confirms it: a bot killed after that
-        point does not answer again after its restart (the window for a repeat is the send's round trip)."""
+        (an earlier reply's id) a reply of one message replaces that one's text where Telegram allows, and
+        nothing is sent (the list is empty). A `final` reply marks the update done the moment Telegram
+        confirms it: a bot killed after that point does not answer again after its restart (the window for
+        a repeat is the send's round trip)."""
         chat, message = update.effective_chat, update.effective_message
         chunks = render(blocks)
-        edited = (await replace_text(context.bot, chat.id, edit, chunks[0], keyboard)
-                  if edit is not None and len(chunks) == 1 else None)
         quote = message.message_id if message and chat and chat.type != ChatType.PRIVATE else None
-        sent = [edited] if edited else await send_chunks(context.bot, chat.id, chunks, reply_to=quote,
-                                                         keyboard=keyboard)
+        edited = edit is not None and len(chunks) == 1 and await replace_text(context.bot, chat.id, edit,
+                                                                                chunks[0], keyboard)
+        sent = [] if edited else await send_chunks(context.bot, chat.id, chunks, reply_to=quote, keyboard=keyboard)
         if final:
             self._done(update)
         return sent

@@ -53,22 +53,24 @@ async def edit_chunk(message: Message, chunk: Chunk, keyboard: InlineKeyboardMar
 
 
 async def replace_text(bot: Bot, chat_id: int, message_id: int, chunk: Chunk,
-                       keyboard: InlineKeyboardMarkup | None = None) -> Message | None:
-    """Replace the text of an earlier message of the bot (an edited question's answer); None when Telegram
-    will not edit it (deleted, too old), for the caller to send the reply anew."""
+                       keyboard: InlineKeyboardMarkup | None = None) -> bool:
+    """Replace the text of an earlier message of the bot (an edited question's answer), as send_chunks would
+    send it; False when Telegram will not edit it (deleted, too old), for the caller to send it anew."""
     try:
         try:
-            edited = await bot.edit_message_text(chunk.html, chat_id, message_id, parse_mode=ParseMode.HTML,
-                                                 reply_markup=keyboard, link_preview_options=NO_PREVIEW)
+            await bot.edit_message_text(chunk.html, chat_id, message_id, parse_mode=ParseMode.HTML,
+                                        reply_markup=keyboard, link_preview_options=NO_PREVIEW)
         except BadRequest as error:
-            if "not modified" in str(error).lower():
-                return None
-            edited = await bot.edit_message_text(chunk.plain, chat_id, message_id, reply_markup=keyboard,
-                                                 link_preview_options=NO_PREVIEW)
+            if "not modified" in str(error).lower():  # the same answer as before: it stands
+                return True
+            await bot.edit_message_text(chunk.plain, chat_id, message_id, reply_markup=keyboard,
+                                        link_preview_options=NO_PREVIEW)
     except BadRequest as error:
+        if "not modified" in str(error).lower():
+            return True
         log.info("could not edit message %s in chat %s (%s); replying anew", message_id, chat_id, error)
-        return None
-    return edited if isinstance(edited, Message) else None
+        return False
+    return True
 
 
 @asynccontextmanager

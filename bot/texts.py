@@ -18,7 +18,7 @@ from newsbot.bot.citation import by_article, cite, format_date
 from newsbot.bot.ratelimit import MAX_WAITING
 from newsbot.bot.render import Block, Span, text_blocks
 from newsbot.bot.service import Stats
-from newsbot.bot.small_talk import FOREIGN, GREETING, THANKS
+from newsbot.bot.small_talk import FOREIGN, GOODBYE, GREETING, OKAY, THANKS
 from newsbot.corpus import Article
 from newsbot.index import BuildReport
 from newsbot.index.build import EMBEDDING, READING
@@ -36,11 +36,13 @@ COMMANDS = [BotCommand("help", "What I know and how to ask"),
 SMALL_TALK = {
     GREETING: f"Hello! Ask me a question about the news, for example “{EXAMPLE_QUESTION}”",
     THANKS: "You're welcome! Ask me anything else about the news.",
+    OKAY: "👍 Ask me anything else about the news whenever you like.",
+    GOODBYE: "Bye! Come back with any question about the news.",
     FOREIGN: (f"Sorry, I can only read questions in English, the language of my articles. Please ask in English, "
               f"for example “{EXAMPLE_QUESTION}”"),
 }
 SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
-ONLY_TEXT = "I can only read questions written as text. Ask me something, or see /help."
+ONLY_TEXT = "I can only read questions written as text, or as a photo's caption. Ask me something, or see /help."
 UNKNOWN_COMMAND = "I don't know that command. /help shows what I can do."
 ASK_FIRST = "Ask me a question first; then /more shows further answers."
 FORGOTTEN = "That question is too old for me to remember. Please ask it again."

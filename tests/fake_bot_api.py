@@ -122,6 +122,7 @@ class FakeTelegram:
         self._updates: list[dict[str, Any]] = []
         self._next_update = 1
         self._next_message: dict[int, int] = {}
+        self._texts: dict[tuple[int, int], tuple[str, object]] = {}  # the bot's messages: text and buttons
         self._faults: dict[str, list[str]] = {}
         self._files: dict[str, bytes] = {}
         self._stopping = False
@@ -290,6 +291,13 @@ class FakeTelegram:
                 raise HtmlRejected("Bad Request: message is too long")
             chat_id = int(params["chat_id"])
             message_id = int(params["message_id"]) if method == "editMessageText" else self._message_id(chat_id)
+            content = (shown.strip(), params.get("reply_markup"))
+            with self._changed:
+                if method == "editMessageText" and self._texts.get((chat_id, message_id)) == content:
+                    raise HtmlRejected("Bad Request: message is not modified: specified new message content and "
+                                       "reply markup are exactly the same as a current content and reply markup "
+                                       "of the message")
+                self._texts[(chat_id, message_id)] = content
             return {"message_id": message_id, "date": int(time.time()), "chat": _chat(chat_id, "private"),
                     "from": self.bot_user, "text": shown}
         if method == "getFile":

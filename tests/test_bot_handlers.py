@@ -14,7 +14,7 @@ import pytest
 from telegram import Update
 
 import newsbot.bot.progress
-from newsbot.bot.small_talk import FOREIGN, GREETING, THANKS
+from newsbot.bot.small_talk import FOREIGN, GOODBYE, GREETING, OKAY, THANKS
 from newsbot.bot.texts import ADMIN_ONLY, ASK_FIRST, HOW_TO_ADD, ONLY_TEXT, SMALL_TALK, SORRY, progress_text
 from newsbot.index.build import EMBEDDING, INDEXING, READING
 from newsbot.index.hashing_embedder import HashingEmbedder
@@ -394,7 +394,8 @@ def test_the_build_status_names_its_stage() -> None:
 
 @pytest.mark.parametrize(("said", "expected"), [
     ("hi", SMALL_TALK[GREETING]), ("Hello there!", SMALL_TALK[GREETING]), ("thanks!", SMALL_TALK[THANKS]),
-    ("Thank you so much", SMALL_TALK[THANKS]), ("Сколько людей погибло в Сирии?", SMALL_TALK[FOREIGN]),
+    ("Thank you so much", SMALL_TALK[THANKS]), ("ok", SMALL_TALK[OKAY]), ("bye!", SMALL_TALK[GOODBYE]),
+    ("Сколько людей погибло в Сирии?", SMALL_TALK[FOREIGN]),
     ("كم عدد القتلى في سوريا؟", SMALL_TALK[FOREIGN]), ("Wie viele Menschen sind gestorben?", SMALL_TALK[FOREIGN])])
 async def test_greetings_thanks_and_other_languages_get_a_persons_reply_not_nothing_found(
         bot: Harness, said: str, expected: str) -> None:
@@ -428,6 +429,16 @@ async def test_an_edited_question_is_answered_in_the_earlier_reply(bot: Harness)
     assert "grazing in a park" in again.text
     [more] = await bot.say("/more")  # /more goes on from the edited question
     assert "grazing in a park" not in more.text
+
+
+async def test_a_question_edited_to_the_same_answer_leaves_the_reply_as_it_is(bot: Harness) -> None:
+    sent = bot.telegram.push_text(USER, "How many zebras escaped from the zoo")
+    await bot.deliver()
+    [first] = bot.telegram.sent(USER)
+    assert await bot.edit(sent, "How many zebras escaped from the zoo?") == []  # no new message
+    assert "message is not modified" in bot.telegram.rejected[-1]  # Telegram said the answer was the same
+    [edited] = await bot.edit(sent, "Keepers found the zebras grazing where?")  # and it is still the reply
+    assert int(edited.params["message_id"]) == first.result["message_id"]
 
 
 async def test_an_edited_question_whose_reply_cannot_be_edited_is_answered_anew(bot: Harness,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.language import squad_questions
-from newsbot.bot.small_talk import FOREIGN, GREETING, THANKS, small_talk
+from newsbot.bot.small_talk import FOREIGN, GOODBYE, GREETING, OKAY, THANKS, small_talk
 from newsbot.retrieval.language import is_foreign
 from tests.non_english_questions import ENGLISH_CHAT, HELD_OUT, NON_ENGLISH
 from tests.reliability import Record
@@ -41,7 +41,8 @@ def test_every_question_in_a_non_latin_script_is_recognised(language: str) -> No
 @pytest.mark.parametrize(("text", "kind"), [
     ("hi", GREETING), ("Hello!", GREETING), ("hey there :)", GREETING), ("Good morning", GREETING),
     ("Hello, newsbot!", GREETING), ("thanks", THANKS), ("Thank you!", THANKS), ("ok thanks", THANKS),
-    ("thanks a lot", THANKS), ("Cheers!", THANKS), ("¿Cuántos muertos hay?", FOREIGN),
+    ("thanks a lot", THANKS), ("Cheers!", THANKS), ("ok", OKAY), ("Got it.", OKAY), ("cool!", OKAY),
+    ("bye!", GOODBYE), ("See you later", GOODBYE), ("¿Cuántos muertos hay?", FOREIGN), ("ok, who vetoed it?", None),
     ("hi, who vetoed the resolution?", None), ("Thanks to whom was the resolution vetoed?", None),
     ("hello world program", None), ("", None), ("?!", None)])
 def test_only_a_whole_message_of_greeting_or_thanks_is_small_talk(text: str, kind: str | None) -> None:
