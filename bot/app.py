@@ -98,8 +98,8 @@ class Handlers:
         application.add_handler(TypeHandler(Update, self.handled), group=1)  # after the one handler of group 0
         limited = self._limited
         for names, callback in ((("start",), self.start), (("help",), self.help), (("sources",), self.sources),
-                                (("more",), self.more),
-                                (("reindex",), self.reindex), (("add",), self.add), (("stats",), self.stats)):
+                                (("more",), self.more), (("reindex",), self.reindex), (("add",), self.add),
+                                (("stats",), self.stats)):
             application.add_handler(CommandHandler(names, limited(callback), filters=MESSAGE_ONLY))
         application.add_handler(MessageHandler(
             MESSAGE_ONLY & filters.Document.ALL & filters.CaptionRegex(r"^/add(@\w+)?(\s|$)"), limited(self.add)))

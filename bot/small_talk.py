@@ -1,5 +1,6 @@
 """What in a chat is not a question for the articles: a greeting, thanks, an "ok", a goodbye, or a
-question in another language. Each gets the reply a person would give (bot.texts.SMALL_TALK) instead of "I found nothing".
+question in another language. Each gets the reply a person would give (bot.texts.SMALL_TALK) instead
+of "I found nothing".
 
 Only a whole message of them counts ("hi", "Hello there!", "ok thanks", "got it", "bye!"), so a question
 that starts with "hi" or thanks someone is still answered. Pure: the bot, the console chat and
