@@ -11,16 +11,20 @@ from dataclasses import dataclass
 from typing import Any
 
 REMEMBERED_QUESTIONS = 50  # per chat, for "More results" buttons
+ANSWERS_PER_REPLY = 3  # sentences in an answer, and in each "More results" (Telegram and the console chat)
+MAX_RESULTS = 30  # sentences shown for one question at most
 
 ChatData = dict[Any, Any] | None  # PTB's context.chat_data: None for updates without a chat
 
 
 @dataclass
 class Asked:
-    """A question answered in a chat, and how many results have been shown for it."""
+    """A question answered in a chat, how many results have been shown for it, and the bot's first reply
+    to it (edited when the question is)."""
 
     question: str
     shown: int = 0
+    reply_id: int | None = None
 
 
 def remember(chat_data: ChatData, question_id: int, user_id: int | None, question: str) -> Asked:

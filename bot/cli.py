@@ -22,7 +22,7 @@ from newsbot.index import (
     load_embedder,
 )
 from newsbot.index.embedder import BACKENDS, DEFAULT_BACKEND
-from newsbot.retrieval import Retriever
+from newsbot.retrieval import Answer, Retriever
 from newsbot.retrieval.threads import answer_on_one_thread
 
 log = logging.getLogger("newsbot")
@@ -167,6 +167,10 @@ class ProgressBars:
     def __exit__(self, *exc: object) -> None:
         for bar in self._bars.values():
             bar.close()  # type: ignore[attr-defined]
+        if self._bars and sys.stderr.isatty():
+            # tqdm clears a bar with spaces and leaves the cursor at the end of them: what is printed next
+            # (the chat's welcome) would start at the right edge of the terminal.
+            print("\r", end="", file=sys.stderr, flush=True)
 
 
 def _build(args: argparse.Namespace, embedder: Embedder, *, force: bool = False) -> BuildReport:
@@ -194,11 +198,17 @@ def _open(args: argparse.Namespace) -> Retriever:
 
 def _ask(args: argparse.Namespace) -> int:
     from newsbot.bot.console import render_answer
+    from newsbot.bot.small_talk import FOREIGN
+    from newsbot.bot.texts import SMALL_TALK
+    from newsbot.retrieval.language import is_foreign
 
     if args.k < 1:
         print("newsbot: -k must be at least 1", file=sys.stderr)
         return 2
-    answer = _open(args).answer(args.question, k=args.k)
+    if is_foreign(args.question):  # told before the index is opened: nothing in it would answer
+        answer = Answer(args.question, False, (), SMALL_TALK[FOREIGN])
+    else:
+        answer = _open(args).answer(args.question, k=args.k)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
