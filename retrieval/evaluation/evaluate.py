@@ -24,6 +24,7 @@ def evaluate(records: Sequence[dict], embedder: Embedder, *, segmentations: Sequ
              work_dir: Path | None = None, progress: Progress | None = None) -> dict[str, object]:
     """Index the candidates and run every query, for each segmentation asked for."""
     results: dict[str, object] = {}
+    first: dict[str, str] = {}  # each question's sentence ranked first, with the dataset's boundaries
     with tempfile.TemporaryDirectory(prefix="newsbot-eval-") as scratch:
         for segmentation in segmentations:
             documents, queries = reqa_task(records, segmentation)
@@ -38,6 +39,8 @@ def evaluate(records: Sequence[dict], embedder: Embedder, *, segmentations: Sequ
                                     _stage(progress, f"searching ({segmentation})"))
             searched = time.perf_counter() - started
             retriever.close()
+            if segmentation == "dataset":
+                first = {q.question: texts[0] for q, texts in zip(queries, retrieved) if texts}
             paraphrased = low_overlap(documents, queries)
             results[segmentation] = {
                 **reqa_metrics(queries, retrieved),
@@ -52,7 +55,7 @@ def evaluate(records: Sequence[dict], embedder: Embedder, *, segmentations: Sequ
                                       _build_stages(progress, "index (abstention)"))
     return {"model": embedder.name, "articles": len(records), "top_k": TOP_K, "segmentations": results,
             "abstention": abstention,
-            "spans": span_metrics(records)}  # answer spans inside the gold sentence: no model, dataset boundaries
+            "spans": span_metrics(records, first=first if "dataset" in segmentations else None)}
 
 
 def evaluate_file(path: Path, embedder: Embedder, *, segmentations: Sequence[str] = SEGMENTATIONS,
@@ -82,11 +85,27 @@ def format_report(report: dict) -> str:
                      f"the default for its {report['abstention']['indexed_sentences']:,} sentences, "
                      f"{default['threshold']:.2f}, answers {default['in_corpus_answered']:.1%} and refuses "
                      f"{default['out_of_corpus_refused']:.1%}")
-    spans = report["spans"]
-    lines.append(f"answer spans in the gold sentence ({spans['questions']} questions): coverage "
-                 f"{spans['coverage']:.3f}; EM {spans['em_offered']:.3f}, F1 {spans['f1_offered']:.3f} over offered; "
-                 f"EM {spans['em_all']:.3f}, F1 {spans['f1_all']:.3f} over all")
+    lines += _span_lines(report["spans"])
     return "\n".join(lines)
+
+
+def _span_lines(spans: dict) -> list[str]:
+    """The answer spans shown, in the gold sentence and in the one ranked first, and each kind's precision."""
+    lines = []
+    for where, row in (("the gold sentence", spans), ("the sentence ranked first", spans.get("first_ranked"))):
+        if row:
+            lines.append(f"answer spans in {where} ({row['questions']} questions): shown for {row['coverage']:.1%}, "
+                         f"right (token F1 >= {row['right_f1']}) {row['precision_offered']:.1%}; EM "
+                         f"{row['em_offered']:.3f}, F1 {row['f1_offered']:.3f} over shown; EM {row['em_all']:.3f}, "
+                         f"F1 {row['f1_all']:.3f} over all")
+    lines.append(f"{'answer kind':<12}{'questions':>10}{'found':>7}{'right':>7}"
+                 f"{'first-ranked right' if 'first_ranked' in spans else '':>20}  shown")
+    for kind, row in spans["kinds"].items():
+        ranked = spans.get("first_ranked", {}).get("kinds", {}).get(kind)
+        first = f"{ranked['precision']:.3f} of {ranked['found']}" if ranked else ""
+        lines.append(f"{kind:<12}{row['questions']:>10}{row['found']:>7}{row['precision']:>7.3f}{first:>20}  "
+                     f"{'yes' if row['offered'] else 'no'}")
+    return lines
 
 
 def _search_all(retriever: Retriever, questions: list[str], progress: Callable[[int, int], None] | None,
