@@ -7,8 +7,10 @@ Both are bounded (REMEMBERED_QUESTIONS, oldest forgotten first), so a busy group
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from newsbot.bot.feedback import Shown
 
 REMEMBERED_QUESTIONS = 50  # per chat, for "More results" buttons
 
@@ -21,6 +23,7 @@ class Asked:
 
     question: str
     shown: int = 0
+    answers: dict[int, Shown] = field(default_factory=dict)  # each reply's sentences by its first number, to rate
 
 
 def remember(chat_data: ChatData, question_id: int, user_id: int | None, question: str) -> Asked:

@@ -40,6 +40,11 @@ NO_MORE = "That's all I found for this question."
 QUEUE_FULL = (f"I already have {MAX_WAITING} of your questions waiting, and I answer them in order. "
               "Please send this one again once they are answered.")
 MORE_RESULTS = "More results"
+HELPFUL = "👍 Helpful"
+WRONG_ANSWER = "👎 Wrong answer"
+RATING_FORGOTTEN = "That answer is too old for me to rate. Ask again, and rate the new answer."
+RATING_NOT_YOURS = "Only the person who asked can rate this answer."
+RATING_NOT_SAVED = "Sorry, I could not save that just now. Please try again later."
 PREVIOUS_PAGE = "◀ Previous"
 NEXT_PAGE = "Next ▶"
 
@@ -47,6 +52,12 @@ NEXT_PAGE = "Next ▶"
 def slow_down(retry_after: float) -> str:
     """What a user over the rate limit is told (once until the wait is over)."""
     return f"You're asking faster than I can keep up. Please try again in {max(1, math.ceil(retry_after))} s."
+
+
+def rated(verdict: str, changed: bool) -> str:
+    """The short acknowledgement of a "Helpful" / "Wrong answer" tap (`bot.feedback`'s verdicts)."""
+    what = "helpful" if verdict == "helpful" else "a wrong answer"
+    return f"Changed: noted as {what}." if changed else f"Thanks! Noted as {what}; it helps me improve."
 
 
 def help_blocks(count: int, first: date | None, last: date | None, username: str | None,

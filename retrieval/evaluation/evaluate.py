@@ -14,6 +14,7 @@ from pathlib import Path
 from newsbot.index import Embedder, ProgressCallback, build_from_documents
 from newsbot.retrieval.evaluation.abstention import abstention_split
 from newsbot.retrieval.evaluation.reqa import SEGMENTATIONS, TOP_K, load_squad, low_overlap, reqa_metrics, reqa_task
+from newsbot.retrieval.evaluation.rejected import rejected_metrics, rejected_questions
 from newsbot.retrieval.evaluation.spans import span_metrics
 from newsbot.retrieval.retriever import Retriever
 
@@ -25,6 +26,7 @@ def evaluate(records: Sequence[dict], embedder: Embedder, *, segmentations: Sequ
     """Index the candidates and run every query, for each segmentation asked for."""
     results: dict[str, object] = {}
     first: dict[str, str] = {}  # each question's sentence ranked first, with the dataset's boundaries
+    rejected, rejected_report = rejected_questions(records), None
     with tempfile.TemporaryDirectory(prefix="newsbot-eval-") as scratch:
         for segmentation in segmentations:
             documents, queries = reqa_task(records, segmentation)
@@ -38,9 +40,12 @@ def evaluate(records: Sequence[dict], embedder: Embedder, *, segmentations: Sequ
             retrieved = _search_all(retriever, [q.question for q in queries],
                                     _stage(progress, f"searching ({segmentation})"))
             searched = time.perf_counter() - started
-            retriever.close()
             if segmentation == "dataset":
                 first = {q.question: texts[0] for q, texts in zip(queries, retrieved) if texts}
+                if rejected:
+                    tops = _search_all(retriever, [case.question for case in rejected], None, k=1)
+                    rejected_report = rejected_metrics(rejected, [texts[0] if texts else None for texts in tops])
+            retriever.close()
             paraphrased = low_overlap(documents, queries)
             results[segmentation] = {
                 **reqa_metrics(queries, retrieved),
@@ -55,6 +60,7 @@ def evaluate(records: Sequence[dict], embedder: Embedder, *, segmentations: Sequ
                                       _build_stages(progress, "index (abstention)"))
     return {"model": embedder.name, "articles": len(records), "top_k": TOP_K, "segmentations": results,
             "abstention": abstention,
+            "rejected": rejected_report,  # questions users marked wrong (an exported feedback set), else None
             "spans": span_metrics(records, first=first if "dataset" in segmentations else None)}
 
 
@@ -85,6 +91,12 @@ def format_report(report: dict) -> str:
                      f"the default for its {report['abstention']['indexed_sentences']:,} sentences, "
                      f"{default['threshold']:.2f}, answers {default['in_corpus_answered']:.1%} and refuses "
                      f"{default['out_of_corpus_refused']:.1%}")
+    if report.get("rejected"):
+        rejected = report["rejected"]
+        lines.append(f"answers users marked wrong ({rejected['questions']} questions, gold: the sentence must not come "
+                     f"first): the rejected sentence is still ranked first for {rejected['ranked_first_again']} "
+                     f"({rejected['share_ranked_first_again']:.1%}); the questions rated helpful are scored above "
+                     "(gold: the sentence shown first)")
     lines += _span_lines(report["spans"])
     return "\n".join(lines)
 
@@ -109,10 +121,10 @@ def _span_lines(spans: dict) -> list[str]:
 
 
 def _search_all(retriever: Retriever, questions: list[str], progress: Callable[[int, int], None] | None,
-                batch: int = 256) -> list[list[str]]:
+                batch: int = 256, k: int = TOP_K) -> list[list[str]]:
     retrieved: list[list[str]] = []
     for start in range(0, len(questions), batch):
-        hits = retriever.search_many(questions[start:start + batch], k=TOP_K)
+        hits = retriever.search_many(questions[start:start + batch], k=k)
         retrieved.extend([hit.text for hit in row] for row in hits)
         if progress:
             progress(len(retrieved), len(questions))
