@@ -15,6 +15,7 @@ from datetime import date
 from telegram import BotCommand
 
 from newsbot.bot.citation import cite, format_date
+from newsbot.bot.feedback import HELPFUL
 from newsbot.bot.ratelimit import MAX_WAITING
 from newsbot.bot.render import Block, Span, text_blocks
 from newsbot.bot.service import Stats
@@ -56,7 +57,7 @@ def slow_down(retry_after: float) -> str:
 
 def rated(verdict: str, changed: bool) -> str:
     """The short acknowledgement of a "Helpful" / "Wrong answer" tap (`bot.feedback`'s verdicts)."""
-    what = "helpful" if verdict == "helpful" else "a wrong answer"
+    what = "helpful" if verdict == HELPFUL else "a wrong answer"
     return f"Changed: noted as {what}." if changed else f"Thanks! Noted as {what}; it helps me improve."
 
 

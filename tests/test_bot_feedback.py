@@ -70,7 +70,8 @@ async def test_an_answer_has_helpful_and_wrong_buttons_and_a_tap_is_stored_and_a
     assert str(PRIVATE_USER).encode() not in raw and b"987654321" not in raw  # no user or chat id kept
 
 
-async def test_tapping_twice_or_changing_ones_mind_keeps_one_verdict_per_answer(bot: Harness) -> None:
+async def test_tapping_twice_or_changing_ones_mind_keeps_one_verdict_per_answer(bot: Harness,
+                                                                                reliability: Record) -> None:
     question_id, reply = await _ask(bot)
     helpful, wrong = (button["callback_data"] for button in _ratings(reply))
     notices = [await _tap(bot, data) for data in (helpful, helpful, wrong)]
@@ -81,6 +82,8 @@ async def test_tapping_twice_or_changing_ones_mind_keeps_one_verdict_per_answer(
     _, again = await _ask(bot)  # the same question asked again is another answer, rated on its own
     await _tap(bot, _ratings(again)[0]["callback_data"])
     assert sorted(v.verdict for v in _store(bot).all()) == [HELPFUL, WRONG]
+    reliability("Consistency", "a rating tapped twice, then the other rating of the same answer", 3,
+                "one verdict kept per answer, the last; each tap acknowledged, the change said as such")
 
 
 async def test_each_page_of_results_is_rated_with_its_own_sentences(tmp_path: Path, corpus_dir: Path) -> None:
