@@ -7,12 +7,14 @@ questions a chat asked in bot.asked, /add's uploads in bot.uploads and a build's
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
@@ -34,6 +36,15 @@ from newsbot.bot import texts
 from newsbot.bot.addressing import ADDRESSED, addressed_text, for_another_bot
 from newsbot.bot.asked import ANSWERS_PER_REPLY, MAX_RESULTS, Asked, last_asked, recall, remember
 from newsbot.bot.config import Settings
+from newsbot.bot.feedback import (
+    CALLBACK_PATTERN,
+    FEEDBACK_FILE,
+    FeedbackStore,
+    FeedbackUnavailable,
+    callback_data,
+    parse_callback,
+    shown,
+)
 from newsbot.bot.journal import JournaledPolls, UpdateJournal
 from newsbot.bot.progress import Job, run_with_progress
 from newsbot.bot.ratelimit import RateLimited, RateLimiter, TooManyWaiting, Turns
@@ -90,6 +101,7 @@ class Handlers:
         self.limiter = RateLimiter(settings.rate_limit_questions, settings.rate_limit_seconds)
         self.turns = Turns()
         self.journal = journal
+        self.feedback = FeedbackStore(service.index_dir / FEEDBACK_FILE)
         self._seen_updates: OrderedDict[int, None] = OrderedDict()
 
     def register(self, application: Application) -> None:
@@ -110,6 +122,7 @@ class Handlers:
         application.add_handler(MessageHandler(MESSAGE_ONLY & filters.ChatType.PRIVATE, limited(self.not_text)))
         application.add_handler(CallbackQueryHandler(limited(self.more_button), pattern=r"^more:[0-9]+$"))
         application.add_handler(CallbackQueryHandler(limited(self.sources_page), pattern=r"^src:[0-9]+$"))
+        application.add_handler(CallbackQueryHandler(limited(self.rate), pattern=CALLBACK_PATTERN))
         application.add_error_handler(on_error)
 
     async def screen(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -203,6 +216,27 @@ class Handlers:
             return
         await self._answer(update, context, question_id, asked)
 
+    async def rate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A "Helpful" or "Wrong answer" tap: the verdict on that reply is stored (off the event loop; a second
+        tap replaces it) and acknowledged. A store that fails is logged and said so; answering goes on."""
+        query = update.callback_query
+        question_id, first_number, verdict = parse_callback(query.data)
+        asked = recall(context.chat_data, question_id)
+        answer = asked.answers.get(first_number) if asked else None
+        user = update.effective_user
+        if answer is None:
+            await query.answer(texts.RATING_FORGOTTEN)
+        elif answer.asker is not None and (user is None or user.id != answer.asker):
+            await query.answer(texts.RATING_NOT_YOURS)
+        else:
+            try:
+                changed = await asyncio.to_thread(self.feedback.record, answer, verdict, datetime.now(UTC))
+            except FeedbackUnavailable as problem:
+                log.error("could not store a verdict: %s", problem)
+                await query.answer(texts.RATING_NOT_SAVED)
+                return
+            await query.answer(texts.rated(verdict, changed))
+
     async def sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         page = _page(context.args[0] if context.args else None)
         articles = (await self.service.catalogue()).articles
@@ -276,17 +310,20 @@ class Handlers:
                 wanted = min(asked.shown + ANSWERS_PER_REPLY, MAX_RESULTS)
                 async with typing(context.bot, chat.id):
                     answer = await self.service.answer(asked.question, wanted)
-                new = answer.hits[asked.shown:]
+                new, first_number = answer.hits[asked.shown:], asked.shown + 1
                 if asked.shown and not new:
                     blocks, more = text_blocks(texts.NO_MORE), False
                 else:
-                    blocks = texts.answer_blocks(replace(answer, hits=new), asked.shown + 1)
+                    blocks = texts.answer_blocks(replace(answer, hits=new), first_number)
                     more = answer.found and len(answer.hits) == wanted < MAX_RESULTS
-                keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(
-                    texts.MORE_RESULTS, callback_data=f"more:{question_id}")]]) if more else None
+                rateable = answer.found and bool(new)
+                if rateable:
+                    asked.answers[first_number] = shown(asked.question, new, self.service.retriever.version_dir.name,
+                                                        user.id)
                 first = not asked.shown
                 asked.shown += len(new)
-                sent = await self._reply(update, context, blocks, keyboard=keyboard, edit=edit)
+                sent = await self._reply(update, context, blocks, edit=edit,
+                                         keyboard=_answer_keyboard(question_id, first_number, more, rateable))
                 if first:
                     asked.reply_id = sent[0].message_id if sent else edit
         except TooManyWaiting:
@@ -353,6 +390,15 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 def _page(text: str | None) -> int:
     """A page number as typed after /sources or sent by a button; page 1 for anything else (words, -1, ²)."""
     return max(1, int(text)) if text and text.isascii() and text.isdigit() and len(text) <= 9 else 1
+
+
+def _answer_keyboard(question_id: int, first_number: int, more: bool, rateable: bool) -> InlineKeyboardMarkup | None:
+    """"More results" when there are more, and the two verdict buttons under a reply that shows sentences."""
+    rows = [[InlineKeyboardButton(texts.MORE_RESULTS, callback_data=f"more:{question_id}")]] if more else []
+    if rateable:
+        rows.append([InlineKeyboardButton(texts.HELPFUL, callback_data=callback_data(question_id, first_number, "+")),
+                     InlineKeyboardButton(texts.WRONG_ANSWER, callback_data=callback_data(question_id, first_number, "-"))])
+    return InlineKeyboardMarkup(rows) if rows else None
 
 
 def _pages_keyboard(page: int, total: int) -> InlineKeyboardMarkup | None:

@@ -119,6 +119,14 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print a machine-readable result")
     evaluate.set_defaults(run=_eval)
 
+    feedback = commands.add_parser("feedback", parents=[common], help="the verdicts users gave the bot's answers")
+    actions = feedback.add_subparsers(required=True, metavar="ACTION")
+    export = actions.add_parser("export", parents=[common],
+                                help="write them as an evaluation set (SQuAD-format JSON Lines) that `newsbot eval` scores")
+    export.add_argument("--output", type=Path, default=None, metavar="FILE",
+                        help="write the set here (default: standard output)")
+    export.set_defaults(run=_feedback_export)
+
     serve = commands.add_parser("serve", parents=[common, answering],
                                 help="run the Telegram bot (long polling, or a webhook with --webhook-url)")
     serve.add_argument("--env-file", type=Path, default=Path(".env"),
@@ -239,6 +247,32 @@ def _eval(args: argparse.Namespace) -> int:
         print(f"newsbot: {problem}", file=sys.stderr)
         return 2
     print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0
+
+
+def _feedback_export(args: argparse.Namespace) -> int:
+    from newsbot.bot.feedback import FEEDBACK_FILE, FeedbackStore, FeedbackUnavailable
+    from newsbot.bot.feedback_export import evaluation_set, indexed_sentences, jsonl
+
+    index_dir = args.index_dir or default_index_dir()
+    try:
+        verdicts = FeedbackStore(index_dir / FEEDBACK_FILE).all()
+    except FeedbackUnavailable as problem:
+        print(f"newsbot: {problem}", file=sys.stderr)
+        return 2
+    if not verdicts:
+        print(f"newsbot: no verdicts yet in {index_dir / FEEDBACK_FILE}; nothing to export", file=sys.stderr)
+        return 0
+    exported = evaluation_set(verdicts, indexed_sentences(index_dir))
+    text = jsonl(exported.records)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text, encoding="utf-8")
+    skipped = f"; {exported.skipped} left out: their sentence is no longer indexed" if exported.skipped else ""
+    print(f"exported {exported.helpful} helpful and {exported.wrong} wrong answers as questions over "
+          f"{len(exported.records)} articles{f' to {args.output}' if args.output else ''}{skipped}; "
+          f"score them with `newsbot eval {args.output or 'FILE'} --segmentation dataset`", file=sys.stderr)
     return 0
 
 

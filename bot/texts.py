@@ -15,6 +15,7 @@ from datetime import date
 from telegram import BotCommand
 
 from newsbot.bot.citation import by_article, cite, format_date
+from newsbot.bot.feedback import HELPFUL
 from newsbot.bot.ratelimit import MAX_WAITING
 from newsbot.bot.render import Block, Span, text_blocks
 from newsbot.bot.service import Stats
@@ -50,6 +51,11 @@ NO_MORE = "That's all I found for this question."
 QUEUE_FULL = (f"I already have {MAX_WAITING} of your questions waiting, and I answer them in order. "
               "Please send this one again once they are answered.")
 MORE_RESULTS = "More results"
+HELPFUL = "👍 Helpful"
+WRONG_ANSWER = "👎 Wrong answer"
+RATING_FORGOTTEN = "That answer is too old for me to rate. Ask again, and rate the new answer."
+RATING_NOT_YOURS = "Only the person who asked can rate this answer."
+RATING_NOT_SAVED = "Sorry, I could not save that just now. Please try again later."
 PREVIOUS_PAGE = "◀ Previous"
 NEXT_PAGE = "Next ▶"
 
@@ -73,6 +79,12 @@ def welcome_blocks(count: int) -> list[Block]:
              Span(" I have read, with the sentences that answer them and where each comes from.")),
             (Span("Try: "), Span(EXAMPLE_QUESTION, "i")),
             (Span("/help shows what I know and my commands."),)]
+
+
+def rated(verdict: str, changed: bool) -> str:
+    """The short acknowledgement of a "Helpful" / "Wrong answer" tap (`bot.feedback`'s verdicts)."""
+    what = "helpful" if verdict == HELPFUL else "a wrong answer"
+    return f"Changed: noted as {what}." if changed else f"Thanks! Noted as {what}; it helps me improve."
 
 
 def help_blocks(count: int, first: date | None, last: date | None, username: str | None,

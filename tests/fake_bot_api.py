@@ -158,10 +158,10 @@ class FakeTelegram:
                        caption=caption, **_entities(caption, "caption_entities"))
         return self._push({"message": message})
 
-    def push_callback(self, chat_id: int, data: str, message_id: int, *, user_id: int | None = None
-                      ) -> dict[str, Any]:
+    def push_callback(self, chat_id: int, data: str, message_id: int, *, user_id: int | None = None,
+                      chat_type: str = "private") -> dict[str, Any]:
         user = _user(user_id or chat_id)
-        message = {"message_id": message_id, "date": int(time.time()), "chat": _chat(chat_id, "private"),
+        message = {"message_id": message_id, "date": int(time.time()), "chat": _chat(chat_id, chat_type),
                    "from": self.bot_user, "text": "earlier answer"}
         return self._push({"callback_query": {"id": f"cq{self._next_update}", "from": user, "chat_instance": "ci",
                                               "data": data, "message": message}})

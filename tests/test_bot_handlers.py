@@ -106,8 +106,9 @@ async def test_more_results_by_button_and_by_command_continue_the_numbering(
         await harness.deliver()
         [first] = harness.telegram.sent(USER)
         assert "3. " in first.text and "4. " not in first.text
-        [[button]] = first.params["reply_markup"]["inline_keyboard"]
+        [[button], ratings] = first.params["reply_markup"]["inline_keyboard"]
         assert button["callback_data"] == f"more:{question['message_id']}"
+        assert [b["callback_data"] for b in ratings] == [f"fb:{question['message_id']}:1:+", f"fb:{question['message_id']}:1:-"]
         harness.telegram.push_callback(USER, button["callback_data"], message_id=question["message_id"] + 1)
         await harness.deliver()
         assert harness.telegram.sent(method="answerCallbackQuery")
@@ -115,7 +116,7 @@ async def test_more_results_by_button_and_by_command_continue_the_numbering(
         assert "4. " in second.text and "6. " in second.text and "1. " not in second.text
         [third] = await harness.say("/more")
         assert "7. " in third.text
-        while "reply_markup" in harness.telegram.sent(USER)[-1].params:
+        while "More results" in str(harness.telegram.sent(USER)[-1].params.get("reply_markup")):
             await harness.say("/more")
         [last] = await harness.say("/more")
         assert last.text == "That's all I found for this question."

@@ -34,6 +34,7 @@ from tests.reliability import Record
 GROUP = -100900
 # The handlers anyone may use. Every other registered handler must refuse non-admins; this test finds it.
 PUBLIC = {"start", "help", "sources", "more", "question", "unknown_command", "not_text", "more_button", "sources_page",
+          "rate",
           "screen", "handled"}
 NOT_ADMIN = 777
 
@@ -219,7 +220,8 @@ MESSAGES: dict[str, Callable[[FakeTelegram, int], object]] = {
     "add": _upload("/add"),
 }
 LABELS = {"question": "questions", "unknown_command": "unknown commands", "not_text": "messages that are not text",
-          "add": "uploads captioned /add", "more_button": "the More results button", "sources_page": "the page buttons"}
+          "add": "uploads captioned /add", "more_button": "the More results button", "sources_page": "the page buttons",
+          "rate": "the Helpful / Wrong answer buttons"}
 
 
 async def test_no_admin_ids_configured_means_nobody_is_admin(tmp_path: Path, corpus_dir: Path,
