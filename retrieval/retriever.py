@@ -20,7 +20,7 @@ from newsbot.retrieval.candidates import Candidates, dense_candidates
 from newsbot.retrieval.confidence import confidence, default_min_confidence
 from newsbot.retrieval.features import feature_matrix, scores
 from newsbot.retrieval.history import in_context
-from newsbot.retrieval.span import AnswerSpan, find_answer_span
+from newsbot.retrieval.span import AnswerSpan, offered_span
 
 # Keeps every real question whole (SQuAD dev's longest has 197 characters) and bounds what a pasted text costs;
 # the model would see little more of it: it reads 256 word pieces, about 1,200 characters of English (the
@@ -210,7 +210,7 @@ def _answer(question: str, hits: Sequence[Hit], k: int, min_confidence: float) -
     sure = confidence([hit.score for hit in hits])
     if not hits or sure < min_confidence:
         return Answer(question, False, (), NOT_FOUND, sure if hits else None)
-    best = replace(hits[0], answer=find_answer_span(cleaned, hits[0].text))
+    best = replace(hits[0], answer=offered_span(cleaned, hits[0].text))
     kept = [best, *(hit for hit in hits[1:k] if hit.score >= min_confidence)]
     return Answer(question, True, tuple(kept), None, sure)
 

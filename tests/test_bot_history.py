@@ -108,13 +108,13 @@ def test_a_history_keeps_the_last_few_questions_and_users_separately(monkeypatch
 def test_the_console_keeps_the_session_history_until_new() -> None:
     asked: list[tuple[str, tuple[str, ...]]] = []
 
-    def ask(question: str, history: tuple[str, ...]) -> Answer:
-        asked.append((question.strip(), history))
+    def ask(question: str, k: int, history: tuple[str, ...]) -> Answer:
+        asked.append((question, history))
         return Answer(question, False, (), "nothing found")
 
     out = io.StringIO()
-    chat(ask, stdin=io.StringIO(f"{ASKED}\n{FOLLOW_UP}\n/new\n{FOLLOW_UP}\nquit\n"), stdout=out)
-    assert asked == [(ASKED, ()), (FOLLOW_UP, (ASKED,)), (FOLLOW_UP, ())]
+    chat(ask, stdin=io.StringIO(f"{ASKED}\nhi!\n{FOLLOW_UP}\nmore\nnew\n{FOLLOW_UP}\nquit\n"), stdout=out)
+    assert asked == [(ASKED, ()), (FOLLOW_UP, (ASKED,)), (FOLLOW_UP, (ASKED,)), (FOLLOW_UP, ())]  # small talk is no question
     assert "forgotten your earlier questions" in out.getvalue()
 
 
