@@ -196,10 +196,11 @@ class Handlers:
             return
         earlier = recall(context.chat_data, message.message_id) if update.edited_message else None
         user_id = message.from_user.id if message.from_user else None
-        if earlier is not None:  # an edit is asked in the context of the question it replaces
+        conversation = history_of(context.chat_data, user_id)
+        if earlier is not None:  # an edit is asked in the context of the question it replaces, and replaces it
             history = earlier.history
+            conversation.replace(earlier.question, question)
         else:
-            conversation = history_of(context.chat_data, user_id)
             history = conversation.earlier()
             conversation.add(question)
         asked = remember(context.chat_data, message.message_id, user_id, question, history)

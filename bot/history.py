@@ -44,6 +44,13 @@ class History:
         self._questions.append(question)
         self._last = now()
 
+    def replace(self, question: str, edited: str) -> None:
+        """An edited question takes the place of what it said before (if still kept)."""
+        for position in reversed(range(len(self._questions))):
+            if self._questions[position] == question:
+                self._questions[position] = edited
+                return
+
     def clear(self) -> None:
         self._questions.clear()
 

@@ -126,3 +126,13 @@ def test_ask_after_earlier_questions(corpus_dir: Path, tmp_path: Path, capsys: p
     assert NOT_FOUND in capsys.readouterr().out
     assert main(["ask", *dirs, FOLLOW_UP, "--after", "What is the capital of France?", "--after", ASKED]) == 0
     assert "1. Seven zebras escaped" in capsys.readouterr().out
+
+
+async def test_an_edited_follow_up_is_asked_in_the_context_of_the_question_it_replaces(bot: Harness) -> None:
+    await bot.say(ASKED)
+    sent = bot.telegram.push_text(USER, "Where were the okapis?")
+    await bot.deliver()
+    [edited] = await bot.edit(sent, FOLLOW_UP)
+    assert edited.method == "editMessageText" and "Keepers found the zebras" in visible_text(edited.text)
+    conversation = history_of(bot.app.chat_data[USER], USER)
+    assert conversation.earlier() == (ASKED, FOLLOW_UP)  # the edit took the place of what the message said
