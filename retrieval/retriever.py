@@ -19,6 +19,7 @@ from newsbot.index.version import IndexVersion, open_version
 from newsbot.retrieval.candidates import Candidates, dense_candidates
 from newsbot.retrieval.confidence import confidence, default_min_confidence
 from newsbot.retrieval.features import feature_matrix, scores
+from newsbot.retrieval.history import in_context
 from newsbot.retrieval.span import AnswerSpan, offered_span
 
 # Keeps every real question whole (SQuAD dev's longest has 197 characters) and bounds what a pasted text costs;
@@ -132,20 +133,27 @@ class Retriever:
         """Every indexed article, newest first."""
         return self._version.metadata.articles()
 
-    def search(self, question: str, k: int = 5) -> list[Hit]:
-        """The k sentences most similar to the question, best first (empty for an empty question)."""
-        return self.search_many([question], k)[0]
+    def search(self, question: str, k: int = 5, history: Sequence[str] = ()) -> list[Hit]:
+        """The k sentences most similar to the question, best first (empty for an empty question).
 
-    def search_many(self, questions: Sequence[str], k: int = 5) -> list[list[Hit]]:
-        """Batch form of `search`: one model call for all questions."""
+        `history`: the earlier questions of the same conversation, oldest first; a follow-up that
+        leans on them ("When did that happen?") is searched in their context (`retrieval.history`).
+        """
+        return self.search_many([question], k, [history])[0]
+
+    def search_many(self, questions: Sequence[str], k: int = 5,
+                    histories: Sequence[Sequence[str]] | None = None) -> list[list[Hit]]:
+        """Batch form of `search`: one model call for all questions, with one history per question."""
         if k < 1:
             raise ValueError("k must be at least 1")
         cleaned = [clean_question(q) for q in questions]
+        embedded = cleaned if histories is None else [  # a follow-up's words are embedded with those it leans on
+            in_context(q, h, clean_question) if q else q for q, h in zip(cleaned, histories)]
         asked = [i for i, q in enumerate(cleaned) if q]
         results: list[list[Hit]] = [[] for _ in questions]
         if not asked:
             return results
-        for i, candidates in zip(asked, self.candidates([cleaned[i] for i in asked])):
+        for i, candidates in zip(asked, self.candidates([embedded[i] for i in asked])):
             ids, ranked = self.rank(cleaned[i], candidates)
             stored = self._version.metadata.sentences([int(s) for s in ids[:k]])
             results[i] = [_hit(sentence, float(score)) for sentence, score in zip(stored, ranked)]
@@ -167,14 +175,17 @@ class Retriever:
         """The candidates x `retrieval.features.FEATURES` matrix of evidence."""
         return feature_matrix(question, candidates, self._version)
 
-    def answer(self, question: str, k: int = 3) -> Answer:
-        """The best sentences that clear the confidence threshold, or an explicit not-found."""
-        return self.answer_many([question], k)[0]
+    def answer(self, question: str, k: int = 3, history: Sequence[str] = ()) -> Answer:
+        """The best sentences that clear the confidence threshold, or an explicit not-found;
+        `history` as in `search`."""
+        return self.answer_many([question], k, [history])[0]
 
-    def answer_many(self, questions: Sequence[str], k: int | Sequence[int] = 3) -> list[Answer]:
-        """Batch form of `answer` (one model call), with one k for all or one per question."""
+    def answer_many(self, questions: Sequence[str], k: int | Sequence[int] = 3,
+                    histories: Sequence[Sequence[str]] | None = None) -> list[Answer]:
+        """Batch form of `answer` (one model call), with one k for all or one per question, and one
+        history per question."""
         ks = [k] * len(questions) if isinstance(k, int) else list(k)
-        found = self.search_many(questions, max(*ks, 2))  # the runner-up tells how far the best stands out
+        found = self.search_many(questions, max(*ks, 2), histories)  # the runner-up tells how far the best stands out
         return [_answer(question, hits, limit, self.min_confidence) for question, limit, hits in zip(questions, ks, found)]
 
     def close(self) -> None:
