@@ -82,8 +82,9 @@ class Retriever:
     """Answer questions from one opened index version. Thread-safe; open once per process and share.
 
     A question's path, one module per step: its candidate sentences (`retrieval.candidates`), their
-    features and score (`retrieval.features`), the best one's confidence (`retrieval.confidence`) and
-    the words that answer it (`retrieval.span`).
+    features and score (`retrieval.features`), the story it names and the stories it fits
+    (`retrieval.stories`), the best one's confidence (`retrieval.confidence`) and the words that
+    answer it (`retrieval.span`).
     """
 
     def __init__(self, version: IndexVersion, embedder: Embedder, *, min_confidence: float | None = None) -> None:
@@ -160,7 +161,8 @@ class Retriever:
                                 version.paragraph_vectors, version.sentence_paragraphs)
 
     def rank(self, question: str, candidates: Candidates) -> tuple[np.ndarray, np.ndarray]:
-        """The candidates' ids and scores, best first."""
+        """The candidates' ids and scores, best first; the sentences of a story the question names
+        go ahead of others (`retrieval.stories.named_story_first`)."""
         ranked = scores(self.features(question, candidates))
         order = named_story_first(np.argsort(-ranked, kind="stable"), ranked, self.story_lifts(question, candidates))
         return candidates.ids[order], ranked[order]
