@@ -19,13 +19,14 @@ from newsbot.index.metadata import ArticleTerms, MetadataReader
 # the question names it by at least NAMED_LEAD nats (4.5 times likelier) more than the best sentence's article,
 # by a term at most 1 sentence in e^NAMED_RARE (148) of the index holds, and its best sentence scores within
 # NAMED_WITHIN of the best. Without the rarity condition, common words in other articles' titles ("church",
-# "private", "parliament") reorder 0.6% of SQuAD's questions and cost 0.2 points of P@1; with it, none, for
-# any lead from 1 to 2, margin from 0.3 to 0.5 and rarity from 4.6 to 5.6.
+# "private", "parliament") reorder 1.4% of SQuAD's questions and cost 0.7 points of P@1; with it, none, for
+# leads from 1 to 2, score margins from 0.3 to 0.5 and rarities from 4.6 to 5.6.
 NAMED_LEAD = 1.5
 NAMED_RARE = 5.0
 NAMED_WITHIN = 0.4
-# How far below the best score another article's best sentence may be and still be shown beside it
-# (benchmarks/research/stories.py, docs/QUALITY.md#many-stories)
+# How far below the best score another article's best sentence may be and still be shown beside it: within
+# 0.1 the runner-up article's best is right a third to a half as often as the top sentence (12-15% against
+# 30-37%, SQuAD dev 0-23), beyond it 3.5% or less (benchmarks/research/stories.py, docs/QUALITY.md#many-stories)
 CLOSE_MARGIN = 0.1
 # How many ranked sentences an answer chooses from: another story's best within CLOSE_MARGIN is among them
 # unless over 20 sentences of one story score that close

@@ -82,7 +82,7 @@ def test_article_terms_count_the_sentences_of_each_article_holding_a_term(versio
     assert metadata.article_terms(0) is metadata.article_terms(0)  # read once, then kept
 
 
-def test_the_retriever_answers_from_deeper_hits_and_lifts_each_candidates_story(version, fake_embedder) -> None:
+def test_each_candidate_is_lifted_by_its_own_story_and_answers_choose_among_deeper_hits(version, fake_embedder) -> None:
     retriever = Retriever(version, fake_embedder)
     question = "What did Lavrov say about Syria?"
     candidates = retriever.candidates([question])[0]
