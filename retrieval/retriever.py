@@ -20,7 +20,7 @@ from newsbot.index.version import IndexVersion, open_version
 from newsbot.retrieval.candidates import Candidates, dense_candidates
 from newsbot.retrieval.confidence import confidence, default_min_confidence
 from newsbot.retrieval.features import feature_matrix, idf_weights, scores
-from newsbot.retrieval.span import AnswerSpan, find_answer_span
+from newsbot.retrieval.span import AnswerSpan, offered_span
 from newsbot.retrieval.stories import STORY_DEPTH, best_per_article, candidate_lifts, named_story_first
 
 # Keeps every real question whole (SQuAD dev's longest has 197 characters) and bounds what a pasted text costs;
@@ -211,7 +211,7 @@ def _answer(question: str, hits: Sequence[Hit], k: int, min_confidence: float) -
     sure = confidence([hit.score for hit in hits])
     if not hits or sure < min_confidence:
         return Answer(question, False, (), NOT_FOUND, sure if hits else None)
-    best = replace(hits[0], answer=find_answer_span(cleaned, hits[0].text))
+    best = replace(hits[0], answer=offered_span(cleaned, hits[0].text))
     shown = [hits[i] for i in best_per_article([hit.score for hit in hits], [hit.article.id for hit in hits], k)]
     kept = [best, *(hit for hit in shown[1:] if hit.score >= min_confidence)]
     return Answer(question, True, tuple(kept), None, sure)
