@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
+
+import numpy as np
 
 from newsbot.corpus.article import Article, Sentence
 from newsbot.index.errors import IndexCorrupt
@@ -52,6 +56,19 @@ class ArticleInfo:
     source: str | None
     published: date | None
     url: str | None
+
+
+# Articles whose term counts a reader keeps (`MetadataReader.article_terms`): the candidates of a question
+# come from a few dozen articles, and a news article's counts are a few thousand entries
+ARTICLE_TERMS_KEPT = 1024
+
+
+@dataclass(frozen=True)
+class ArticleTerms:
+    """How many of an article's sentences hold each term (title terms are in every sentence's terms)."""
+
+    sentences: int
+    counts: Counter[str]
 
 
 @dataclass(frozen=True)
@@ -112,9 +129,27 @@ class MetadataReader:
             self._db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
             self.sentence_count = self._db.execute("SELECT count(*) FROM sentences").fetchone()[0]
             self.article_count = self._db.execute("SELECT count(*) FROM articles").fetchone()[0]
+            firsts = self._db.execute("SELECT first_sentence FROM articles ORDER BY number").fetchall()
         except sqlite3.DatabaseError as error:
             raise IndexCorrupt(f"the index file {path} is damaged ({error}); run `newsbot index` to rebuild") from None
         self._lock = threading.Lock()
+        self._first_sentences = np.array([row[0] for row in firsts], dtype=np.int64)  # by article number
+        self.article_terms = lru_cache(maxsize=ARTICLE_TERMS_KEPT)(self._read_article_terms)
+
+    def articles_of(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """The article number of each sentence id (an article's sentences are stored together, in order)."""
+        return np.searchsorted(self._first_sentences, np.asarray(ids, dtype=np.int64), side="right") - 1
+
+    def _read_article_terms(self, article: int) -> ArticleTerms:
+        """`article_terms`, read from the stored sentence terms (kept for the last ARTICLE_TERMS_KEPT articles)."""
+        with self._lock:
+            row = self._db.execute("SELECT first_sentence, sentence_count FROM articles WHERE number = ?",
+                                   (int(article),)).fetchone()
+            if row is None:
+                raise IndexCorrupt("the articles of the index file lack rows; run `newsbot index` to rebuild")
+            found = self._db.execute("SELECT terms FROM sentences WHERE id BETWEEN ? AND ?",
+                                     (row[0], row[0] + row[1] - 1)).fetchall()
+        return ArticleTerms(len(found), Counter(term for (terms,) in found for term in terms.split()))
 
     def sentences(self, ids: Sequence[int]) -> list[StoredSentence]:
         """The sentences with these FAISS ids, in the order asked."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from newsbot.corpus.terms import terms
 from newsbot.index import default_index_dir
 from newsbot.index.embedder import Embedder, canonical_model_name, default_model, load_embedder
 from newsbot.index.errors import IndexIncompatible
@@ -18,9 +19,10 @@ from newsbot.index.metadata import ArticleInfo, StoredSentence
 from newsbot.index.version import IndexVersion, open_version
 from newsbot.retrieval.candidates import Candidates, dense_candidates
 from newsbot.retrieval.confidence import confidence, default_min_confidence
-from newsbot.retrieval.features import feature_matrix, scores
+from newsbot.retrieval.features import feature_matrix, idf_weights, scores
 from newsbot.retrieval.history import in_context
 from newsbot.retrieval.span import AnswerSpan, offered_span
+from newsbot.retrieval.stories import STORY_DEPTH, best_per_article, candidate_lifts, named_story_first
 
 # Keeps every real question whole (SQuAD dev's longest has 197 characters) and bounds what a pasted text costs;
 # the model would see little more of it: it reads 256 word pieces, about 1,200 characters of English (the
@@ -81,8 +83,9 @@ class Retriever:
     """Answer questions from one opened index version. Thread-safe; open once per process and share.
 
     A question's path, one module per step: its candidate sentences (`retrieval.candidates`), their
-    features and score (`retrieval.features`), the best one's confidence (`retrieval.confidence`) and
-    the words that answer it (`retrieval.span`).
+    features and score (`retrieval.features`), the story it names and the stories it fits
+    (`retrieval.stories`), the best one's confidence (`retrieval.confidence`) and the words that
+    answer it (`retrieval.span`).
     """
 
     def __init__(self, version: IndexVersion, embedder: Embedder, *, min_confidence: float | None = None) -> None:
@@ -166,10 +169,17 @@ class Retriever:
                                 version.paragraph_vectors, version.sentence_paragraphs)
 
     def rank(self, question: str, candidates: Candidates) -> tuple[np.ndarray, np.ndarray]:
-        """The candidates' ids and scores, best first."""
+        """The candidates' ids and scores, best first; the sentences of a story the question names
+        go ahead of others (`retrieval.stories.named_story_first`)."""
         ranked = scores(self.features(question, candidates))
-        order = np.argsort(-ranked, kind="stable")
+        order = named_story_first(np.argsort(-ranked, kind="stable"), ranked, self.story_lifts(question, candidates))
         return candidates.ids[order], ranked[order]
+
+    def story_lifts(self, question: str, candidates: Candidates) -> np.ndarray:
+        """How strongly the question names each candidate's article (`retrieval.stories.story_lift`)."""
+        version = self._version
+        weights = idf_weights(terms(question), version.document_frequencies, version.manifest.sentences)
+        return candidate_lifts(weights, candidates.ids, version.metadata)
 
     def features(self, question: str, candidates: Candidates) -> np.ndarray:
         """The candidates x `retrieval.features.FEATURES` matrix of evidence."""
@@ -185,7 +195,8 @@ class Retriever:
         """Batch form of `answer` (one model call), with one k for all or one per question, and one
         history per question."""
         ks = [k] * len(questions) if isinstance(k, int) else list(k)
-        found = self.search_many(questions, max(*ks, 2), histories)  # the runner-up tells how far the best stands out
+        # the runner-up tells how far the best stands out; the deeper hits, which other stories come close
+        found = self.search_many(questions, max(*ks, 2, STORY_DEPTH), histories)
         return [_answer(question, hits, limit, self.min_confidence) for question, limit, hits in zip(questions, ks, found)]
 
     def close(self) -> None:
@@ -203,7 +214,8 @@ def clean_question(question: object) -> str:
 
 def _answer(question: str, hits: Sequence[Hit], k: int, min_confidence: float) -> Answer:
     """The best sentence when it is confident enough, with the next ones that clear the threshold on
-    their own score; the best one points at its answer when that is found with confidence."""
+    their own score, the best of each close story first (`retrieval.stories.best_per_article`); the best
+    one points at its answer when that is found with confidence."""
     cleaned = clean_question(question)
     if not cleaned:
         return Answer(question, False, (), EMPTY_QUESTION)
@@ -211,7 +223,8 @@ def _answer(question: str, hits: Sequence[Hit], k: int, min_confidence: float) -
     if not hits or sure < min_confidence:
         return Answer(question, False, (), NOT_FOUND, sure if hits else None)
     best = replace(hits[0], answer=offered_span(cleaned, hits[0].text))
-    kept = [best, *(hit for hit in hits[1:k] if hit.score >= min_confidence)]
+    shown = [hits[i] for i in best_per_article([hit.score for hit in hits], [hit.article.id for hit in hits], k)]
+    kept = [best, *(hit for hit in shown[1:] if hit.score >= min_confidence)]
     return Answer(question, True, tuple(kept), None, sure)
 
 
