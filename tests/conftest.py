@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from benchmarks.stories import write_many_story_corpus
 from newsbot.corpus import BUNDLED_CORPUS_DIR
 from newsbot.index import build_index
 from newsbot.index.embedder import DEFAULT_MODEL, local_model_dir
 from newsbot.index.hashing_embedder import HashingEmbedder
 from newsbot.index.onnx_embedder import OnnxEmbedder
+from newsbot.index.store import CACHE_DIR
 from newsbot.index.onnx_export import FP32_FILE, INT8_FILE, cached_export_dir, export_onnx
 from newsbot.index.torch_embedder import SentenceTransformerEmbedder
 from newsbot.retrieval import Retriever
+from newsbot.retrieval.evaluation.reqa import load_squad
 from tests.bot_harness import Harness, in_process_bot
 
 pytest_plugins = ("tests.reliability", "tests.tiers")  # tiers: the `model` and `process` markers
@@ -94,6 +98,27 @@ def seed_index(tmp_path_factory: pytest.TempPathFactory, real_embedder: Sentence
 @pytest.fixture(scope="session")
 def seed_retriever(seed_index: Path, real_embedder: SentenceTransformerEmbedder) -> Retriever:
     return Retriever.open(seed_index, embedder=real_embedder)
+
+
+@pytest.fixture(scope="session")
+def many_stories(tmp_path_factory: pytest.TempPathFactory, int8: OnnxEmbedder) -> Iterator[Retriever]:
+    """The bundled article and the 48 SQuAD dev articles as one corpus folder, indexed once per session with
+    the product's default (int8) backend: a news bot holds many stories at once. Their embeddings are kept
+    beside pytest's temporary folders between runs (12,000 sentences: minutes to embed on a busy machine,
+    a second to copy)."""
+    if not SQUAD_DEV.is_file():
+        pytest.skip(f"{SQUAD_DEV} is not here (the shared evaluation set is optional)")
+    folder = tmp_path_factory.mktemp("many-stories")
+    kept = tmp_path_factory.getbasetemp().parent / "newsbot-many-stories-embeddings"
+    if kept.is_dir():
+        shutil.copytree(kept, folder / "index" / CACHE_DIR)
+    started = time.perf_counter()
+    build_index(write_many_story_corpus(load_squad(SQUAD_DEV), folder / "corpus"), folder / "index", int8)
+    print(f"many-story index built in {time.perf_counter() - started:.0f} s")
+    shutil.copytree(folder / "index" / CACHE_DIR, kept, dirs_exist_ok=True)
+    retriever = Retriever.open(folder / "index", embedder=int8)
+    yield retriever
+    retriever.close()
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Follow-up questions about the bundled article with the real model, over the article alone and over the
-article among the 48 SQuAD dev articles: each question of a conversation, asked after the ones before it,
+article among the 48 SQuAD dev articles (conftest's `many_stories`): each question of a conversation, asked after the ones before it,
 must return its sentence first (tests/data/followups_lavrov.json)."""
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from newsbot.corpus import BUNDLED_CORPUS_DIR, article_sentences, parse_article
 from newsbot.index import build_from_documents
 from newsbot.index.onnx_embedder import OnnxEmbedder
 from newsbot.retrieval import Retriever
-from newsbot.retrieval.evaluation.reqa import load_squad, reqa_task
-from tests.conftest import SQUAD_DEV
 
 CONVERSATIONS = json.loads((Path(__file__).parent / "data" / "followups_lavrov.json").read_text())["conversations"]
 ARTICLE = BUNDLED_CORPUS_DIR / "ahram-2012-01-25-russia-syria-lavrov.txt"
@@ -26,18 +24,6 @@ def article_retriever(tmp_path_factory: pytest.TempPathFactory, int8: OnnxEmbedd
     article = parse_article(ARTICLE.name, ARTICLE.read_text(encoding="utf-8"))
     index_dir = tmp_path_factory.mktemp("lavrov")
     build_from_documents([(article, article_sentences(article))], index_dir, int8)
-    return Retriever.open(index_dir, embedder=int8)
-
-
-@pytest.fixture(scope="module")
-def many_stories(tmp_path_factory: pytest.TempPathFactory, int8: OnnxEmbedder) -> Retriever:
-    """The article among the 48 SQuAD dev articles (their own sentence boundaries, as the bot would read them)."""
-    if not SQUAD_DEV.is_file():
-        pytest.skip(f"{SQUAD_DEV} is not here (the shared evaluation set is optional)")
-    article = parse_article(ARTICLE.name, ARTICLE.read_text(encoding="utf-8"))
-    documents, _ = reqa_task(load_squad(SQUAD_DEV), "own")
-    index_dir = tmp_path_factory.mktemp("lavrov-and-squad")
-    build_from_documents([(article, article_sentences(article)), *documents], index_dir, int8)
     return Retriever.open(index_dir, embedder=int8)
 
 

@@ -6,18 +6,11 @@ the many-story steps is in docs/QUALITY.md#many-stories (benchmarks/research/sto
 """
 
 import json
-import shutil
-import time
-from pathlib import Path
 
 import pytest
 
-from benchmarks.stories import MANY_STORY_QUESTIONS, write_many_story_corpus
-from newsbot.index import build_index
-from newsbot.index.store import CACHE_DIR
+from benchmarks.stories import MANY_STORY_QUESTIONS
 from newsbot.retrieval import Retriever
-from newsbot.retrieval.evaluation.reqa import load_squad
-from tests.conftest import SQUAD_DEV
 
 QUESTIONS = json.loads(MANY_STORY_QUESTIONS.read_text(encoding="utf-8"))["questions"]
 # Measured misses, each for a reason the steps do not address; strict, so a fix shows up here
@@ -31,26 +24,6 @@ KNOWN_MISSES = {
     "Who is the spokeswoman of the State Department?":
         "Nuland's sentence is not among the candidates over 49 articles",
 }
-
-
-@pytest.fixture(scope="module")
-def many_stories(tmp_path_factory: pytest.TempPathFactory, int8) -> Retriever:
-    """The bundled article and the 48 SQuAD dev articles, indexed once for the module with the product's
-    default (int8) backend. Their embeddings are kept beside pytest's temporary folders between runs
-    (12,000 sentences: minutes to embed on a busy machine, a second to copy)."""
-    if not SQUAD_DEV.is_file():
-        pytest.skip(f"{SQUAD_DEV} is not here (the shared evaluation set is optional)")
-    folder = tmp_path_factory.mktemp("many-stories")
-    kept = tmp_path_factory.getbasetemp().parent / "newsbot-many-stories-embeddings"
-    if kept.is_dir():
-        shutil.copytree(kept, folder / "index" / CACHE_DIR)
-    started = time.perf_counter()
-    build_index(write_many_story_corpus(load_squad(SQUAD_DEV), folder / "corpus"), folder / "index", int8)
-    print(f"many-story index built in {time.perf_counter() - started:.0f} s")
-    shutil.copytree(folder / "index" / CACHE_DIR, kept, dirs_exist_ok=True)
-    retriever = Retriever.open(folder / "index", embedder=int8)
-    yield retriever
-    retriever.close()
 
 
 @pytest.fixture(scope="module")
