@@ -1,14 +1,17 @@
-"""Find the candidate sentences for a question by their embeddings, and their dense similarities.
+"""Find the candidate sentences for a question, and their dense similarities.
 
 Pure functions over arrays, tested against a brute-force scoring of every sentence.
 FAISS proposes the best sentences by their own score, and every sentence of the best
-paragraphs (an answer's sentence may be plain while its paragraph is about the question); the
+paragraphs (an answer's sentence may be plain while its paragraph is about the question); the caller
+adds the sentences that share the question's rare words (BM25 over the stored terms,
+`index.metadata.MetadataReader.lexical_candidates`), which a long sentence's vector can miss; the
 reranker (`retrieval.features`) then orders them with the rest of the evidence. The products here are
 small and fastest on one BLAS thread, which the process chooses where it starts (retrieval/threads.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import faiss
@@ -22,6 +25,7 @@ from newsbot.index.vectors import fetch_vectors, search_vectors
 # low-overlap slice 1.8 points of R@5 (a reworded question's answer is found through its paragraph).
 SENTENCE_CANDIDATES = 100
 PARAGRAPH_CANDIDATES = 10
+LEXICAL_CANDIDATES = 20  # placeholder, set by measurement below
 
 
 @dataclass(frozen=True)
@@ -34,11 +38,12 @@ class Candidates:
     paragraph_scores: np.ndarray  # cos(question, paragraph)
 
 
-def dense_candidates(queries: np.ndarray, sentences: faiss.Index, paragraphs: faiss.Index,
-                     paragraph_vectors: np.ndarray, sentence_paragraphs: np.ndarray, *,
-                     sentence_candidates: int = SENTENCE_CANDIDATES,
+def find_candidates(queries: np.ndarray, sentences: faiss.Index, paragraphs: faiss.Index,
+                     paragraph_vectors: np.ndarray, sentence_paragraphs: np.ndarray,
+                     lexical: Sequence[np.ndarray] | None = None, *, sentence_candidates: int = SENTENCE_CANDIDATES,
                      paragraph_candidates: int = PARAGRAPH_CANDIDATES) -> list[Candidates]:
-    """For each query row, the union of its best sentences and of every sentence of its best paragraphs.
+    """For each query row, the union of its best sentences, of every sentence of its best paragraphs
+    and of `lexical[row]` (sentence ids found by its words; none when not given).
 
     `paragraphs` indexes the rows of `paragraph_vectors` (which may be memory-mapped: only the
     candidates' rows are read). `sentence_paragraphs[i]` is the paragraph row of sentence i; it
@@ -53,7 +58,9 @@ def dense_candidates(queries: np.ndarray, sentences: faiss.Index, paragraphs: fa
     for row, query in enumerate(queries):
         from_paragraphs = [np.arange(*np.searchsorted(sentence_paragraphs, [p, p + 1]))
                            for p in best_paragraphs[row] if p >= 0]
-        ids = np.unique(np.concatenate([proposed[row][proposed[row] >= 0], *from_paragraphs])).astype(np.int64)
+        found_by_words = [] if lexical is None else [np.asarray(lexical[row], dtype=np.int64)]
+        ids = np.unique(np.concatenate([proposed[row][proposed[row] >= 0], *from_paragraphs, *found_by_words])
+                        ).astype(np.int64)
         rows = np.asarray(sentence_paragraphs[ids])
         distinct, position = np.unique(rows, return_inverse=True)
         paragraph_scores = (np.asarray(paragraph_vectors[distinct]) @ query)[position]
