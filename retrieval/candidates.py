@@ -11,7 +11,7 @@ small and fastest on one BLAS thread, which the process chooses where it starts 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import faiss
@@ -27,9 +27,20 @@ SENTENCE_CANDIDATES = 100
 PARAGRAPH_CANDIDATES = 10
 # The question's best sentences by BM25 over its terms (benchmarks/research/candidates.py --lexical, docs/QUALITY.md):
 # 10 raise the gold sentence's presence among the candidates from 98.7% to 99.4% and, on the questions of
-# articles 0-23, R@5 0.929 -> 0.933 and P@1 0.740 -> 0.742; 20, 50 or 100 add nothing there for 6-70 more
+# articles 0-23, R@5 0.928 -> 0.933 and P@1 0.740 -> 0.742; 20, 50 or 100 add nothing there for 6-70 more
 # candidates (one long sentence the embeddings miss, such as a quote's closing attribution, is found by its words).
 LEXICAL_CANDIDATES = 10
+# Terms held by more sentences than this stay out of the BM25 query: its cost is their sentences, all scored.
+# At a million synthetic sentences (benchmarks/research/lexical_scale.py) the OR of every term took 318 ms p50,
+# of the terms in at most 1,000 sentences 0.18 ms p50 and 2.0 ms p99; such a common term says little about
+# which sentence answers, and the embeddings still see it. No SQuAD dev question term is that common.
+LEXICAL_TERM_SENTENCES = 1000
+
+
+def rare_terms(question_terms: Iterable[str], document_frequencies: Mapping[str, int], *,
+               most: int = LEXICAL_TERM_SENTENCES) -> set[str]:
+    """The question's terms worth a lexical search: held by some sentence, and by at most `most`."""
+    return {term for term in question_terms if 0 < document_frequencies.get(term, 0) <= most}
 
 
 @dataclass(frozen=True)

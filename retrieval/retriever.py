@@ -17,7 +17,7 @@ from newsbot.index.errors import IndexIncompatible
 from newsbot.index.manifest import Manifest
 from newsbot.index.metadata import ArticleInfo, StoredSentence
 from newsbot.index.version import IndexVersion, open_version
-from newsbot.retrieval.candidates import LEXICAL_CANDIDATES, Candidates, find_candidates
+from newsbot.retrieval.candidates import LEXICAL_CANDIDATES, Candidates, find_candidates, rare_terms
 from newsbot.retrieval.confidence import confidence, default_min_confidence
 from newsbot.retrieval.features import feature_matrix, idf_weights, scores
 from newsbot.retrieval.history import in_context
@@ -164,9 +164,10 @@ class Retriever:
 
     def candidates(self, questions: Sequence[str]) -> list[Candidates]:
         """Each (cleaned, non-empty) question's candidate sentences by their embeddings (one model call)
-        and by its words (`retrieval.candidates.LEXICAL_CANDIDATES` by BM25)."""
+        and by its rare words (`retrieval.candidates.LEXICAL_CANDIDATES` by BM25)."""
         version = self._version
-        lexical = [version.metadata.lexical_candidates(terms(q), LEXICAL_CANDIDATES) for q in questions]
+        lexical = [version.metadata.lexical_candidates(rare_terms(terms(q), version.document_frequencies),
+                                                       LEXICAL_CANDIDATES) for q in questions]
         return find_candidates(self._embedder.encode(list(questions)), version.sentences, version.paragraphs,
                                version.paragraph_vectors, version.sentence_paragraphs, lexical)
 

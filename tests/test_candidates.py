@@ -3,7 +3,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newsbot.index.vectors import new_vector_index
-from newsbot.retrieval.candidates import find_candidates
+from newsbot.retrieval.candidates import find_candidates, rare_terms
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:
@@ -74,3 +74,11 @@ def test_the_sentences_found_by_words_join_with_their_own_cosines() -> None:
     np.testing.assert_allclose(hybrid.sentence_scores, sentences[hybrid.ids] @ query, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(hybrid.paragraph_scores, (paragraph_vectors @ query)[sentence_paragraphs[hybrid.ids]],
                                rtol=1e-5, atol=1e-5)
+
+
+def test_only_the_rare_terms_of_a_question_are_searched_by_words() -> None:
+    frequencies = {"nuland": 1, "spokeswoman": 40, "state": 900, "said": 5000}
+    asked = {"nuland", "spokeswoman", "state", "said", "zanzibarite"}  # the last is in no sentence
+    assert rare_terms(asked, frequencies, most=1000) == {"nuland", "spokeswoman", "state"}
+    assert rare_terms(asked, frequencies, most=40) == {"nuland", "spokeswoman"}
+    assert rare_terms({"said"}, frequencies, most=1000) == set()  # then no lexical candidates at all

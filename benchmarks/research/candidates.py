@@ -26,7 +26,8 @@ from benchmarks.squad import indexed_squad, squad_options
 from newsbot.retrieval.evaluation.percentile import percentile
 from newsbot.index.version import open_version
 from newsbot.corpus.terms import terms
-from newsbot.retrieval.candidates import LEXICAL_CANDIDATES, PARAGRAPH_CANDIDATES, SENTENCE_CANDIDATES, find_candidates
+from newsbot.retrieval.candidates import (LEXICAL_CANDIDATES, PARAGRAPH_CANDIDATES, SENTENCE_CANDIDATES, find_candidates,
+                                         rare_terms)
 from newsbot.retrieval.evaluation.reqa import TOP_K, low_overlap, reqa_metrics, reqa_task
 from newsbot.retrieval.features import feature_matrix, scores
 from newsbot.retrieval.retriever import clean_question
@@ -50,6 +51,7 @@ def main() -> None:
     questions = list(dict.fromkeys(clean_question(q.question) for q in queries))
     vectors = dict(zip(questions, embedder.encode(questions)))
     paraphrased = low_overlap(squad.documents, queries)
+    frequencies = version.document_frequencies
     tuning = {q.question for q in reqa_task(squad.records[:TUNING_ARTICLES], "dataset")[1]}
     settings = [(SENTENCE_CANDIDATES, PARAGRAPH_CANDIDATES, n) for n in LEXICAL_SETTINGS]
     if not args.lexical:
@@ -60,7 +62,7 @@ def main() -> None:
         ranked, sizes, times = {}, [], []
         for question in questions:
             started = time.perf_counter()
-            by_words = version.metadata.lexical_candidates(terms(question), lexical)
+            by_words = version.metadata.lexical_candidates(rare_terms(terms(question), frequencies), lexical)
             [candidates] = find_candidates(vectors[question][None], version.sentences, version.paragraphs,
                                            version.paragraph_vectors, version.sentence_paragraphs, [by_words],
                                            sentence_candidates=sentences, paragraph_candidates=paragraphs)
