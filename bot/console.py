@@ -28,6 +28,8 @@ def render_answer(answer: Answer) -> str:
         return answer.message or NOT_FOUND
     pointed = answer.hits[0].answer
     lines = [f"Answer: {pointed.text}"] if pointed else []
+    if answer.message:  # not sure: the hedge comes first, no "Answer:"
+        lines = [answer.message]
     lines += [f"{number}. {hit.text}\n   — {citation(hit.article)}  [score {hit.score:.2f}]"
               for number, hit in enumerate(answer.hits, start=1)]
     return "\n".join(lines)

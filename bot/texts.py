@@ -83,6 +83,8 @@ def answer_blocks(answer: Answer, first_number: int = 1) -> list[Block]:
         return blocks
     pointed = answer.hits[0].answer
     lead: list[Block] = [(Span("Answer: "), Span(pointed.text, "b"))] if pointed else []
+    if answer.message:  # not sure: the hedge ("I am not sure; the closest I found:") comes first, no "Answer:"
+        lead = [(Span(answer.message, "i"),)]
     return lead + [_hit_block(number, hit) for number, hit in enumerate(answer.hits, start=first_number)]
 
 

@@ -17,15 +17,20 @@ from newsbot.index.manifest import Manifest
 from newsbot.index.metadata import ArticleInfo, StoredSentence
 from newsbot.index.version import IndexVersion, open_version
 from newsbot.retrieval.candidates import Candidates, dense_candidates
-from newsbot.retrieval.confidence import confidence, default_min_confidence
+from newsbot.retrieval.confidence import Signals, confidence, default_min_confidence, outcome, signals
 from newsbot.retrieval.features import feature_matrix, scores
-from newsbot.retrieval.span import AnswerSpan, find_answer_span
+from newsbot.retrieval.span import AnswerSpan, find_answer_span, missing_answer
 
 # Keeps every real question whole (SQuAD dev's longest has 197 characters) and bounds what a pasted text costs;
 # the model would see little more of it: it reads 256 word pieces, about 1,200 characters of English (the
 # median over SQuAD dev's paragraphs that long; 800 at the least).
 MAX_QUESTION_CHARS = 1000
 NOT_FOUND = "I found nothing in my articles that answers that."
+HEDGED = "I am not sure; the closest I found:"
+MISSING = "I found nothing that says {}; the closest I found:"  # what the question asks for
+# The reranked score the next sentences shown with an answer need: the former answer threshold on that score,
+# which on SQuAD dev refused 90% of out-of-corpus questions' best sentences (docs/QUALITY.md)
+ALSO_SHOWN_SCORE = 0.95
 EMPTY_QUESTION = "Please ask a question in words, for example: How many people have died?"
 
 
@@ -62,16 +67,21 @@ class Hit:
 
 @dataclass(frozen=True)
 class Answer:
-    """The best evidence for a question, or an explicit not-found with the reason in `message`."""
+    """The best evidence for a question, or an explicit not-found with the reason in `message`.
+
+    A found answer is `sure`, or not: then `message` says so (`HEDGED`, or what the best sentence
+    lacks, `MISSING`) and the hits are the closest sentences found.
+    """
 
     question: str
     found: bool
     hits: tuple[Hit, ...]
     message: str | None = None
     confidence: float | None = None  # `retrieval.confidence.confidence` of the best sentence
+    sure: bool = False
 
     def to_dict(self) -> dict[str, object]:
-        return {"question": self.question, "found": self.found, "message": self.message,
+        return {"question": self.question, "found": self.found, "sure": self.sure, "message": self.message,
                 "confidence": None if self.confidence is None else round(self.confidence, 4),
                 "hits": [hit.to_dict() for hit in self.hits]}
 
@@ -138,17 +148,22 @@ class Retriever:
 
     def search_many(self, questions: Sequence[str], k: int = 5) -> list[list[Hit]]:
         """Batch form of `search`: one model call for all questions."""
+        return [hits for hits, _ in self.search_with_signals(questions, k)]
+
+    def search_with_signals(self, questions: Sequence[str], k: int = 5) -> list[tuple[list[Hit], Signals | None]]:
+        """`search_many`, with the evidence the confidence reads for each question (None for an empty one)."""
         if k < 1:
             raise ValueError("k must be at least 1")
         cleaned = [clean_question(q) for q in questions]
         asked = [i for i, q in enumerate(cleaned) if q]
-        results: list[list[Hit]] = [[] for _ in questions]
-        if not asked:
-            return results
+        results: list[tuple[list[Hit], Signals | None]] = [([], None) for _ in questions]
         for i, candidates in zip(asked, self.candidates([cleaned[i] for i in asked])):
-            ids, ranked = self.rank(cleaned[i], candidates)
-            stored = self._version.metadata.sentences([int(s) for s in ids[:k]])
-            results[i] = [_hit(sentence, float(score)) for sentence, score in zip(stored, ranked)]
+            matrix = self.features(cleaned[i], candidates)
+            ranked = scores(matrix)
+            order = np.argsort(-ranked, kind="stable")
+            stored = self._version.metadata.sentences([int(s) for s in candidates.ids[order[:k]]])
+            results[i] = ([_hit(sentence, float(score)) for sentence, score in zip(stored, ranked[order])],
+                          signals(matrix[order], ranked[order], candidates.paragraphs[order]))
         return results
 
     def candidates(self, questions: Sequence[str]) -> list[Candidates]:
@@ -156,12 +171,6 @@ class Retriever:
         version = self._version
         return dense_candidates(self._embedder.encode(list(questions)), version.sentences, version.paragraphs,
                                 version.paragraph_vectors, version.sentence_paragraphs)
-
-    def rank(self, question: str, candidates: Candidates) -> tuple[np.ndarray, np.ndarray]:
-        """The candidates' ids and scores, best first."""
-        ranked = scores(self.features(question, candidates))
-        order = np.argsort(-ranked, kind="stable")
-        return candidates.ids[order], ranked[order]
 
     def features(self, question: str, candidates: Candidates) -> np.ndarray:
         """The candidates x `retrieval.features.FEATURES` matrix of evidence."""
@@ -174,8 +183,9 @@ class Retriever:
     def answer_many(self, questions: Sequence[str], k: int | Sequence[int] = 3) -> list[Answer]:
         """Batch form of `answer` (one model call), with one k for all or one per question."""
         ks = [k] * len(questions) if isinstance(k, int) else list(k)
-        found = self.search_many(questions, max(*ks, 2))  # the runner-up tells how far the best stands out
-        return [_answer(question, hits, limit, self.min_confidence) for question, limit, hits in zip(questions, ks, found)]
+        found = self.search_with_signals(questions, max(ks))
+        return [_answer(question, hits, evidence, limit, self.min_confidence)
+                for question, limit, (hits, evidence) in zip(questions, ks, found)]
 
     def close(self) -> None:
         """Release the index version; searches must have finished."""
@@ -190,18 +200,22 @@ def clean_question(question: object) -> str:
     return re.sub(r"\s+", " ", printable).strip()[:MAX_QUESTION_CHARS]
 
 
-def _answer(question: str, hits: Sequence[Hit], k: int, min_confidence: float) -> Answer:
-    """The best sentence when it is confident enough, with the next ones that clear the threshold on
-    their own score; the best one points at its answer when that is found with confidence."""
+def _answer(question: str, hits: Sequence[Hit], evidence: Signals | None, k: int, min_confidence: float) -> Answer:
+    """The best sentence when it is confident enough (`retrieval.confidence.outcome`: sure, hedged, or
+    lacking what was asked), with the next ones that score well on their own; the best one points at its
+    answer when that is found with confidence."""
     cleaned = clean_question(question)
     if not cleaned:
         return Answer(question, False, (), EMPTY_QUESTION)
-    sure = confidence([hit.score for hit in hits])
-    if not hits or sure < min_confidence:
+    sure = confidence(evidence)
+    missing = missing_answer(cleaned, hits[0].text) if hits else None
+    said = outcome(sure, min_confidence, missing) if hits else "not found"
+    if said == "not found":
         return Answer(question, False, (), NOT_FOUND, sure if hits else None)
-    best = replace(hits[0], answer=find_answer_span(cleaned, hits[0].text))
-    kept = [best, *(hit for hit in hits[1:k] if hit.score >= min_confidence)]
-    return Answer(question, True, tuple(kept), None, sure)
+    best = replace(hits[0], answer=None if missing else find_answer_span(cleaned, hits[0].text))
+    kept = [best, *(hit for hit in hits[1:k] if hit.score >= ALSO_SHOWN_SCORE)]
+    message = {"sure": None, "hedged": HEDGED, "missing": MISSING.format(missing)}[said]
+    return Answer(question, True, tuple(kept), message, sure, sure=said == "sure")
 
 
 def _hit(sentence: StoredSentence, score: float) -> Hit:

@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from newsbot.bot.cli import main
 from newsbot.bot.console import chat, render_answer
 from newsbot.index.metadata import ArticleInfo
 from newsbot.retrieval import Answer, Hit
+from newsbot.retrieval.retriever import HEDGED, MISSING
 from newsbot.retrieval.span import AnswerSpan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,6 +141,20 @@ def test_render_answer_leads_with_the_answering_words_when_found() -> None:
     text = render_answer(Answer("How many died?", True, (top, other)))
     assert text.splitlines()[:2] == ["Answer: at least 40 people", f"1. {sentence}"]
     assert text.count("Answer:") == 1
+
+
+def test_render_answer_says_it_is_not_sure_before_the_closest_sentence() -> None:
+    article = ArticleInfo("a", "Quake hits coast", "Reuters", None, None)
+    sentence = "The quake killed at least 40 people on Monday."
+    start = sentence.index("at least")
+    top = Hit(sentence, 0.81, article, 0, 0, 0, len(sentence),
+              answer=AnswerSpan(start, start + 18, "at least 40 people", "number"))
+    hedged = render_answer(Answer("How many died?", True, (top,), HEDGED, 0.4, sure=False))
+    assert hedged.splitlines()[:2] == [HEDGED, f"1. {sentence}"] and "Answer:" not in hedged
+    lacking = MISSING.format("how many children")
+    text = render_answer(Answer("How many children died?", True, (replace(top, answer=None),), lacking, 0.7))
+    assert text.splitlines()[:2] == ["I found nothing that says how many children; the closest I found:",
+                                     f"1. {sentence}"]
 
 
 def test_the_console_script_runs_as_a_module(corpus_dir: Path, tmp_path: Path) -> None:

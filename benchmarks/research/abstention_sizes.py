@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.squad import squad_options, squad_records
-from newsbot.index import build_from_documents
+from newsbot.index import Document, build_from_documents
 from newsbot.index.embedder import Embedder, load_embedder
 from newsbot.index.store import CACHE_DIR
 from newsbot.retrieval import Retriever
@@ -102,8 +102,8 @@ def main() -> None:
     logs = np.log([row["sentences"] for row in tuning])
     fits = {}
     for point in ("refuse_90", "refuse_95"):
-        b, a = np.polyfit(logs, [row[point] for row in tuning], 1)
-        fitted = a + b * logs
+        b, a = np.polyfit(logs, [_log_odds(row[point]) for row in tuning], 1)
+        fitted = 1 / (1 + np.exp(-(a + b * logs)))
         fits[point] = {"a": round(float(a), 4), "b": round(float(b), 4),
                        "residual_sd": round(float(np.std([row[point] for row in tuning] - fitted)), 4),
                        # how often the curve, applied to a tuning fold, still refuses >= 90% there
@@ -117,13 +117,22 @@ def main() -> None:
     print(json.dumps(report, indent=2) if args.json else _table(report))
 
 
+def _log_odds(probability: float) -> float:
+    """Confidences are probabilities (`retrieval.confidence`); the size curve is fitted in log-odds."""
+    return float(np.log(probability / (1 - probability)))
+
+
 def _open(work_dir: Path, records: list[dict], indexed: list[int], embedder: Embedder) -> Retriever:
-    """An index of the given articles, its embeddings copied (hard-linked) from the full index's cache."""
     folder = work_dir / "sizes" / ("-".join(map(str, indexed)) if len(indexed) < 8 else f"{indexed[0]}+{len(indexed)}")
+    return index_of(folder, reqa_task([records[a] for a in indexed], "dataset")[0], embedder, work_dir / "all")
+
+
+def index_of(folder: Path, documents: list[Document], embedder: Embedder, full: Path) -> Retriever:
+    """An index of the given documents, its embeddings copied (hard-linked) from the full index's cache."""
     if not (folder / CACHE_DIR).exists():
         folder.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(work_dir / "all" / CACHE_DIR, folder / CACHE_DIR, copy_function=os.link)
-    build_from_documents(reqa_task([records[a] for a in indexed], "dataset")[0], folder, embedder)
+        shutil.copytree(full / CACHE_DIR, folder / CACHE_DIR, copy_function=os.link)
+    build_from_documents(documents, folder, embedder)
     return Retriever.open(folder, embedder=embedder)
 
 
