@@ -27,11 +27,17 @@ BIAS = -3.608
 # The size-aware default threshold in log-odds, a + b ln(sentences): the least-squares fit of the thresholds
 # that refuse 95% of out-of-corpus questions in 48 indexes of 1-20 articles of SQuAD dev 0-23
 # (benchmarks/research/abstention_sizes.py)
-THRESHOLD_AT_ONE_SENTENCE = -0.573
-THRESHOLD_PER_LOG_SENTENCE = 0.0
+THRESHOLD_AT_ONE_SENTENCE = -2.895
+THRESHOLD_PER_LOG_SENTENCE = 0.284
+# Not extrapolated below the smallest index measured (127 sentences): there the curve refused 95% of the
+# out-of-corpus questions at 0.15-0.27; below it, a one-article index would answer off-topic questions
+THRESHOLD_FLOOR_SENTENCES = 127
 # A sure answer needs this much more (in log-odds) than a hedged one: the margin that gives the best
 # F1 of sure answers over on-topic questions on SQuAD dev 0-23, unanswerable ones counted twice
 SURE_MARGIN = 0.95
+# and never less than where that margin put it on the tuning split (1,300 sentences, log-odds -0.573 + 0.95):
+# a small index's lower threshold is for refusing less, not for being sure of more
+SURE_FLOOR = 0.593
 
 Outcome = Literal["sure", "hedged", "missing", "not found"]
 
@@ -74,12 +80,13 @@ def default_min_confidence(sentences: int) -> float:
     grows, and refuses too much in a small one. The curve refuses 95% of out-of-corpus questions in
     the measured indexes, so that a new index refuses at least 90% (docs/QUALITY.md).
     """
-    return _probability(THRESHOLD_AT_ONE_SENTENCE + THRESHOLD_PER_LOG_SENTENCE * math.log(max(int(sentences), 1)))
+    size = max(int(sentences), THRESHOLD_FLOOR_SENTENCES)
+    return _probability(THRESHOLD_AT_ONE_SENTENCE + THRESHOLD_PER_LOG_SENTENCE * math.log(size))
 
 
 def sure_confidence(min_confidence: float, margin: float = SURE_MARGIN) -> float:
     """The confidence a sure answer needs where `min_confidence` is what any answer needs."""
-    return _probability(_log_odds(min_confidence) + margin)
+    return max(SURE_FLOOR, _probability(_log_odds(min_confidence) + margin))
 
 
 def outcome(sure: float, min_confidence: float, missing: str | None, margin: float = SURE_MARGIN) -> Outcome:

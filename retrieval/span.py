@@ -70,7 +70,7 @@ _NOT_NAMES = frozenset(
     "within without because unlike like following until upon through throughout today later then thus therefore "
     "hence moreover furthermore eventually initially finally".split())
 _KINDS = (  # (question pattern, kind): the earliest match in the question decides
-    (r"\bhow many\b|\bwhat (?:is the )?number of\b", NUMBER),
+    (r"\bhow many\b|\bwhat (?:is the )?number of\b|\b(?:death|casualty) toll\b", NUMBER),
     ((r"\bhow much\b|\bwhat (?:percentage|percent|proportion|share)\b|\bhow (?:long|far|old|big|large|tall|high|"
       r"deep|wide|heavy|fast)\b"), QUANTITY),
     (r"\b(?:what|which|in what|in which) (?:year|decade|century)\b", YEAR),

@@ -151,7 +151,7 @@ async def test_non_text_messages_and_unknown_commands_get_a_polite_pointer(bot: 
 
 async def test_in_groups_only_mentions_replies_and_commands_are_answered(bot: Harness) -> None:
     assert await bot.say("zebras escaped from the zoo", chat_id=GROUP, user_id=USER, chat_type="group") == []
-    [mentioned] = await bot.say(f"@{BOT_USERNAME} how many zebras escaped?", chat_id=GROUP, user_id=USER,
+    [mentioned] = await bot.say(f"@{BOT_USERNAME} how many zebras escaped from the zoo?", chat_id=GROUP, user_id=USER,
                                 chat_type="group")
     assert "escaped from the city zoo" in mentioned.text and "Answer: <b>Seven zebras</b>" in mentioned.text
     assert mentioned.params["reply_parameters"]["message_id"] > 0  # quotes the question it answers
@@ -170,7 +170,7 @@ async def test_a_long_answer_is_split_under_telegrams_limit_at_sentence_boundari
     body = "\n\n".join(sentence(n) for n in range(3))
     (corpus_dir / "walrus.txt").write_text(f"title: Walrus council\n\n{body}\n", encoding="utf-8")
     async with in_process_bot(tmp_path, corpus_dir) as harness:
-        replies = await harness.say("walrus council herring quotas dawn")
+        replies = await harness.say("Walrus council report: they argued about herring quotas until dawn")
         assert len(replies) >= 2  # the fake Bot API rejects any message over 4096 UTF-16 units
         assert all(r.params["parse_mode"] == "HTML" for r in replies)
         shown = [visible_text(r.text) for r in replies]
