@@ -221,7 +221,8 @@ async def test_questions_sent_back_to_back_are_answered_in_order(bot: Harness,
         return await quick(question, k)
 
     monkeypatch.setattr(bot.service, "answer", first_is_slow)
-    for question in ("How many zebras escaped from the zoo?", "qwertyuiop asdfghjkl", "Lavrov Russia sanctions"):
+    for question in ("How many zebras escaped from the zoo?", "qwertyuiop asdfghjkl",
+                     "Lavrov said Russia is open to constructive proposals"):
         bot.telegram.push_text(USER, question)
     bot.telegram.push_text(3, "Lavrov Russia sanctions")
     updates = [Update.de_json(u, bot.app.bot) for u in bot.telegram.pop_updates()]
