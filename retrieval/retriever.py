@@ -157,6 +157,8 @@ class Retriever:
         cleaned = [clean_question(q) for q in questions]
         asked = [i for i, q in enumerate(cleaned) if q]
         results: list[tuple[list[Hit], Signals | None]] = [([], None) for _ in questions]
+        if not asked:
+            return results
         for i, candidates in zip(asked, self.candidates([cleaned[i] for i in asked])):
             matrix = self.features(cleaned[i], candidates)
             ranked = scores(matrix)

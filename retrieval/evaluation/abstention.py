@@ -107,10 +107,11 @@ def overlap_bands(inside: Sequence[Asked], min_confidence: float, *, bands: int 
         rows.append({"overlap_from": round(float(min((q.overlap for q in members), default=0.0)), 3),
                      "overlap_to": round(float(max((q.overlap for q in members), default=0.0)), 3),
                      "questions": len(members),
-                     "answered": _share([q.confidence >= min_confidence for q in members]),
+                     "answered": _share([_outcome(q, min_confidence, sure_margin) != "not found" for q in members]),
                      "sure": _share([_outcome(q, min_confidence, sure_margin) == "sure" for q in members]),
                      "right": _share([q.right for q in members]),
-                     "answered_when_right": _share([q.confidence >= min_confidence for q in right]),
+                     "answered_when_right": _share([_outcome(q, min_confidence, sure_margin) != "not found"
+                                                    for q in right]),
                      "sure_when_right": _share([_outcome(q, min_confidence, sure_margin) == "sure" for q in right])})
     return rows
 
