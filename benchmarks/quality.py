@@ -90,9 +90,23 @@ def overlap_block(report: dict) -> str:
 
 def spans_block(report: dict) -> str:
     spans = report["spans"]
-    return table(("questions", "coverage", "EM / F1 over offered spans", "EM / F1 over all questions"),
-                 [(f"{spans['questions']:,}", _f(spans["coverage"]), f"{_f(spans['em_offered'])} / {_f(spans['f1_offered'])}",
-                   f"{_f(spans['em_all'])} / {_f(spans['f1_all'])}")], "rrll")
+    ranked = spans.get("first_ranked")
+    rows = [("the gold sentence", spans)] + ([("the sentence the retriever ranks first", ranked)] if ranked else [])
+    overall = table(("the span shown in", "questions", "shown for", "right (token F1 ≥ 0.5)", "EM / F1 over shown",
+                     "EM / F1 over all questions"),
+                    [(where, f"{row['questions']:,}", _percent(row["coverage"]), _percent(row["precision_offered"]),
+                      f"{_f(row['em_offered'])} / {_f(row['f1_offered'])}", f"{_f(row['em_all'])} / {_f(row['f1_all'])}")
+                     for where, row in rows], "lrrrll")
+    kinds = []
+    for kind, row in spans["kinds"].items():
+        first = ranked["kinds"].get(kind) if ranked else None
+        kinds.append((kind, f"{row['questions']:,}", f"{row['found']:,}", _percent(row["precision"]) if row["found"] else "–",
+                      f"{_percent(first['precision'])} of {first['found']:,}" if first and first["found"] else "–",
+                      "**yes**" if row["offered"] else "no"))
+    return (overall + "\n\nBy kind of question (`retrieval.span.answer_kind`): spans found, and the share right, "
+            "in the gold sentence and in the sentence ranked first.\n\n"
+            + table(("kind", "questions", "spans found", "right in the gold sentence", "right in the sentence ranked first",
+                     "shown"), kinds, "lrrrrl"))
 
 
 def headline_block(report: dict) -> str:
@@ -108,8 +122,8 @@ def headline_block(report: dict) -> str:
              f"default threshold {default['threshold']:.3g}): in-corpus answered (sure) / out-of-corpus refused",
              f"{_percent(default['in_corpus_answered'])} ({_percent(default['in_corpus_sure'])}) / "
              f"{_percent(default['out_of_corpus_refused'])}"),
-            ("the answer's words highlighted: share of questions, F1 where offered",
-             f"{spans['coverage']:.0%}, {_f(spans['f1_offered'])}")]
+            ("the answer's words highlighted (number, date and year questions): share of questions, right where shown",
+             f"{spans['coverage']:.0%}, {_percent(spans['precision_offered'])}")]
     return table(("figure", "measured"), rows)
 
 

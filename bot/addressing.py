@@ -22,21 +22,22 @@ def for_another_bot(message: Message, username: str | None) -> bool:
 
 
 def addressed_text(message: Message, bot_id: int, username: str | None) -> str | None:
-    """The question in a message meant for the bot: any private message; in groups, only a message
-    that mentions the bot (mention removed) or replies to it. None for a message not meant for it."""
-    text = message.text or ""
+    """The question in a message meant for the bot (its text, or a photo's or file's caption): any private
+    message; in groups, only a message that mentions the bot (mention removed) or replies to it. None for
+    a message not meant for it."""
+    text = message.text or message.caption or ""
     if message.chat.type == ChatType.PRIVATE:
         return text
     replied = message.reply_to_message
     if replied is not None and replied.from_user is not None and replied.from_user.id == bot_id:
         return text
     mention = f"@{username}".lower() if username else None
-    mentions = [e for e, value in message.parse_entities([MessageEntity.MENTION]).items()
-                if value.lower() == mention]
+    parsed = message.parse_entities if message.text else message.parse_caption_entities
+    mentions = [value for value in parsed([MessageEntity.MENTION]).values() if value.lower() == mention]
     if not mentions:
         return None
-    for entity in mentions:
-        text = text.replace(message.parse_entity(entity), " ")
+    for value in mentions:
+        text = text.replace(value, " ")
     return text
 
 

@@ -7,12 +7,14 @@ questions a chat asked in bot.asked, /add's uploads in bot.uploads and a build's
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
@@ -32,21 +34,29 @@ from telegram.request import BaseRequest, HTTPXRequest
 
 from newsbot.bot import texts
 from newsbot.bot.addressing import ADDRESSED, addressed_text, for_another_bot
-from newsbot.bot.asked import Asked, last_asked, recall, remember
+from newsbot.bot.asked import ANSWERS_PER_REPLY, MAX_RESULTS, Asked, last_asked, recall, remember
 from newsbot.bot.config import Settings
+from newsbot.bot.feedback import (
+    CALLBACK_PATTERN,
+    FEEDBACK_FILE,
+    FeedbackStore,
+    FeedbackUnavailable,
+    callback_data,
+    parse_callback,
+    shown,
+)
 from newsbot.bot.journal import JournaledPolls, UpdateJournal
 from newsbot.bot.progress import Job, run_with_progress
 from newsbot.bot.ratelimit import RateLimited, RateLimiter, TooManyWaiting, Turns
 from newsbot.bot.render import Block, render, text_blocks
-from newsbot.bot.replies import edit_chunk, send_chunks, typing
+from newsbot.bot.replies import edit_chunk, replace_text, send_chunks, typing
 from newsbot.bot.retry import RetryingLimiter, StopWaiting
 from newsbot.bot.service import ArticleRejected, Progress, Service
+from newsbot.bot.small_talk import small_talk
 from newsbot.bot.uploads import article_sent
 
 log = logging.getLogger(__name__)
 
-ANSWERS_PER_REPLY = 3
-MAX_RESULTS = 30
 SOURCES_PER_PAGE = 15
 CONCURRENT_UPDATES = 256
 # HTTP connections to the Bot API. httpcore checks every pooled connection on every request, so 256
@@ -54,7 +64,9 @@ CONCURRENT_UPDATES = 256
 # about 30 messages/s at 100+ ms round trips (docs/PERFORMANCE.md).
 CONNECTIONS = 16
 
-MESSAGE_ONLY = filters.UpdateType.MESSAGE  # edits of old messages are not new questions or commands
+MESSAGE_ONLY = filters.UpdateType.MESSAGE  # edits of old messages are not new commands
+# A question: text, or a photo's or file's caption (an /add upload's caption is the admin command), not a command.
+QUESTION = (filters.TEXT | filters.CAPTION) & ~filters.COMMAND & ~filters.CaptionRegex(r"^/") & ADDRESSED
 Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 
 
@@ -89,6 +101,7 @@ class Handlers:
         self.limiter = RateLimiter(settings.rate_limit_questions, settings.rate_limit_seconds)
         self.turns = Turns()
         self.journal = journal
+        self.feedback = FeedbackStore(service.index_dir / FEEDBACK_FILE)
         self._seen_updates: OrderedDict[int, None] = OrderedDict()
 
     def register(self, application: Application) -> None:
@@ -96,18 +109,20 @@ class Handlers:
         application.add_handler(TypeHandler(Update, self.screen), group=-1)
         application.add_handler(TypeHandler(Update, self.handled), group=1)  # after the one handler of group 0
         limited = self._limited
-        for names, callback in ((("start", "help"), self.help), (("sources",), self.sources), (("more",), self.more),
-                                (("reindex",), self.reindex), (("add",), self.add), (("stats",), self.stats)):
+        for names, callback in ((("start",), self.start), (("help",), self.help), (("sources",), self.sources),
+                                (("more",), self.more), (("reindex",), self.reindex), (("add",), self.add),
+                                (("stats",), self.stats)):
             application.add_handler(CommandHandler(names, limited(callback), filters=MESSAGE_ONLY))
         application.add_handler(MessageHandler(
             MESSAGE_ONLY & filters.Document.ALL & filters.CaptionRegex(r"^/add(@\w+)?(\s|$)"), limited(self.add)))
-        application.add_handler(MessageHandler(MESSAGE_ONLY & filters.TEXT & ~filters.COMMAND & ADDRESSED,
-                                               limited(self.question)))
+        application.add_handler(MessageHandler(MESSAGE_ONLY & QUESTION, limited(self.question)))
+        application.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE & QUESTION, limited(self.question)))
         application.add_handler(MessageHandler(MESSAGE_ONLY & filters.ChatType.PRIVATE & filters.COMMAND,
                                                limited(self.unknown_command)))
         application.add_handler(MessageHandler(MESSAGE_ONLY & filters.ChatType.PRIVATE, limited(self.not_text)))
         application.add_handler(CallbackQueryHandler(limited(self.more_button), pattern=r"^more:[0-9]+$"))
         application.add_handler(CallbackQueryHandler(limited(self.sources_page), pattern=r"^src:[0-9]+$"))
+        application.add_handler(CallbackQueryHandler(limited(self.rate), pattern=CALLBACK_PATTERN))
         application.add_error_handler(on_error)
 
     async def screen(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -142,7 +157,8 @@ class Handlers:
                 if user is not None and user.id not in self.admin_ids:
                     self.limiter.admit(user.id)
             except RateLimited as refused:
-                message = None if refused.told else texts.slow_down(refused.retry_after)
+                message = None if refused.told else texts.slow_down(refused.retry_after, self.limiter.limit,
+                                                                     self.limiter.window)
                 if update.callback_query:
                     await update.callback_query.answer(message)
                 elif message:
@@ -154,6 +170,10 @@ class Handlers:
 
     # --- everyone ---
 
+    async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        catalogue = await self.service.catalogue()
+        await self._reply(update, context, texts.welcome_blocks(len(catalogue.articles)))
+
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         catalogue = await self.service.catalogue()
         user = update.effective_user
@@ -162,14 +182,21 @@ class Handlers:
                                                              bool(user and user.id in self.admin_ids)))
 
     async def question(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message = update.message
-        if message is None or message.text is None:
+        """A question (a message's text or caption), or the same message edited: the edited text is answered,
+        in the earlier reply where Telegram lets it be edited. Greetings, thanks and questions in other
+        languages get a person's reply (bot.small_talk), and are not remembered as questions."""
+        message = update.effective_message
+        question = addressed_text(message, context.bot.id, context.bot.username) if message else None
+        if message is None or question is None:
             return
-        question = addressed_text(message, context.bot.id, context.bot.username)
-        if question is not None:
-            user_id = message.from_user.id if message.from_user else None
-            asked = remember(context.chat_data, message.message_id, user_id, question)
-            await self._answer(update, context, message.message_id, asked)
+        chatter = small_talk(question)
+        if chatter is not None:
+            await self._reply(update, context, text_blocks(texts.SMALL_TALK[chatter]))
+            return
+        earlier = recall(context.chat_data, message.message_id) if update.edited_message else None
+        user_id = message.from_user.id if message.from_user else None
+        asked = remember(context.chat_data, message.message_id, user_id, question)
+        await self._answer(update, context, message.message_id, asked, edit=earlier.reply_id if earlier else None)
 
     async def more(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         user = update.effective_user
@@ -188,6 +215,27 @@ class Handlers:
             await self._reply(update, context, text_blocks(texts.FORGOTTEN))
             return
         await self._answer(update, context, question_id, asked)
+
+    async def rate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A "Helpful" or "Wrong answer" tap: the verdict on that reply is stored (off the event loop; a second
+        tap replaces it) and acknowledged. A store that fails is logged and said so; answering goes on."""
+        query = update.callback_query
+        question_id, first_number, verdict = parse_callback(query.data)
+        asked = recall(context.chat_data, question_id)
+        answer = asked.answers.get(first_number) if asked else None
+        user = update.effective_user
+        if answer is None:
+            await query.answer(texts.RATING_FORGOTTEN)
+        elif answer.asker is not None and (user is None or user.id != answer.asker):
+            await query.answer(texts.RATING_NOT_YOURS)
+        else:
+            try:
+                changed = await asyncio.to_thread(self.feedback.record, answer, verdict, datetime.now(UTC))
+            except FeedbackUnavailable as problem:
+                log.error("could not store a verdict: %s", problem)
+                await query.answer(texts.RATING_NOT_SAVED)
+                return
+            await query.answer(texts.rated(verdict, changed))
 
     async def sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         page = _page(context.args[0] if context.args else None)
@@ -249,9 +297,10 @@ class Handlers:
     # --- shared steps ---
 
     async def _answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE, question_id: int,
-                      asked: Asked) -> None:
+                      asked: Asked, *, edit: int | None = None) -> None:
         """Answer (or show more for) a question with a typing indicator, after the user's earlier questions:
-        the turn is held until the reply is sent, so replies arrive in the order the questions were asked."""
+        the turn is held until the reply is sent, so replies arrive in the order the questions were asked.
+        `edit`: the earlier reply to replace (an edited question's)."""
         user, chat = update.effective_user, update.effective_chat
         if user is None or chat is None:
             return
@@ -261,16 +310,22 @@ class Handlers:
                 wanted = min(asked.shown + ANSWERS_PER_REPLY, MAX_RESULTS)
                 async with typing(context.bot, chat.id):
                     answer = await self.service.answer(asked.question, wanted)
-                new = answer.hits[asked.shown:]
+                new, first_number = answer.hits[asked.shown:], asked.shown + 1
                 if asked.shown and not new:
                     blocks, more = text_blocks(texts.NO_MORE), False
                 else:
-                    blocks = texts.answer_blocks(replace(answer, hits=new), asked.shown + 1)
+                    blocks = texts.answer_blocks(replace(answer, hits=new), first_number)
                     more = answer.found and len(answer.hits) == wanted < MAX_RESULTS
+                rateable = answer.found and bool(new)
+                if rateable:
+                    asked.answers[first_number] = shown(asked.question, new, self.service.retriever.version_dir.name,
+                                                        user.id)
+                first = not asked.shown
                 asked.shown += len(new)
-                keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(
-                    texts.MORE_RESULTS, callback_data=f"more:{question_id}")]]) if more else None
-                await self._reply(update, context, blocks, keyboard=keyboard)
+                sent = await self._reply(update, context, blocks, edit=edit,
+                                         keyboard=_answer_keyboard(question_id, first_number, more, rateable))
+                if first:
+                    asked.reply_id = sent[0].message_id if sent else edit
         except TooManyWaiting:
             await self._reply(update, context, text_blocks(texts.QUEUE_FULL))
             return
@@ -294,13 +349,19 @@ class Handlers:
         return True
 
     async def _reply(self, update: Update, context: ContextTypes.DEFAULT_TYPE, blocks: list[Block], *,
-                     keyboard: InlineKeyboardMarkup | None = None, final: bool = True) -> list[Message]:
-        """Reply in the update's chat; in groups the first message quotes the one it answers. A `final`
-        reply marks the update done the moment Telegram confirms it: a bot killed after that point does
-        not answer again after its restart (the window for a repeat is the send's round trip)."""
+                     keyboard: InlineKeyboardMarkup | None = None, final: bool = True,
+                     edit: int | None = None) -> list[Message]:
+        """Reply in the update's chat; in groups the first message quotes the one it answers. With `edit`
+        (an earlier reply's id) a reply of one message replaces that one's text where Telegram allows, and
+        nothing is sent (the list is empty). A `final` reply marks the update done the moment Telegram
+        confirms it: a bot killed after that point does not answer again after its restart (the window for
+        a repeat is the send's round trip)."""
         chat, message = update.effective_chat, update.effective_message
+        chunks = render(blocks)
         quote = message.message_id if message and chat and chat.type != ChatType.PRIVATE else None
-        sent = await send_chunks(context.bot, chat.id, render(blocks), reply_to=quote, keyboard=keyboard)
+        edited = edit is not None and len(chunks) == 1 and await replace_text(context.bot, chat.id, edit,
+                                                                                chunks[0], keyboard)
+        sent = [] if edited else await send_chunks(context.bot, chat.id, chunks, reply_to=quote, keyboard=keyboard)
         if final:
             self._done(update)
         return sent
@@ -329,6 +390,15 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 def _page(text: str | None) -> int:
     """A page number as typed after /sources or sent by a button; page 1 for anything else (words, -1, ²)."""
     return max(1, int(text)) if text and text.isascii() and text.isdigit() and len(text) <= 9 else 1
+
+
+def _answer_keyboard(question_id: int, first_number: int, more: bool, rateable: bool) -> InlineKeyboardMarkup | None:
+    """"More results" when there are more, and the two verdict buttons under a reply that shows sentences."""
+    rows = [[InlineKeyboardButton(texts.MORE_RESULTS, callback_data=f"more:{question_id}")]] if more else []
+    if rateable:
+        rows.append([InlineKeyboardButton(texts.HELPFUL, callback_data=callback_data(question_id, first_number, "+")),
+                     InlineKeyboardButton(texts.WRONG_ANSWER, callback_data=callback_data(question_id, first_number, "-"))])
+    return InlineKeyboardMarkup(rows) if rows else None
 
 
 def _pages_keyboard(page: int, total: int) -> InlineKeyboardMarkup | None:

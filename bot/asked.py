@@ -7,20 +7,27 @@ Both are bounded (REMEMBERED_QUESTIONS, oldest forgotten first), so a busy group
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from newsbot.bot.feedback import Shown
+
 REMEMBERED_QUESTIONS = 50  # per chat, for "More results" buttons
+ANSWERS_PER_REPLY = 3  # sentences in an answer, and in each "More results" (Telegram and the console chat)
+MAX_RESULTS = 30  # sentences shown for one question at most
 
 ChatData = dict[Any, Any] | None  # PTB's context.chat_data: None for updates without a chat
 
 
 @dataclass
 class Asked:
-    """A question answered in a chat, and how many results have been shown for it."""
+    """A question answered in a chat, how many results have been shown for it, and the bot's first reply
+    to it (edited when the question is)."""
 
     question: str
     shown: int = 0
+    reply_id: int | None = None
+    answers: dict[int, Shown] = field(default_factory=dict)  # each reply's sentences by its first number, to rate
 
 
 def remember(chat_data: ChatData, question_id: int, user_id: int | None, question: str) -> Asked:

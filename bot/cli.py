@@ -22,7 +22,7 @@ from newsbot.index import (
     load_embedder,
 )
 from newsbot.index.embedder import BACKENDS, DEFAULT_BACKEND
-from newsbot.retrieval import Retriever
+from newsbot.retrieval import Answer, Retriever
 from newsbot.retrieval.threads import answer_on_one_thread
 
 log = logging.getLogger("newsbot")
@@ -119,6 +119,14 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print a machine-readable result")
     evaluate.set_defaults(run=_eval)
 
+    feedback = commands.add_parser("feedback", parents=[common], help="the verdicts users gave the bot's answers")
+    actions = feedback.add_subparsers(required=True, metavar="ACTION")
+    export = actions.add_parser("export", parents=[common],
+                                help="write them as an evaluation set (SQuAD-format JSON Lines) that `newsbot eval` scores")
+    export.add_argument("--output", type=Path, default=None, metavar="FILE",
+                        help="write the set here (default: standard output)")
+    export.set_defaults(run=_feedback_export)
+
     serve = commands.add_parser("serve", parents=[common, answering],
                                 help="run the Telegram bot (long polling, or a webhook with --webhook-url)")
     serve.add_argument("--env-file", type=Path, default=Path(".env"),
@@ -167,6 +175,10 @@ class ProgressBars:
     def __exit__(self, *exc: object) -> None:
         for bar in self._bars.values():
             bar.close()  # type: ignore[attr-defined]
+        if self._bars and sys.stderr.isatty():
+            # tqdm clears a bar with spaces and leaves the cursor at the end of them: what is printed next
+            # (the chat's welcome) would start at the right edge of the terminal.
+            print("\r", end="", file=sys.stderr, flush=True)
 
 
 def _build(args: argparse.Namespace, embedder: Embedder, *, force: bool = False) -> BuildReport:
@@ -194,11 +206,17 @@ def _open(args: argparse.Namespace) -> Retriever:
 
 def _ask(args: argparse.Namespace) -> int:
     from newsbot.bot.console import render_answer
+    from newsbot.bot.small_talk import FOREIGN
+    from newsbot.bot.texts import SMALL_TALK
+    from newsbot.retrieval.language import is_foreign
 
     if args.k < 1:
         print("newsbot: -k must be at least 1", file=sys.stderr)
         return 2
-    answer = _open(args).answer(args.question, k=args.k)
+    if is_foreign(args.question):  # told before the index is opened: nothing in it would answer
+        answer = Answer(args.question, False, (), SMALL_TALK[FOREIGN])
+    else:
+        answer = _open(args).answer(args.question, k=args.k)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -229,6 +247,32 @@ def _eval(args: argparse.Namespace) -> int:
         print(f"newsbot: {problem}", file=sys.stderr)
         return 2
     print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0
+
+
+def _feedback_export(args: argparse.Namespace) -> int:
+    from newsbot.bot.feedback import FEEDBACK_FILE, FeedbackStore, FeedbackUnavailable
+    from newsbot.bot.feedback_export import evaluation_set, indexed_sentences, jsonl
+
+    index_dir = args.index_dir or default_index_dir()
+    try:
+        verdicts = FeedbackStore(index_dir / FEEDBACK_FILE).all()
+    except FeedbackUnavailable as problem:
+        print(f"newsbot: {problem}", file=sys.stderr)
+        return 2
+    if not verdicts:
+        print(f"newsbot: no verdicts yet in {index_dir / FEEDBACK_FILE}; nothing to export", file=sys.stderr)
+        return 0
+    exported = evaluation_set(verdicts, indexed_sentences(index_dir))
+    text = jsonl(exported.records)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text, encoding="utf-8")
+    skipped = f"; {exported.skipped} left out: their sentence is no longer indexed" if exported.skipped else ""
+    print(f"exported {exported.helpful} helpful and {exported.wrong} wrong answers as questions over "
+          f"{len(exported.records)} articles{f' to {args.output}' if args.output else ''}{skipped}; "
+          f"score them with `newsbot eval {args.output or 'FILE'} --segmentation dataset`", file=sys.stderr)
     return 0
 
 

@@ -1,18 +1,25 @@
-"""Plain-text rendering of answers and the interactive console chat (no token, no server)."""
+"""Plain-text rendering of answers and the interactive console chat (no token, no server): the bot's
+conversation in a terminal, with the same replies to small talk and the same `more`."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TextIO
 
-from newsbot.bot.citation import cite
+from newsbot.bot.asked import ANSWERS_PER_REPLY, MAX_RESULTS
+from newsbot.bot.citation import by_article, cite
+from newsbot.bot.small_talk import small_talk
+from newsbot.bot.texts import ASK_FIRST, NO_MORE, SMALL_TALK
 from newsbot.index.metadata import ArticleInfo
 from newsbot.retrieval import Answer
 from newsbot.retrieval.retriever import NOT_FOUND
 
 PROMPT = "you> "
+WELCOME = "Ask me about the news in my articles. Type 'more' for further answers, 'quit' or Ctrl-D to leave."
 GOODBYES = {"quit", "exit", "bye", ":q"}
+MORE = {"more", "/more"}
 
 
 def citation(article: ArticleInfo) -> str:
@@ -22,27 +29,78 @@ def citation(article: ArticleInfo) -> str:
     return f"{line} {cited.url}" if cited.url else line
 
 
-def render_answer(answer: Answer) -> str:
-    """The answer as a person reads it in a terminal: the answering words first when they were found."""
+def render_answer(answer: Answer, first_number: int = 1) -> str:
+    """The answer as a person reads it in a terminal: the answering words first when they were found,
+    then the sentences grouped by article, each article cited once under its sentences."""
     if not answer.found:
         return answer.message or NOT_FOUND
     pointed = answer.hits[0].answer
-    lines = [f"Answer: {pointed.text}"] if pointed else []
+    lines = [f"Answer: {pointed.text}"] if pointed and first_number == 1 else []
     if answer.message:  # not sure: the hedge comes first, no "Answer:"
-        lines = [answer.message]
-    lines += [f"{number}. {hit.text}\n   — {citation(hit.article)}  [score {hit.score:.2f}]"
-              for number, hit in enumerate(answer.hits, start=1)]
+        lines = [answer.message] if first_number == 1 else []
+    number = first_number
+    for article, hits in by_article(answer.hits):
+        for hit in hits:
+            lines.append(f"{number}. {hit.text}  [score {hit.score:.2f}]")
+            number += 1
+        lines.append(f"   — {citation(article)}")
     return "\n".join(lines)
 
 
-def chat(ask: Callable[[str], Answer], *, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
-    """Read questions until end of input or a goodbye, answering each on the shared answer path."""
-    print("Ask me about the news in my articles. Type 'quit' or press Ctrl-D to leave.", file=stdout)
+def chat(ask: Callable[[str, int], Answer], *, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
+    """Read questions until end of input or a goodbye, answering each on the shared answer path (`ask`:
+    question, how many sentences). `more` shows the next sentences for the last question; greetings,
+    thanks and other languages get the bot's replies to them (bot.small_talk)."""
+    read = _line_reader(stdin, stdout)
+    print(WELCOME, file=stdout)
+    last: str | None = None
+    shown = 0
     while True:
-        print(PROMPT, end="", file=stdout, flush=True)
-        line = stdin.readline()
-        if not line or line.strip().lower() in GOODBYES:
+        line = read()
+        if line is None or line.strip().lower() in GOODBYES:
             print("Bye.", file=stdout)
             return
-        if line.strip():
-            print(render_answer(ask(line)), file=stdout, flush=True)
+        text = line.strip()
+        if not text:
+            continue
+        if text.lower() in MORE:
+            if last is None:
+                reply = ASK_FIRST
+            else:
+                answer = ask(last, min(shown + ANSWERS_PER_REPLY, MAX_RESULTS))
+                new = answer.hits[shown:]
+                reply = render_answer(replace(answer, hits=new), shown + 1) if new else NO_MORE
+                shown += len(new)
+        elif (chatter := small_talk(text)) is not None:
+            reply = SMALL_TALK[chatter]
+        else:
+            answer = ask(text, ANSWERS_PER_REPLY)
+            last, shown = text, len(answer.hits)
+            reply = render_answer(answer)
+        print(reply, file=stdout, flush=True)
+
+
+def _line_reader(stdin: TextIO, stdout: TextIO) -> Callable[[], str | None]:
+    """A function reading the next line (None at end of input). At a terminal it is input() with the
+    standard library's readline, where there is one: the arrow keys edit the line and recall earlier
+    questions instead of sending their escape codes (^[[A) as text."""
+    if stdin is sys.stdin and stdout is sys.stdout and stdin.isatty():
+        try:
+            import readline  # noqa: F401 - importing it gives input() line editing and history
+        except ImportError:  # Windows, or a Python built without it
+            pass
+
+        def read_input() -> str | None:
+            try:
+                return input(PROMPT)
+            except EOFError:
+                print(file=stdout)
+                return None
+
+        return read_input
+
+    def read_stream() -> str | None:
+        print(PROMPT, end="", file=stdout, flush=True)
+        return stdin.readline() or None
+
+    return read_stream

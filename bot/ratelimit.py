@@ -1,4 +1,4 @@
-"""Per-user limits: a sliding window over everything a user asks of the bot, and each user's questions
+"""Per-user limits: a token bucket over everything a user asks of the bot, and each user's questions
 answered one at a time, in the order they were sent.
 
 One user's burst is refused politely and never delays anyone else; a question sent while an earlier one
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -34,36 +33,45 @@ class TooManyWaiting(Exception):
 
 
 class RateLimiter:
-    """At most `limit` requests (questions, commands, button presses) per `window` seconds per user."""
+    """Per user, a token bucket over requests (questions, commands, button presses): up to `limit` at once,
+    and the allowance refilling at `limit` per `window` seconds (one every window / limit s).
+
+    People ask in bursts (a question, "More results" a few times, a rephrasing) and then pause to read, so
+    the burst is what a limit must leave room for; a steady stream faster than anyone reads is a script.
+    Unlike a sliding window, a user who used the burst waits for one request's refill, not a whole window.
+    """
 
     def __init__(self, limit: int, window: float, *, clock: Callable[[], float] = time.monotonic) -> None:
         if limit < 1 or window <= 0:
             raise ValueError("the rate limit needs limit >= 1 and window > 0")
         self.limit = limit
         self.window = window
+        self._per_second = limit / window
         self._clock = clock
-        self._asked: dict[int, deque[float]] = {}
+        self._buckets: dict[int, tuple[float, float]] = {}  # user -> (tokens, when counted)
         self._told: set[int] = set()
 
     def admit(self, user_id: int) -> None:
         """Count one request from the user, or raise RateLimited (a refused request is not counted)."""
         now = self._clock()
-        asked = self._asked.setdefault(user_id, deque())
-        while asked and asked[0] <= now - self.window:
-            asked.popleft()
-        if len(asked) >= self.limit:
+        tokens = self._tokens(user_id, now)
+        if tokens < 1:
             told = user_id in self._told
             self._told.add(user_id)
-            raise RateLimited(asked[0] + self.window - now, told)
+            raise RateLimited((1 - tokens) / self._per_second, told)
         self._told.discard(user_id)
-        asked.append(now)
+        self._buckets[user_id] = (tokens - 1, now)
         self._forget_idle(now)
 
+    def _tokens(self, user_id: int, now: float) -> float:
+        tokens, then = self._buckets.get(user_id, (self.limit, now))
+        return min(self.limit, tokens + (now - then) * self._per_second)
+
     def _forget_idle(self, now: float) -> None:
-        """Drop users whose window has emptied, so memory tracks only recent askers."""
-        if len(self._asked) > 10_000:
-            for user_id in [u for u, a in self._asked.items() if not a or a[-1] <= now - self.window]:
-                del self._asked[user_id]
+        """Drop users whose bucket has refilled, so memory tracks only recent askers."""
+        if len(self._buckets) > 10_000:
+            for user_id in [u for u in self._buckets if self._tokens(u, now) >= self.limit]:
+                del self._buckets[user_id]
                 self._told.discard(user_id)
 
 

@@ -2,7 +2,7 @@
 
 A reply is built as blocks (paragraphs) of styled spans; bot.texts writes them. It is split into
 messages *before* markup is applied, by the length Telegram counts (UTF-16 code units of the
-visible text, at most 4096), at paragraph boundaries first, then sentence, then word boundaries.
+visible text, at most 4096), at paragraph boundaries first, then line, sentence, then word boundaries.
 Each message has an HTML form and a plain-text form, for when Telegram rejects the HTML.
 """
 
@@ -85,22 +85,34 @@ def _length(block: Block) -> int:
 
 
 def _fit(block: Block, limit: int) -> list[Block]:
-    """The block as is if it fits, else cut into consecutive blocks that each fit."""
+    """The block as is if it fits, else cut into consecutive blocks that each fit: between its lines
+    where they fit (a numbered sentence keeps its number), else within a line (`_units`)."""
     if _length(block) <= limit:
         return [block]
     pieces: list[Block] = []
     current: list[Span] = []
     size = 0
-    for unit in _units(block, limit):
-        length = utf16_len(unit.plain)
-        if current and size + length > limit:
-            pieces.append(tuple(current))
-            current, size = [], 0
-        current.append(unit)
-        size += length
+    for line in _lines(block):
+        for unit in [line] if _length(line) <= limit else [(u,) for u in _units(line, limit)]:
+            length = _length(unit)
+            if current and size + length > limit:
+                pieces.append(tuple(current))
+                current, size = [], 0
+            current += unit
+            size += length
     if current:
         pieces.append(tuple(current))
     return pieces
+
+
+def _lines(block: Block) -> list[Block]:
+    """The block's spans in lines: each line ends with the span that ends it with a newline."""
+    lines: list[list[Span]] = [[]]
+    for span in block:
+        lines[-1].append(span)
+        if span.text.endswith("\n") and not span.url:
+            lines.append([])
+    return [tuple(line) for line in lines if line]
 
 
 def _units(block: Block, limit: int) -> Iterable[Span]:

@@ -52,6 +52,27 @@ async def edit_chunk(message: Message, chunk: Chunk, keyboard: InlineKeyboardMar
         await message.edit_text(chunk.plain, reply_markup=keyboard, link_preview_options=NO_PREVIEW)
 
 
+async def replace_text(bot: Bot, chat_id: int, message_id: int, chunk: Chunk,
+                       keyboard: InlineKeyboardMarkup | None = None) -> bool:
+    """Replace the text of an earlier message of the bot (an edited question's answer), as send_chunks would
+    send it; False when Telegram will not edit it (deleted, too old), for the caller to send it anew."""
+    try:
+        try:
+            await bot.edit_message_text(chunk.html, chat_id, message_id, parse_mode=ParseMode.HTML,
+                                        reply_markup=keyboard, link_preview_options=NO_PREVIEW)
+        except BadRequest as error:
+            if "not modified" in str(error).lower():  # the same answer as before: it stands
+                return True
+            await bot.edit_message_text(chunk.plain, chat_id, message_id, reply_markup=keyboard,
+                                        link_preview_options=NO_PREVIEW)
+    except BadRequest as error:
+        if "not modified" in str(error).lower():
+            return True
+        log.info("could not edit message %s in chat %s (%s); replying anew", message_id, chat_id, error)
+        return False
+    return True
+
+
 @asynccontextmanager
 async def typing(bot: Bot, chat_id: int, *, after: float | None = None) -> AsyncIterator[None]:
     """Show "typing…" in the chat if the body takes longer than `after` seconds (default TYPING_AFTER),

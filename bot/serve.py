@@ -31,7 +31,7 @@ from newsbot.index import default_index_dir, default_model
 
 log = logging.getLogger("newsbot.serve")
 
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]  # an edited question is answered
 
 
 def serve(args: argparse.Namespace) -> int:

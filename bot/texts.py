@@ -9,15 +9,17 @@ passed in and shown as it is.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 
 from telegram import BotCommand
 
-from newsbot.bot.citation import cite, format_date
+from newsbot.bot.citation import by_article, cite, format_date
+from newsbot.bot.feedback import HELPFUL
 from newsbot.bot.ratelimit import MAX_WAITING
 from newsbot.bot.render import Block, Span, text_blocks
 from newsbot.bot.service import Stats
+from newsbot.bot.small_talk import FOREIGN, GOODBYE, GREETING, OKAY, THANKS
 from newsbot.corpus import Article
 from newsbot.index import BuildReport
 from newsbot.index.build import EMBEDDING, READING
@@ -25,14 +27,23 @@ from newsbot.index.metadata import ArticleInfo
 from newsbot.retrieval import Answer, Hit
 from newsbot.retrieval.retriever import NOT_FOUND
 
+EXAMPLE_QUESTION = "How many people have died?"
 COMMANDS = [BotCommand("help", "What I know and how to ask"),
             BotCommand("sources", "The articles I have read"),
             BotCommand("more", "More results for your last question")]
 
 # --- to everyone ---
 
+SMALL_TALK = {
+    GREETING: f"Hello! Ask me a question about the news, for example “{EXAMPLE_QUESTION}”",
+    THANKS: "You're welcome! Ask me anything else about the news.",
+    OKAY: "👍 Ask me anything else about the news whenever you like.",
+    GOODBYE: "Bye! Come back with any question about the news.",
+    FOREIGN: (f"Sorry, I can only read questions in English, the language of my articles. Please ask in English, "
+              f"for example “{EXAMPLE_QUESTION}”"),
+}
 SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
-ONLY_TEXT = "I can only read questions written as text. Ask me something, or see /help."
+ONLY_TEXT = "I can only read questions written as text, or as a photo's caption. Ask me something, or see /help."
 UNKNOWN_COMMAND = "I don't know that command. /help shows what I can do."
 ASK_FIRST = "Ask me a question first; then /more shows further answers."
 FORGOTTEN = "That question is too old for me to remember. Please ask it again."
@@ -40,26 +51,55 @@ NO_MORE = "That's all I found for this question."
 QUEUE_FULL = (f"I already have {MAX_WAITING} of your questions waiting, and I answer them in order. "
               "Please send this one again once they are answered.")
 MORE_RESULTS = "More results"
+HELPFUL = "👍 Helpful"
+WRONG_ANSWER = "👎 Wrong answer"
+RATING_FORGOTTEN = "That answer is too old for me to rate. Ask again, and rate the new answer."
+RATING_NOT_YOURS = "Only the person who asked can rate this answer."
+RATING_NOT_SAVED = "Sorry, I could not save that just now. Please try again later."
 PREVIOUS_PAGE = "◀ Previous"
 NEXT_PAGE = "Next ▶"
 
 
-def slow_down(retry_after: float) -> str:
-    """What a user over the rate limit is told (once until the wait is over)."""
-    return f"You're asking faster than I can keep up. Please try again in {max(1, math.ceil(retry_after))} s."
+def slow_down(retry_after: float, limit: int, seconds: float) -> str:
+    """What a user over the rate limit is told (once until the wait is over): the limit, and when they may
+    send again; what they send meanwhile is not read."""
+    wait = max(1, math.ceil(retry_after))
+    return (f"You have reached my limit of {limit} message{_s(limit)} {_per(seconds)} for each person. I'll read your "
+            f"messages again in {wait} s; please send this one again then.")
+
+
+def _per(seconds: float) -> str:
+    """"a minute", "an hour" or "every 90 s"."""
+    return {60: "a minute", 3600: "an hour"}.get(seconds, f"every {seconds:g} s")
+
+
+def welcome_blocks(count: int) -> list[Block]:
+    """The /start greeting, for someone new: what the bot is, one question to try, where to read more."""
+    return [(Span("Hello! I answer questions about the news from the "), Span(f"{count:,} article{_s(count)}", "b"),
+             Span(" I have read, with the sentences that answer them and where each comes from.")),
+            (Span("Try: "), Span(EXAMPLE_QUESTION, "i")),
+            (Span("/help shows what I know and my commands."),)]
+
+
+def rated(verdict: str, changed: bool) -> str:
+    """The short acknowledgement of a "Helpful" / "Wrong answer" tap (`bot.feedback`'s verdicts)."""
+    what = "helpful" if verdict == HELPFUL else "a wrong answer"
+    return f"Changed: noted as {what}." if changed else f"Thanks! Noted as {what}; it helps me improve."
 
 
 def help_blocks(count: int, first: date | None, last: date | None, username: str | None,
                 is_admin: bool) -> list[Block]:
-    """The /start and /help text: what the bot knows (`count` articles dated `first` to `last`) and how to ask."""
+    """The /help reference: what the bot knows (`count` articles dated `first` to `last`), how to ask, the commands."""
     span = f", from {format_date(first)} to {format_date(last)}" if first and last else ""
     blocks: list[Block] = [
-        (Span("I answer questions about the news from the articles I have read: "),
-         Span(f"{count:,} article{'s' if count != 1 else ''}", "b"), Span(f"{span}.")),
-        (Span("Send me a question in plain words, for example "), Span("How many people have died?", "i"),
-         Span(" I reply with the sentences that answer it, citing each article. "
-              "Tap “More results” or send /more to see further answers.")),
-        (Span("/sources lists my articles · /help shows this message"),),
+        (Span("What I know: ", "b"), Span(f"{count:,} news article{_s(count)}{span}. I read questions in English.")),
+        (Span("How to ask: ", "b"), Span("send a question in plain words, for example "),
+         Span(EXAMPLE_QUESTION, "i"), Span(" I reply with the sentences that answer it, grouped by the article "
+                                           "they come from, and say so when my articles do not answer it. "
+                                           "You can edit a question to ask it again, or send it as a "
+                                           "photo's caption.")),
+        (Span("Commands: ", "b"), Span("/more further answers to your last question (or tap “More results”) · "
+                                       "/sources the articles I have read · /help this message")),
     ]
     if username:
         blocks.append((Span(f"In a group, mention me (@{username}) or reply to one of my messages."),))
@@ -70,8 +110,13 @@ def help_blocks(count: int, first: date | None, last: date | None, username: str
     return blocks
 
 
+def _s(count: int) -> str:
+    return "s" if count != 1 else ""
+
+
 def answer_blocks(answer: Answer, first_number: int = 1) -> list[Block]:
-    """Each answer sentence, numbered, with the citation of its article under it.
+    """The answer sentences, numbered, grouped by article: one block per article, its sentences and then
+    its citation once (`by_article`: the article of the best sentence first).
 
     When the top sentence's answering words were found, they lead the reply ("Answer: …", which the
     plain-text form keeps too) and are in bold inside the sentence.
@@ -84,8 +129,9 @@ def answer_blocks(answer: Answer, first_number: int = 1) -> list[Block]:
     pointed = answer.hits[0].answer
     lead: list[Block] = [(Span("Answer: "), Span(pointed.text, "b"))] if pointed else []
     if answer.message:  # not sure: the hedge ("I am not sure; the closest I found:") comes first, no "Answer:"
-        lead = [(Span(answer.message, "i"),)]
-    return lead + [_hit_block(number, hit) for number, hit in enumerate(answer.hits, start=first_number)]
+        lead = [(Span(answer.message, "i"),)] if first_number == 1 else []
+    numbers = iter(range(first_number, first_number + len(answer.hits)))
+    return lead + [_article_block(article, hits, numbers) for article, hits in by_article(answer.hits)]
 
 
 def articles_blocks(articles: Sequence[ArticleInfo], page: int, per_page: int) -> list[Block]:
@@ -114,8 +160,12 @@ def citation(article: ArticleInfo) -> list[Span]:
     return spans
 
 
-def _hit_block(number: int, hit: Hit) -> Block:
-    return (Span(f"{number}. ", "b"), *_sentence(hit), Span("\n📰 "), *citation(hit.article))
+def _article_block(article: ArticleInfo, hits: Sequence[Hit], numbers: Iterator[int]) -> Block:
+    """An article's sentences, one a line, each with the next number, then its citation."""
+    spans: list[Span] = []
+    for hit in hits:
+        spans += [Span(f"{next(numbers)}. ", "b"), *_sentence(hit), Span("\n")]
+    return (*spans, Span("📰 "), *citation(article))
 
 
 def _sentence(hit: Hit) -> list[Span]:

@@ -19,7 +19,7 @@ from newsbot.index.version import IndexVersion, open_version
 from newsbot.retrieval.candidates import Candidates, dense_candidates
 from newsbot.retrieval.confidence import Signals, confidence, default_min_confidence, outcome, signals
 from newsbot.retrieval.features import feature_matrix, scores
-from newsbot.retrieval.span import AnswerSpan, find_answer_span, missing_answer
+from newsbot.retrieval.span import AnswerSpan, missing_answer, offered_span
 
 # Keeps every real question whole (SQuAD dev's longest has 197 characters) and bounds what a pasted text costs;
 # the model would see little more of it: it reads 256 word pieces, about 1,200 characters of English (the
@@ -214,7 +214,7 @@ def _answer(question: str, hits: Sequence[Hit], evidence: Signals | None, k: int
     said = outcome(sure, min_confidence, missing) if hits else "not found"
     if said == "not found":
         return Answer(question, False, (), NOT_FOUND, sure if hits else None)
-    best = replace(hits[0], answer=None if missing else find_answer_span(cleaned, hits[0].text))
+    best = replace(hits[0], answer=None if missing else offered_span(cleaned, hits[0].text))
     kept = [best, *(hit for hit in hits[1:k] if hit.score >= ALSO_SHOWN_SCORE)]
     message = {"sure": None, "hedged": HEDGED, "missing": MISSING.format(missing)}[said]
     return Answer(question, True, tuple(kept), message, sure, sure=said == "sure")

@@ -49,6 +49,15 @@ class Harness:
         await self.deliver()
         return self.telegram.sent(chat_id)[before:]
 
+    async def edit(self, sent: dict[str, object], text: str) -> list[Call]:
+        """Edit a message sent earlier (`sent`: the update push_text returned) to `text`; returns the messages
+        the bot sent or edited in that chat in response."""
+        before = len(self.telegram.calls)
+        chat_id = self.telegram.push_edit(sent, text)["edited_message"]["chat"]["id"]
+        await self.deliver()
+        return [c for c in self.telegram.calls[before:]
+                if c.method in ("sendMessage", "editMessageText") and c.chat_id == chat_id]
+
 
 @asynccontextmanager
 async def in_process_bot(tmp_path: Path, corpus_dir: Path, embedder: Embedder | None = None, *,

@@ -122,6 +122,7 @@ class FakeTelegram:
         self._updates: list[dict[str, Any]] = []
         self._next_update = 1
         self._next_message: dict[int, int] = {}
+        self._texts: dict[tuple[int, int], tuple[str, object]] = {}  # the bot's messages: text and buttons
         self._faults: dict[str, list[str]] = {}
         self._files: dict[str, bytes] = {}
         self._stopping = False
@@ -140,6 +141,12 @@ class FakeTelegram:
             message["reply_to_message"] = {**self._message(chat_id, None, chat_type, from_bot=True), "text": "earlier"}
         return self._push({"message": message})
 
+    def push_edit(self, sent: dict[str, Any], text: str) -> dict[str, Any]:
+        """The user edits the message of update `sent` (push_text's) to `text`: an edited_message update."""
+        message = {key: value for key, value in sent["message"].items() if key != "entities"}
+        message.update(text=text, edit_date=int(time.time()), **_entities(text, "entities"))
+        return self._push({"edited_message": message})
+
     def push_document(self, chat_id: int, file_name: str, content: bytes, *, user_id: int | None = None,
                       caption: str = "/add", chat_type: str = "private") -> dict[str, Any]:
         file_id = f"file-{len(self._files) + 1}"
@@ -151,10 +158,10 @@ class FakeTelegram:
                        caption=caption, **_entities(caption, "caption_entities"))
         return self._push({"message": message})
 
-    def push_callback(self, chat_id: int, data: str, message_id: int, *, user_id: int | None = None
-                      ) -> dict[str, Any]:
+    def push_callback(self, chat_id: int, data: str, message_id: int, *, user_id: int | None = None,
+                      chat_type: str = "private") -> dict[str, Any]:
         user = _user(user_id or chat_id)
-        message = {"message_id": message_id, "date": int(time.time()), "chat": _chat(chat_id, "private"),
+        message = {"message_id": message_id, "date": int(time.time()), "chat": _chat(chat_id, chat_type),
                    "from": self.bot_user, "text": "earlier answer"}
         return self._push({"callback_query": {"id": f"cq{self._next_update}", "from": user, "chat_instance": "ci",
                                               "data": data, "message": message}})
@@ -284,6 +291,13 @@ class FakeTelegram:
                 raise HtmlRejected("Bad Request: message is too long")
             chat_id = int(params["chat_id"])
             message_id = int(params["message_id"]) if method == "editMessageText" else self._message_id(chat_id)
+            content = (shown.strip(), params.get("reply_markup"))
+            with self._changed:
+                if method == "editMessageText" and self._texts.get((chat_id, message_id)) == content:
+                    raise HtmlRejected("Bad Request: message is not modified: specified new message content and "
+                                       "reply markup are exactly the same as a current content and reply markup "
+                                       "of the message")
+                self._texts[(chat_id, message_id)] = content
             return {"message_id": message_id, "date": int(time.time()), "chat": _chat(chat_id, "private"),
                     "from": self.bot_user, "text": shown}
         if method == "getFile":
@@ -305,9 +319,15 @@ class FakeTelegram:
                 self._changed.notify_all()
                 self._changed.wait_for(lambda: not self._holding_polls or self._stopping)
                 return []
-            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+            allowed = params.get("allowed_updates")  # like Telegram, drop the kinds the bot did not ask for
+
+            def pending() -> list[dict[str, Any]]:
+                self._updates = [u for u in self._updates if u["update_id"] >= offset
+                                 and (not allowed or any(kind in u for kind in allowed))]
+                return self._updates
+
             self.confirmed = max(self.confirmed, offset - 1)
-            while not self._updates and not self._stopping and time.monotonic() < deadline:
+            while not pending() and not self._stopping and time.monotonic() < deadline:
                 self._changed.wait(deadline - time.monotonic())
             batch = self._updates[:int(params.get("limit") or 100)]
             now = time.monotonic()

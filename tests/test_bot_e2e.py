@@ -59,6 +59,17 @@ def test_a_question_is_answered_with_its_citation(served: tuple[FakeBotAPIServer
     assert "<b>Zebras escape</b> — Zoo News, 1 May 2024" in reply
 
 
+def test_an_edited_question_is_answered_in_the_earlier_reply(served: tuple[FakeBotAPIServer, BotProcess, Path]) -> None:
+    """The bot asks Telegram for edited messages too (allowed_updates; the fake drops the kinds not asked for)."""
+    api, _, _ = served
+    sent = api.telegram.push_text(11, "qwertyuiop asdfghjkl")
+    [first] = api.telegram.wait_for(lambda: api.telegram.sent(11))
+    api.telegram.push_edit(sent, "How many zebras escaped from the zoo?")
+    [edit] = api.telegram.wait_for(lambda: api.telegram.sent(11, "editMessageText"))
+    assert edit.params["message_id"] == str(first.result["message_id"]) and "Seven zebras" in edit.text
+    assert len(api.telegram.sent(11)) == 1
+
+
 def test_reindex_by_an_admin_while_other_chats_keep_asking(served: tuple[FakeBotAPIServer, BotProcess, Path]) -> None:
     api, _, _ = served
     telegram = api.telegram

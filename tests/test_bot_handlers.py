@@ -14,11 +14,13 @@ import pytest
 from telegram import Update
 
 import newsbot.bot.progress
-from newsbot.bot.texts import ADMIN_ONLY, HOW_TO_ADD, ONLY_TEXT, SORRY, progress_text
+from newsbot.bot.small_talk import FOREIGN, GOODBYE, GREETING, OKAY, THANKS
+from newsbot.bot.texts import ADMIN_ONLY, ASK_FIRST, HOW_TO_ADD, ONLY_TEXT, SMALL_TALK, SORRY, progress_text
 from newsbot.index.build import EMBEDDING, INDEXING, READING
 from newsbot.index.hashing_embedder import HashingEmbedder
 from tests.bot_harness import ADMIN, GROUP, USER, Harness, in_process_bot
 from tests.fake_bot_api import BOT_USERNAME, TOKEN, visible_text
+from tests.reliability import Record
 
 
 class GatedEmbedder(HashingEmbedder):
@@ -40,13 +42,20 @@ class GatedEmbedder(HashingEmbedder):
 
 # --- users ---
 
-async def test_start_and_help_say_what_the_bot_knows_and_how_to_ask(bot: Harness) -> None:
-    for command in ("/start", "/help"):
-        [reply] = await bot.say(command)
-        shown = visible_text(reply.text)
-        assert "2 articles" in shown and "from 25 Jan 2012 to 1 May 2024" in shown
-        assert "How many people have died?" in shown and "/sources" in shown
-        assert "/reindex" not in shown  # admin commands are shown to admins only
+async def test_start_greets_someone_new_with_what_the_bot_is_and_one_question_to_try(bot: Harness) -> None:
+    [reply] = await bot.say("/start")
+    shown = visible_text(reply.text)
+    assert shown.startswith("Hello! I answer questions about the news from the 2 articles I have read")
+    assert "Try: How many people have died?" in shown and "/help" in shown
+    assert "/sources" not in shown and len(shown) < 300  # a greeting, not the reference
+
+
+async def test_help_is_the_reference_what_the_bot_knows_how_to_ask_and_the_commands(bot: Harness) -> None:
+    [reply] = await bot.say("/help")
+    shown = visible_text(reply.text)
+    assert "2 news articles, from 25 Jan 2012 to 1 May 2024" in shown and "in English" in shown
+    assert "How many people have died?" in shown and all(c in shown for c in ("/more", "/sources", "/help"))
+    assert not shown.startswith("Hello") and "/reindex" not in shown  # admin commands are shown to admins only
     [reply] = await bot.say("/help", chat_id=ADMIN)
     assert "/reindex" in visible_text(reply.text)
 
@@ -97,8 +106,9 @@ async def test_more_results_by_button_and_by_command_continue_the_numbering(
         await harness.deliver()
         [first] = harness.telegram.sent(USER)
         assert "3. " in first.text and "4. " not in first.text
-        [[button]] = first.params["reply_markup"]["inline_keyboard"]
+        [[button], ratings] = first.params["reply_markup"]["inline_keyboard"]
         assert button["callback_data"] == f"more:{question['message_id']}"
+        assert [b["callback_data"] for b in ratings] == [f"fb:{question['message_id']}:1:+", f"fb:{question['message_id']}:1:-"]
         harness.telegram.push_callback(USER, button["callback_data"], message_id=question["message_id"] + 1)
         await harness.deliver()
         assert harness.telegram.sent(method="answerCallbackQuery")
@@ -106,7 +116,7 @@ async def test_more_results_by_button_and_by_command_continue_the_numbering(
         assert "4. " in second.text and "6. " in second.text and "1. " not in second.text
         [third] = await harness.say("/more")
         assert "7. " in third.text
-        while "reply_markup" in harness.telegram.sent(USER)[-1].params:
+        while "More results" in str(harness.telegram.sent(USER)[-1].params.get("reply_markup")):
             await harness.say("/more")
         [last] = await harness.say("/more")
         assert last.text == "That's all I found for this question."
@@ -142,7 +152,7 @@ async def test_sources_lists_articles_in_pages(tmp_path: Path, corpus_dir: Path)
 
 
 async def test_non_text_messages_and_unknown_commands_get_a_polite_pointer(bot: Harness) -> None:
-    bot.telegram.push_document(USER, "photo.jpg", b"\xff\xd8", caption="look")
+    bot.telegram.push_document(USER, "photo.jpg", b"\xff\xd8", caption="")
     await bot.deliver()
     assert bot.telegram.sent(USER)[-1].text == ONLY_TEXT
     [reply] = await bot.say("/frobnicate")
@@ -158,7 +168,7 @@ async def test_in_groups_only_mentions_replies_and_commands_are_answered(bot: Ha
     [replied] = await bot.say("and the zebras?", chat_id=GROUP, user_id=USER, chat_type="group", reply_to_bot=True)
     assert "zebras escaped" in replied.text
     [command] = await bot.say(f"/help@{BOT_USERNAME}", chat_id=GROUP, user_id=USER, chat_type="group")
-    assert "I answer questions" in visible_text(command.text)
+    assert "What I know:" in visible_text(command.text)
     assert await bot.say("/frobnicate", chat_id=GROUP, user_id=USER, chat_type="group") == []
 
 
@@ -195,10 +205,10 @@ async def test_rate_limit_refuses_a_burst_politely_once_without_slowing_others(t
         second = await harness.say("/sources")
         [third] = await harness.say("park?")
         assert "zebras" in first[0].text and "Articles 1–2 of 2" in second[0].text  # commands count too
-        assert "faster than I can keep up" in third.text and "try again in" in third.text
+        assert "my limit of 2 messages a minute for each person" in third.text and "again in 30 s" in third.text
         assert await harness.say("park?") == [] and await harness.say("/help") == []  # told once, then ignored
         [other] = await harness.say("How many zebras escaped from the zoo?", chat_id=3)
-        assert "zebras" in other.text and "faster than" not in other.text
+        assert "zebras" in other.text and "my limit" not in other.text
 
 
 async def test_admins_are_not_rate_limited(tmp_path: Path, corpus_dir: Path) -> None:
@@ -207,7 +217,7 @@ async def test_admins_are_not_rate_limited(tmp_path: Path, corpus_dir: Path) -> 
         admin_replies = [await harness.say("/stats", chat_id=ADMIN) for _ in range(5)]
         assert all(len(replies) == 1 and "Articles:" in replies[0].text for replies in admin_replies)
         user_replies = [await harness.say("/sources") for _ in range(3)]
-        assert "Articles 1" in user_replies[0][0].text and "faster than" in user_replies[1][0].text
+        assert "Articles 1" in user_replies[0][0].text and "my limit of 1 message a minute" in user_replies[1][0].text
         assert user_replies[2] == []
 
 
@@ -380,3 +390,103 @@ def test_the_build_status_names_its_stage() -> None:
     assert "2,500 of 10,000 sentences and paragraphs embedded (25%)" in progress_text("Adding", EMBEDDING, 2500, 10000)
     assert "search index: 10,000 of 10,000 vectors added (100%)" in progress_text("Adding", INDEXING, 10000, 10000)
     assert progress_text("Rebuilding", EMBEDDING, 0, 0) == "" and progress_text("Rebuilding", "", 0, None) == ""
+
+
+# --- the chat as people use it ---
+
+@pytest.mark.parametrize(("said", "expected"), [
+    ("hi", SMALL_TALK[GREETING]), ("Hello there!", SMALL_TALK[GREETING]), ("thanks!", SMALL_TALK[THANKS]),
+    ("Thank you so much", SMALL_TALK[THANKS]), ("ok", SMALL_TALK[OKAY]), ("bye!", SMALL_TALK[GOODBYE]),
+    ("Сколько людей погибло в Сирии?", SMALL_TALK[FOREIGN]),
+    ("كم عدد القتلى في سوريا؟", SMALL_TALK[FOREIGN]), ("Wie viele Menschen sind gestorben?", SMALL_TALK[FOREIGN])])
+async def test_greetings_thanks_and_other_languages_get_a_persons_reply_not_nothing_found(
+        bot: Harness, said: str, expected: str) -> None:
+    [reply] = await bot.say(said)
+    assert reply.text == expected and "found nothing" not in reply.text
+    assert "reply_markup" not in reply.params
+    [answer] = await bot.say("/more")
+    assert answer.text == ASK_FIRST  # small talk is not remembered as a question
+
+
+def test_the_small_talk_replies_read_as_a_person_would_say_them() -> None:
+    assert SMALL_TALK[GREETING].startswith("Hello!") and "How many people have died?" in SMALL_TALK[GREETING]
+    assert SMALL_TALK[THANKS].startswith("You're welcome")
+    assert "only read questions in English" in SMALL_TALK[FOREIGN]
+
+
+async def test_a_greeting_with_a_question_is_answered_as_the_question(bot: Harness) -> None:
+    [reply] = await bot.say("hi, how many zebras escaped from the zoo?")
+    assert "Seven zebras" in reply.text
+
+
+async def test_an_edited_question_is_answered_in_the_earlier_reply(bot: Harness) -> None:
+    sent = bot.telegram.push_text(USER, "qwertyuiop asdfghjkl")
+    await bot.deliver()
+    [first] = bot.telegram.sent(USER)
+    [edited] = await bot.edit(sent, "How many zebras escaped from the zoo?")
+    assert edited.method == "editMessageText" and int(edited.params["message_id"]) == first.result["message_id"]
+    assert "Seven zebras" in edited.text and "Seven zebras" not in first.text
+    [again] = await bot.edit(sent, "Keepers found the zebras grazing where?")  # edited twice: the same reply again
+    assert again.method == "editMessageText" and int(again.params["message_id"]) == first.result["message_id"]
+    assert "grazing in a park" in again.text
+    [more] = await bot.say("/more")  # /more goes on from the edited question
+    assert "grazing in a park" not in more.text
+
+
+async def test_a_question_edited_to_the_same_answer_leaves_the_reply_as_it_is(bot: Harness) -> None:
+    sent = bot.telegram.push_text(USER, "How many zebras escaped from the zoo")
+    await bot.deliver()
+    [first] = bot.telegram.sent(USER)
+    assert await bot.edit(sent, "How many zebras escaped from the zoo?") == []  # no new message
+    assert "message is not modified" in bot.telegram.rejected[-1]  # Telegram said the answer was the same
+    [edited] = await bot.edit(sent, "Keepers found the zebras grazing where?")  # and it is still the reply
+    assert int(edited.params["message_id"]) == first.result["message_id"]
+
+
+async def test_an_edited_question_whose_reply_cannot_be_edited_is_answered_anew(bot: Harness,
+                                                                              reliability: Record) -> None:
+    sent = bot.telegram.push_text(USER, "qwertyuiop asdfghjkl")
+    await bot.deliver()
+    bot.telegram.fail_next("editMessageText", "400", times=2)  # e.g. the reply was deleted
+    [reply] = await bot.edit(sent, "How many zebras escaped from the zoo?")
+    assert reply.method == "sendMessage" and "Seven zebras" in reply.text
+    reliability("Telegram faults", "an edited question whose earlier reply Telegram refuses to edit (400, as for a "
+                "deleted message), as HTML and as plain text", 1, "answered in a new reply")
+
+
+async def test_an_edited_question_never_answered_before_gets_a_new_reply(bot: Harness) -> None:
+    sent = bot.telegram.push_text(USER, "How many zebras escaped?")
+    bot.telegram.pop_updates()  # the original never reached the bot
+    [reply] = await bot.edit(sent, "How many zebras escaped from the zoo?")
+    assert reply.method == "sendMessage" and "Seven zebras" in reply.text
+
+
+async def test_an_edited_greeting_or_command_is_not_answered_as_a_question(bot: Harness) -> None:
+    sent = bot.telegram.push_text(USER, "How many zebras escaped from the zoo?")
+    await bot.deliver()
+    assert [r.text for r in await bot.edit(sent, "thanks!")] == [SMALL_TALK[THANKS]]
+    assert await bot.edit(sent, "/stats") == []
+
+
+async def test_a_photo_or_file_with_a_question_as_its_caption_is_answered(bot: Harness) -> None:
+    bot.telegram.push_document(USER, "photo.jpg", b"\xff\xd8", caption="How many zebras escaped from the zoo?")
+    await bot.deliver()
+    assert "Seven zebras" in bot.telegram.sent(USER)[-1].text
+    bot.telegram.push_document(GROUP, "photo.jpg", b"\xff\xd8", caption=f"@{BOT_USERNAME} how many zebras escaped?",
+                               user_id=USER, chat_type="group")
+    await bot.deliver()
+    assert "Seven zebras" in bot.telegram.sent(GROUP)[-1].text
+    before = len(bot.telegram.sent(GROUP))
+    bot.telegram.push_document(GROUP, "photo.jpg", b"\xff\xd8", caption="zebras escaped", user_id=USER,
+                               chat_type="group")
+    await bot.deliver()
+    assert len(bot.telegram.sent(GROUP)) == before  # not addressed to the bot
+
+
+async def test_an_add_upload_caption_is_still_the_admin_command(bot: Harness) -> None:
+    bot.telegram.push_document(USER, "a.txt", b"title: Walrus\n\nWalruses sing.", caption="/add")
+    await bot.deliver()
+    assert bot.telegram.sent(USER)[-1].text == ADMIN_ONLY
+    bot.telegram.push_document(ADMIN, "a.txt", b"title: Walrus\n\nWalruses sing at dawn.", caption="/add")
+    await bot.deliver()
+    assert "Added" in bot.telegram.sent(ADMIN, "editMessageText")[-1].text

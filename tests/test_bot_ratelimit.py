@@ -1,4 +1,4 @@
-"""The per-user limits: the sliding window on a fake clock, and each user's questions taken in turn."""
+"""The per-user limits: the token bucket on a fake clock, and each user's questions taken in turn."""
 
 from __future__ import annotations
 
@@ -18,31 +18,40 @@ class Clock:
         return self.now
 
 
-def test_the_window_slides_and_says_how_long_to_wait_once() -> None:
+def test_a_burst_is_admitted_then_one_request_per_refill_and_the_wait_is_told_once() -> None:
     clock = Clock()
-    limiter = RateLimiter(2, 60, clock=clock)
-    for _ in range(2):
+    limiter = RateLimiter(3, 60, clock=clock)  # a burst of 3, then one every 20 s
+    for _ in range(3):
         limiter.admit(7)
-        clock.now += 10
+    clock.now += 5
     with pytest.raises(RateLimited) as refused:
         limiter.admit(7)
-    assert refused.value.retry_after == pytest.approx(40) and not refused.value.told
-    assert "try again in 40 s" in slow_down(refused.value.retry_after)
+    assert refused.value.retry_after == pytest.approx(15) and not refused.value.told
     with pytest.raises(RateLimited) as again:
         limiter.admit(7)
     assert again.value.told  # a flood is told once, not once per message
     limiter.admit(8)  # nobody else is affected
-    clock.now += 40  # the first request leaves the window
-    limiter.admit(7)
-    clock.now += 100
-    limiter.admit(7)
+    clock.now += 15  # one request's allowance is back, not the whole burst
     limiter.admit(7)
     with pytest.raises(RateLimited) as later:
         limiter.admit(7)
-    assert not later.value.told  # a new stretch over the limit is told again
+    assert not later.value.told and later.value.retry_after == pytest.approx(20)  # a new stretch: told again
+    clock.now += 1000  # a long pause refills the burst, and no more than it
+    for _ in range(3):
+        limiter.admit(7)
+    with pytest.raises(RateLimited):
+        limiter.admit(7)
 
 
-def test_a_refused_request_does_not_use_up_the_window() -> None:
+def test_a_steady_asker_at_the_refill_rate_is_never_refused() -> None:
+    clock = Clock()
+    limiter = RateLimiter(20, 60, clock=clock)
+    for _ in range(200):  # one every 3 s, for ten minutes
+        limiter.admit(7)
+        clock.now += 3
+
+
+def test_a_refused_request_does_not_use_up_the_allowance() -> None:
     clock = Clock()
     limiter = RateLimiter(1, 60, clock=clock)
     limiter.admit(7)
@@ -51,6 +60,16 @@ def test_a_refused_request_does_not_use_up_the_window() -> None:
             limiter.admit(7)
     clock.now += 60
     limiter.admit(7)
+
+
+@pytest.mark.parametrize(("limit", "seconds", "said"), [
+    (20, 60, "my limit of 20 messages a minute for each person. I'll read your messages again in 4 s"),
+    (100, 3600, "my limit of 100 messages an hour"), (5, 90, "my limit of 5 messages every 90 s")])
+def test_the_limit_message_names_the_limit_and_the_wait_not_an_overload(limit: int, seconds: float,
+                                                                        said: str) -> None:
+    text = slow_down(3.2, limit, seconds)
+    assert said in text and "send this one again" in text
+    assert "keep up" not in text and "busy" not in text
 
 
 async def test_a_users_questions_take_turns_in_order_and_a_full_queue_is_refused() -> None:

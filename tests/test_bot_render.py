@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from hypothesis import given, settings
@@ -120,3 +121,44 @@ def test_a_hedged_answer_leads_with_the_hedge_in_its_own_block_and_no_answer_lin
     missing = MISSING.format("how many children")
     blocks = answer_blocks(Answer("q", True, (_hit(sentence),), message=missing, confidence=0.8, sure=False))
     assert blocks[0] == (Span(missing, "i"),) and [s.text for s in blocks[1]][:2] == ["1. ", sentence]
+
+
+def _from(text: str, article_id: str, title: str, day: date | None = date(2012, 1, 25)) -> Hit:
+    article = ArticleInfo(article_id, title, "AFP", day, f"https://e.com/{article_id}")
+    return Hit(text=text, score=0.9, article=article, sentence_id=0, paragraph=0, start=0, end=len(text))
+
+
+def test_sentences_of_one_article_are_cited_once_under_them() -> None:
+    answer = Answer("q", True, (_from("First.", "a", "Syria"), _from("Second.", "a", "Syria"),
+                                _from("Third.", "a", "Syria")))
+    [chunk] = render(answer_blocks(answer))
+    assert chunk.plain == "1. First.\n2. Second.\n3. Third.\n📰 Syria — AFP, 25 Jan 2012 · https://e.com/a"
+    assert visible_text(chunk.html) == chunk.plain.replace("https://e.com/a", "link")
+
+
+def test_sentences_of_several_articles_are_grouped_in_the_order_of_each_articles_best_sentence() -> None:
+    answer = Answer("q", True, (_from("Syria best.", "s", "Syria", date(2012, 1, 25)),
+                                _from("Plague best.", "p", "Plague", date(2013, 3, 1)),
+                                _from("Syria second.", "s", "Syria", date(2012, 1, 25)),
+                                _from("Zoo only.", "z", "Zoo", None)))
+    [chunk] = render(answer_blocks(answer, first_number=4))
+    assert chunk.plain.split("\n\n") == [
+        "4. Syria best.\n5. Syria second.\n📰 Syria — AFP, 25 Jan 2012 · https://e.com/s",
+        "6. Plague best.\n📰 Plague — AFP, 1 Mar 2013 · https://e.com/p",
+        "7. Zoo only.\n📰 Zoo — AFP · https://e.com/z"]
+    assert chunk.plain.count("📰") == 3
+
+
+def test_the_answer_line_stays_a_block_of_its_own_before_the_articles() -> None:
+    sentence = "More than 5,400 people died."
+    top = replace(_from(sentence, "s", "Syria"), answer=AnswerSpan(0, 22, sentence[:22], "number"))
+    blocks = answer_blocks(Answer("q", True, (top, _from("Other.", "p", "Plague"))))
+    assert [len(blocks), "".join(s.text for s in blocks[0])] == [3, "Answer: More than 5,400 people"]
+
+
+def test_an_article_too_long_for_one_message_is_cut_between_its_numbered_sentences() -> None:
+    long = "Walruses argued about herring quotas until dawn. " * 30
+    answer = Answer("q", True, tuple(_from(f"{long}{n}", "w", "Walrus") for n in range(3)))
+    chunks = render(answer_blocks(answer), limit=2000)
+    assert [c.plain[:3] for c in chunks] == ["1. ", "2. ", "3. "]  # each number stays with its sentence
+    assert chunks[-1].plain.endswith("https://e.com/w") and all(utf16_len(c.plain) <= 2000 for c in chunks)

@@ -33,7 +33,8 @@ from tests.reliability import Record
 
 GROUP = -100900
 # The handlers anyone may use. Every other registered handler must refuse non-admins; this test finds it.
-PUBLIC = {"help", "sources", "more", "question", "unknown_command", "not_text", "more_button", "sources_page",
+PUBLIC = {"start", "help", "sources", "more", "question", "unknown_command", "not_text", "more_button", "sources_page",
+          "rate",
           "screen", "handled"}
 NOT_ADMIN = 777
 
@@ -44,10 +45,10 @@ def _snapshot(folder: Path) -> list[tuple[str, int]]:
 
 async def _edited(bot: Harness, chat_id: int, text: str, **kwargs: object) -> None:
     """Deliver `text` as an *edited* message (Telegram sends those as edited_message updates)."""
-    data = bot.telegram.push_text(chat_id, text, **kwargs)
-    bot.telegram.pop_updates()
-    data["edited_message"] = {**data.pop("message"), "edit_date": 1}
-    await bot.app.process_update(Update.de_json(data, bot.app.bot))
+    sent = bot.telegram.push_text(chat_id, text, **kwargs)
+    bot.telegram.pop_updates()  # the original never reaches the bot: only its edit does
+    bot.telegram.push_edit(sent, text)
+    await bot.deliver()
 
 
 async def test_every_admin_handler_refuses_non_admins_everywhere(bot: Harness, tmp_path: Path,
@@ -157,15 +158,16 @@ async def test_every_handler_is_rate_limited(tmp_path: Path, corpus_dir: Path, r
                 send()
                 await bot.deliver()
                 replies.append([(c.method, c.params.get("text")) for c in bot.telegram.calls[calls:]])
-            assert replies[0] and not any("faster than" in str(text) for _, text in replies[0]), (name, replies)
+            assert replies[0] and not any("my limit" in str(text) for _, text in replies[0]), (name, replies)
             [(_, told)] = replies[1]
-            assert "faster than I can keep up" in told, (name, replies)
+            assert "my limit of 1 message a minute" in told, (name, replies)
             assert replies[2] in ([], [("answerCallbackQuery", None)]), (name, replies)  # a button is always answered
             reached.append(f"/{min(handler.commands)}" if isinstance(handler, CommandHandler) else LABELS[name])
     reliability("Security", f"every handler, found by enumerating the Application's handlers ({', '.join(reached)}),"
                 " sent three times by one user with a limit of one a minute", 3 * len(reached),
-                "each handled the first; the second told \"You're asking faster than I can keep up. Please try again "
-                "in … s\" (as a button's notice for buttons); the third dropped unanswered")
+                "each handled the first; the second told \"You have reached my limit of 1 message a minute for each "
+                "person. I'll read your messages again in … s\" (as a button's notice for buttons); the third "
+                "dropped unanswered")
 
 
 async def test_a_flood_of_sources_from_one_user_does_not_slow_anyone_else(
@@ -193,7 +195,7 @@ async def test_a_flood_of_sources_from_one_user_does_not_slow_anyone_else(
         waited = answer.at - started
         shown = [visible_text(c.text) for c in bot.telegram.sent(flooder)]
     pages = sum(text.startswith("Articles 31–45 of 10,005") for text in shown)
-    told = sum("faster than I can keep up" in text for text in shown)
+    told = sum("my limit of 6 messages a minute" in text for text in shown)
     assert (pages, told, len(shown)) == (6, 1, 7), shown
     assert len(listings) == 1 and threading.main_thread().name not in listings  # once, off the event loop
     assert "Seven zebras" in answer.text and waited < 2.0, waited
@@ -214,11 +216,12 @@ def _upload(caption: str) -> Callable[[FakeTelegram, int], object]:
 MESSAGES: dict[str, Callable[[FakeTelegram, int], object]] = {
     "question": lambda telegram, user: telegram.push_text(user, "zebras?"),
     "unknown_command": lambda telegram, user: telegram.push_text(user, "/frobnicate"),
-    "not_text": _upload("a picture"),
+    "not_text": _upload(""),  # a file without a caption (a caption is read as a question)
     "add": _upload("/add"),
 }
 LABELS = {"question": "questions", "unknown_command": "unknown commands", "not_text": "messages that are not text",
-          "add": "uploads captioned /add", "more_button": "the More results button", "sources_page": "the page buttons"}
+          "add": "uploads captioned /add", "more_button": "the More results button", "sources_page": "the page buttons",
+          "rate": "the Helpful / Wrong answer buttons"}
 
 
 async def test_no_admin_ids_configured_means_nobody_is_admin(tmp_path: Path, corpus_dir: Path,

@@ -59,8 +59,8 @@ def abstention_split(records: Sequence[dict], embedder: Embedder, index_dir: Pat
     the second half's refused. The operating point refuses 90% of the second half; the default
     threshold is the product's for an index of this size (`default_min_confidence`)."""
     half = len(records) // 2
-    if half == 0:
-        return None
+    if half == 0 or not reqa_task(records[:half], "dataset")[1] or not reqa_task(records[half:], "dataset")[1]:
+        return None  # a half without answerable questions (a small exported feedback set) has nothing to split
     documents, _ = reqa_task(records[:half], "dataset")
     build_from_documents(documents, index_dir, embedder, progress=progress)
     retriever = Retriever.open(index_dir, embedder=embedder)

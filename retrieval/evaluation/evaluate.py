@@ -14,6 +14,7 @@ from pathlib import Path
 from newsbot.index import Embedder, ProgressCallback, build_from_documents
 from newsbot.retrieval.evaluation.abstention import abstention_split
 from newsbot.retrieval.evaluation.reqa import SEGMENTATIONS, TOP_K, load_squad, low_overlap, reqa_metrics, reqa_task
+from newsbot.retrieval.evaluation.rejected import rejected_metrics, rejected_questions
 from newsbot.retrieval.evaluation.spans import span_metrics
 from newsbot.retrieval.retriever import Retriever
 
@@ -24,6 +25,8 @@ def evaluate(records: Sequence[dict], embedder: Embedder, *, segmentations: Sequ
              work_dir: Path | None = None, progress: Progress | None = None) -> dict[str, object]:
     """Index the candidates and run every query, for each segmentation asked for."""
     results: dict[str, object] = {}
+    first: dict[str, str] = {}  # each question's sentence ranked first, with the dataset's boundaries
+    rejected, rejected_report = rejected_questions(records), None
     with tempfile.TemporaryDirectory(prefix="newsbot-eval-") as scratch:
         for segmentation in segmentations:
             documents, queries = reqa_task(records, segmentation)
@@ -37,6 +40,11 @@ def evaluate(records: Sequence[dict], embedder: Embedder, *, segmentations: Sequ
             retrieved = _search_all(retriever, [q.question for q in queries],
                                     _stage(progress, f"searching ({segmentation})"))
             searched = time.perf_counter() - started
+            if segmentation == "dataset":
+                first = {q.question: texts[0] for q, texts in zip(queries, retrieved) if texts}
+                if rejected:
+                    tops = _search_all(retriever, [case.question for case in rejected], None, k=1)
+                    rejected_report = rejected_metrics(rejected, [texts[0] if texts else None for texts in tops])
             retriever.close()
             paraphrased = low_overlap(documents, queries)
             results[segmentation] = {
@@ -52,7 +60,8 @@ def evaluate(records: Sequence[dict], embedder: Embedder, *, segmentations: Sequ
                                       _build_stages(progress, "index (abstention)"))
     return {"model": embedder.name, "articles": len(records), "top_k": TOP_K, "segmentations": results,
             "abstention": abstention,
-            "spans": span_metrics(records)}  # answer spans inside the gold sentence: no model, dataset boundaries
+            "rejected": rejected_report,  # questions users marked wrong (an exported feedback set), else None
+            "spans": span_metrics(records, first=first if "dataset" in segmentations else None)}
 
 
 def evaluate_file(path: Path, embedder: Embedder, *, segmentations: Sequence[str] = SEGMENTATIONS,
@@ -90,18 +99,40 @@ def format_report(report: dict) -> str:
         lines += [f"    overlap {band['overlap_from']:.2f}-{band['overlap_to']:.2f} ({band['questions']} questions): "
                   f"{band['answered']:.1%} / {band['sure']:.1%}; {band['answered_when_right']:.1%} / "
                   f"{band['sure_when_right']:.1%}" for band in report["abstention"]["overlap_bands"]]
-    spans = report["spans"]
-    lines.append(f"answer spans in the gold sentence ({spans['questions']} questions): coverage "
-                 f"{spans['coverage']:.3f}; EM {spans['em_offered']:.3f}, F1 {spans['f1_offered']:.3f} over offered; "
-                 f"EM {spans['em_all']:.3f}, F1 {spans['f1_all']:.3f} over all")
+    if report.get("rejected"):
+        rejected = report["rejected"]
+        lines.append(f"answers users marked wrong ({rejected['questions']} questions, gold: the sentence must not come "
+                     f"first): the rejected sentence is still ranked first for {rejected['ranked_first_again']} "
+                     f"({rejected['share_ranked_first_again']:.1%}); the questions rated helpful are scored above "
+                     "(gold: the sentence shown first)")
+    lines += _span_lines(report["spans"])
     return "\n".join(lines)
 
 
+def _span_lines(spans: dict) -> list[str]:
+    """The answer spans shown, in the gold sentence and in the one ranked first, and each kind's precision."""
+    lines = []
+    for where, row in (("the gold sentence", spans), ("the sentence ranked first", spans.get("first_ranked"))):
+        if row:
+            lines.append(f"answer spans in {where} ({row['questions']} questions): shown for {row['coverage']:.1%}, "
+                         f"right (token F1 >= {row['right_f1']}) {row['precision_offered']:.1%}; EM "
+                         f"{row['em_offered']:.3f}, F1 {row['f1_offered']:.3f} over shown; EM {row['em_all']:.3f}, "
+                         f"F1 {row['f1_all']:.3f} over all")
+    lines.append(f"{'answer kind':<12}{'questions':>10}{'found':>7}{'right':>7}"
+                 f"{'first-ranked right' if 'first_ranked' in spans else '':>20}  shown")
+    for kind, row in spans["kinds"].items():
+        ranked = spans.get("first_ranked", {}).get("kinds", {}).get(kind)
+        first = f"{ranked['precision']:.3f} of {ranked['found']}" if ranked else ""
+        lines.append(f"{kind:<12}{row['questions']:>10}{row['found']:>7}{row['precision']:>7.3f}{first:>20}  "
+                     f"{'yes' if row['offered'] else 'no'}")
+    return lines
+
+
 def _search_all(retriever: Retriever, questions: list[str], progress: Callable[[int, int], None] | None,
-                batch: int = 256) -> list[list[str]]:
+                batch: int = 256, k: int = TOP_K) -> list[list[str]]:
     retrieved: list[list[str]] = []
     for start in range(0, len(questions), batch):
-        hits = retriever.search_many(questions[start:start + batch], k=TOP_K)
+        hits = retriever.search_many(questions[start:start + batch], k=k)
         retrieved.extend([hit.text for hit in row] for row in hits)
         if progress:
             progress(len(retrieved), len(questions))

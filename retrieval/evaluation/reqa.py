@@ -128,7 +128,7 @@ def _squad_record(line: str, where: str) -> dict:
         raise DatasetError(f"{where}: not valid JSON; expected one SQuAD article per line") from None
     if not _is_squad_article(record):
         raise DatasetError(f"{where}: not a SQuAD article (id, title, and paragraphs with context, "
-                           "reqa_sentence_spans and qas, each with a question and answers)")
+                           "reqa_sentence_spans and qas, each with a question and answers or not_first)")
     return record
 
 
@@ -139,9 +139,10 @@ def _is_squad_article(record: object) -> bool:
     def answer(item: Any) -> bool:
         return isinstance(item, dict) and isinstance(item.get("text"), str) and type(item.get("answer_start")) is int
 
-    def qa(item: Any) -> bool:
-        return (isinstance(item, dict) and isinstance(item.get("question"), str) and bool(item.get("answers"))
-                and listed(item["answers"], answer))
+    def qa(item: Any) -> bool:  # answers, or (in an exported feedback set) only sentences that must not come first
+        return (isinstance(item, dict) and isinstance(item.get("question"), str)
+                and listed(item.get("answers"), answer) and listed(item.get("not_first", []), answer)
+                and bool(item["answers"] or item.get("not_first")))
 
     def span(item: Any) -> bool:
         return isinstance(item, list) and len(item) == 2 and all(type(n) is int for n in item)
