@@ -109,6 +109,25 @@ def spans_block(report: dict) -> str:
                      "shown"), kinds, "lrrrrl"))
 
 
+def followups_block(report: dict) -> str:
+    followups = report["followups"]
+    if not followups:
+        return "Not measured: the follow-ups need the dataset's sentence boundaries."
+    half = followups["half"]
+    rows = []
+    for name, label in (("first_half", f"0-{half - 1} (the rule was made here)"), ("second_half", f"{half}-{report['articles'] - 1} (held out)"),
+                        ("all", "all")):
+        row = followups[name]
+        recovered = ((row["rewritten_after_earlier"] - row["rewritten_alone"])
+                     / max(row["original_alone"] - row["rewritten_alone"], 1e-9))
+        rows.append((label, f"{row['questions']:,}", _f(row["rewritten_alone"]), f"**{_f(row['rewritten_after_earlier'])}**",
+                     _f(row["original_alone"]), f"{recovered:.0%}", _f(row["original_after_earlier"]),
+                     _f(row["original_after_unrelated"]), f"{row['rewritten_leaning']:.1%} / {row['original_leaning']:.1%}"))
+    return table(("articles", "follow-ups", "rewritten, alone", "rewritten, after the earlier question",
+                  "original, alone (ceiling)", "distance recovered", "original, after the earlier question",
+                  "original, after an unrelated question", "leaning: rewritten / original"), rows, "lrrrrrrrr")
+
+
 def headline_block(report: dict) -> str:
     dataset = report["segmentations"]["dataset"]
     low, split, spans = dataset["low_overlap"], report["abstention"], report["spans"]
@@ -133,6 +152,7 @@ DOC_BLOCKS: dict[tuple[str, str], Callable[[dict], str]] = {
     ("docs/QUALITY.md", "quality-abstention"): abstention_block,
     ("docs/QUALITY.md", "quality-overlap"): overlap_block,
     ("docs/QUALITY.md", "quality-spans"): spans_block,
+    ("docs/QUALITY.md", "quality-followups"): followups_block,
     ("README.md", "quality-headline"): headline_block,
 }
 

@@ -45,6 +45,7 @@ from newsbot.bot.feedback import (
     parse_callback,
     shown,
 )
+from newsbot.bot.history import history_of
 from newsbot.bot.journal import JournaledPolls, UpdateJournal
 from newsbot.bot.progress import Job, run_with_progress
 from newsbot.bot.ratelimit import RateLimited, RateLimiter, TooManyWaiting, Turns
@@ -110,8 +111,8 @@ class Handlers:
         application.add_handler(TypeHandler(Update, self.handled), group=1)  # after the one handler of group 0
         limited = self._limited
         for names, callback in ((("start",), self.start), (("help",), self.help), (("sources",), self.sources),
-                                (("more",), self.more), (("reindex",), self.reindex), (("add",), self.add),
-                                (("stats",), self.stats)):
+                                (("more",), self.more), (("new",), self.new_topic), (("reindex",), self.reindex),
+                                (("add",), self.add), (("stats",), self.stats)):
             application.add_handler(CommandHandler(names, limited(callback), filters=MESSAGE_ONLY))
         application.add_handler(MessageHandler(
             MESSAGE_ONLY & filters.Document.ALL & filters.CaptionRegex(r"^/add(@\w+)?(\s|$)"), limited(self.add)))
@@ -195,7 +196,14 @@ class Handlers:
             return
         earlier = recall(context.chat_data, message.message_id) if update.edited_message else None
         user_id = message.from_user.id if message.from_user else None
-        asked = remember(context.chat_data, message.message_id, user_id, question)
+        conversation = history_of(context.chat_data, user_id)
+        if earlier is not None:  # an edit is asked in the context of the question it replaces, and replaces it
+            history = earlier.history
+            conversation.replace(earlier.question, question)
+        else:
+            history = conversation.earlier()
+            conversation.add(question)
+        asked = remember(context.chat_data, message.message_id, user_id, question, history)
         await self._answer(update, context, message.message_id, asked, edit=earlier.reply_id if earlier else None)
 
     async def more(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -205,6 +213,11 @@ class Handlers:
             await self._reply(update, context, text_blocks(texts.ASK_FIRST))
             return
         await self._answer(update, context, *last)
+
+    async def new_topic(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        user = update.effective_user
+        history_of(context.chat_data, user.id if user else None).clear()
+        await self._reply(update, context, text_blocks(texts.NEW_CONVERSATION))
 
     async def more_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -309,7 +322,7 @@ class Handlers:
             async with self.turns.turn(user.id):
                 wanted = min(asked.shown + ANSWERS_PER_REPLY, MAX_RESULTS)
                 async with typing(context.bot, chat.id):
-                    answer = await self.service.answer(asked.question, wanted)
+                    answer = await self.service.answer(asked.question, wanted, asked.history)
                 new, first_number = answer.hits[asked.shown:], asked.shown + 1
                 if asked.shown and not new:
                     blocks, more = text_blocks(texts.NO_MORE), False

@@ -25,14 +25,16 @@ class Asked:
     to it (edited when the question is)."""
 
     question: str
+    history: tuple[str, ...] = ()  # the user's questions before it (bot.history), for a follow-up's context
     shown: int = 0
     reply_id: int | None = None
     answers: dict[int, Shown] = field(default_factory=dict)  # each reply's sentences by its first number, to rate
 
 
-def remember(chat_data: ChatData, question_id: int, user_id: int | None, question: str) -> Asked:
+def remember(chat_data: ChatData, question_id: int, user_id: int | None, question: str,
+             history: tuple[str, ...] = ()) -> Asked:
     """Keep the question (the id of the message that asked it) for its button, and as the user's last for /more."""
-    asked = Asked(question)
+    asked = Asked(question, history)
     _keep(_kept(chat_data, "asked"), question_id, asked)
     if user_id is not None:
         _keep(_kept(chat_data, "last"), user_id, question_id)

@@ -100,6 +100,8 @@ def _parser() -> argparse.ArgumentParser:
 
     ask = commands.add_parser("ask", parents=[common, answering], help="answer one question")
     ask.add_argument("question")
+    ask.add_argument("--after", action="append", default=[], metavar="EARLIER_QUESTION",
+                     help="a question asked before this one, for a follow-up's context (repeatable, oldest first)")
     ask.add_argument("-k", type=int, default=3, help="at most this many sentences (default 3)")
     ask.add_argument("--json", action="store_true", help="print a machine-readable result")
     ask.set_defaults(run=_ask)
@@ -216,7 +218,7 @@ def _ask(args: argparse.Namespace) -> int:
     if is_foreign(args.question):  # told before the index is opened: nothing in it would answer
         answer = Answer(args.question, False, (), SMALL_TALK[FOREIGN])
     else:
-        answer = _open(args).answer(args.question, k=args.k)
+        answer = _open(args).answer(args.question, k=args.k, history=args.after)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:

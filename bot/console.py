@@ -10,16 +10,19 @@ from typing import TextIO
 
 from newsbot.bot.asked import ANSWERS_PER_REPLY, MAX_RESULTS
 from newsbot.bot.citation import by_article, cite
+from newsbot.bot.history import History
 from newsbot.bot.small_talk import small_talk
-from newsbot.bot.texts import ASK_FIRST, NO_MORE, SMALL_TALK
+from newsbot.bot.texts import ASK_FIRST, NEW_CONVERSATION, NO_MORE, SMALL_TALK
 from newsbot.index.metadata import ArticleInfo
 from newsbot.retrieval import Answer
 from newsbot.retrieval.retriever import NOT_FOUND
 
 PROMPT = "you> "
-WELCOME = "Ask me about the news in my articles. Type 'more' for further answers, 'quit' or Ctrl-D to leave."
+WELCOME = ("Ask me about the news in my articles; a follow-up is read after your earlier questions. "
+           "Type 'more' for further answers, 'new' for a new topic, 'quit' or Ctrl-D to leave.")
 GOODBYES = {"quit", "exit", "bye", ":q"}
 MORE = {"more", "/more"}
+NEW_TOPIC = {"new", "/new"}
 
 
 def citation(article: ArticleInfo) -> str:
@@ -47,13 +50,16 @@ def render_answer(answer: Answer, first_number: int = 1) -> str:
     return "\n".join(lines)
 
 
-def chat(ask: Callable[[str, int], Answer], *, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
+def chat(ask: Callable[[str, int, tuple[str, ...]], Answer], *, stdin: TextIO = sys.stdin,
+         stdout: TextIO = sys.stdout) -> None:
     """Read questions until end of input or a goodbye, answering each on the shared answer path (`ask`:
-    question, how many sentences). `more` shows the next sentences for the last question; greetings,
-    thanks and other languages get the bot's replies to them (bot.small_talk)."""
+    question, how many sentences, the session's earlier questions: bot.history). `more` shows the next
+    sentences for the last question, `new` starts a new topic; greetings, thanks and other languages get
+    the bot's replies to them (bot.small_talk)."""
     read = _line_reader(stdin, stdout)
     print(WELCOME, file=stdout)
-    last: str | None = None
+    history = History()
+    last: tuple[str, tuple[str, ...]] | None = None  # the last question and the history it was asked after
     shown = 0
     while True:
         line = read()
@@ -67,15 +73,20 @@ def chat(ask: Callable[[str, int], Answer], *, stdin: TextIO = sys.stdin, stdout
             if last is None:
                 reply = ASK_FIRST
             else:
-                answer = ask(last, min(shown + ANSWERS_PER_REPLY, MAX_RESULTS))
+                answer = ask(last[0], min(shown + ANSWERS_PER_REPLY, MAX_RESULTS), last[1])
                 new = answer.hits[shown:]
                 reply = render_answer(replace(answer, hits=new), shown + 1) if new else NO_MORE
                 shown += len(new)
+        elif text.lower() in NEW_TOPIC:
+            history.clear()
+            reply = NEW_CONVERSATION
         elif (chatter := small_talk(text)) is not None:
             reply = SMALL_TALK[chatter]
         else:
-            answer = ask(text, ANSWERS_PER_REPLY)
-            last, shown = text, len(answer.hits)
+            last = (text, history.earlier())
+            history.add(text)
+            answer = ask(text, ANSWERS_PER_REPLY, last[1])
+            shown = len(answer.hits)
             reply = render_answer(answer)
         print(reply, file=stdout, flush=True)
 

@@ -93,7 +93,7 @@ class Service:
         self._queries = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="newsbot-query")
         self._builds = ThreadPoolExecutor(1, thread_name_prefix="newsbot-build")
         self._building = False
-        self._pending: list[tuple[str, int, asyncio.Future[Answer]]] = []
+        self._pending: list[tuple[str, int, tuple[str, ...], asyncio.Future[Answer]]] = []
         self._batcher: asyncio.Task[None] | None = None
         self._catalogue: asyncio.Future[Catalogue] | None = None  # of the current retriever; reset by a swap
         self._questions = 0
@@ -125,14 +125,15 @@ class Service:
     def building(self) -> bool:
         return self._building
 
-    async def answer(self, question: str, k: int) -> Answer:
-        """The best (at most k) answer sentences above the confidence threshold.
+    async def answer(self, question: str, k: int, history: Sequence[str] = ()) -> Answer:
+        """The best (at most k) answer sentences above the confidence threshold; `history`: the asker's
+        earlier questions, oldest first, for a follow-up's context (`Retriever.answer`).
 
         Questions that arrive while the model is busy are answered together in one batch when it
         is free: no waiting when idle, and one model call instead of many under load.
         """
         waiter: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        self._pending.append((question, k, waiter))
+        self._pending.append((question, k, tuple(history), waiter))
         if self._batcher is None or self._batcher.done():
             self._batcher = asyncio.create_task(self._answer_pending())
         return await waiter
@@ -157,13 +158,14 @@ class Service:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             try:
                 answers = await loop.run_in_executor(self._queries, self._retriever.answer_many,
-                                                     [question for question, _, _ in batch], [k for _, k, _ in batch])
+                                                     [question for question, _, _, _ in batch],
+                                                     [k for _, k, _, _ in batch], [h for _, _, h, _ in batch])
             except Exception as error:  # each asker gets the failure (and its error handler logs it)
-                for _, _, waiter in batch:
+                for *_, waiter in batch:
                     if not waiter.done():
                         waiter.set_exception(error)
                 continue
-            for (_, _, waiter), answer in zip(batch, answers):
+            for (*_, waiter), answer in zip(batch, answers):
                 if not waiter.done():  # an asker may have been cancelled meanwhile
                     waiter.set_result(answer)
 

@@ -16,6 +16,7 @@ from telegram import BotCommand
 
 from newsbot.bot.citation import by_article, cite, format_date
 from newsbot.bot.feedback import HELPFUL
+from newsbot.bot.history import QUIET_SECONDS
 from newsbot.bot.ratelimit import MAX_WAITING
 from newsbot.bot.render import Block, Span, text_blocks
 from newsbot.bot.service import Stats
@@ -30,7 +31,8 @@ from newsbot.retrieval.retriever import NOT_FOUND
 EXAMPLE_QUESTION = "How many people have died?"
 COMMANDS = [BotCommand("help", "What I know and how to ask"),
             BotCommand("sources", "The articles I have read"),
-            BotCommand("more", "More results for your last question")]
+            BotCommand("more", "More results for your last question"),
+            BotCommand("new", "Start a new topic: forget my earlier questions")]
 
 # --- to everyone ---
 
@@ -48,6 +50,8 @@ UNKNOWN_COMMAND = "I don't know that command. /help shows what I can do."
 ASK_FIRST = "Ask me a question first; then /more shows further answers."
 FORGOTTEN = "That question is too old for me to remember. Please ask it again."
 NO_MORE = "That's all I found for this question."
+NEW_CONVERSATION = ("New topic: I have forgotten your earlier questions. "
+                    f"(I forget them by myself after {QUIET_SECONDS // 60} quiet minutes.)")
 QUEUE_FULL = (f"I already have {MAX_WAITING} of your questions waiting, and I answer them in order. "
               "Please send this one again once they are answered.")
 MORE_RESULTS = "More results"
@@ -98,8 +102,11 @@ def help_blocks(count: int, first: date | None, last: date | None, username: str
                                            "they come from, and say so when my articles do not answer it. "
                                            "You can edit a question to ask it again, or send it as a "
                                            "photo's caption.")),
+        (Span("Follow-ups: ", "b"), Span("a question is read after your earlier ones, as in "),
+         Span("How many people have died in Syria? … Who does the government blame for it?", "i"),
+         Span(f" /new starts a new topic (I forget by myself after {QUIET_SECONDS // 60} quiet minutes).")),
         (Span("Commands: ", "b"), Span("/more further answers to your last question (or tap “More results”) · "
-                                       "/sources the articles I have read · /help this message")),
+                                       "/new a new topic · /sources the articles I have read · /help this message")),
     ]
     if username:
         blocks.append((Span(f"In a group, mention me (@{username}) or reply to one of my messages."),))

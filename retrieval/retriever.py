@@ -19,6 +19,7 @@ from newsbot.index.version import IndexVersion, open_version
 from newsbot.retrieval.candidates import Candidates, dense_candidates
 from newsbot.retrieval.confidence import Signals, confidence, default_min_confidence, outcome, signals
 from newsbot.retrieval.features import feature_matrix, scores
+from newsbot.retrieval.history import in_context
 from newsbot.retrieval.span import AnswerSpan, missing_answer, offered_span
 
 # Keeps every real question whole (SQuAD dev's longest has 197 characters) and bounds what a pasted text costs;
@@ -142,27 +143,34 @@ class Retriever:
         """Every indexed article, newest first."""
         return self._version.metadata.articles()
 
-    def search(self, question: str, k: int = 5) -> list[Hit]:
-        """The k sentences most similar to the question, best first (empty for an empty question)."""
-        return self.search_many([question], k)[0]
+    def search(self, question: str, k: int = 5, history: Sequence[str] = ()) -> list[Hit]:
+        """The k sentences most similar to the question, best first (empty for an empty question).
 
-    def search_many(self, questions: Sequence[str], k: int = 5) -> list[list[Hit]]:
-        """Batch form of `search`: one model call for all questions."""
-        return [hits for hits, _ in self.search_with_signals(questions, k)]
+        `history`: the earlier questions of the same conversation, oldest first; a follow-up that
+        leans on them ("When did that happen?") is searched in their context (`retrieval.history`).
+        """
+        return self.search_many([question], k, [history])[0]
 
-    def search_with_signals(self, questions: Sequence[str], k: int = 5) -> list[tuple[list[Hit], Signals | None]]:
+    def search_many(self, questions: Sequence[str], k: int = 5,
+                    histories: Sequence[Sequence[str]] | None = None) -> list[list[Hit]]:
+        """Batch form of `search`: one model call for all questions, with one history per question."""
+        return [hits for hits, _ in self.search_with_signals(questions, k, histories)]
+
+    def search_with_signals(self, questions: Sequence[str], k: int = 5,
+                            histories: Sequence[Sequence[str]] | None = None
+                            ) -> list[tuple[list[Hit], Signals | None]]:
         """`search_many`, with the evidence the confidence reads for each question (None for an empty one)."""
         if k < 1:
             raise ValueError("k must be at least 1")
         cleaned = [clean_question(q) for q in questions]
+        embedded = cleaned if histories is None else [  # a follow-up's words are embedded with those it leans on
+            in_context(q, h, clean_question) if q else q for q, h in zip(cleaned, histories)]
         asked = [i for i, q in enumerate(cleaned) if q]
         results: list[tuple[list[Hit], Signals | None]] = [([], None) for _ in questions]
         if not asked:
             return results
-        for i, candidates in zip(asked, self.candidates([cleaned[i] for i in asked])):
-            matrix = self.features(cleaned[i], candidates)
-            ranked = scores(matrix)
-            order = np.argsort(-ranked, kind="stable")
+        for i, candidates in zip(asked, self.candidates([embedded[i] for i in asked])):
+            matrix, ranked, order = self._ranked(cleaned[i], candidates)
             stored = self._version.metadata.sentences([int(s) for s in candidates.ids[order[:k]]])
             results[i] = ([_hit(sentence, float(score)) for sentence, score in zip(stored, ranked[order])],
                           signals(matrix[order], ranked[order], candidates.paragraphs[order]))
@@ -174,18 +182,32 @@ class Retriever:
         return dense_candidates(self._embedder.encode(list(questions)), version.sentences, version.paragraphs,
                                 version.paragraph_vectors, version.sentence_paragraphs)
 
+    def rank(self, question: str, candidates: Candidates) -> tuple[np.ndarray, np.ndarray]:
+        """The candidates' ids and scores, best first."""
+        _, ranked, order = self._ranked(question, candidates)
+        return candidates.ids[order], ranked[order]
+
+    def _ranked(self, question: str, candidates: Candidates) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The candidates' feature matrix and scores, and the order that puts the best first."""
+        matrix = self.features(question, candidates)
+        ranked = scores(matrix)
+        return matrix, ranked, np.argsort(-ranked, kind="stable")
+
     def features(self, question: str, candidates: Candidates) -> np.ndarray:
         """The candidates x `retrieval.features.FEATURES` matrix of evidence."""
         return feature_matrix(question, candidates, self._version)
 
-    def answer(self, question: str, k: int = 3) -> Answer:
-        """The best sentences that clear the confidence threshold, or an explicit not-found."""
-        return self.answer_many([question], k)[0]
+    def answer(self, question: str, k: int = 3, history: Sequence[str] = ()) -> Answer:
+        """The best sentences that clear the confidence threshold, or an explicit not-found;
+        `history` as in `search`."""
+        return self.answer_many([question], k, [history])[0]
 
-    def answer_many(self, questions: Sequence[str], k: int | Sequence[int] = 3) -> list[Answer]:
-        """Batch form of `answer` (one model call), with one k for all or one per question."""
+    def answer_many(self, questions: Sequence[str], k: int | Sequence[int] = 3,
+                    histories: Sequence[Sequence[str]] | None = None) -> list[Answer]:
+        """Batch form of `answer` (one model call), with one k for all or one per question, and one
+        history per question."""
         ks = [k] * len(questions) if isinstance(k, int) else list(k)
-        found = self.search_with_signals(questions, max(ks))
+        found = self.search_with_signals(questions, max(ks), histories)
         return [_answer(question, hits, evidence, limit, self.min_confidence)
                 for question, limit, (hits, evidence) in zip(questions, ks, found)]
 

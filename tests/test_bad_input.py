@@ -368,7 +368,7 @@ def queued(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LoopThrea
     harness = loop.run(running.__aenter__())
     delays: dict[str, float] = {}
 
-    async def answer(question: str, k: int) -> Answer:
+    async def answer(question: str, k: int, history: tuple[str, ...] = ()) -> Answer:
         await asyncio.sleep(delays[question])
         return Answer(question, found=False, hits=(), message=f"Reply to {question}")
 

@@ -80,7 +80,7 @@ async def test_typing_is_shown_only_while_an_answer_is_slow(bot: Harness, monkey
     monkeypatch.setattr("newsbot.bot.replies.TYPING_AFTER", 0.05)
     quick = bot.service.answer
 
-    async def slow(question: str, k: int) -> object:
+    async def slow(question: str, k: int, history: tuple[str, ...] = ()) -> object:
         await asyncio.sleep(0.5)
         return await quick(question, k)
 
@@ -225,7 +225,7 @@ async def test_questions_sent_back_to_back_are_answered_in_order(bot: Harness,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     quick = bot.service.answer
 
-    async def first_is_slow(question: str, k: int) -> object:
+    async def first_is_slow(question: str, k: int, history: tuple[str, ...] = ()) -> object:
         if question.startswith("How many"):
             await asyncio.sleep(0.3)
         return await quick(question, k)
@@ -254,7 +254,7 @@ async def test_an_update_delivered_twice_is_answered_once(bot: Harness) -> None:
 
 async def test_a_failure_is_logged_and_the_user_sees_no_exception_text(
         bot: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    async def broken(question: str, k: int) -> None:
+    async def broken(question: str, k: int, history: tuple[str, ...] = ()) -> None:
         raise RuntimeError("secret internals /srv/index")
 
     monkeypatch.setattr(bot.service, "answer", broken)

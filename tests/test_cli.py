@@ -122,7 +122,7 @@ def test_bad_files_are_warned_about_by_name(dirs: list[str], corpus_dir: Path,
 def test_console_chat_answers_until_goodbye() -> None:
     asked: list[tuple[str, int]] = []
 
-    def ask(question: str, k: int) -> Answer:
+    def ask(question: str, k: int, history: tuple[str, ...]) -> Answer:
         asked.append((question, k))
         return Answer(question, False, (), "nothing found")
 
@@ -141,7 +141,7 @@ def _numbered(count: int) -> tuple[Hit, ...]:
 def test_console_more_shows_the_next_sentences_of_the_last_question_then_says_that_is_all() -> None:
     asked: list[tuple[str, int]] = []
 
-    def ask(question: str, k: int) -> Answer:
+    def ask(question: str, k: int, history: tuple[str, ...]) -> Answer:
         asked.append((question, k))
         return Answer(question, True, _numbered(min(k, 5)))
 
@@ -157,7 +157,7 @@ def test_console_more_shows_the_next_sentences_of_the_last_question_then_says_th
 def test_console_answers_greetings_thanks_and_other_languages_like_the_bot() -> None:
     asked: list[str] = []
     out = io.StringIO()
-    chat(lambda q, k: asked.append(q) or Answer(q, False, ()), stdin=io.StringIO("hi!\nthanks\nWer ist Assad?\n"),
+    chat(lambda q, k, history: asked.append(q) or Answer(q, False, ()), stdin=io.StringIO("hi!\nthanks\nWer ist Assad?\n"),
          stdout=out)
     assert asked == [] and [SMALL_TALK[GREETING], SMALL_TALK[THANKS], SMALL_TALK[FOREIGN]] == \
         out.getvalue().replace(PROMPT, "").splitlines()[1:4]

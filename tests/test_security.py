@@ -33,9 +33,8 @@ from tests.reliability import Record
 
 GROUP = -100900
 # The handlers anyone may use. Every other registered handler must refuse non-admins; this test finds it.
-PUBLIC = {"start", "help", "sources", "more", "question", "unknown_command", "not_text", "more_button", "sources_page",
-          "rate",
-          "screen", "handled"}
+PUBLIC = {"start", "help", "sources", "more", "new_topic", "question", "unknown_command", "not_text", "more_button",
+          "sources_page", "rate", "screen", "handled"}
 NOT_ADMIN = 777
 
 

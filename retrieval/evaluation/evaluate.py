@@ -13,6 +13,7 @@ from pathlib import Path
 
 from newsbot.index import Embedder, ProgressCallback, build_from_documents
 from newsbot.retrieval.evaluation.abstention import abstention_split
+from newsbot.retrieval.evaluation.followups import Search, followup_report, followup_task
 from newsbot.retrieval.evaluation.reqa import SEGMENTATIONS, TOP_K, load_squad, low_overlap, reqa_metrics, reqa_task
 from newsbot.retrieval.evaluation.rejected import rejected_metrics, rejected_questions
 from newsbot.retrieval.evaluation.spans import span_metrics
@@ -25,6 +26,7 @@ def evaluate(records: Sequence[dict], embedder: Embedder, *, segmentations: Sequ
              work_dir: Path | None = None, progress: Progress | None = None) -> dict[str, object]:
     """Index the candidates and run every query, for each segmentation asked for."""
     results: dict[str, object] = {}
+    followups: dict[str, object] | None = None
     first: dict[str, str] = {}  # each question's sentence ranked first, with the dataset's boundaries
     rejected, rejected_report = rejected_questions(records), None
     with tempfile.TemporaryDirectory(prefix="newsbot-eval-") as scratch:
@@ -45,6 +47,8 @@ def evaluate(records: Sequence[dict], embedder: Embedder, *, segmentations: Sequ
                 if rejected:
                     tops = _search_all(retriever, [case.question for case in rejected], None, k=1)
                     rejected_report = rejected_metrics(rejected, [texts[0] if texts else None for texts in tops])
+                # the follow-ups' gold sentences have the dataset's boundaries
+                followups = followup_report(followup_task(records), _top_sentences(retriever), len(records))
             retriever.close()
             paraphrased = low_overlap(documents, queries)
             results[segmentation] = {
@@ -59,7 +63,7 @@ def evaluate(records: Sequence[dict], embedder: Embedder, *, segmentations: Sequ
         abstention = abstention_split(records, embedder, Path(work_dir or scratch) / "abstention",
                                       _build_stages(progress, "index (abstention)"))
     return {"model": embedder.name, "articles": len(records), "top_k": TOP_K, "segmentations": results,
-            "abstention": abstention,
+            "abstention": abstention, "followups": followups,
             "rejected": rejected_report,  # questions users marked wrong (an exported feedback set), else None
             "spans": span_metrics(records, first=first if "dataset" in segmentations else None)}
 
@@ -105,6 +109,8 @@ def format_report(report: dict) -> str:
                      f"first): the rejected sentence is still ranked first for {rejected['ranked_first_again']} "
                      f"({rejected['share_ranked_first_again']:.1%}); the questions rated helpful are scored above "
                      "(gold: the sentence shown first)")
+    if report.get("followups"):
+        lines.extend(followup_lines(report["followups"]))
     lines += _span_lines(report["spans"])
     return "\n".join(lines)
 
@@ -137,6 +143,30 @@ def _search_all(retriever: Retriever, questions: list[str], progress: Callable[[
         if progress:
             progress(len(retrieved), len(questions))
     return retrieved
+
+
+def followup_lines(followups: dict) -> list[str]:
+    """The follow-up benchmark's P@1, over all articles and each half."""
+    lines = [f"follow-ups (P@1): {'articles':<10}{'questions':>10}{'rewritten':>11}{'+history':>10}{'original':>10}"
+             f"{'+earlier':>10}{'+unrelated':>11}"]
+    half = followups["half"]
+    for name, label in (("all", "all"), ("first_half", f"0-{half - 1}"), ("second_half", f"{half}-")):
+        row = followups[name]
+        lines.append(f"{'':<19}{label:<10}{row['questions']:>10}{row['rewritten_alone']:>11.3f}"
+                     f"{row['rewritten_after_earlier']:>10.3f}{row['original_alone']:>10.3f}"
+                     f"{row['original_after_earlier']:>10.3f}{row['original_after_unrelated']:>11.3f}")
+    return lines
+
+
+def _top_sentences(retriever: Retriever, batch: int = 256) -> Search:
+    """Each question's top sentence after its history, through the product's batch search."""
+    def search(questions: list[str], histories: list[tuple[str, ...]]) -> list[str]:
+        tops = []
+        for start in range(0, len(questions), batch):
+            found = retriever.search_many(questions[start:start + batch], 1, histories[start:start + batch])
+            tops.extend(row[0].text if row else "" for row in found)
+        return tops
+    return search
 
 
 def _stage(progress: Progress | None, stage: str) -> Callable[[int, int], None] | None:
