@@ -96,14 +96,14 @@ def outcome(sure: float, min_confidence: float, missing: str | None, margin: flo
     from `retrieval.span.missing_answer`): an answer, a hedged answer, what is missing, or not found.
 
     A sentence without the kind of answer asked for ("how many children" over one that counts
-    people) is never presented as the answer, however close it is; and when it is no more than
-    middling, weak evidence lacking what was asked is no answer at all."""
+    people) is never presented as the answer, however close it is: the reply says what is missing and
+    shows it as the closest found, which tells the user more than "not found" about a story they know
+    is there."""
     if sure < min_confidence:
         return "not found"
-    confident = sure >= sure_confidence(min_confidence, margin)
-    if missing is not None:  # only a close sentence is worth showing for what it lacks
-        return "missing" if confident else "not found"
-    return "sure" if confident else "hedged"
+    if missing is not None:
+        return "missing"
+    return "sure" if sure >= sure_confidence(min_confidence, margin) else "hedged"
 
 
 def _probability(log_odds: float) -> float:

@@ -57,6 +57,7 @@ def test_three_outcomes_and_what_is_missing_beats_a_high_confidence() -> None:
     assert outcome(0.41, threshold, None) == "hedged"
     assert outcome(sure_confidence(threshold), threshold, None) == "sure"
     assert outcome(0.99, threshold, "how many children") == "missing"
+    assert outcome(0.41, threshold, "how many children") == "missing"  # middling evidence: still said
     assert outcome(0.39, threshold, "how many children") == "not found"
 
 
@@ -69,6 +70,7 @@ def test_the_default_threshold_grows_with_the_index_and_stays_a_probability() ->
     (CLOSE, "How many people have died?", "sure"),
     (MIDDLING, "How many people have died?", "hedged"),
     (CLOSE, "How many children have died?", "missing"),
+    (MIDDLING, "How many children have died?", "missing"),
     (FAR, "How many people have died?", "not found"),
 ])
 def test_the_answer_says_how_sure_it_is(evidence: Signals, question: str, said: str) -> None:
