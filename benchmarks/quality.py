@@ -72,6 +72,22 @@ def abstention_block(report: dict) -> str:
                     rows, "llrrr"))
 
 
+def overlap_block(report: dict) -> str:
+    split = report["abstention"]
+    default = split["default_threshold"]
+    rows = [(f"{band['overlap_from']:.2f}–{band['overlap_to']:.2f}", f"{band['questions']:,}",
+             _percent(band["right"]), _percent(band["answered"]), _percent(band["sure"]),
+             _percent(band["answered_when_right"]), _percent(band["sure_when_right"]))
+            for band in split["overlap_bands"]]
+    return (f"The in-corpus questions of the split above in quintiles of their word overlap with their answer sentence "
+            f"(the share of their IDF-weighted terms it holds), at the default threshold "
+            f"({default['threshold']:.3f}; sure from {default['sure_threshold']:.3f}). Out of corpus: "
+            f"{_percent(default['out_of_corpus_refused'])} refused, {_percent(default['out_of_corpus_sure'])} "
+            f"answered sure.\n\n"
+            + table(("overlap", "questions", "top sentence right", "answered", "answered sure",
+                     "answered, of those ranked right", "sure, of those ranked right"), rows, "lrrrrrr"))
+
+
 def spans_block(report: dict) -> str:
     spans = report["spans"]
     ranked = spans.get("first_ranked")
@@ -122,8 +138,9 @@ def headline_block(report: dict) -> str:
             (f"the same on the {low['questions']:,} questions sharing < 40% of their term weight with the answer",
              f"{_f(low['p_at_1'])} / {_f(low['r_at_5'])} / {_f(low['mrr'])}"),
             (f"knowing when not to answer (index {split['indexed_articles']} articles, ask all {split['asked_articles']}; "
-             f"default threshold {default['threshold']:.3g}): in-corpus answered / out-of-corpus refused",
-             f"{_percent(default['in_corpus_answered'])} / {_percent(default['out_of_corpus_refused'])}"),
+             f"default threshold {default['threshold']:.3g}): in-corpus answered (sure) / out-of-corpus refused",
+             f"{_percent(default['in_corpus_answered'])} ({_percent(default['in_corpus_sure'])}) / "
+             f"{_percent(default['out_of_corpus_refused'])}"),
             ("the answer's words highlighted (number, date and year questions): share of questions, right where shown",
              f"{spans['coverage']:.0%}, {_percent(spans['precision_offered'])}")]
     return table(("figure", "measured"), rows)
@@ -133,6 +150,7 @@ def headline_block(report: dict) -> str:
 DOC_BLOCKS: dict[tuple[str, str], Callable[[dict], str]] = {
     ("docs/QUALITY.md", "quality-retrieval"): retrieval_block,
     ("docs/QUALITY.md", "quality-abstention"): abstention_block,
+    ("docs/QUALITY.md", "quality-overlap"): overlap_block,
     ("docs/QUALITY.md", "quality-spans"): spans_block,
     ("docs/QUALITY.md", "quality-followups"): followups_block,
     ("README.md", "quality-headline"): headline_block,

@@ -39,6 +39,8 @@ def render_answer(answer: Answer, first_number: int = 1) -> str:
         return answer.message or NOT_FOUND
     pointed = answer.hits[0].answer
     lines = [f"Answer: {pointed.text}"] if pointed and first_number == 1 else []
+    if answer.message:  # not sure: the hedge comes first, no "Answer:"
+        lines = [answer.message] if first_number == 1 else []
     number = first_number
     for article, hits in by_article(answer.hits):
         for hit in hits:

@@ -135,6 +135,8 @@ def answer_blocks(answer: Answer, first_number: int = 1) -> list[Block]:
         return blocks
     pointed = answer.hits[0].answer
     lead: list[Block] = [(Span("Answer: "), Span(pointed.text, "b"))] if pointed else []
+    if answer.message:  # not sure: the hedge ("I am not sure; the closest I found:") comes first, no "Answer:"
+        lead = [(Span(answer.message, "i"),)] if first_number == 1 else []
     numbers = iter(range(first_number, first_number + len(answer.hits)))
     return lead + [_article_block(article, hits, numbers) for article, hits in by_article(answer.hits)]
 

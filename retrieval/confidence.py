@@ -1,60 +1,115 @@
-"""Knowing when not to answer: how sure the best sentence is, and the threshold it must clear.
+"""Knowing when not to answer: how likely the best sentence is to answer the question, and the
+thresholds for an answer, a hedged answer ("I am not sure; the closest I found") and "not found".
 
-Both were chosen by measurement (`retrieval.evaluation.abstention`, docs/QUALITY.md): index some
-articles, ask the questions of others too, and see how well confidence separates the questions the
-index can answer from those it cannot.
+The confidence reads evidence that survives rewording: the embedding similarities of the best
+sentence and of its paragraph, how far that paragraph stands out from the other candidates'
+paragraphs, and the best sentence's lead over the runner-up in the reranked order. Words shared with
+the article order the candidates (`retrieval.features`) but are not read here: a question worded
+unlike its answer ("What's the death toll so far?") shares few of them while its answer still stands
+out. Fitted and measured by `benchmarks/research/confidence.py` (docs/QUALITY.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
-# The size-aware default threshold, a + b ln(sentences): the least-squares fit of the thresholds that refuse
-# 95% of out-of-corpus questions in 48 indexes of 1-20 articles of SQuAD dev 0-23
+from newsbot.retrieval.features import NAMES
+
+# Logistic regression of "the best sentence is a right answer" against "the question has no answer in
+# the index" on SQuAD dev 0-23: half of the articles indexed (other articles' questions as negatives)
+# and their even paragraphs indexed (the odd paragraphs' questions, on topic but unanswerable, as negatives)
+WEIGHTS = {"sentence": 3.13, "paragraph": 2.22, "paragraph_lead": 1.739, "lead": 5.512}
+BIAS = -3.608
+# The size-aware default threshold in log-odds, a + b ln(sentences): the least-squares fit of the thresholds
+# that refuse 95% of out-of-corpus questions in 48 indexes of 1-20 articles of SQuAD dev 0-23
 # (benchmarks/research/abstention_sizes.py)
-THRESHOLD_AT_ONE_SENTENCE = 0.143
-THRESHOLD_PER_LOG_SENTENCE = 0.103
-# Never lower than this: below about 2,500 sentences the curve would answer most questions about the index's
-# own stories that it cannot answer (benchmarks/research/ontopic.py; see default_min_confidence)
-THRESHOLD_FLOOR = 0.95
+THRESHOLD_AT_ONE_SENTENCE = -2.895
+THRESHOLD_PER_LOG_SENTENCE = 0.284
+# Not used below the size the weights were fitted at (the 1,300-sentence tuning split): single articles
+# of 127-454 sentences needed 0.15-0.27 to refuse 95% of out-of-corpus questions, one far above the curve,
+# and on the 13-sentence bundled article an off-topic question whose one paragraph stands out by chance
+# reaches 0.29 ("What is the capital of Australia?" over "...capitalising on...")
+THRESHOLD_FLOOR_SENTENCES = 1300
+# A sure answer needs this much more (in log-odds) than a hedged one: the margin that gives the best
+# F1 of sure answers over on-topic questions on SQuAD dev 0-23, unanswerable ones counted twice
+SURE_MARGIN = 0.95
+# and never less than where that margin put it on the tuning split (1,300 sentences, log-odds -0.573 + 0.95):
+# a small index's lower threshold is for refusing less, not for being sure of more
+SURE_FLOOR = 0.593
+
+Outcome = Literal["sure", "hedged", "missing", "not found"]
 
 
-def confidence(scores: Sequence[float]) -> float:
-    """How sure the best answer is: its score plus its lead over the runner-up.
+@dataclass(frozen=True)
+class Signals:
+    """The evidence about a question's best sentence that the confidence reads."""
 
-    A sentence that stands far out from every other is evidence in itself: a user's question
-    worded unlike its answer ("How many people have died?") scores low in absolute terms but its
-    answer still stands out, while a question the corpus cannot answer finds many sentences that
-    are all about as weakly related. Lead weight 1: on SQuAD dev 0-23 weights 0 to 1 answer the
-    same share of in-corpus questions at the operating point (docs/QUALITY.md).
-    """
-    if not scores:
-        return float("-inf")
-    return scores[0] + (scores[0] - scores[1] if len(scores) > 1 else 0.0)
+    sentence: float  # cosine of the question and the best sentence
+    paragraph: float  # cosine of the question and the best sentence's paragraph
+    paragraph_lead: float  # that cosine minus the best of any other candidate paragraph (0 when none)
+    lead: float  # the best sentence's reranked score minus the runner-up's (0 when alone)
+
+
+def signals(matrix: np.ndarray, ranked: np.ndarray, paragraphs: np.ndarray) -> Signals | None:
+    """The Signals of the best candidate from the candidates x `FEATURES` matrix, their scores and
+    paragraph rows, all ordered best first; None without candidates."""
+    if len(ranked) == 0:
+        return None
+    paragraph = matrix[:, NAMES.index("paragraph")]
+    others = paragraphs != paragraphs[0]
+    return Signals(sentence=float(matrix[0, NAMES.index("sentence")]), paragraph=float(paragraph[0]),
+                   paragraph_lead=float(paragraph[0] - paragraph[others].max()) if others.any() else 0.0,
+                   lead=float(ranked[0] - ranked[1]) if len(ranked) > 1 else 0.0)
+
+
+def confidence(evidence: Signals | None) -> float:
+    """The fitted probability that the best sentence answers the question (0 without one)."""
+    if evidence is None:
+        return 0.0
+    return _probability(BIAS + sum(weight * getattr(evidence, name) for name, weight in WEIGHTS.items()))
 
 
 def default_min_confidence(sentences: int) -> float:
-    """The confidence an answer needs by default in an index of `sentences` sentences.
+    """The confidence an answer (sure or hedged) needs by default in an index of `sentences` sentences.
 
-    Why it grows with the index: a question the index cannot answer still meets its best
-    sentence, and the best of n unrelated scores grows like the logarithm of n (the maximum of n
-    draws from a roughly exponential tail), so a fixed threshold answers ever more such questions
-    as an archive grows, and refuses too much in a small one. Measured on SQuAD dev 0-23 with 48
-    indexes of 1 to 20 articles (127 to 4,546 sentences), the threshold that refuses 95% of the
-    other tuning articles' questions follows a + b ln(n) with a residual spread of 0.05 (docs/QUALITY.md).
-    The 95% points are fitted rather than the 90% ones because the promise is to refuse at least
-    90% in a new index: the 90% curve does so in half of the measured indexes (by construction),
-    the 95% curve in 47 of 48.
-
-    Why a floor: those out-of-corpus questions are about other articles. The harder case for a
-    news bot is a question about a story it holds whose answer it lacks ("What is the population
-    of Syria?" asked of an article on Syria's crisis). Measured by indexing the even paragraphs of
-    SQuAD dev 0-23 articles and asking the odd paragraphs' questions (benchmarks/research/ontopic.py), the
-    curve's 0.64 refused only 6.5-15% of them in one-article indexes, against 39% in the 24-article
-    index at its default (0.951); 0.95 refuses a median 43% there, as wary as the large index, for
-    a median 91% of in-corpus questions answered instead of 98.5%. So small indexes keep 0.95.
+    Why it grows with the index: a question the index cannot answer still meets its best sentence,
+    and the best of n unrelated scores grows like the logarithm of n (the maximum of n draws from a
+    roughly exponential tail), so a fixed threshold answers ever more such questions as an archive
+    grows, and refuses too much in a small one. The curve refuses 95% of out-of-corpus questions in
+    the measured indexes, so that a new index refuses at least 90% (docs/QUALITY.md).
     """
-    curve = THRESHOLD_AT_ONE_SENTENCE + THRESHOLD_PER_LOG_SENTENCE * float(np.log(max(int(sentences), 1)))
-    return max(THRESHOLD_FLOOR, curve)
+    size = max(int(sentences), THRESHOLD_FLOOR_SENTENCES)
+    return _probability(THRESHOLD_AT_ONE_SENTENCE + THRESHOLD_PER_LOG_SENTENCE * math.log(size))
+
+
+def sure_confidence(min_confidence: float, margin: float = SURE_MARGIN) -> float:
+    """The confidence a sure answer needs where `min_confidence` is what any answer needs."""
+    return max(SURE_FLOOR, _probability(_log_odds(min_confidence) + margin))
+
+
+def outcome(sure: float, min_confidence: float, missing: str | None, margin: float = SURE_MARGIN) -> Outcome:
+    """What to say given the confidence, the threshold and what the best sentence lacks (`missing`,
+    from `retrieval.span.missing_answer`): an answer, a hedged answer, what is missing, or not found.
+
+    A sentence without the kind of answer asked for ("how many children" over one that counts
+    people) is never presented as the answer, however close it is: the reply says what is missing and
+    shows it as the closest found, which tells the user more than "not found" about a story they know
+    is there."""
+    if sure < min_confidence:
+        return "not found"
+    if missing is not None:
+        return "missing"
+    return "sure" if sure >= sure_confidence(min_confidence, margin) else "hedged"
+
+
+def _probability(log_odds: float) -> float:
+    return 1.0 / (1.0 + math.exp(-log_odds))
+
+
+def _log_odds(probability: float) -> float:
+    clipped = min(max(probability, 1e-12), 1 - 1e-12)
+    return math.log(clipped / (1 - clipped))

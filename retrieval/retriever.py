@@ -18,10 +18,10 @@ from newsbot.index.manifest import Manifest
 from newsbot.index.metadata import ArticleInfo, StoredSentence
 from newsbot.index.version import IndexVersion, open_version
 from newsbot.retrieval.candidates import LEXICAL_CANDIDATES, Candidates, find_candidates, rare_terms
-from newsbot.retrieval.confidence import confidence, default_min_confidence
+from newsbot.retrieval.confidence import Signals, confidence, default_min_confidence, outcome, signals
 from newsbot.retrieval.features import feature_matrix, idf_weights, scores
 from newsbot.retrieval.history import in_context
-from newsbot.retrieval.span import AnswerSpan, offered_span
+from newsbot.retrieval.span import AnswerSpan, missing_answer, offered_span
 from newsbot.retrieval.stories import STORY_DEPTH, best_per_article, candidate_lifts, named_story_first
 
 # Keeps every real question whole (SQuAD dev's longest has 197 characters) and bounds what a pasted text costs;
@@ -29,6 +29,11 @@ from newsbot.retrieval.stories import STORY_DEPTH, best_per_article, candidate_l
 # median over SQuAD dev's paragraphs that long; 800 at the least).
 MAX_QUESTION_CHARS = 1000
 NOT_FOUND = "I found nothing in my articles that answers that."
+HEDGED = "I am not sure; the closest I found:"
+MISSING = "I found nothing that says {}; the closest I found:"  # what the question asks for
+# The reranked score the next sentences shown with an answer need: the former answer threshold on that score,
+# which on SQuAD dev refused 90% of out-of-corpus questions' best sentences (docs/QUALITY.md)
+ALSO_SHOWN_SCORE = 0.95
 EMPTY_QUESTION = "Please ask a question in words, for example: How many people have died?"
 
 
@@ -65,16 +70,21 @@ class Hit:
 
 @dataclass(frozen=True)
 class Answer:
-    """The best evidence for a question, or an explicit not-found with the reason in `message`."""
+    """The best evidence for a question, or an explicit not-found with the reason in `message`.
+
+    A found answer is `sure`, or not: then `message` says so (`HEDGED`, or what the best sentence
+    lacks, `MISSING`) and the hits are the closest sentences found.
+    """
 
     question: str
     found: bool
     hits: tuple[Hit, ...]
     message: str | None = None
     confidence: float | None = None  # `retrieval.confidence.confidence` of the best sentence
+    sure: bool = False
 
     def to_dict(self) -> dict[str, object]:
-        return {"question": self.question, "found": self.found, "message": self.message,
+        return {"question": self.question, "found": self.found, "sure": self.sure, "message": self.message,
                 "confidence": None if self.confidence is None else round(self.confidence, 4),
                 "hits": [hit.to_dict() for hit in self.hits]}
 
@@ -147,19 +157,26 @@ class Retriever:
     def search_many(self, questions: Sequence[str], k: int = 5,
                     histories: Sequence[Sequence[str]] | None = None) -> list[list[Hit]]:
         """Batch form of `search`: one model call for all questions, with one history per question."""
+        return [hits for hits, _ in self.search_with_signals(questions, k, histories)]
+
+    def search_with_signals(self, questions: Sequence[str], k: int = 5,
+                            histories: Sequence[Sequence[str]] | None = None
+                            ) -> list[tuple[list[Hit], Signals | None]]:
+        """`search_many`, with the evidence the confidence reads for each question (None for an empty one)."""
         if k < 1:
             raise ValueError("k must be at least 1")
         cleaned = [clean_question(q) for q in questions]
         embedded = cleaned if histories is None else [  # a follow-up's words are embedded with those it leans on
             in_context(q, h, clean_question) if q else q for q, h in zip(cleaned, histories)]
         asked = [i for i, q in enumerate(cleaned) if q]
-        results: list[list[Hit]] = [[] for _ in questions]
+        results: list[tuple[list[Hit], Signals | None]] = [([], None) for _ in questions]
         if not asked:
             return results
         for i, candidates in zip(asked, self.candidates([embedded[i] for i in asked])):
-            ids, ranked = self.rank(cleaned[i], candidates)
-            stored = self._version.metadata.sentences([int(s) for s in ids[:k]])
-            results[i] = [_hit(sentence, float(score)) for sentence, score in zip(stored, ranked)]
+            matrix, ranked, order = self._ranked(cleaned[i], candidates)
+            stored = self._version.metadata.sentences([int(s) for s in candidates.ids[order[:k]]])
+            results[i] = ([_hit(sentence, float(score)) for sentence, score in zip(stored, ranked[order])],
+                          signals(matrix[order], ranked[order], candidates.paragraphs[order]))
         return results
 
     def candidates(self, questions: Sequence[str]) -> list[Candidates]:
@@ -174,9 +191,15 @@ class Retriever:
     def rank(self, question: str, candidates: Candidates) -> tuple[np.ndarray, np.ndarray]:
         """The candidates' ids and scores, best first; the sentences of a story the question names
         go ahead of others (`retrieval.stories.named_story_first`)."""
-        ranked = scores(self.features(question, candidates))
-        order = named_story_first(np.argsort(-ranked, kind="stable"), ranked, self.story_lifts(question, candidates))
+        _, ranked, order = self._ranked(question, candidates)
         return candidates.ids[order], ranked[order]
+
+    def _ranked(self, question: str, candidates: Candidates) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The candidates' feature matrix and scores, and the order that puts the best first."""
+        matrix = self.features(question, candidates)
+        ranked = scores(matrix)
+        order = named_story_first(np.argsort(-ranked, kind="stable"), ranked, self.story_lifts(question, candidates))
+        return matrix, ranked, order
 
     def story_lifts(self, question: str, candidates: Candidates) -> np.ndarray:
         """How strongly the question names each candidate's article (`retrieval.stories.story_lift`)."""
@@ -198,9 +221,10 @@ class Retriever:
         """Batch form of `answer` (one model call), with one k for all or one per question, and one
         history per question."""
         ks = [k] * len(questions) if isinstance(k, int) else list(k)
-        # the runner-up tells how far the best stands out; the deeper hits, which other stories come close
-        found = self.search_many(questions, max(*ks, 2, STORY_DEPTH), histories)
-        return [_answer(question, hits, limit, self.min_confidence) for question, limit, hits in zip(questions, ks, found)]
+        # the deeper hits tell which other stories come close (`retrieval.stories.best_per_article`)
+        found = self.search_with_signals(questions, max(*ks, STORY_DEPTH), histories)
+        return [_answer(question, hits, evidence, limit, self.min_confidence)
+                for question, limit, (hits, evidence) in zip(questions, ks, found)]
 
     def close(self) -> None:
         """Release the index version; searches must have finished."""
@@ -215,20 +239,24 @@ def clean_question(question: object) -> str:
     return re.sub(r"\s+", " ", printable).strip()[:MAX_QUESTION_CHARS]
 
 
-def _answer(question: str, hits: Sequence[Hit], k: int, min_confidence: float) -> Answer:
-    """The best sentence when it is confident enough, with the next ones that clear the threshold on
-    their own score, the best of each close story first (`retrieval.stories.best_per_article`); the best
-    one points at its answer when that is found with confidence."""
+def _answer(question: str, hits: Sequence[Hit], evidence: Signals | None, k: int, min_confidence: float) -> Answer:
+    """The best sentence when it is confident enough (`retrieval.confidence.outcome`: sure, hedged, or
+    lacking what was asked), with the next ones that score well on their own, the best of each close story
+    first (`retrieval.stories.best_per_article`); the best one points at its answer when that is found
+    with confidence."""
     cleaned = clean_question(question)
     if not cleaned:
         return Answer(question, False, (), EMPTY_QUESTION)
-    sure = confidence([hit.score for hit in hits])
-    if not hits or sure < min_confidence:
+    sure = confidence(evidence)
+    missing = missing_answer(cleaned, hits[0].text) if hits else None
+    said = outcome(sure, min_confidence, missing) if hits else "not found"
+    if said == "not found":
         return Answer(question, False, (), NOT_FOUND, sure if hits else None)
-    best = replace(hits[0], answer=offered_span(cleaned, hits[0].text))
+    best = replace(hits[0], answer=None if missing else offered_span(cleaned, hits[0].text))
     shown = [hits[i] for i in best_per_article([hit.score for hit in hits], [hit.article.id for hit in hits], k)]
-    kept = [best, *(hit for hit in shown[1:] if hit.score >= min_confidence)]
-    return Answer(question, True, tuple(kept), None, sure)
+    kept = [best, *(hit for hit in shown[1:] if hit.score >= ALSO_SHOWN_SCORE)]
+    message = {"sure": None, "hedged": HEDGED, "missing": MISSING.format(missing)}[said]
+    return Answer(question, True, tuple(kept), message, sure, sure=said == "sure")
 
 
 def _hit(sentence: StoredSentence, score: float) -> Hit:

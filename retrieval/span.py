@@ -70,7 +70,7 @@ _NOT_NAMES = frozenset(
     "within without because unlike like following until upon through throughout today later then thus therefore "
     "hence moreover furthermore eventually initially finally".split())
 _KINDS = (  # (question pattern, kind): the earliest match in the question decides
-    (r"\bhow many\b|\bwhat (?:is the )?number of\b", NUMBER),
+    (r"\bhow many\b|\bwhat (?:is the )?number of\b|\b(?:death|casualty) toll\b", NUMBER),
     ((r"\bhow much\b|\bwhat (?:percentage|percent|proportion|share)\b|\bhow (?:long|far|old|big|large|tall|high|"
       r"deep|wide|heavy|fast)\b"), QUANTITY),
     (r"\b(?:what|which|in what|in which) (?:year|decade|century)\b", YEAR),
@@ -152,6 +152,51 @@ def offers_answer(question: str, sentence: str) -> bool:
         return False
     asked = _asked_words(question)
     return any(not _repeats(span, asked) for span in _candidates(kind, question, sentence))
+
+
+def missing_answer(question: str, sentence: str) -> str | None:
+    """What the question asks for that the sentence does not say, in the question's words ("how many
+    children", "when"), or None when the sentence offers it or the question names no kind. Every
+    number that counts something else ("5,400 people" for "how many children") is no answer either.
+    Only for the kinds whose spans are found reliably (OFFERED_KINDS: numbers, dates, years)."""
+    kind = answer_kind(question)
+    if kind not in OFFERED_KINDS:  # names and places are found too unreliably to say one is missing
+        return None
+    lowered = question.lower()
+    asked = min((match for pattern, _ in _KINDS if (match := re.search(pattern, lowered))), key=lambda m: m.start())
+    counted = re.match(r"\s+(\w+)", lowered[asked.end():]) if kind == NUMBER else None
+    if counted and counted.group(1) in _NOT_COUNTED:
+        counted = None
+    phrase = asked.group() + (f" {counted.group(1)}" if counted else "")
+    if not offers_answer(question, sentence):
+        return phrase
+    if counted and _counts_other_things(sentence, _plural_stem(counted.group(1))):
+        return phrase
+    return None
+
+
+_NOT_NOUNS = frozenset("since until over under across per each more less than died were".split())
+_NOT_COUNTED = frozenset("different other more of the times total".split())  # "how many different..." names no noun
+
+
+def _counts_other_things(sentence: str, noun: str) -> bool:
+    """Whether the sentence never names the counted noun and each of its numbers counts another noun."""
+    words = [_plural_stem(w) for w in _WORD.findall(sentence.lower())]
+    if noun in words:
+        return False
+    counted = [_NEXT_WORDS.match(sentence, match.end()) for match in _NUMBER.finditer(sentence)
+               if not _YEAR.fullmatch(match.group("value"))]
+    return bool(counted) and all(following and _noun_like(following.group(1))
+                                 and _plural_stem(following.group(1)) != noun for following in counted)
+
+
+def _noun_like(word: str) -> bool:
+    """Crudely, whether the word after a number is what it counts: no function word, no verb in -ed/-ing."""
+    return word not in _STOPWORDS and word not in _NOT_NOUNS and not word.endswith(("ed", "ing"))
+
+
+def _plural_stem(word: str) -> str:
+    return _stem(word[:-1] if word.endswith("s") and len(word) > 3 else word)
 
 
 @lru_cache(maxsize=1024)

@@ -191,7 +191,7 @@ async def test_export_writes_an_evaluation_set_that_newsbot_eval_scores(bot: Har
                                                                        capsys: pytest.CaptureFixture[str]) -> None:
     _, helpful = await _ask(bot)
     await _tap(bot, _ratings(helpful)[0]["callback_data"])
-    wrong_question = "Where were the zebras found?"
+    wrong_question = "What did keepers find grazing in a park?"
     _, wrong = await _ask(bot, wrong_question)
     await _tap(bot, _ratings(wrong)[1]["callback_data"])
     output = tmp_path / "feedback.jsonl"

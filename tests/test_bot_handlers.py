@@ -161,7 +161,7 @@ async def test_non_text_messages_and_unknown_commands_get_a_polite_pointer(bot: 
 
 async def test_in_groups_only_mentions_replies_and_commands_are_answered(bot: Harness) -> None:
     assert await bot.say("zebras escaped from the zoo", chat_id=GROUP, user_id=USER, chat_type="group") == []
-    [mentioned] = await bot.say(f"@{BOT_USERNAME} how many zebras escaped?", chat_id=GROUP, user_id=USER,
+    [mentioned] = await bot.say(f"@{BOT_USERNAME} how many zebras escaped from the zoo?", chat_id=GROUP, user_id=USER,
                                 chat_type="group")
     assert "escaped from the city zoo" in mentioned.text and "Answer: <b>Seven zebras</b>" in mentioned.text
     assert mentioned.params["reply_parameters"]["message_id"] > 0  # quotes the question it answers
@@ -180,7 +180,7 @@ async def test_a_long_answer_is_split_under_telegrams_limit_at_sentence_boundari
     body = "\n\n".join(sentence(n) for n in range(3))
     (corpus_dir / "walrus.txt").write_text(f"title: Walrus council\n\n{body}\n", encoding="utf-8")
     async with in_process_bot(tmp_path, corpus_dir) as harness:
-        replies = await harness.say("walrus council herring quotas dawn")
+        replies = await harness.say("Walrus council report: they argued about herring quotas until dawn")
         assert len(replies) >= 2  # the fake Bot API rejects any message over 4096 UTF-16 units
         assert all(r.params["parse_mode"] == "HTML" for r in replies)
         shown = [visible_text(r.text) for r in replies]
@@ -231,7 +231,8 @@ async def test_questions_sent_back_to_back_are_answered_in_order(bot: Harness,
         return await quick(question, k)
 
     monkeypatch.setattr(bot.service, "answer", first_is_slow)
-    for question in ("How many zebras escaped from the zoo?", "qwertyuiop asdfghjkl", "Lavrov Russia sanctions"):
+    for question in ("How many zebras escaped from the zoo?", "qwertyuiop asdfghjkl",
+                     "Lavrov said Russia is open to constructive proposals"):
         bot.telegram.push_text(USER, question)
     bot.telegram.push_text(3, "Lavrov Russia sanctions")
     updates = [Update.de_json(u, bot.app.bot) for u in bot.telegram.pop_updates()]

@@ -12,6 +12,7 @@ from newsbot.bot.render import Span, render, utf16_len
 from newsbot.bot.texts import answer_blocks
 from newsbot.index.metadata import ArticleInfo
 from newsbot.retrieval import Answer, Hit
+from newsbot.retrieval.retriever import HEDGED, MISSING
 from newsbot.retrieval.span import AnswerSpan
 from tests.fake_bot_api import visible_text
 
@@ -105,6 +106,21 @@ def test_any_text_renders_to_valid_html_within_the_limit_and_loses_nothing(
         assert chunk.plain
     squeeze = "".join("".join(text.split()) for text, _ in spans)
     assert "".join("".join(c.plain.split()) for c in chunks) == squeeze
+
+
+def test_a_hedged_answer_leads_with_the_hedge_in_its_own_block_and_no_answer_line() -> None:
+    sentence = "The UN says more than 5,400 people died."
+    start = sentence.index("more than")
+    span = AnswerSpan(start, start + 22, "more than 5,400 people", "number")
+    answer = Answer("q", True, (_hit(sentence, answer=span),), message=HEDGED, confidence=0.4, sure=False)
+    blocks = answer_blocks(answer)
+    assert blocks[0] == (Span(HEDGED, "i"),)
+    [chunk] = render(blocks)
+    assert chunk.plain.startswith(f"{HEDGED}\n\n1. {sentence}") and "Answer:" not in chunk.plain
+    assert visible_text(chunk.html) == chunk.plain
+    missing = MISSING.format("how many children")
+    blocks = answer_blocks(Answer("q", True, (_hit(sentence),), message=missing, confidence=0.8, sure=False))
+    assert blocks[0] == (Span(missing, "i"),) and [s.text for s in blocks[1]][:2] == ["1. ", sentence]
 
 
 def _from(text: str, article_id: str, title: str, day: date | None = date(2012, 1, 25)) -> Hit:

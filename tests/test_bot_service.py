@@ -9,7 +9,7 @@ import pytest
 
 from newsbot.bot.service import BuildRunning, Progress, Service
 from newsbot.index.hashing_embedder import HashingEmbedder
-from newsbot.retrieval.confidence import THRESHOLD_FLOOR, default_min_confidence
+from newsbot.retrieval.confidence import default_min_confidence
 from tests.conftest import add_filler_articles
 
 
@@ -50,13 +50,14 @@ async def test_a_rebuild_keeps_a_given_threshold_or_follows_the_new_size(tmp_pat
     service = await asyncio.to_thread(Service.open, corpus_dir, tmp_path / "index", embedder=HashingEmbedder(),
                                       min_confidence=given)
     try:
-        add_filler_articles(corpus_dir, 30, sentences=100)  # past the floor's 2,500 sentences
-        before = service.retriever.min_confidence
+        add_filler_articles(corpus_dir, 30, sentences=100)
+        before, sentences_before = service.retriever.min_confidence, service.retriever.manifest.sentences
         await service.reindex(Progress())
         after = service.retriever
         assert after.manifest.sentences > 2_600
         if given is None:
-            assert after.min_confidence == default_min_confidence(after.manifest.sentences) > before == THRESHOLD_FLOOR
+            assert after.min_confidence == default_min_confidence(after.manifest.sentences) > before
+            assert before == default_min_confidence(sentences_before)
         else:
             assert after.min_confidence == before == given
     finally:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import termios
 import time
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from newsbot.bot.small_talk import FOREIGN, GREETING, THANKS
 from newsbot.bot.texts import ASK_FIRST, NO_MORE, SMALL_TALK
 from newsbot.index.metadata import ArticleInfo
 from newsbot.retrieval import Answer, Hit
+from newsbot.retrieval.retriever import HEDGED, MISSING
 from newsbot.retrieval.span import AnswerSpan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -188,6 +190,20 @@ def test_render_answer_leads_with_the_answering_words_when_found() -> None:
     text = render_answer(Answer("How many died?", True, (top, other)))
     assert text.splitlines()[:2] == ["Answer: at least 40 people", f"1. {sentence}  [score 0.81]"]
     assert text.count("Answer:") == 1
+
+
+def test_render_answer_says_it_is_not_sure_before_the_closest_sentence() -> None:
+    article = ArticleInfo("a", "Quake hits coast", "Reuters", None, None)
+    sentence = "The quake killed at least 40 people on Monday."
+    start = sentence.index("at least")
+    top = Hit(sentence, 0.81, article, 0, 0, 0, len(sentence),
+              answer=AnswerSpan(start, start + 18, "at least 40 people", "number"))
+    hedged = render_answer(Answer("How many died?", True, (top,), HEDGED, 0.4, sure=False))
+    assert hedged.splitlines()[:2] == [HEDGED, f"1. {sentence}  [score 0.81]"] and "Answer:" not in hedged
+    lacking = MISSING.format("how many children")
+    text = render_answer(Answer("How many children died?", True, (replace(top, answer=None),), lacking, 0.7))
+    assert text.splitlines()[:2] == ["I found nothing that says how many children; the closest I found:",
+                                     f"1. {sentence}  [score 0.81]"]
 
 
 def test_render_answer_cites_each_article_once_under_its_sentences() -> None:

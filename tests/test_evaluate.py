@@ -1,6 +1,8 @@
 from newsbot.index.hashing_embedder import HashingEmbedder
 from newsbot.retrieval.confidence import default_min_confidence
 from newsbot.retrieval.evaluation.abstention import abstention_split
+from newsbot.retrieval.evaluation.evaluate import format_report
+from newsbot.retrieval.evaluation.spans import span_metrics
 from newsbot.retrieval.evaluation.reqa import Query, low_overlap, reqa_metrics, reqa_task
 
 RECORD = {
@@ -68,3 +70,21 @@ def test_the_abstention_split_reports_the_default_threshold_for_its_size(tmp_pat
     default = report["default_threshold"]
     assert default["threshold"] == round(default_min_confidence(4), 4)
     assert default["in_corpus_questions"] == 2 and default["out_of_corpus_questions"] == 1
+    assert 0 <= default["in_corpus_sure"] <= default["in_corpus_answered"]
+    assert default["sure_threshold"] > default["threshold"]
+    bands = report["overlap_bands"]
+    assert sum(band["questions"] for band in bands) == 2 and len(bands) == 5
+
+
+def test_the_report_shows_the_overlap_bands_for_people() -> None:
+    band = {"overlap_from": 0.0, "overlap_to": 0.25, "questions": 10, "answered": 0.8, "sure": 0.4, "right": 0.5,
+            "answered_when_right": 0.9, "sure_when_right": 0.6}
+    default = {"threshold": 0.3, "in_corpus_answered": 0.9, "out_of_corpus_refused": 0.95, "sure_threshold": 0.6,
+               "in_corpus_sure": 0.5, "in_corpus_sure_and_right": 0.45, "out_of_corpus_sure": 0.01}
+    report = {"dataset": "d.jsonl", "articles": 2, "model": "m", "segmentations": {},
+              "abstention": {"operating_point": default, "default_threshold": default, "indexed_articles": 1,
+                             "indexed_sentences": 4, "overlap_bands": [band]},
+              "spans": span_metrics([])}
+    text = format_report(report)
+    assert "by word overlap" in text and "overlap 0.00-0.25 (10 questions): 80.0% / 40.0%; 90.0% / 60.0%" in text
+    assert "of which sure (confidence >= 0.60): 50.0%" in text

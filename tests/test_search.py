@@ -13,7 +13,7 @@ from newsbot.index.hashing_embedder import HashingEmbedder
 from newsbot.index.vectors import new_vector_index, search_vectors
 from newsbot.index.version import open_version
 from newsbot.retrieval import Retriever, clean_question
-from newsbot.retrieval.confidence import THRESHOLD_FLOOR, default_min_confidence
+from newsbot.retrieval.confidence import default_min_confidence
 from newsbot.retrieval.features import WEIGHTS, coverage, idf_weights
 from newsbot.retrieval.retriever import EMPTY_QUESTION, NOT_FOUND
 from tests.conftest import add_filler_articles
@@ -128,10 +128,10 @@ def test_the_threshold_follows_the_index_size_unless_one_is_given(corpus_dir: Pa
     build_index(corpus_dir, tmp_path / "idx", HashingEmbedder())
     small = Retriever.open(tmp_path / "idx", embedder=HashingEmbedder())
     assert small.min_confidence == default_min_confidence(small.manifest.sentences)
-    add_filler_articles(corpus_dir, 30, sentences=100)  # past the floor's 2,500 sentences
+    add_filler_articles(corpus_dir, 30, sentences=100)
     build_index(corpus_dir, tmp_path / "idx", HashingEmbedder())
     large = Retriever.open(tmp_path / "idx", embedder=HashingEmbedder())
-    assert small.min_confidence == THRESHOLD_FLOOR and large.manifest.sentences > 2_600
+    assert large.manifest.sentences > 2_600
     assert large.min_confidence == default_min_confidence(large.manifest.sentences) > small.min_confidence
     sure = large.answer(question).confidence
     assert Retriever.open(tmp_path / "idx", embedder=HashingEmbedder(), min_confidence=sure).answer(question).found

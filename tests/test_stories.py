@@ -40,7 +40,7 @@ def test_the_named_story_goes_first_when_named_by_a_rare_term_and_close_enough()
     # not by a common word, however much more strongly ("private" in another article's title)
     assert named_story_first(order, scores, np.array([0.0, 0.0, NAMED_RARE - 0.1, 0])).tolist() == [0, 1, 2, 3]
     # not when the named story's best is far below the best
-    far = np.array([1.0, 0.9, 1.0 - NAMED_WITHIN - 0.01, 0.5])
+    far = np.array([1.0, 0.9, 1.0 - NAMED_WITHIN - 0.01, 1.0 - NAMED_WITHIN - 0.02])
     assert named_story_first(order, far, lifts).tolist() == [0, 1, 2, 3]
     assert named_story_first(np.arange(0), scores[:0], lifts[:0]).tolist() == []
 

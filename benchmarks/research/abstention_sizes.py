@@ -5,12 +5,11 @@ Runs the product's own path (`build_from_documents`, `Retriever.search_many`) on
 1. tuning, articles 0-23 only: for each size k in TUNING_SIZES, index blocks of k of those articles
    and ask the questions of all 24; the other articles' questions are out of corpus. Each block gives
    the thresholds that refuse 90% and 95% of them, at the index's sentence count n; a + b ln(n) is
-   fitted to each by least squares (the printed constants are those in retrieval/confidence.py);
+   fitted to the log-odds of each by least squares (the printed constants are those in retrieval/confidence.py);
 2. held out: indexes whose out-of-corpus questions come from articles 24-47, of sizes inside and
    beyond the tuning range (1, 6 and 12 articles of 24-47; 24, 36 and 42 articles from 0 on), each
    asked at the product's default threshold for its size: out-of-corpus refused, in-corpus
-   answered (and answered with a right top sentence); for comparison, the 90% refusal point and
-   the old fixed default, 0.95.
+   answered (and answered with a right top sentence); for comparison, the 90% refusal point.
 Usage (from the project root; the articles' embeddings are taken from --work-dir/all/cache, which
 benchmarks/research/ranker.py fills, else computed once; question embeddings are computed once per run):
 
@@ -28,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.squad import squad_options, squad_records
-from newsbot.index import build_from_documents
+from newsbot.index import Document, build_from_documents
 from newsbot.index.embedder import Embedder, load_embedder
 from newsbot.index.store import CACHE_DIR
 from newsbot.retrieval import Retriever
@@ -39,7 +38,6 @@ from newsbot.retrieval.threads import answer_on_one_thread
 
 TUNING = 24  # articles 0-23 tune; 24-47 are held out
 TUNING_SIZES = (1, 2, 3, 4, 6, 8, 12, 16, 20)
-OLD_FIXED_THRESHOLD = 0.95  # the default before it followed the index's size, for comparison
 HELD_OUT = {  # name: (indexed articles, articles asked as out of corpus)
     **{f"article {s}": ([s], [a for a in range(24, 48) if a != s]) for s in (24, 30, 36, 42)},
     **{f"articles {s}-{s + 5}": (list(range(s, s + 6)), [a for a in range(24, 48) if not s <= a < s + 6])
@@ -91,8 +89,7 @@ def main() -> None:
         return {"articles": len(indexed), "sentences": sentences, "out_scores": out,
                 "refuse_90": operating_threshold(out, 0.90), "refuse_95": operating_threshold(out, 0.95),
                 "at_90": abstention_report(inside, correct, out, operating_threshold(out, 0.90)),
-                "at_default": abstention_report(inside, correct, out, default),
-                "at_old_fixed": abstention_report(inside, correct, out, OLD_FIXED_THRESHOLD)}
+                "at_default": abstention_report(inside, correct, out, default)}
 
     tuning = []
     for size in TUNING_SIZES:
@@ -102,8 +99,8 @@ def main() -> None:
     logs = np.log([row["sentences"] for row in tuning])
     fits = {}
     for point in ("refuse_90", "refuse_95"):
-        b, a = np.polyfit(logs, [row[point] for row in tuning], 1)
-        fitted = a + b * logs
+        b, a = np.polyfit(logs, [_log_odds(row[point]) for row in tuning], 1)
+        fitted = 1 / (1 + np.exp(-(a + b * logs)))
         fits[point] = {"a": round(float(a), 4), "b": round(float(b), 4),
                        "residual_sd": round(float(np.std([row[point] for row in tuning] - fitted)), 4),
                        # how often the curve, applied to a tuning fold, still refuses >= 90% there
@@ -117,13 +114,22 @@ def main() -> None:
     print(json.dumps(report, indent=2) if args.json else _table(report))
 
 
+def _log_odds(probability: float) -> float:
+    """Confidences are probabilities (`retrieval.confidence`); the size curve is fitted in log-odds."""
+    return float(np.log(probability / (1 - probability)))
+
+
 def _open(work_dir: Path, records: list[dict], indexed: list[int], embedder: Embedder) -> Retriever:
-    """An index of the given articles, its embeddings copied (hard-linked) from the full index's cache."""
     folder = work_dir / "sizes" / ("-".join(map(str, indexed)) if len(indexed) < 8 else f"{indexed[0]}+{len(indexed)}")
+    return index_of(folder, reqa_task([records[a] for a in indexed], "dataset")[0], embedder, work_dir / "all")
+
+
+def index_of(folder: Path, documents: list[Document], embedder: Embedder, full: Path) -> Retriever:
+    """An index of the given documents, its embeddings copied (hard-linked) from the full index's cache."""
     if not (folder / CACHE_DIR).exists():
         folder.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(work_dir / "all" / CACHE_DIR, folder / CACHE_DIR, copy_function=os.link)
-    build_from_documents(reqa_task([records[a] for a in indexed], "dataset")[0], folder, embedder)
+        shutil.copytree(full / CACHE_DIR, folder / CACHE_DIR, copy_function=os.link)
+    build_from_documents(documents, folder, embedder)
     return Retriever.open(folder, embedder=embedder)
 
 
@@ -140,13 +146,12 @@ def _table(report: dict) -> str:
                      f"{fit['residual_sd']}, folds still refusing >= 90% at the curve: {fit['folds_refusing_90']:.0%}")
     lines.append("held out (out-of-corpus questions from articles 24-47), at the default threshold for the size:")
     lines.append(f"{'index':<16}{'sentences':>10}{'default':>9}{'refused':>9}{'answered':>10}{'right':>8}"
-                 f"{'90% point':>10}{'answered there':>16}{'0.95 refused':>14}{'0.95 answered':>15}")
+                 f"{'90% point':>10}{'answered there':>16}")
     for name, row in report["held_out"].items():
-        d, p, old = row["at_default"], row["at_90"], row["at_old_fixed"]
+        d, p = row["at_default"], row["at_90"]
         lines.append(f"{name:<16}{row['sentences']:>10}{d['threshold']:>9.3f}{d['out_of_corpus_refused']:>9.1%}"
                      f"{d['in_corpus_answered']:>10.1%}{d['in_corpus_answered_correctly']:>8.1%}"
-                     f"{row['refuse_90']:>10.3f}{p['in_corpus_answered']:>16.1%}"
-                     f"{old['out_of_corpus_refused']:>14.1%}{old['in_corpus_answered']:>15.1%}")
+                     f"{row['refuse_90']:>10.3f}{p['in_corpus_answered']:>16.1%}")
     lines.append("default threshold by sentences: "
                  + ", ".join(f"{n}: {t}" for n, t in report["bundled_sizes"].items()))
     return "\n".join(lines)

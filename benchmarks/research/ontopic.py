@@ -30,7 +30,7 @@ from newsbot.retrieval.evaluation.abstention import question_confidences
 from newsbot.retrieval.evaluation.reqa import reqa_task
 from newsbot.retrieval.threads import answer_on_one_thread
 
-THRESHOLDS = (0.75, 0.85, 0.95, 1.05)
+THRESHOLDS = (0.2, 0.3, 0.4, 0.6)  # confidences are probabilities (retrieval.confidence)
 
 
 def main() -> None:

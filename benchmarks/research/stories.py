@@ -40,8 +40,8 @@ from newsbot.retrieval.stories import CLOSE_MARGIN, NAMED_LEAD, NAMED_RARE, NAME
 from newsbot.retrieval.threads import answer_on_one_thread
 
 TUNING = 24  # articles 0-23 tune; 24-47 are held out
-LEADS = (None, (NAMED_LEAD, NAMED_WITHIN, NAMED_RARE), (NAMED_LEAD, NAMED_WITHIN, 0.0), (1.0, 0.5, 4.6),
-         (2.0, 0.3, 5.6))  # (lead, within, rare); None: no named-story step
+LEADS = (None, (NAMED_LEAD, NAMED_WITHIN, NAMED_RARE), (NAMED_LEAD, 0.4, NAMED_RARE), (NAMED_LEAD, 0.6, NAMED_RARE),
+         (NAMED_LEAD, NAMED_WITHIN, 0.0), (1.0, 0.5, 4.6), (2.0, 0.3, 5.6))  # (lead, within, rare); None: no named-story step
 MARGINS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4)
 ANSWER_HITS = 3  # the k of `Retriever.answer`
 GAP_BANDS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 10.0)

@@ -6,17 +6,20 @@ questions about articles it does not hold. The product's confidence and default 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from newsbot.index import Embedder, ProgressCallback, build_from_documents
-from newsbot.retrieval.confidence import confidence, default_min_confidence
-from newsbot.retrieval.evaluation.reqa import reqa_task
-from newsbot.retrieval.retriever import Retriever
+from newsbot.retrieval.confidence import SURE_MARGIN, Signals, confidence, default_min_confidence, outcome, sure_confidence
+from newsbot.retrieval.evaluation.reqa import overlap_shares, reqa_task
+from newsbot.retrieval.retriever import Retriever, clean_question
+from newsbot.retrieval.span import missing_answer
 
 REFUSE_OUT_OF_CORPUS = 0.90  # the operating point: at least this share of out-of-corpus questions refused
-CURVE = tuple(round(0.2 * n, 1) for n in range(2, 13))  # the thresholds `abstention_split` reports
+CURVE = tuple(round(0.1 * n, 1) for n in range(1, 10))  # the thresholds `abstention_split` reports
+OVERLAP_BANDS = 5  # quintiles of word overlap
 
 
 def operating_threshold(out_scores: Sequence[float], refuse: float = REFUSE_OUT_OF_CORPUS) -> float:
@@ -61,28 +64,100 @@ def abstention_split(records: Sequence[dict], embedder: Embedder, index_dir: Pat
     documents, _ = reqa_task(records[:half], "dataset")
     build_from_documents(documents, index_dir, embedder, progress=progress)
     retriever = Retriever.open(index_dir, embedder=embedder)
-    inside, correct = question_confidences(retriever, records[:half])
-    outside, _ = question_confidences(retriever, records[half:])
+    asked_in, asked_out = asked_questions(retriever, records[:half]), asked_questions(retriever, records[half:])
     retriever.close()
-    threshold = operating_threshold(outside)
+    inside, correct = [q.confidence for q in asked_in], [q.right for q in asked_in]
+    outside = [q.confidence for q in asked_out]
+    threshold, default = operating_threshold(outside), default_min_confidence(retriever.manifest.sentences)
     return {"indexed_articles": half, "indexed_sentences": retriever.manifest.sentences,
             "asked_articles": len(records),
             "operating_point": abstention_report(inside, correct, outside, threshold),
             "refusing_95_percent": abstention_report(inside, correct, outside, operating_threshold(outside, 0.95)),
-            "default_threshold": abstention_report(inside, correct, outside,
-                                                   default_min_confidence(retriever.manifest.sentences)),
+            "default_threshold": {**abstention_report(inside, correct, outside, default),
+                                  **sure_report(asked_in, asked_out, default)},
+            "overlap_bands": overlap_bands(asked_in, default),
             "curve": abstention_curve(inside, correct, outside, CURVE)}
+
+
+def sure_report(inside: Sequence[Asked], outside: Sequence[Asked], min_confidence: float) -> dict[str, float]:
+    """At a threshold, the shares answered sure (`retrieval.confidence.outcome`), in and out of corpus,
+    and the share of in-corpus questions answered sure with a right top sentence."""
+    sure_in = [_outcome(q, min_confidence) == "sure" for q in inside]
+    return {"sure_threshold": round(sure_confidence(min_confidence), 4),
+            "in_corpus_sure": _share(sure_in),
+            "in_corpus_sure_and_right": _share([s and q.right for s, q in zip(sure_in, inside)]),
+            "out_of_corpus_sure": _share([_outcome(q, min_confidence) == "sure" for q in outside])}
+
+
+def overlap_bands(inside: Sequence[Asked], min_confidence: float, *, bands: int = OVERLAP_BANDS,
+                  sure_margin: float = SURE_MARGIN) -> list[dict[str, float]]:
+    """In-corpus questions in quantile bands of their word overlap with their answer (the share of their
+    IDF-weighted terms found in the gold sentence), lowest first: how many are answered (sure or hedged)
+    and answered sure at a threshold, also among those whose top sentence is right. Rewording should
+    not decide whether a question is answered: the lowest band's rates should be near the highest's."""
+    if not inside:
+        return []
+    overlap = np.array([q.overlap for q in inside])
+    edges = np.quantile(overlap, np.arange(1, bands) / bands)
+    band = np.searchsorted(edges, overlap, side="right")
+    rows = []
+    for number in range(bands):
+        members = [q for q, b in zip(inside, band) if b == number]
+        right = [q for q in members if q.right]
+        rows.append({"overlap_from": round(float(min((q.overlap for q in members), default=0.0)), 3),
+                     "overlap_to": round(float(max((q.overlap for q in members), default=0.0)), 3),
+                     "questions": len(members),
+                     "answered": _share([_outcome(q, min_confidence, sure_margin) != "not found" for q in members]),
+                     "sure": _share([_outcome(q, min_confidence, sure_margin) == "sure" for q in members]),
+                     "right": _share([q.right for q in members]),
+                     "answered_when_right": _share([_outcome(q, min_confidence, sure_margin) != "not found"
+                                                    for q in right]),
+                     "sure_when_right": _share([_outcome(q, min_confidence, sure_margin) == "sure" for q in right])})
+    return rows
+
+
+def _outcome(asked: Asked, min_confidence: float, margin: float = SURE_MARGIN) -> str:
+    return outcome(asked.confidence, min_confidence, asked.missing, margin)
+
+
+def _share(flags: Sequence[bool]) -> float:
+    return round(float(np.mean(flags)), 4) if len(flags) else 0.0
 
 
 def question_confidences(retriever: Retriever, records: Sequence[dict]) -> tuple[list[float], list[bool]]:
     """Each unique question's answer confidence, and whether its top sentence is a gold one."""
+    asked = asked_questions(retriever, records)
+    return [question.confidence for question in asked], [question.right for question in asked]
+
+
+@dataclass(frozen=True)
+class Asked:
+    """One unique question as the product answers it."""
+
+    question: str
+    confidence: float
+    right: bool  # its top sentence is a gold one
+    missing: str | None  # what its top sentence lacks of what was asked (`retrieval.span.missing_answer`)
+    overlap: float  # the share of its term weight found in its gold sentence (`reqa.overlap_shares`)
+    signals: Signals | None  # what the confidence read (`retrieval.confidence.signals`)
+    score: float  # its top sentence's reranked score
+
+
+def asked_questions(retriever: Retriever, records: Sequence[dict]) -> list[Asked]:
+    """Every unique question of the records, asked through the product's own path."""
+    documents, queries = reqa_task(records, "dataset")
     golds: dict[str, set[str]] = {}
-    for query in reqa_task(records, "dataset")[1]:
+    overlap: dict[str, float] = {}
+    for query, share in zip(queries, overlap_shares(documents, queries)):
         golds.setdefault(query.question, set()).add(query.gold)
+        overlap[query.question] = max(overlap.get(query.question, 0.0), share)
     questions = list(golds)
-    scores, correct = [], []
+    asked = []
     for start in range(0, len(questions), 256):
-        for question, hits in zip(questions[start:start + 256], retriever.search_many(questions[start:start + 256], 2)):
-            scores.append(confidence([hit.score for hit in hits]))
-            correct.append(bool(hits) and hits[0].text in golds[question])
-    return scores, correct
+        batch = questions[start:start + 256]
+        for question, (hits, evidence) in zip(batch, retriever.search_with_signals(batch, 1)):
+            top = hits[0].text if hits else ""
+            asked.append(Asked(question, confidence(evidence), top in golds[question],
+                               missing_answer(clean_question(question), top) if hits else None, overlap[question],
+                               evidence, hits[0].score if hits else 0.0))
+    return asked

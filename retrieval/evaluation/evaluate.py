@@ -95,6 +95,14 @@ def format_report(report: dict) -> str:
                      f"the default for its {report['abstention']['indexed_sentences']:,} sentences, "
                      f"{default['threshold']:.2f}, answers {default['in_corpus_answered']:.1%} and refuses "
                      f"{default['out_of_corpus_refused']:.1%}")
+        lines.append(f"  of which sure (confidence >= {default['sure_threshold']:.2f}): {default['in_corpus_sure']:.1%} "
+                     f"of in-corpus questions ({default['in_corpus_sure_and_right']:.1%} with a right top sentence), "
+                     f"{default['out_of_corpus_sure']:.1%} of out-of-corpus ones")
+        lines.append("  in-corpus questions by word overlap with their answer (quintiles, lowest first): "
+                     "answered / sure; among those ranked right")
+        lines += [f"    overlap {band['overlap_from']:.2f}-{band['overlap_to']:.2f} ({band['questions']} questions): "
+                  f"{band['answered']:.1%} / {band['sure']:.1%}; {band['answered_when_right']:.1%} / "
+                  f"{band['sure_when_right']:.1%}" for band in report["abstention"]["overlap_bands"]]
     if report.get("rejected"):
         rejected = report["rejected"]
         lines.append(f"answers users marked wrong ({rejected['questions']} questions, gold: the sentence must not come "

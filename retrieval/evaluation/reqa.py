@@ -104,15 +104,21 @@ def reqa_metrics(queries: Sequence[Query], retrieved: Sequence[Sequence[str]]) -
 
 
 def low_overlap(documents: Sequence[Document], queries: Sequence[Query]) -> list[bool]:
-    """Which queries share less than LOW_OVERLAP of their informative (IDF-weighted) terms with their
-    gold sentence and its title: the paraphrase-heavy slice, where lexical matching cannot help."""
+    """Which queries share less than LOW_OVERLAP of their informative terms with their gold sentence
+    (`overlap_shares`): the paraphrase-heavy slice, where lexical matching cannot help."""
+    return [share < LOW_OVERLAP for share in overlap_shares(documents, queries)]
+
+
+def overlap_shares(documents: Sequence[Document], queries: Sequence[Query]) -> list[float]:
+    """For each query, the share of its IDF-weighted terms found in its gold sentence and its title
+    (`retrieval.features.coverage`, document frequencies over the candidate sentences)."""
     sentence_sets = {s.text: sentence_terms(article.title, s.text) for article, found in documents for s in found}
     frequencies: dict[str, int] = {}
     for found in sentence_sets.values():
         for term in found:
             frequencies[term] = frequencies.get(term, 0) + 1
     return [float(coverage(idf_weights(terms(q.question), frequencies, len(sentence_sets)),
-                           [sentence_sets[q.gold]])[0]) < LOW_OVERLAP for q in queries]
+                           [sentence_sets[q.gold]])[0]) for q in queries]
 
 
 def _squad_record(line: str, where: str) -> dict:
