@@ -54,9 +54,9 @@ class Candidates:
 
 
 def find_candidates(queries: np.ndarray, sentences: faiss.Index, paragraphs: faiss.Index,
-                     paragraph_vectors: np.ndarray, sentence_paragraphs: np.ndarray,
-                     lexical: Sequence[np.ndarray] | None = None, *, sentence_candidates: int = SENTENCE_CANDIDATES,
-                     paragraph_candidates: int = PARAGRAPH_CANDIDATES) -> list[Candidates]:
+                    paragraph_vectors: np.ndarray, sentence_paragraphs: np.ndarray,
+                    lexical: Sequence[np.ndarray] | None = None, *, sentence_candidates: int = SENTENCE_CANDIDATES,
+                    paragraph_candidates: int = PARAGRAPH_CANDIDATES) -> list[Candidates]:
     """For each query row, the union of its best sentences, of every sentence of its best paragraphs
     and of `lexical[row]` (sentence ids found by its words; none when not given).
 
