@@ -9,8 +9,9 @@ from pathlib import Path
 from newsbot.index.errors import IndexCorrupt, IndexIncompatible
 
 FORMAT_NAME = "newsbot-index"
-FORMAT_VERSION = 6  # 2: paragraph vectors and term frequencies; 3: terms per sentence; 4: terms per paragraph;
-# 5: the FAISS index type chosen by size (exact or IVF,SQ8), its parameters recorded here; 6: a paragraph index
+FORMAT_VERSION = 7  # 2: paragraph vectors and term frequencies; 3: terms per sentence; 4: terms per paragraph;
+# 5: the FAISS index type chosen by size (exact or IVF,SQ8), its parameters recorded here; 6: a paragraph index;
+# 7: an FTS5 index of the sentences' terms in the metadata (lexical candidates)
 MANIFEST_FILE = "manifest.json"
 VECTORS_FILE = "vectors.faiss"
 METADATA_FILE = "metadata.sqlite"

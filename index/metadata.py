@@ -1,6 +1,8 @@
 """Sentence and article metadata of one index version, in SQLite (no pickle, no Python objects per row).
 
-Row `sentences.id` is the sentence's position in the FAISS index.
+Row `sentences.id` is the sentence's position in the FAISS index. `sentence_terms` is an FTS5 index of the
+stored terms (its rowid the sentence id), so a question's rare words find their sentences by BM25 even
+when the embeddings miss them (`retrieval.candidates`).
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -43,6 +45,12 @@ CREATE TABLE sentences (
 CREATE TABLE paragraphs (
     id INTEGER PRIMARY KEY,  -- the row of the paragraph's vector
     terms TEXT NOT NULL      -- the union of its sentences' terms
+);
+-- external content: the index of sentences.terms, without a second copy of them; a token is one term
+-- (lower-cased stems already; numbers keep their separators: 5,400)
+CREATE VIRTUAL TABLE sentence_terms USING fts5(
+    terms, content='sentences', content_rowid='id',
+    tokenize="unicode61 remove_diacritics 0 tokenchars '.,'"
 );
 """
 
@@ -115,6 +123,9 @@ class MetadataWriter:
         self._sentences += len(sentences)
 
     def close(self) -> None:
+        """Index every stored sentence's terms for lexical search, in one pass, and save."""
+        self._db.executescript("INSERT INTO sentence_terms(sentence_terms) VALUES ('rebuild');"
+                               "INSERT INTO sentence_terms(sentence_terms) VALUES ('optimize');")
         self._db.commit()
         self._db.close()
 
@@ -171,6 +182,22 @@ class MetadataReader:
     def terms(self, ids: Sequence[int]) -> list[frozenset[str]]:
         """The lexical terms of the sentences with these FAISS ids (`corpus.terms.sentence_terms`)."""
         return [frozenset(found.split()) for found in self._column("sentences", "terms", ids)]
+
+    def lexical_candidates(self, question_terms: Iterable[str], limit: int) -> np.ndarray:
+        """The ids of the (at most `limit`) sentences best matching any of these terms by BM25, best first;
+        none for no terms."""
+        wanted = sorted(set(question_terms))
+        if not wanted or limit < 1:
+            return np.empty(0, np.int64)
+        query = " OR ".join('"' + term.replace('"', '""') + '"' for term in wanted)
+        with self._lock:
+            try:
+                rows = self._db.execute("SELECT rowid FROM sentence_terms WHERE sentence_terms MATCH ? "
+                                        "ORDER BY rank LIMIT ?", (query, limit)).fetchall()
+            except sqlite3.DatabaseError as error:
+                raise IndexCorrupt(f"the lexical index of the index file is damaged ({error}); "
+                                   "run `newsbot index` to rebuild") from None
+        return np.array([row[0] for row in rows], dtype=np.int64)
 
     def paragraph_terms(self, rows: Sequence[int]) -> list[frozenset[str]]:
         """The lexical terms of the paragraphs with these vector rows: the union of their sentences'."""

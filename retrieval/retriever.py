@@ -17,7 +17,7 @@ from newsbot.index.errors import IndexIncompatible
 from newsbot.index.manifest import Manifest
 from newsbot.index.metadata import ArticleInfo, StoredSentence
 from newsbot.index.version import IndexVersion, open_version
-from newsbot.retrieval.candidates import Candidates, dense_candidates
+from newsbot.retrieval.candidates import LEXICAL_CANDIDATES, Candidates, find_candidates, rare_terms
 from newsbot.retrieval.confidence import Signals, confidence, default_min_confidence, outcome, signals
 from newsbot.retrieval.features import feature_matrix, idf_weights, scores
 from newsbot.retrieval.history import in_context
@@ -180,10 +180,13 @@ class Retriever:
         return results
 
     def candidates(self, questions: Sequence[str]) -> list[Candidates]:
-        """Each (cleaned, non-empty) question's candidate sentences by their embeddings: one model call."""
+        """Each (cleaned, non-empty) question's candidate sentences by their embeddings (one model call)
+        and by its rare words (`retrieval.candidates.LEXICAL_CANDIDATES` by BM25)."""
         version = self._version
-        return dense_candidates(self._embedder.encode(list(questions)), version.sentences, version.paragraphs,
-                                version.paragraph_vectors, version.sentence_paragraphs)
+        lexical = [version.metadata.lexical_candidates(rare_terms(terms(q), version.document_frequencies),
+                                                       LEXICAL_CANDIDATES) for q in questions]
+        return find_candidates(self._embedder.encode(list(questions)), version.sentences, version.paragraphs,
+                               version.paragraph_vectors, version.sentence_paragraphs, lexical)
 
     def rank(self, question: str, candidates: Candidates) -> tuple[np.ndarray, np.ndarray]:
         """The candidates' ids and scores, best first; the sentences of a story the question names

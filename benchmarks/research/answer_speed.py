@@ -4,7 +4,8 @@ Both paths run on the same index (the 10,250 SQuAD dev sentences with the datase
 and the same questions, interleaved question by question so machine load hits both alike:
 - encoding alone: the question's vector, the floor under both;
 - dense search alone: encode the question, FAISS top 5, read those 5 sentences;
-- answer: `Retriever.answer` (candidates, features, reranking, confidence, answer span);
+- answer: `Retriever.answer` (candidates, features, reranking, confidence, answer span), and the same
+  without the lexical candidates (`retrieval.candidates.LEXICAL_CANDIDATES` set to 0), to show their cost;
 - a follow-up alone, and after its earlier question (`retrieval.evaluation.followups`: "Where did it take
   place?" after "Which NFL team represented the AFC at Super Bowl 50?"): embedded with it (the budget: 2 x).
 Usage (from the project root): `.venv/bin/python -m benchmarks.research.answer_speed [--json]`
@@ -14,11 +15,13 @@ from __future__ import annotations
 
 import json
 import time
+from unittest.mock import patch
 
 from benchmarks.squad import indexed_squad, squad_options
 from newsbot.index.manifest import METADATA_FILE, VECTORS_FILE
 from newsbot.index.metadata import MetadataReader
 from newsbot.index.vectors import load_vectors, search_vectors
+import newsbot.retrieval.retriever as retriever_module
 from newsbot.retrieval import Retriever
 from newsbot.retrieval.evaluation.followups import followup_task
 from newsbot.retrieval.evaluation.percentile import percentile
@@ -53,7 +56,12 @@ def main() -> None:
     def encode(question: str) -> None:
         embedder.encode([question])
 
-    paths = (("encoding alone", encode), ("dense search alone", dense), ("answer (reranked)", retriever.answer))
+    def without_lexical(question: str) -> None:
+        with patch.object(retriever_module, "LEXICAL_CANDIDATES", 0):
+            retriever.answer(question)
+
+    paths = (("encoding alone", encode), ("dense search alone", dense), ("answer (reranked)", retriever.answer),
+             ("answer without lexical candidates", without_lexical))
     follow_up_paths = (("a follow-up alone", lambda f: retriever.answer(f.rewritten)),
                        ("a follow-up after its earlier question", lambda f: retriever.answer(f.rewritten, history=[f.earlier])))
     times: dict[str, list[float]] = {name: [] for name, _ in (*paths, *follow_up_paths)}
@@ -69,6 +77,8 @@ def main() -> None:
     figures = {name: {"p50_ms": round(percentile(ms, 50), 2), "p99_ms": round(percentile(ms, 99), 2)}
                for name, ms in times.items()}
     figures["ratio_p50"] = round(figures["answer (reranked)"]["p50_ms"] / figures["dense search alone"]["p50_ms"], 2)
+    figures["lexical_ratio_p50"] = round(figures["answer (reranked)"]["p50_ms"]
+                                         / figures["answer without lexical candidates"]["p50_ms"], 2)
     figures["history_ratio_p50"] = round(figures["a follow-up after its earlier question"]["p50_ms"]
                                          / figures["a follow-up alone"]["p50_ms"], 2)
     report = {"model": embedder.name, "sentences": retriever.manifest.sentences, "questions": len(questions),

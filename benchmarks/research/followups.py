@@ -30,7 +30,7 @@ from benchmarks.report import provenance, table, write_block
 from benchmarks.squad import indexed_squad, squad_options
 from benchmarks.stats import machine
 from newsbot.retrieval import Retriever
-from newsbot.retrieval.candidates import dense_candidates
+from newsbot.retrieval.candidates import find_candidates
 from newsbot.retrieval.evaluation.followups import Search, followup_metrics, followup_task
 from newsbot.retrieval.history import _NAME, _POINTING, CONTEXT_QUESTIONS, context
 from newsbot.retrieval.threads import answer_on_one_thread
@@ -109,9 +109,9 @@ def main() -> None:
             tops = []
             for question, history in zip(questions, histories):
                 query, lexical = way(question, gate(question, history))
-                candidates = dense_candidates(np.asarray([query], dtype=np.float32), version.sentences,
-                                              version.paragraphs, version.paragraph_vectors,
-                                              version.sentence_paragraphs)[0]
+                candidates = find_candidates(np.asarray([query], dtype=np.float32), version.sentences,
+                                             version.paragraphs, version.paragraph_vectors,
+                                             version.sentence_paragraphs)[0]
                 ids, _ = retriever.rank(lexical, candidates)
                 tops.append(version.metadata.sentences([int(ids[0])])[0].text)
             return tops
