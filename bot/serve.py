@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
-from telegram import Update
+from telegram import BotCommand, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application
 
@@ -109,6 +109,6 @@ async def _run(settings: Settings, service: Service, journal: UpdateJournal, arg
 async def _set_commands(application: Application) -> None:
     """The command menu users see; cosmetic, so a failure is logged and serving goes on."""
     try:
-        await application.bot.set_my_commands(COMMANDS)
+        await application.bot.set_my_commands([BotCommand(name, about) for name, about in COMMANDS])
     except TelegramError as error:
         log.warning("could not set the command menu: %s", error)

@@ -102,3 +102,11 @@ def test_the_api_imports_from_a_folder_whose_own_folders_share_the_parts_names(t
                           "from newsbot.index import default_index_dir; import newsbot.bot.cli; print('ok')"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-2000:]
+
+
+def test_the_console_commands_do_not_import_the_telegram_library() -> None:
+    """`newsbot ask` and `newsbot chat` share the bot's texts but not its library: python-telegram-bot (and
+    httpx) cost 0.12 s of every cold `newsbot ask`."""
+    code = "import sys, newsbot.bot.cli, newsbot.bot.console; print('telegram' in sys.modules)"
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "False"
