@@ -204,7 +204,7 @@ class Handlers:
             history = conversation.earlier()
             conversation.add(question)
         asked = remember(context.chat_data, message.message_id, user_id, question, history)
-        await self._answer(update, context, message.message_id, asked, edit=earlier.reply_id if earlier else None)
+        await self._answer(update, context, message.message_id, asked, replaces=earlier)
 
     async def more(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         user = update.effective_user
@@ -310,16 +310,18 @@ class Handlers:
     # --- shared steps ---
 
     async def _answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE, question_id: int,
-                      asked: Asked, *, edit: int | None = None) -> None:
+                      asked: Asked, *, replaces: Asked | None = None) -> None:
         """Answer (or show more for) a question with a typing indicator, after the user's earlier questions:
         the turn is held until the reply is sent, so replies arrive in the order the questions were asked.
-        `edit`: the earlier reply to replace (an edited question's)."""
+        `replaces`: the question an edited one replaces, whose reply is edited; read once the turn comes,
+        since an edit can arrive while that reply is still being sent."""
         user, chat = update.effective_user, update.effective_chat
         if user is None or chat is None:
             return
         started = time.perf_counter()
         try:
             async with self.turns.turn(user.id):
+                edit = replaces.reply_id if replaces else None
                 wanted = min(asked.shown + ANSWERS_PER_REPLY, MAX_RESULTS)
                 async with typing(context.bot, chat.id):
                     answer = await self.service.answer(asked.question, wanted, asked.history)

@@ -433,6 +433,18 @@ async def test_an_edited_question_is_answered_in_the_earlier_reply(bot: Harness)
     assert "grazing in a park" not in more.text
 
 
+async def test_an_edit_arriving_while_the_first_reply_is_still_being_sent_edits_that_reply(bot: Harness) -> None:
+    """The edit is handled while the original's answer is on its way: the reply to edit is known only
+    once the original's turn is over (a typo fixed at once must not get a second reply)."""
+    sent = bot.telegram.push_text(USER, "qwertyuiop asdfghjkl")
+    bot.telegram.push_edit(sent, "How many zebras escaped from the zoo?")
+    await asyncio.gather(*(bot.app.process_update(Update.de_json(data, bot.app.bot))
+                           for data in bot.telegram.pop_updates()))
+    [first] = bot.telegram.sent(USER)
+    [edited] = bot.telegram.sent(USER, "editMessageText")
+    assert int(edited.params["message_id"]) == first.result["message_id"] and "Seven zebras" in edited.text
+
+
 async def test_a_question_edited_to_the_same_answer_leaves_the_reply_as_it_is(bot: Harness) -> None:
     sent = bot.telegram.push_text(USER, "How many zebras escaped from the zoo")
     await bot.deliver()
