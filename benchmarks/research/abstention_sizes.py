@@ -71,14 +71,24 @@ class RememberingEmbedder:
         return np.stack([self._seen[t] for t in texts]) if texts else np.zeros((0, self.dimension), np.float32)
 
 
-def main() -> None:
-    args = squad_options(__doc__.splitlines()[0]).parse_args()
+def remembered_squad(model: str | None, work_dir: Path) -> tuple[list[dict], RememberingEmbedder] | None:
+    """SQuAD dev's records (None without the shared set) and an embedder that has embedded all of them once
+    and remembers every vector, so the many small indexes a study builds cost no model call."""
     answer_on_one_thread()  # as the `newsbot` command does
     records = squad_records()
     if records is None:
+        return None
+    embedder = RememberingEmbedder(load_embedder(model))
+    build_from_documents(reqa_task(records, "dataset")[0], work_dir / "all", embedder)  # fills the cache once
+    return records, embedder
+
+
+def main() -> None:
+    args = squad_options(__doc__.splitlines()[0]).parse_args()
+    squad = remembered_squad(args.model, args.work_dir)
+    if squad is None:
         return
-    embedder = RememberingEmbedder(load_embedder(args.model))
-    build_from_documents(reqa_task(records, "dataset")[0], args.work_dir / "all", embedder)  # fills the cache once
+    records, embedder = squad
 
     def measure(indexed: list[int], outside: list[int]) -> dict:
         retriever = _open(args.work_dir, records, indexed, embedder)

@@ -28,14 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.research.abstention_sizes import RememberingEmbedder, index_of
-from benchmarks.squad import squad_options, squad_records
-from newsbot.index import build_from_documents
-from newsbot.index.embedder import Embedder, load_embedder
+from benchmarks.research.abstention_sizes import index_of, remembered_squad
+from benchmarks.squad import squad_options
+from newsbot.index.embedder import Embedder
 from newsbot.retrieval.confidence import WEIGHTS
 from newsbot.retrieval.evaluation.abstention import Asked, asked_questions, overlap_bands
 from newsbot.retrieval.evaluation.reqa import reqa_task
-from newsbot.retrieval.threads import answer_on_one_thread
 
 TUNING, HELD_OUT = slice(0, 24), slice(24, 48)
 UNANSWERABLE_WEIGHT = 2  # in F1: two thirds of real questions have no answer in the index
@@ -63,12 +61,10 @@ LEVERS: dict[str, Callable[[Asked], list[float]]] = {  # the product's features 
 
 def main() -> None:
     args = squad_options(__doc__.splitlines()[0]).parse_args()
-    answer_on_one_thread()  # as the `newsbot` command does
-    records = squad_records()
-    if records is None:
+    squad = remembered_squad(args.model, args.work_dir)
+    if squad is None:
         return
-    embedder = RememberingEmbedder(load_embedder(args.model))
-    build_from_documents(reqa_task(records, "dataset")[0], args.work_dir / "all", embedder)  # fills the cache once
+    records, embedder = squad
     tuning = collect(records[TUNING], embedder, args.work_dir, "tuning")
     held_out = collect(records[HELD_OUT], embedder, args.work_dir, "held-out")
     report = {}
