@@ -92,7 +92,10 @@ def min_confidence(values: Mapping[str, str], key: str = MIN_CONFIDENCE) -> floa
     which follows the index's size (`retrieval.confidence.default_min_confidence`)."""
     if not values.get(key, "").strip():
         return None
-    return _number(values, key, "")
+    value = _number(values, key, "")
+    if value >= 1:  # a probability; a value from the former score scale (e.g. 0.95 was fine, 1.2 was not)
+        raise ConfigError(f"{key} is a probability, less than 1 (the default starts at 0.30), not {value:g}")
+    return value
 
 
 def check_folders(corpus_dir: Path, index_dir: Path) -> None:

@@ -42,6 +42,7 @@ def test_a_local_bot_api_server_gets_its_file_url_derived() -> None:
     ({"NEWSBOT_MIN_CONFIDENCE": "high"}, "NEWSBOT_MIN_CONFIDENCE must be a number, not 'high'"),
     ({"NEWSBOT_MIN_CONFIDENCE": "-1"}, "NEWSBOT_MIN_CONFIDENCE must be greater than 0"),
     ({"NEWSBOT_MIN_CONFIDENCE": "nan"}, "NEWSBOT_MIN_CONFIDENCE must be a finite number"),
+    ({"NEWSBOT_MIN_CONFIDENCE": "1.2"}, "NEWSBOT_MIN_CONFIDENCE is a probability, less than 1"),  # the former scale
 ])
 def test_bad_settings_name_the_key(values: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError, match=named) as error:
@@ -52,7 +53,7 @@ def test_bad_settings_name_the_key(values: dict[str, str], named: str) -> None:
 def test_the_answer_threshold_is_the_size_default_unless_set() -> None:
     assert parse_settings({"TELEGRAM_BOT_TOKEN": TOKEN}).min_confidence is None
     assert parse_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "NEWSBOT_MIN_CONFIDENCE": " "}).min_confidence is None
-    assert parse_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "NEWSBOT_MIN_CONFIDENCE": "1.2"}).min_confidence == 1.2
+    assert parse_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "NEWSBOT_MIN_CONFIDENCE": "0.6"}).min_confidence == 0.6
 
 
 def test_the_token_is_not_in_the_settings_repr() -> None:

@@ -74,7 +74,7 @@ def test_the_answer_threshold_comes_from_the_option_over_the_environment(
     question = "Russia and China vetoed a previous European attempt"
     assert main(["ask", *dirs, "--json", question]) == 0
     assert json.loads(capsys.readouterr().out)["found"] is True
-    monkeypatch.setenv("NEWSBOT_MIN_CONFIDENCE", "100")
+    monkeypatch.setenv("NEWSBOT_MIN_CONFIDENCE", "0.9999")
     assert main(["ask", *dirs, "--json", question]) == 0
     assert json.loads(capsys.readouterr().out)["found"] is False
     assert main(["ask", *dirs, "--json", "--min-confidence", "0.01", question]) == 0
