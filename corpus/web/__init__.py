@@ -1,0 +1,1 @@
+"""Articles from the web: fetching one page safely (fetch.py)."""

@@ -1,0 +1,197 @@
+"""Fetch one web page for `newsbot add URL`, refusing what an admin's link must not reach or the bot cannot use.
+
+An admin's link is untrusted: it must not reach the bot's own network (loopback, private, link-local addresses,
+checked on every redirect hop), must not fill memory (a byte cap on the decoded body, refused rather than
+truncated, so a gzip bomb stops too), and must not hang the caller (connect/read timeouts and an overall
+deadline, so a server trickling bytes cannot hold it). Every failure is one `FetchRefused` with a one-line
+reason, so the CLI and the bot can show it as is. The call is synchronous: callers run it off the event loop.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ipaddress
+import os
+import re
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+ALLOW_PRIVATE_ENV = "NEWSBOT_ALLOW_PRIVATE_URLS"
+MAX_BYTES = 5 * 1024 * 1024  # far above a news article's HTML (typically 50-500 kB), far below memory trouble
+MAX_REDIRECTS = 5
+TIMEOUT_SECONDS = 10.0
+ALLOWED_SCHEMES = ("http", "https")
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+PLAIN_TYPES = ("text/plain",)
+META_SNIFF_BYTES = 4096  # where HTML puts its <meta charset> (the HTML standard looks in the first 1024)
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+
+Kind = Literal["html", "plain"]
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class FetchRefused(Exception):
+    """A page that was not fetched, or fetched and refused; the message is one line: the URL and the reason."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"{url}: {reason}")
+
+
+@dataclass(frozen=True)
+class Page:
+    """One fetched page: where it ended up (after redirects), what it is, and its body as bytes and as text."""
+
+    url: str
+    status: int
+    content_type: str
+    kind: Kind
+    charset: str
+    text: str
+    raw: bytes
+
+
+def fetch_page(url: str, *, allow_private: bool | None = None, timeout: float = TIMEOUT_SECONDS,
+               max_bytes: int = MAX_BYTES, max_redirects: int = MAX_REDIRECTS) -> Page:
+    """Fetch `url`, following at most `max_redirects` redirects, each target checked like the first URL."""
+    if allow_private is None:
+        allow_private = os.environ.get(ALLOW_PRIVATE_ENV, "").strip() == "1"
+    try:
+        return _follow(url, allow_private, timeout, max_bytes, max_redirects)
+    except FetchRefused as refused:
+        if refused.url == url:
+            raise
+        raise FetchRefused(url, f"redirected to {refused.url}: {refused.reason}") from None
+
+
+def _follow(url: str, allow_private: bool, timeout: float, max_bytes: int, max_redirects: int) -> Page:
+    """The redirect loop; a refusal names the hop it happened on (`fetch_page` then names the URL asked for)."""
+    deadline = time.monotonic() + timeout
+    current = url
+    with httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False) as client:
+        for _ in range(max_redirects + 1):
+            check_url(current, allow_private=allow_private)
+            try:
+                with client.stream("GET", current, headers={"Accept": ", ".join(HTML_TYPES + PLAIN_TYPES)}) as response:
+                    if response.status_code in REDIRECT_STATUSES and "location" in response.headers:
+                        current = urljoin(current, response.headers["location"])
+                        continue
+                    return _read_page(current, response, max_bytes, deadline)
+            except httpx.TimeoutException:
+                raise FetchRefused(current, f"no answer within {timeout:g} s") from None
+            except httpx.HTTPError as error:
+                raise FetchRefused(current, f"could not fetch ({type(error).__name__})") from None
+    raise FetchRefused(url, f"more than {max_redirects} redirects")
+
+
+def check_url(url: str, *, allow_private: bool) -> None:
+    """Refuse a scheme other than http/https and, unless allowed, a host resolving to a non-public address."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ALLOWED_SCHEMES:
+        raise FetchRefused(url, f"scheme {parts.scheme or '(none)'!r} is not http or https")
+    host = parts.hostname
+    if not host:
+        raise FetchRefused(url, "no host name")
+    if allow_private:
+        return
+    try:
+        addresses = resolve_host(host)
+    except (OSError, UnicodeError):
+        raise FetchRefused(url, f"host {host!r} does not resolve") from None
+    for address in addresses:
+        refusal = address_refusal(address)
+        if refusal:
+            raise FetchRefused(url, f"host {host!r} resolves to {refusal} address {address} "
+                                    f"(set {ALLOW_PRIVATE_ENV}=1 to allow)")
+
+
+def _system_resolve(host: str) -> list[Address]:
+    """Every address the system resolver gives for `host` (an IP literal resolves to itself)."""
+    infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+
+
+# A seam for tests: a host name the test server stands in for can resolve to a public address.
+resolve_host: Callable[[str], list[Address]] = _system_resolve
+
+
+def address_refusal(address: Address) -> str | None:
+    """Why `address` is off limits for an admin's link ("loopback", "private"...), or None if it is public."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    for kind in ("loopback", "unspecified", "link_local", "multicast", "reserved", "private"):
+        if getattr(address, f"is_{kind}"):
+            return kind.replace("_", "-")
+    return None if address.is_global else "non-public"  # e.g. 100.64.0.0/10, carrier-grade NAT
+
+
+def _read_page(url: str, response: httpx.Response, max_bytes: int, deadline: float) -> Page:
+    if not 200 <= response.status_code < 300:
+        raise FetchRefused(url, f"HTTP {response.status_code} {response.reason_phrase}".rstrip())
+    content_type, header_charset = parse_content_type(response.headers.get("content-type", ""))
+    kind = page_kind(content_type)
+    if kind is None:
+        raise FetchRefused(url, f"content type {content_type or '(none)'!r} is not a web page or plain text")
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise FetchRefused(url, f"larger than {max_bytes:,} bytes ({int(declared):,} declared)")
+    raw = _read_capped(url, response, max_bytes, deadline)
+    charset = choose_charset(raw, header_charset, kind)
+    return Page(url=url, status=response.status_code, content_type=content_type, kind=kind, charset=charset,
+                text=raw.decode(charset, errors="replace"), raw=raw)
+
+
+def _read_capped(url: str, response: httpx.Response, max_bytes: int, deadline: float) -> bytes:
+    """The decoded (un-gzipped) body, refused as soon as it passes `max_bytes` or the deadline."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise FetchRefused(url, f"larger than {max_bytes:,} bytes")
+        if time.monotonic() > deadline:
+            raise FetchRefused(url, "the page did not arrive in time")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_content_type(header: str) -> tuple[str, str | None]:
+    """The media type (lower case) and the charset parameter, if any, of a Content-Type header."""
+    media_type, *params = header.split(";")
+    charset = None
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip("\"'"):
+            charset = value.strip().strip("\"'")
+    return media_type.strip().lower(), charset
+
+
+def page_kind(content_type: str) -> Kind | None:
+    if content_type in HTML_TYPES:
+        return "html"
+    if content_type in PLAIN_TYPES:
+        return "plain"
+    return None
+
+
+def choose_charset(raw: bytes, header_charset: str | None, kind: Kind) -> str:
+    """The header's charset, else (HTML) the <meta> one, else UTF-8; an unknown name counts as none."""
+    candidates = [header_charset]
+    if kind == "html":
+        match = _META_CHARSET.search(raw[:META_SNIFF_BYTES])
+        candidates.append(match.group(1).decode("ascii") if match else None)
+    for name in candidates:
+        if name:
+            try:
+                return codecs.lookup(name).name
+            except LookupError:
+                continue
+    return "utf-8"

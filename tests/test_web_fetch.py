@@ -1,0 +1,265 @@
+"""Fetching one page for `newsbot add URL`, against an HTTP server on 127.0.0.1 that the tests run.
+
+No request leaves the machine: the server is local, and the one test whose first hop must look public fakes
+only the name resolution, then is redirected to an address refused before any connection is made.
+"""
+
+from __future__ import annotations
+
+import gzip
+import ipaddress
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from newsbot.corpus.web import fetch
+from newsbot.corpus.web.fetch import FetchRefused, address_refusal, fetch_page
+
+ARTICLE = "<html><head><title>Floods</title></head><body><p>More than 5,400 people died.</p></body></html>"
+SLOW_SECONDS = 3.0
+FAST_TIMEOUT = 0.5
+
+Route = Callable[[BaseHTTPRequestHandler], None]
+
+
+def _send(status: int, body: bytes = b"", content_type: str | None = "text/html; charset=utf-8",
+          headers: dict[str, str] | None = None, length: bool = True) -> Route:
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(status)
+        if content_type:
+            handler.send_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            handler.send_header(name, value)
+        if length:
+            handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+    return respond
+
+
+def _slow(handler: BaseHTTPRequestHandler) -> None:
+    time.sleep(SLOW_SECONDS)
+    _send(200, ARTICLE.encode())(handler)
+
+
+def _trickle(handler: BaseHTTPRequestHandler) -> None:
+    """Headers at once, then one byte every 0.2 s for 3 s: no single read waits long enough to time out."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/html")
+    handler.end_headers()
+    for _ in range(int(SLOW_SECONDS / 0.2)):
+        handler.wfile.write(b"x")
+        handler.wfile.flush()
+        time.sleep(0.2)
+
+
+def _redirect(location: str) -> Route:
+    return _send(302, content_type=None, headers={"Location": location})
+
+
+def _routes() -> dict[str, Route]:
+    latin = "<html><body><p>Caf\u00e9 cr\u00e8me, d\u00e9j\u00e0 vu.</p></body></html>"
+    meta_only = ('<html><head><meta http-equiv="Content-Type" content="text/html; charset=windows-1252">'
+                 "</head><body><p>\u201cQuoted\u201d \u20ac5</p></body></html>")
+    routes: dict[str, Route] = {
+        "/article": _send(200, ARTICLE.encode()),
+        "/xhtml": _send(200, ARTICLE.encode(), "application/xhtml+xml"),
+        "/big": _send(200, b"<p>" + b"x" * 5000 + b"</p>"),
+        "/big-undeclared": _send(200, b"<p>" + b"x" * 5000 + b"</p>", length=False),
+        "/slow": _slow,
+        "/trickle": _trickle,
+        "/loop": _redirect("/loop"),
+        "/missing": _send(404, b"not here"),
+        "/broken": _send(500, b"oops"),
+        "/latin": _send(200, latin.encode("iso-8859-1"), "text/html; charset=ISO-8859-1"),
+        "/meta-charset": _send(200, meta_only.encode("windows-1252"), "text/html"),
+        "/no-charset": _send(200, "<p>\u00e9</p>".encode() + b"\xff", "text/html"),
+        "/gzip": _send(200, gzip.compress(ARTICLE.encode()), headers={"Content-Encoding": "gzip"}),
+        "/gzip-bomb": _send(200, gzip.compress(b" " * 200_000), headers={"Content-Encoding": "gzip"}),
+        "/pdf": _send(200, b"%PDF-1.4 ...", "application/pdf"),
+        "/json": _send(200, b"{}", "application/json"),
+        "/plain": _send(200, "Plain words.\n".encode(), "text/plain; charset=utf-8"),
+        "/to-metadata": _redirect("http://169.254.169.254/latest/meta-data/"),
+        "/to-file": _redirect("file:///etc/passwd"),
+    }
+    for hops in range(1, 8):  # /hops/N redirects N times, then serves the article
+        routes[f"/hops/{hops}"] = _redirect(f"/hops/{hops - 1}" if hops > 1 else "/article")
+    return routes
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 serving `_routes()`; yields its base URL."""
+    routes = _routes()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            routes.get(self.path, _send(404, b"no route"))(self)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def handle_error(self, request: object, client_address: object) -> None:
+            pass  # a client that timed out closed its end: the late answer has nowhere to go
+
+    httpd = Server(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=5)
+
+
+def _refused(url: str, **kwargs: object) -> FetchRefused:
+    kwargs.setdefault("allow_private", True)
+    with pytest.raises(FetchRefused) as caught:
+        fetch_page(url, timeout=kwargs.pop("timeout", 5.0), **kwargs)  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert caught.value.url == url and message.startswith(f"{url}: "), message
+    assert "\n" not in message and "Traceback" not in message
+    return caught.value
+
+
+def test_an_html_page_is_fetched_with_its_final_url_status_type_and_text(server: str) -> None:
+    page = fetch_page(f"{server}/article", allow_private=True)
+    assert (page.url, page.status, page.content_type, page.kind) == (f"{server}/article", 200, "text/html", "html")
+    assert page.text == ARTICLE and page.raw == ARTICLE.encode()
+
+
+def test_xhtml_is_a_web_page_and_plain_text_is_accepted_marked_plain(server: str) -> None:
+    assert fetch_page(f"{server}/xhtml", allow_private=True).kind == "html"
+    page = fetch_page(f"{server}/plain", allow_private=True)
+    assert (page.kind, page.text) == ("plain", "Plain words.\n")
+
+
+@pytest.mark.parametrize("path", ["/big", "/big-undeclared", "/gzip-bomb"])
+def test_a_page_over_the_size_cap_is_refused_not_truncated(server: str, path: str, reliability) -> None:
+    error = _refused(f"{server}{path}", max_bytes=1000)
+    assert "larger than 1,000 bytes" in error.reason
+    reliability("Bad input", f"`fetch_page` of a page over the size cap ({path[1:]})", 1, "refused, naming the cap")
+
+
+def test_a_slow_server_is_refused_after_the_timeout(server: str, reliability) -> None:
+    started = time.monotonic()
+    error = _refused(f"{server}/slow", timeout=FAST_TIMEOUT)
+    assert time.monotonic() - started < SLOW_SECONDS - 1
+    assert "no answer within 0.5 s" in error.reason
+    reliability("Bad input", "`fetch_page` of a server that answers after 3 s (timeout 0.5 s)", 1,
+                "refused within the timeout")
+
+
+def test_a_server_trickling_bytes_is_refused_at_the_overall_deadline(server: str, reliability) -> None:
+    started = time.monotonic()
+    error = _refused(f"{server}/trickle", timeout=FAST_TIMEOUT * 2)
+    assert time.monotonic() - started < SLOW_SECONDS - 1
+    assert error.reason == "the page did not arrive in time"
+    reliability("Bad input", "`fetch_page` of a server sending one byte every 0.2 s for 3 s (timeout 1 s)", 1,
+                "refused at the overall deadline")
+
+
+def test_redirects_are_followed_up_to_five_and_a_sixth_or_a_loop_is_refused(server: str, reliability) -> None:
+    page = fetch_page(f"{server}/hops/5", allow_private=True)
+    assert page.url == f"{server}/article" and page.text == ARTICLE
+    assert "more than 5 redirects" in _refused(f"{server}/hops/6").reason
+    assert "more than 5 redirects" in _refused(f"{server}/loop").reason
+    assert "more than 2 redirects" in _refused(f"{server}/hops/3", max_redirects=2).reason
+    reliability("Bad input", "`fetch_page` of a redirect loop and of a chain of 6 redirects", 2,
+                "refused: more than 5 redirects")
+
+
+@pytest.mark.parametrize(("path", "reason"), [("/missing", "HTTP 404 Not Found"),
+                                              ("/broken", "HTTP 500 Internal Server Error")])
+def test_an_error_status_is_refused_with_the_status(server: str, path: str, reason: str, reliability) -> None:
+    assert _refused(f"{server}{path}").reason == reason
+    reliability("Bad input", f"`fetch_page` of a page answering {reason}", 1, "refused, naming the status")
+
+
+def test_the_charset_comes_from_the_header_then_the_meta_tag_then_utf8(server: str) -> None:
+    latin = fetch_page(f"{server}/latin", allow_private=True)
+    assert (latin.charset, "Caf\u00e9 cr\u00e8me, d\u00e9j\u00e0 vu." in latin.text) == ("iso8859-1", True)
+    meta = fetch_page(f"{server}/meta-charset", allow_private=True)
+    assert meta.charset == "cp1252" and "\u201cQuoted\u201d \u20ac5" in meta.text
+    fallback = fetch_page(f"{server}/no-charset", allow_private=True)
+    assert fallback.charset == "utf-8" and fallback.text == "<p>\u00e9</p>\ufffd"
+
+
+def test_a_gzipped_page_is_decoded(server: str) -> None:
+    page = fetch_page(f"{server}/gzip", allow_private=True)
+    assert page.text == ARTICLE
+
+
+@pytest.mark.parametrize(("path", "media_type"), [("/pdf", "application/pdf"), ("/json", "application/json")])
+def test_a_pdf_or_json_is_refused_naming_its_type(server: str, path: str, media_type: str, reliability) -> None:
+    assert media_type in _refused(f"{server}{path}").reason
+    reliability("Bad input", f"`fetch_page` of a {media_type} document", 1, "refused, naming the content type")
+
+
+def test_a_private_address_is_refused_by_default_and_allowed_by_the_flag_or_the_setting(
+        server: str, monkeypatch: pytest.MonkeyPatch, reliability) -> None:
+    monkeypatch.delenv(fetch.ALLOW_PRIVATE_ENV, raising=False)
+    error = _refused(f"{server}/article", allow_private=None)
+    assert "resolves to loopback address 127.0.0.1" in error.reason
+    assert fetch_page(f"{server}/article", allow_private=True).text == ARTICLE
+    monkeypatch.setenv(fetch.ALLOW_PRIVATE_ENV, "1")
+    assert fetch_page(f"{server}/article").text == ARTICLE
+    assert "loopback" in _refused(f"{server}/article", allow_private=False).reason
+    reliability("Security", "`fetch_page` of a URL on 127.0.0.1 without NEWSBOT_ALLOW_PRIVATE_URLS", 1,
+                "refused before connecting")
+
+
+def test_a_redirect_from_a_public_host_to_a_link_local_one_is_refused(
+        server: str, monkeypatch: pytest.MonkeyPatch, reliability) -> None:
+    """The first hop passes as public (only its name resolution is faked); the cloud metadata address does not."""
+    real = fetch.resolve_host
+    monkeypatch.setattr(fetch, "resolve_host",
+                        lambda host: [ipaddress.ip_address("93.184.216.34")] if host == "127.0.0.1" else real(host))
+    error = _refused(f"{server}/to-metadata", allow_private=False)
+    assert error.reason.startswith("redirected to http://169.254.169.254/latest/meta-data/: host ")
+    assert "link-local" in error.reason
+    assert fetch_page(f"{server}/article", allow_private=False).text == ARTICLE  # the fake does let the first hop in
+    reliability("Security", "`fetch_page` redirected from a public host to 169.254.169.254", 1,
+                "refused before connecting")
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.org/a.html", "javascript:alert(1)",
+                                 "gopher://127.0.0.1/", "example.org/no-scheme"])
+def test_a_scheme_other_than_http_or_https_is_refused(url: str, reliability) -> None:
+    error = _refused(url)
+    assert "is not http or https" in error.reason
+    reliability("Security", f"`fetch_page` of `{url}`", 1, "refused: not http or https")
+
+
+def test_a_redirect_to_a_file_url_is_refused(server: str) -> None:
+    error = _refused(f"{server}/to-file")
+    assert error.reason == "redirected to file:///etc/passwd: scheme 'file' is not http or https"
+
+
+@pytest.mark.parametrize(("address", "refusal"), [
+    ("127.0.0.1", "loopback"), ("::1", "loopback"), ("::ffff:127.0.0.1", "loopback"), ("0.0.0.0", "unspecified"),
+    ("::", "unspecified"), ("10.1.2.3", "private"), ("192.168.0.1", "private"), ("::ffff:10.0.0.1", "private"),
+    ("fd00::1", "private"), ("169.254.169.254", "link-local"), ("fe80::1", "link-local"),
+    ("224.0.0.1", "multicast"), ("ff02::1", "multicast"), ("240.0.0.1", "reserved"),
+    ("100.64.0.1", "non-public"),
+    ("93.184.216.34", None), ("2606:4700::1111", None), ("::ffff:8.8.8.8", None)])
+def test_every_non_public_kind_of_address_is_named(address: str, refusal: str | None) -> None:
+    assert address_refusal(ipaddress.ip_address(address)) == refusal
+
+
+def test_a_name_that_does_not_resolve_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(host: str) -> list[ipaddress.IPv4Address]:
+        raise OSError("no such host")
+    monkeypatch.setattr(fetch, "resolve_host", fail)
+    assert "does not resolve" in _refused("http://nowhere.invalid/", allow_private=False).reason
+
+
+def test_a_name_with_one_private_address_among_public_ones_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fetch, "resolve_host",
+                        lambda host: [ipaddress.ip_address("93.184.216.34"), ipaddress.ip_address("10.0.0.7")])
+    assert "private address 10.0.0.7" in _refused("http://mixed.example/", allow_private=False).reason
