@@ -1,0 +1,1 @@
+"""Articles from web pages: extraction of an article's text and metadata from HTML already fetched."""
