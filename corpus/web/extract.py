@@ -9,11 +9,16 @@ extracted article leaves in: the `--dry-run --json` object and the corpus's head
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import trafilatura
+# Importing trafilatura's stack (urllib3, courlan, htmldate) adds process-wide warning filters (two of them
+# silence urllib3's insecure-request warnings); importing newsbot must change nothing global
+# (tests/test_import_side_effects.py), so the filters are restored once the import is done.
+with warnings.catch_warnings():
+    import trafilatura
 
 # A page is an article when its body holds at least this much prose: paragraphs of at least
 # PROSE_WORDS words, MIN_PROSE_WORDS words in all. An index page's link titles and a login form's
