@@ -8,41 +8,23 @@ from __future__ import annotations
 
 import gzip
 import ipaddress
-import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from newsbot.corpus.web import fetch
 from newsbot.corpus.web.fetch import FetchRefused, address_refusal, fetch_page
+from tests.web_server import Route, local_site, redirect, send
 
 ARTICLE = "<html><head><title>Floods</title></head><body><p>More than 5,400 people died.</p></body></html>"
 SLOW_SECONDS = 3.0
 FAST_TIMEOUT = 0.5
 
-Route = Callable[[BaseHTTPRequestHandler], None]
-
-
-def _send(status: int, body: bytes = b"", content_type: str | None = "text/html; charset=utf-8",
-          headers: dict[str, str] | None = None, length: bool = True) -> Route:
-    def respond(handler: BaseHTTPRequestHandler) -> None:
-        handler.send_response(status)
-        if content_type:
-            handler.send_header("Content-Type", content_type)
-        for name, value in (headers or {}).items():
-            handler.send_header(name, value)
-        if length:
-            handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
-    return respond
-
-
 def _slow(handler: BaseHTTPRequestHandler) -> None:
     time.sleep(SLOW_SECONDS)
-    _send(200, ARTICLE.encode())(handler)
+    send(200, ARTICLE.encode())(handler)
 
 
 def _trickle(handler: BaseHTTPRequestHandler) -> None:
@@ -56,8 +38,8 @@ def _trickle(handler: BaseHTTPRequestHandler) -> None:
         time.sleep(0.2)
 
 
-def _redirect(location: str) -> Route:
-    return _send(302, content_type=None, headers={"Location": location})
+def redirect(location: str) -> Route:
+    return send(302, content_type=None, headers={"Location": location})
 
 
 def _routes() -> dict[str, Route]:
@@ -65,56 +47,36 @@ def _routes() -> dict[str, Route]:
     meta_only = ('<html><head><meta http-equiv="Content-Type" content="text/html; charset=windows-1252">'
                  "</head><body><p>\u201cQuoted\u201d \u20ac5</p></body></html>")
     routes: dict[str, Route] = {
-        "/article": _send(200, ARTICLE.encode()),
-        "/xhtml": _send(200, ARTICLE.encode(), "application/xhtml+xml"),
-        "/big": _send(200, b"<p>" + b"x" * 5000 + b"</p>"),
-        "/big-undeclared": _send(200, b"<p>" + b"x" * 5000 + b"</p>", length=False),
+        "/article": send(200, ARTICLE.encode()),
+        "/xhtml": send(200, ARTICLE.encode(), "application/xhtml+xml"),
+        "/big": send(200, b"<p>" + b"x" * 5000 + b"</p>"),
+        "/big-undeclared": send(200, b"<p>" + b"x" * 5000 + b"</p>", length=False),
         "/slow": _slow,
         "/trickle": _trickle,
-        "/loop": _redirect("/loop"),
-        "/missing": _send(404, b"not here"),
-        "/broken": _send(500, b"oops"),
-        "/latin": _send(200, latin.encode("iso-8859-1"), "text/html; charset=ISO-8859-1"),
-        "/meta-charset": _send(200, meta_only.encode("windows-1252"), "text/html"),
-        "/no-charset": _send(200, "<p>\u00e9</p>".encode() + b"\xff", "text/html"),
-        "/gzip": _send(200, gzip.compress(ARTICLE.encode()), headers={"Content-Encoding": "gzip"}),
-        "/gzip-bomb": _send(200, gzip.compress(b" " * 200_000), headers={"Content-Encoding": "gzip"}),
-        "/pdf": _send(200, b"%PDF-1.4 ...", "application/pdf"),
-        "/json": _send(200, b"{}", "application/json"),
-        "/plain": _send(200, "Plain words.\n".encode(), "text/plain; charset=utf-8"),
-        "/to-metadata": _redirect("http://169.254.169.254/latest/meta-data/"),
-        "/to-file": _redirect("file:///etc/passwd"),
+        "/loop": redirect("/loop"),
+        "/missing": send(404, b"not here"),
+        "/broken": send(500, b"oops"),
+        "/latin": send(200, latin.encode("iso-8859-1"), "text/html; charset=ISO-8859-1"),
+        "/meta-charset": send(200, meta_only.encode("windows-1252"), "text/html"),
+        "/no-charset": send(200, "<p>\u00e9</p>".encode() + b"\xff", "text/html"),
+        "/gzip": send(200, gzip.compress(ARTICLE.encode()), headers={"Content-Encoding": "gzip"}),
+        "/gzip-bomb": send(200, gzip.compress(b" " * 200_000), headers={"Content-Encoding": "gzip"}),
+        "/pdf": send(200, b"%PDF-1.4 ...", "application/pdf"),
+        "/json": send(200, b"{}", "application/json"),
+        "/plain": send(200, "Plain words.\n".encode(), "text/plain; charset=utf-8"),
+        "/to-metadata": redirect("http://169.254.169.254/latest/meta-data/"),
+        "/to-file": redirect("file:///etc/passwd"),
     }
     for hops in range(1, 8):  # /hops/N redirects N times, then serves the article
-        routes[f"/hops/{hops}"] = _redirect(f"/hops/{hops - 1}" if hops > 1 else "/article")
+        routes[f"/hops/{hops}"] = redirect(f"/hops/{hops - 1}" if hops > 1 else "/article")
     return routes
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     """An HTTP server on 127.0.0.1 serving `_routes()`; yields its base URL."""
-    routes = _routes()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            routes.get(self.path, _send(404, b"no route"))(self)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-
-        def handle_error(self, request: object, client_address: object) -> None:
-            pass  # a client that timed out closed its end: the late answer has nowhere to go
-
-    httpd = Server(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=5)
+    with local_site(_routes()) as site:
+        yield site.url
 
 
 def _refused(url: str, **kwargs: object) -> FetchRefused:
