@@ -1,0 +1,178 @@
+"""One pass over the feeds that are due, in three steps the callers place on the right threads:
+
+1. `harvest`: fetch each due feed (a conditional GET) and the articles of its new entries. Network only,
+   nothing written: the bot runs it off the event loop and off the build thread, so questions and builds
+   go on meanwhile.
+2. `store_harvest`: store the fetched articles in the corpus through the same path as `newsbot add`
+   (ingest.store_article: each stored once); the caller then builds the index once for the whole pass, and
+   calls `undo_harvest` if that build fails, so nothing is half-stored.
+3. `record`: write what the pass did to the feed state, only after the build succeeded (entries of a failed
+   build are fetched again next time, not lost).
+
+A feed whose new entries were not all taken (the cap, an entry that failed and will be tried again) forgets
+its validators, so the next poll fetches it in full rather than getting a 304 that would hide the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
+
+from newsbot.corpus.web.extract import Extracted
+from newsbot.corpus.web.feed_state import EntryOutcome, Feed, FeedState
+from newsbot.corpus.web.feeds import (
+    MAX_ENTRY_ATTEMPTS,
+    MAX_NEW_ENTRIES,
+    FeedEntry,
+    NotAFeed,
+    ParsedFeed,
+    backoff,
+    choose_new,
+    is_due,
+    parse_feed,
+)
+from newsbot.corpus.web.fetch import FetchRefused, NotModified, Validators, fetch_feed
+from newsbot.corpus.web.ingest import KnownArticles, PageRefused, Stored, fetch_article, store_article, undo
+
+T = TypeVar("T")
+
+
+class FeedRefused(FetchRefused):
+    """A URL that cannot be followed as a feed (not fetched, or not a feed): the URL and the reason, one line."""
+
+
+@dataclass
+class FeedHarvest:
+    """What one feed gave this pass: an error, "not modified", or entries fetched and skipped."""
+
+    feed: Feed
+    error: str | None = None
+    not_modified: bool = False
+    title: str | None = None
+    validators: Validators = field(default_factory=Validators)
+    fetched: list[tuple[FeedEntry, Extracted]] = field(default_factory=list)
+    skipped: list[tuple[FeedEntry, str]] = field(default_factory=list)
+    failed: list[tuple[FeedEntry, str]] = field(default_factory=list)  # tried again next poll
+    deferred: int = 0  # new entries over the cap, left for the next poll
+    note: str | None = None  # a usable feed's XML problem
+    stored: list[tuple[FeedEntry, Stored]] = field(default_factory=list)  # filled by store_harvest
+
+    @property
+    def complete(self) -> bool:
+        """Every new entry was dealt with: the validators may be kept for the next conditional GET."""
+        return not self.deferred and not self.failed
+
+    @property
+    def added(self) -> int:
+        return sum(stored.status == "added" for _, stored in self.stored)
+
+
+def read_feed(url: str, validators: Validators | None = None, *,
+              allow_private: bool | None = None) -> tuple[ParsedFeed, Validators] | NotModified:
+    """Fetch and parse a feed; FeedRefused (one line) when it cannot be fetched or is not a feed."""
+    try:
+        fetched = fetch_feed(url, validators, allow_private=allow_private)
+    except FetchRefused as refused:
+        raise FeedRefused(url, refused.reason) from None
+    if isinstance(fetched, NotModified):
+        return fetched
+    try:
+        parsed = parse_feed(fetched.raw, fetched.url, fetched.content_type)
+    except NotAFeed as problem:
+        raise FeedRefused(url, str(problem)) from None
+    return parsed, Validators(fetched.etag, fetched.last_modified)
+
+
+def harvest(state: FeedState, now: datetime, *, cap: int = MAX_NEW_ENTRIES,
+            allow_private: bool | None = None) -> list[FeedHarvest]:
+    """Fetch every due feed and its new entries' articles (network only; nothing is written)."""
+    return [harvest_feed(feed, state, cap=cap, allow_private=allow_private)
+            for feed in state.feeds() if is_due(feed.next_attempt, now)]
+
+
+def harvest_feed(feed: Feed, state: FeedState, *, cap: int = MAX_NEW_ENTRIES,
+                 allow_private: bool | None = None) -> FeedHarvest:
+    result = FeedHarvest(feed)
+    try:
+        read = read_feed(feed.url, Validators(feed.etag, feed.last_modified), allow_private=allow_private)
+    except FeedRefused as refused:
+        result.error = refused.reason
+        return result
+    if isinstance(read, NotModified):
+        result.not_modified, result.validators = True, read.validators
+        return result
+    parsed, result.validators = read
+    result.title, result.note = parsed.title, parsed.note
+    seen, attempts = state.seen(feed.url)
+    chosen = choose_new(parsed.entries, seen, cap)
+    result.skipped, result.deferred = list(chosen.skipped), chosen.deferred
+    for entry in chosen.fetch:
+        assert entry.link is not None  # choose_new skips link-less entries
+        try:
+            result.fetched.append((entry, fetch_article(entry.link, allow_private=allow_private)))
+        except PageRefused as refused:
+            if attempts.get(entry.key, 0) + 1 >= MAX_ENTRY_ATTEMPTS:
+                result.skipped.append((entry, refused.reason))
+            else:
+                result.failed.append((entry, refused.reason))
+    return result
+
+
+def store_harvest(corpus_dir: Path, harvests: Sequence[FeedHarvest]) -> list[Stored]:
+    """Store every fetched article once (several feeds may carry the same story); returns what was written."""
+    known = KnownArticles.read(corpus_dir)
+    written: list[Stored] = []
+    for result in harvests:
+        for entry, extracted in result.fetched:
+            stored = store_article(corpus_dir, extracted, known)
+            result.stored.append((entry, stored))
+            if stored.status in ("added", "updated"):
+                written.append(stored)
+    return written
+
+
+def store_and_build(corpus_dir: Path, harvests: Sequence[FeedHarvest], build: Callable[[], T]) -> T | None:
+    """Store the pass's articles and run `build` once for them all (None, no build, when nothing was written);
+    a build that fails puts the corpus back as it was."""
+    written = store_harvest(corpus_dir, harvests)
+    if not written:
+        return None
+    try:
+        return build()
+    except BaseException:
+        undo(corpus_dir, written)
+        raise
+
+
+def record(state: FeedState, harvests: Sequence[FeedHarvest], now: datetime, interval: timedelta) -> None:
+    """Write the pass's outcome per feed: its health, validators, entries handled and articles added."""
+    for result in harvests:
+        url = result.feed.url
+        if result.error is not None:
+            next_attempt = now + backoff(result.feed.failures + 1, interval)
+            state.record_failure(url, now, result.error, next_attempt)
+            continue
+        outcomes = ([EntryOutcome(e.key, e.link, "stored", s.status) for e, s in result.stored]
+                    + [EntryOutcome(e.key, e.link, "skipped", why) for e, why in result.skipped]
+                    + [EntryOutcome(e.key, e.link, "failed", why) for e, why in result.failed])
+        validators = result.validators if result.complete else Validators()
+        state.record_success(url, now, title=result.title, etag=validators.etag,
+                             last_modified=validators.last_modified, entries=outcomes, articles_added=result.added)
+
+
+def summary(result: FeedHarvest) -> str:
+    """One line per feed for the CLI and the bot: what this pass did."""
+    if result.error is not None:
+        return f"{result.feed.url}: failed: {result.error}"
+    if result.not_modified:
+        return f"{result.feed.url}: not modified"
+    counts = {status: sum(s.status == status for _, s in result.stored)
+              for status in ("added", "updated", "unchanged", "duplicate")}
+    parts = [f"{count} {status}" for status, count in counts.items() if count]
+    parts += [f"{len(result.skipped)} skipped"] if result.skipped else []
+    parts += [f"{len(result.failed)} to retry"] if result.failed else []
+    parts += [f"{result.deferred} left for the next poll"] if result.deferred else []
+    return f"{result.feed.url}: {', '.join(parts) or 'no new entries'}"
