@@ -33,6 +33,7 @@ MIN_FEED_INTERVAL = timedelta(seconds=1)  # the tests' schedule; a real one is m
 MAX_FEED_INTERVAL = timedelta(days=1)  # the longest backoff too: a feed is tried at least daily
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h)?$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
+MAX_ARTICLE_AGE_DAYS = "NEWSBOT_MAX_ARTICLE_AGE_DAYS"
 
 
 class ConfigError(ValueError):
@@ -55,6 +56,7 @@ class Settings:
     webhook_secret: str | None = field(default=None, repr=False)
     min_confidence: float | None = None  # None: the default for the index's size (retrieval.confidence)
     feed_interval: timedelta = DEFAULT_FEED_INTERVAL
+    max_article_age_days: int | None = None  # None: keep every article (corpus/retention.py)
 
 
 def load_settings(env_file: Path | str | None = ".env", environ: Mapping[str, str] | None = None) -> Settings:
@@ -95,6 +97,7 @@ def parse_settings(values: Mapping[str, str]) -> Settings:
         webhook_secret=secret,
         min_confidence=min_confidence(values),
         feed_interval=feed_interval(values),
+        max_article_age_days=max_article_age_days(values),
     )
 
 
@@ -122,6 +125,13 @@ def feed_interval(values: Mapping[str, str]) -> timedelta:
     if not MIN_FEED_INTERVAL.total_seconds() <= seconds <= MAX_FEED_INTERVAL.total_seconds():
         raise ConfigError(f"{FEED_INTERVAL} must be between 1 second and 1 day, not {raw[:30]!r}")
     return timedelta(seconds=seconds)
+
+
+def max_article_age_days(values: Mapping[str, str]) -> int | None:
+    """`NEWSBOT_MAX_ARTICLE_AGE_DAYS`, a whole number of days above 0; None (unset) keeps every article."""
+    if not values.get(MAX_ARTICLE_AGE_DAYS, "").strip():
+        return None
+    return int(_number(values, MAX_ARTICLE_AGE_DAYS, "", integer=True))
 
 
 def check_folders(corpus_dir: Path, index_dir: Path) -> None:
