@@ -10,10 +10,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from newsbot.bot.config import feed_interval
+from newsbot.bot.config import feed_interval, max_article_age_days
+from newsbot.bot.texts import feed_health
 from newsbot.corpus import default_corpus_dir
 from newsbot.corpus.web.feed_poll import FeedRefused, harvest, read_feed, record, store_and_build, summary
-from newsbot.corpus.web.feed_state import Feed, FeedState, FeedStateUnavailable, PollRunning, poll_lock
+from newsbot.corpus.web.feed_state import FeedState, FeedStateUnavailable, PollRunning, poll_lock
 from newsbot.index import BuildReport, default_index_dir
 
 
@@ -55,24 +56,8 @@ def _list(args: argparse.Namespace) -> int:
     elif not feeds:
         print("No feeds yet; add one with `newsbot feeds add URL`.")
     else:
-        print("\n\n".join(health_lines(feed) for feed in feeds))
+        print("\n\n".join("\n  ".join([feed.title, feed.url, *feed_health(feed)]) for feed in feeds))
     return 0
-
-
-def health_lines(feed: Feed) -> str:
-    """A feed's health in a few plain lines."""
-    lines = [f"{feed.title}", f"  {feed.url}",
-             f"  last success: {_when(feed.last_success)}; {feed.entries_seen} entries seen, "
-             f"{feed.articles_added} articles added"]
-    if feed.last_error:
-        lines.append(f"  last error ({_when(feed.last_error_at)}): {feed.last_error}")
-    if feed.failures:
-        lines.append(f"  {feed.failures} failures in a row; next attempt {_when(feed.next_attempt)}")
-    return "\n".join(lines)
-
-
-def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
 
 
 def _remove(args: argparse.Namespace) -> int:
@@ -89,7 +74,8 @@ def _poll(args: argparse.Namespace, build: Callable[[], BuildReport]) -> int:
     try:
         with poll_lock(state.index_dir):
             harvests = harvest(state, now)
-            report = store_and_build(Path(args.corpus_dir or default_corpus_dir()), harvests, build)
+            report = store_and_build(Path(args.corpus_dir or default_corpus_dir()), harvests, build,
+                                     max_article_age_days(os.environ))
             record(state, harvests, now, feed_interval(os.environ))
     except PollRunning as running:
         print(f"newsbot: {running}; this pass is skipped", file=sys.stderr)

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -35,6 +35,7 @@ from newsbot.retrieval.evaluation.percentile import percentile
 
 if TYPE_CHECKING:  # the page fetching stack (trafilatura, 0.2 s to import) is loaded when a URL is first added
     from newsbot.corpus.web.extract import Extracted
+    from newsbot.corpus.web.feed_poll import FeedHarvest
     from newsbot.corpus.web.ingest import PageRefused
 
 log = logging.getLogger(__name__)
@@ -213,6 +214,24 @@ class Service:
                                           progress=lambda done, total: progress.update(FETCHING, done, total))
         return await self._exclusive(lambda: self._store_and_build(progress, fetched))
 
+    async def poll_feeds(self, interval: timedelta, progress: Progress | None = None) -> list[FeedHarvest]:
+        """One pass over the feeds that are due (corpus/web/feed_poll.py): the feeds and their articles are
+        fetched on a worker thread, beside questions and builds; the articles are stored and indexed (one
+        build) on the build thread; the feeds' state is written after. BuildRunning (nothing fetched) when a
+        build is running, PollRunning when another poll is (`newsbot feeds poll` from cron): the pass is
+        skipped, and its entries are fetched by the next one."""
+        from newsbot.corpus.web.feed_poll import harvest, record
+        from newsbot.corpus.web.feed_state import FeedState, poll_lock
+
+        if self._building:
+            raise BuildRunning
+        state, now = FeedState(self.index_dir), datetime.now(UTC)
+        with poll_lock(self.index_dir):
+            harvests = await asyncio.to_thread(harvest, state, now)
+            await self._exclusive(lambda: self._store_feed_articles(progress or Progress(), harvests))
+            await asyncio.to_thread(record, state, harvests, now, interval)
+        return harvests
+
     def stats(self) -> Stats:
         manifest = self._retriever.manifest
         latencies = list(self._latencies)
@@ -269,6 +288,13 @@ class Service:
             undo(self.corpus_dir, written)
             raise
         return (outcomes, report), retriever
+
+    def _store_feed_articles(self, progress: Progress, harvests: Sequence[FeedHarvest]) -> tuple[None, Retriever]:
+        from newsbot.corpus.web.feed_poll import store_and_build
+
+        built = store_and_build(self.corpus_dir, harvests, lambda: self._build_and_open(progress, False),
+                                self.max_age_days)
+        return None, built[1] if built else self._retriever
 
     def _build_and_open(self, progress: Progress, force: bool) -> tuple[BuildReport, Retriever]:
         current = self._retriever

@@ -3,9 +3,9 @@
 1. `harvest`: fetch each due feed (a conditional GET) and the articles of its new entries. Network only,
    nothing written: the bot runs it off the event loop and off the build thread, so questions and builds
    go on meanwhile.
-2. `store_harvest`: store the fetched articles in the corpus through the same path as `newsbot add`
-   (ingest.store_article: each stored once); the caller then builds the index once for the whole pass, and
-   calls `undo_harvest` if that build fails, so nothing is half-stored.
+2. `store_and_build`: store the fetched articles in the corpus through the same path as `newsbot add`
+   (ingest.store_batch: each stored once, none older than the age limit), then build the index once for the
+   whole pass (the caller's build, which applies the age limit); a failed build undoes the pass's files.
 3. `record`: write what the pass did to the feed state, only after the build succeeded (entries of a failed
    build are fetched again next time, not lost).
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -35,7 +35,9 @@ from newsbot.corpus.web.feeds import (
     parse_feed,
 )
 from newsbot.corpus.web.fetch import FetchRefused, NotModified, Validators, fetch_feed
-from newsbot.corpus.web.ingest import KnownArticles, PageRefused, Stored, fetch_article, store_article, undo
+from newsbot.corpus.known import Stored
+from newsbot.corpus.retention import too_old
+from newsbot.corpus.web.ingest import PageRefused, changed, fetch_article, store_batch, undo
 
 T = TypeVar("T")
 
@@ -58,7 +60,7 @@ class FeedHarvest:
     failed: list[tuple[FeedEntry, str]] = field(default_factory=list)  # tried again next poll
     deferred: int = 0  # new entries over the cap, left for the next poll
     note: str | None = None  # a usable feed's XML problem
-    stored: list[tuple[FeedEntry, Stored]] = field(default_factory=list)  # filled by store_harvest
+    stored: list[tuple[FeedEntry, Stored | PageRefused]] = field(default_factory=list)  # by store_and_build
 
     @property
     def complete(self) -> bool:
@@ -67,7 +69,7 @@ class FeedHarvest:
 
     @property
     def added(self) -> int:
-        return sum(stored.status == "added" for _, stored in self.stored)
+        return sum(isinstance(stored, Stored) and stored.status == "added" for _, stored in self.stored)
 
 
 def read_feed(url: str, validators: Validators | None = None, *,
@@ -121,24 +123,19 @@ def harvest_feed(feed: Feed, state: FeedState, *, cap: int = MAX_NEW_ENTRIES,
     return result
 
 
-def store_harvest(corpus_dir: Path, harvests: Sequence[FeedHarvest]) -> list[Stored]:
-    """Store every fetched article once (several feeds may carry the same story); returns what was written."""
-    known = KnownArticles.read(corpus_dir)
-    written: list[Stored] = []
+def store_and_build(corpus_dir: Path, harvests: Sequence[FeedHarvest], build: Callable[[], T],
+                    max_age_days: int | None = None) -> T | None:
+    """Store the pass's articles once each (several feeds may carry the same story; one older than
+    `max_age_days` is refused) and run `build` once for them all. No build (None) when nothing was written,
+    unless an age limit is set: then every poll's build also removes what has expired. A failed build puts
+    the corpus back as it was."""
+    outcomes = store_batch(corpus_dir, [extracted for result in harvests for _, extracted in result.fetched],
+                           too_old(max_age_days, date.today()))
+    taken = iter(outcomes)
     for result in harvests:
-        for entry, extracted in result.fetched:
-            stored = store_article(corpus_dir, extracted, known)
-            result.stored.append((entry, stored))
-            if stored.status in ("added", "updated"):
-                written.append(stored)
-    return written
-
-
-def store_and_build(corpus_dir: Path, harvests: Sequence[FeedHarvest], build: Callable[[], T]) -> T | None:
-    """Store the pass's articles and run `build` once for them all (None, no build, when nothing was written);
-    a build that fails puts the corpus back as it was."""
-    written = store_harvest(corpus_dir, harvests)
-    if not written:
+        result.stored = [(entry, next(taken)) for entry, _ in result.fetched]
+    written = changed(outcomes)
+    if not written and max_age_days is None:
         return None
     try:
         return build()
@@ -155,12 +152,18 @@ def record(state: FeedState, harvests: Sequence[FeedHarvest], now: datetime, int
             next_attempt = now + backoff(result.feed.failures + 1, interval)
             state.record_failure(url, now, result.error, next_attempt)
             continue
-        outcomes = ([EntryOutcome(e.key, e.link, "stored", s.status) for e, s in result.stored]
+        outcomes = ([_outcome(e, s) for e, s in result.stored]
                     + [EntryOutcome(e.key, e.link, "skipped", why) for e, why in result.skipped]
                     + [EntryOutcome(e.key, e.link, "failed", why) for e, why in result.failed])
         validators = result.validators if result.complete else Validators()
         state.record_success(url, now, title=result.title, etag=validators.etag,
                              last_modified=validators.last_modified, entries=outcomes, articles_added=result.added)
+
+
+def _outcome(entry: FeedEntry, stored: Stored | PageRefused) -> EntryOutcome:
+    if isinstance(stored, PageRefused):
+        return EntryOutcome(entry.key, entry.link, "skipped", stored.reason)
+    return EntryOutcome(entry.key, entry.link, "stored", stored.status)
 
 
 def summary(result: FeedHarvest) -> str:
@@ -169,10 +172,10 @@ def summary(result: FeedHarvest) -> str:
         return f"{result.feed.url}: failed: {result.error}"
     if result.not_modified:
         return f"{result.feed.url}: not modified"
-    counts = {status: sum(s.status == status for _, s in result.stored)
-              for status in ("added", "updated", "unchanged", "duplicate")}
-    parts = [f"{count} {status}" for status, count in counts.items() if count]
-    parts += [f"{len(result.skipped)} skipped"] if result.skipped else []
+    statuses = [s.status if isinstance(s, Stored) else "skipped" for _, s in result.stored]
+    statuses += ["skipped"] * len(result.skipped)
+    parts = [f"{statuses.count(status)} {status}" for status in ("added", "updated", "unchanged", "duplicate",
+                                                                 "skipped") if status in statuses]
     parts += [f"{len(result.failed)} to retry"] if result.failed else []
     parts += [f"{result.deferred} left for the next poll"] if result.deferred else []
     return f"{result.feed.url}: {', '.join(parts) or 'no new entries'}"
