@@ -54,6 +54,8 @@ from newsbot.bot.replies import edit_chunk, replace_text, send_chunks, typing
 from newsbot.bot.retry import RetryingLimiter, StopWaiting
 from newsbot.bot.service import ArticleRejected, BuildRunning, Progress, Service
 from newsbot.bot.small_talk import small_talk
+from newsbot.corpus.web.feed_state import FeedState, FeedStateUnavailable, PollRunning
+from newsbot.corpus.web.fetch import FetchRefused
 from newsbot.bot.uploads import article_sent, links_only
 
 log = logging.getLogger(__name__)
@@ -313,9 +315,6 @@ class Handlers:
     async def feeds(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/feeds (the feeds followed, with their health), /feeds add URL, /feeds remove URL. The state file
         and the feed's fetch are blocking I/O: they run on a worker thread."""
-        from newsbot.corpus.web.feed_poll import FeedRefused, read_feed
-        from newsbot.corpus.web.feed_state import FeedState, FeedStateUnavailable
-
         if await self._refused(update, context, "/feeds"):
             return
         state = FeedState(self.service.index_dir)
@@ -326,12 +325,12 @@ class Handlers:
             elif action.lower() == "add" and url:
                 await self._reply(update, context, text_blocks(texts.CHECKING_FEED), final=False)
                 try:
-                    parsed, _ = await asyncio.to_thread(read_feed, url)
-                except FeedRefused as refused:
+                    title, entries = await asyncio.to_thread(_checked_feed, url)
+                except FetchRefused as refused:  # FeedRefused, not a feed
                     reply = text_blocks(texts.feed_refused(refused))
                 else:
-                    added = await asyncio.to_thread(state.add, url, parsed.title, datetime.now(UTC))
-                    reply = text_blocks(texts.feed_added(parsed.title, url, len(parsed.entries), self.feed_interval)
+                    added = await asyncio.to_thread(state.add, url, title, datetime.now(UTC))
+                    reply = text_blocks(texts.feed_added(title, url, entries, self.feed_interval)
                                         if added else texts.feed_already_followed(url))
             elif action.lower() == "remove" and url:
                 removed = await asyncio.to_thread(state.remove, url)
@@ -427,13 +426,19 @@ class Handlers:
             self.journal.done(update.update_id)
 
 
+def _checked_feed(url: str) -> tuple[str, int]:
+    """The feed's title and entry count, read once to check it is a feed (FeedRefused); on a worker thread,
+    which also imports the fetching stack (trafilatura: 0.2 s) off the event loop."""
+    from newsbot.corpus.web.feed_poll import read_feed
+
+    parsed, _ = read_feed(url)
+    return parsed.title, len(parsed.entries)
+
+
 def schedule_feed_polls(application: Application, service: Service, interval: timedelta) -> None:
     """Poll the feeds every `interval` while the bot runs (PTB's JobQueue; APScheduler skips a tick while the
     previous poll still runs). The first poll comes one interval after the start."""
     async def poll(context: ContextTypes.DEFAULT_TYPE) -> None:
-        from newsbot.corpus.web.feed_poll import summary
-        from newsbot.corpus.web.feed_state import PollRunning
-
         try:
             harvests = await service.poll_feeds(interval)
         except (BuildRunning, PollRunning):
@@ -442,6 +447,8 @@ def schedule_feed_polls(application: Application, service: Service, interval: ti
         except Exception:  # logged, and the schedule goes on
             log.exception("feed poll failed")
             return
+        from newsbot.corpus.web.feed_poll import summary  # imported by the poll already: no cost on the loop
+
         for result in harvests:
             log.info("feed poll: %s", summary(result))
 

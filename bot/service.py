@@ -15,7 +15,8 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from multiprocessing import get_context
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -27,6 +28,7 @@ from newsbot.corpus import Article, ArticleFormatError, article_sentences, parse
 from newsbot.corpus.bot_files import ADDED_FOLDER, write_atomically
 from newsbot.corpus.known import KnownArticles, Stored
 from newsbot.corpus.retention import too_old
+from newsbot.corpus.web.feed_state import FeedState, poll_lock
 from newsbot.index import BuildReport, load_embedder
 from newsbot.index.embedder import Embedder
 from newsbot.index.metadata import ArticleInfo
@@ -44,6 +46,10 @@ MAX_ARTICLE_CHARS = 1_000_000
 LATENCY_SAMPLES = 10_000
 MAX_BATCH = 64  # questions per model call
 QUERY_THREADS = 2  # one batch of questions at a time, plus an article listing beside it
+# A feed poll fetches and extracts its pages in a worker process: extraction (trafilatura, lxml) is Python work
+# that holds the GIL, and on a thread of this process it slowed the answers given meanwhile (p99 in
+# docs/PERFORMANCE.md#answers-during-a-feed-poll). The process is started at the first poll and kept.
+HARVEST_IN_PROCESS = True
 T = TypeVar("T")
 
 
@@ -105,6 +111,7 @@ class Service:
         self.max_age_days = max_age_days  # NEWSBOT_MAX_ARTICLE_AGE_DAYS, applied by every build
         self._queries = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="newsbot-query")
         self._builds = ThreadPoolExecutor(1, thread_name_prefix="newsbot-build")
+        self._harvester: Executor | None = None  # where a feed poll fetches (HARVEST_IN_PROCESS)
         self._building = False
         self._pending: list[tuple[str, int, tuple[str, ...], asyncio.Future[Answer]]] = []
         self._batcher: asyncio.Task[None] | None = None
@@ -220,17 +227,23 @@ class Service:
         build) on the build thread; the feeds' state is written after. BuildRunning (nothing fetched) when a
         build is running, PollRunning when another poll is (`newsbot feeds poll` from cron): the pass is
         skipped, and its entries are fetched by the next one."""
-        from newsbot.corpus.web.feed_poll import harvest, record
-        from newsbot.corpus.web.feed_state import FeedState, poll_lock
-
         if self._building:
             raise BuildRunning
-        state, now = FeedState(self.index_dir), datetime.now(UTC)
+        now = datetime.now(UTC)
         with poll_lock(self.index_dir):
-            harvests = await asyncio.to_thread(harvest, state, now)
+            harvests = await asyncio.get_running_loop().run_in_executor(self._harvest_executor(), _harvest_feeds,
+                                                                        self.index_dir, now)
             await self._exclusive(lambda: self._store_feed_articles(progress or Progress(), harvests))
-            await asyncio.to_thread(record, state, harvests, now, interval)
+            await asyncio.to_thread(_record_feeds, self.index_dir, harvests, now, interval)
         return harvests
+
+    def _harvest_executor(self) -> Executor:
+        if self._harvester is None:
+            # spawned, not forked: a fork of a process running threads (the event loop's, onnxruntime's) can
+            # inherit a lock some thread held
+            self._harvester = (ProcessPoolExecutor(1, mp_context=get_context("spawn")) if HARVEST_IN_PROCESS
+                               else ThreadPoolExecutor(1, thread_name_prefix="newsbot-harvest"))
+        return self._harvester
 
     def stats(self) -> Stats:
         manifest = self._retriever.manifest
@@ -243,6 +256,8 @@ class Service:
     def close(self) -> None:
         self._queries.shutdown(wait=True, cancel_futures=True)
         self._builds.shutdown(wait=True, cancel_futures=True)
+        if self._harvester is not None:
+            self._harvester.shutdown(wait=True, cancel_futures=True)
         self._retriever.close()
 
     async def _exclusive(self, work: Callable[[], tuple[T, Retriever]]) -> T:
@@ -308,6 +323,20 @@ class Service:
         log.info("index %s swapped in after %.1f s (%d articles, %d sentences)", report.version.name,
                  time.perf_counter() - started, report.articles, report.sentences)
         return report, retriever
+
+
+def _harvest_feeds(index_dir: Path, now: datetime) -> list[FeedHarvest]:
+    """A poll's fetching, in the harvest worker: the fetching stack (trafilatura, 0.2 s) is imported there,
+    never on the event loop."""
+    from newsbot.corpus.web.feed_poll import harvest
+
+    return harvest(FeedState(index_dir), now)
+
+
+def _record_feeds(index_dir: Path, harvests: Sequence[FeedHarvest], now: datetime, interval: timedelta) -> None:
+    from newsbot.corpus.web.feed_poll import record
+
+    record(FeedState(index_dir), harvests, now, interval)
 
 
 def _list_articles(retriever: Retriever) -> Catalogue:

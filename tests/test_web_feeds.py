@@ -4,24 +4,27 @@ backing off while the others are polled, the per-poll cap, and the state survivi
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from newsbot.bot.building import build_with_retention
 from newsbot.bot.cli import main
+from newsbot.bot.service import BuildRunning, Service
 from newsbot.bot.config import ConfigError, feed_interval
+from newsbot.corpus.known import Stored
 from newsbot.corpus.parse import parse_article
 from newsbot.corpus.web import fetch
 from newsbot.corpus.web.feed_poll import FeedHarvest, FeedRefused, harvest, read_feed, record, store_and_build
-from newsbot.corpus.web.feed_state import FEEDS_FILE, FeedState, PollRunning, poll_lock
+from newsbot.corpus.web.feed_state import FEEDS_FILE, MAX_ENTRY_ATTEMPTS, FeedState, PollRunning, poll_lock
 from newsbot.corpus.web.feeds import (
     MAX_BACKOFF,
-    MAX_ENTRY_ATTEMPTS,
     FeedEntry,
     NotAFeed,
     backoff,
@@ -403,3 +406,49 @@ def test_an_article_from_a_feed_reads_back_with_its_feed_dates(site: LocalSite, 
     [(_, stored)] = harvests[0].stored
     article = parse_article(stored.path, (corpus / stored.path).read_text(encoding="utf-8"))
     assert article.title == "The wildfire report" and article.url == f"{site.url}/story/2"
+
+
+# --- the bot's service ---
+
+async def test_the_service_poll_indexes_new_entries_and_a_running_build_skips_it(
+        site: LocalSite, corpus: Path, tmp_path: Path, reliability) -> None:
+    (corpus / "zebras.txt").write_text("title: Zebras\n\nSeven zebras escaped from the zoo.\n", encoding="utf-8")
+    service = await asyncio.to_thread(Service.open, corpus, tmp_path / "index", embedder=HashingEmbedder())
+    try:
+        follow(FeedState(tmp_path / "index"), serve_feed(site, [item(site, 2)]))
+        release = threading.Event()
+        build = asyncio.create_task(service._exclusive(lambda: (release.wait(10), service.retriever)))
+        await asyncio.sleep(0.1)
+        with pytest.raises(BuildRunning):
+            await service.poll_feeds(INTERVAL)
+        release.set()
+        await build
+        assert not fetched_pages(site) and FeedState(tmp_path / "index").feeds()[0].last_success is None
+        [result] = await service.poll_feeds(INTERVAL)
+        assert result.added == 1 and fetched_pages(site) == ["/story/2"]
+        answer = await service.answer("How many people have died in the wildfire?", 3)
+        assert answer.hits and "wildfire" in answer.hits[0].text
+        assert FeedState(tmp_path / "index").feeds()[0].articles_added == 1
+    finally:
+        service.close()
+    reliability("Consistency", "a scheduled feed poll while a rebuild runs", 1,
+                "skipped before fetching anything; the next poll fetches and indexes the entry")
+
+
+def test_an_entry_older_than_the_age_limit_is_skipped_and_the_poll_removes_expired_articles(
+        site: LocalSite, corpus: Path, state: FeedState, tmp_path: Path) -> None:
+    today = date.today()
+    site.routes["/today"] = send(200, article_page("Fresh floods", story("fresh floods"), published=today.isoformat()))
+    site.routes["/old"] = send(200, article_page("Old floods", story("old floods"), published="2020-01-02"))
+    expired = corpus / "web" / "example" / "expired.txt"  # stored by an earlier poll, expired since
+    expired.parent.mkdir(parents=True)
+    expired.write_text("title: Expired\ndate: 2020-01-01\n\nAn old story that has expired by now.\n", encoding="utf-8")
+    follow(state, serve_feed(site, [Item("Fresh", f"{site.url}/today"), Item("Old", f"{site.url}/old")]))
+    harvests = harvest(state, NOW)
+    report = store_and_build(corpus, harvests, lambda: build_with_retention(corpus, tmp_path / "index",
+                                                                            HashingEmbedder(), 30)[0], 30)
+    record(state, harvests, NOW, INTERVAL)
+    assert report is not None and report.articles == 1 and not expired.exists()
+    [(old, refused)] = [(e, s) for e, s in harvests[0].stored if not isinstance(s, Stored)]
+    assert old.link == f"{site.url}/old" and "more than 30 days ago" in refused.reason
+    assert state.feeds()[0].entries_seen == 2  # the old entry is not fetched again

@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from newsbot.corpus.web.extract import Extracted
-from newsbot.corpus.web.feed_state import EntryOutcome, Feed, FeedState
+from newsbot.corpus.web.feed_state import MAX_ENTRY_ATTEMPTS, EntryOutcome, Feed, FeedState
 from newsbot.corpus.web.feeds import (
-    MAX_ENTRY_ATTEMPTS,
     MAX_NEW_ENTRIES,
     FeedEntry,
     NotAFeed,

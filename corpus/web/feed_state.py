@@ -4,7 +4,8 @@ Beside the index versions, not inside one: a rebuild replaces versions, never th
 every feed's validators and entries seen, so it neither fetches everything again nor misses what came out
 meanwhile. Two processes may use it at once (`newsbot feeds poll` from cron while `newsbot serve` runs): each
 call is one short transaction on its own connection, with WAL and a busy timeout, and a poll holds
-`poll_lock` so two polls never fetch the same entries at once.
+`poll_lock` so two polls never fetch the same entries at once. It imports nothing but the standard library,
+so the bot can read it on its event loop's side without loading the fetching stack.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from newsbot.corpus.web.feeds import MAX_ENTRY_ATTEMPTS
-
 FEEDS_FILE = "feeds.sqlite3"
 POLL_LOCK_FILE = "feeds.lock"
 BUSY_TIMEOUT_SECONDS = 30  # a poll's writes are a few ms; a waiting writer gives up only if one hangs
+# An entry whose article could not be fetched is tried on this many polls, then given up (a 404 is not retried
+# forever; a server's bad five minutes is).
+MAX_ENTRY_ATTEMPTS = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feeds (
     url TEXT PRIMARY KEY,

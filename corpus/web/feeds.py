@@ -20,9 +20,6 @@ import feedparser
 # while a first poll of a 500-entry archive feed cannot hold the build thread for many minutes.
 MAX_NEW_ENTRIES = 20
 MAX_BACKOFF = timedelta(days=1)  # a feed down for days is still tried daily, never forgotten
-# An entry whose article could not be fetched is tried on this many polls, then given up (a 404 is not retried
-# forever; a server's bad five minutes is).
-MAX_ENTRY_ATTEMPTS = 3
 
 
 class NotAFeed(Exception):
