@@ -84,7 +84,7 @@ def _poll(args: argparse.Namespace, build: Callable[[], BuildReport]) -> int:
         print(summary(result))
     if not harvests:
         print("No feed is due (see `newsbot feeds list`).")
-    if report is not None:
+    if report is not None and not report.up_to_date:
         print(f"Indexed {report.articles} articles, {report.sentences} sentences ({report.embedded} embedded) "
               f"-> {report.version}")
     return 0

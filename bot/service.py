@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -231,8 +232,12 @@ class Service:
             raise BuildRunning
         now = datetime.now(UTC)
         with poll_lock(self.index_dir):
-            harvests = await asyncio.get_running_loop().run_in_executor(self._harvest_executor(), _harvest_feeds,
-                                                                        self.index_dir, now)
+            try:
+                harvests = await asyncio.get_running_loop().run_in_executor(self._harvest_executor(), _harvest_feeds,
+                                                                            self.index_dir, now)
+            except BrokenProcessPool:  # the worker died (killed, out of memory): the next poll starts another
+                self._harvester = None
+                raise
             await self._exclusive(lambda: self._store_feed_articles(progress or Progress(), harvests))
             await asyncio.to_thread(_record_feeds, self.index_dir, harvests, now, interval)
         return harvests

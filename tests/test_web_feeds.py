@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import sqlite3
 import threading
 from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -452,3 +455,25 @@ def test_an_entry_older_than_the_age_limit_is_skipped_and_the_poll_removes_expir
     [(old, refused)] = [(e, s) for e, s in harvests[0].stored if not isinstance(s, Stored)]
     assert old.link == f"{site.url}/old" and "more than 30 days ago" in refused.reason
     assert state.feeds()[0].entries_seen == 2  # the old entry is not fetched again
+
+
+async def test_a_killed_fetching_worker_costs_one_poll_and_the_next_starts_another(
+        site: LocalSite, corpus: Path, tmp_path: Path, reliability) -> None:
+    (corpus / "zebras.txt").write_text("title: Zebras\n\nSeven zebras escaped from the zoo.\n", encoding="utf-8")
+    service = await asyncio.to_thread(Service.open, corpus, tmp_path / "index", embedder=HashingEmbedder())
+    try:
+        items = [item(site, 0)]
+        follow(FeedState(tmp_path / "index"), serve_feed(site, items))
+        assert (await service.poll_feeds(INTERVAL))[0].added == 1
+        for process in list(service._harvester._processes.values()):  # type: ignore[union-attr]
+            os.kill(process.pid, signal.SIGKILL)
+            process.join(10)
+        items.append(item(site, 1))
+        with pytest.raises(BrokenProcessPool):
+            await service.poll_feeds(INTERVAL)
+        assert (await service.poll_feeds(INTERVAL))[0].added == 1
+        assert FeedState(tmp_path / "index").feeds()[0].articles_added == 2
+    finally:
+        service.close()
+    reliability("Consistency", "the feed poll's fetching worker process killed (SIGKILL) between polls", 1,
+                "that poll fails and is logged; the next one starts a new worker and fetches the entry")

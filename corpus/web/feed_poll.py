@@ -177,4 +177,5 @@ def summary(result: FeedHarvest) -> str:
                                                                  "skipped") if status in statuses]
     parts += [f"{len(result.failed)} to retry"] if result.failed else []
     parts += [f"{result.deferred} left for the next poll"] if result.deferred else []
+    parts += [f"read despite malformed XML ({result.note})"] if result.note else []
     return f"{result.feed.url}: {', '.join(parts) or 'no new entries'}"
