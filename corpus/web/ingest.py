@@ -12,6 +12,7 @@ undoes the batch (`undo`), so nothing is ever half-stored.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
@@ -25,6 +26,8 @@ from newsbot.corpus.parse import ArticleFormatError, parse_article, split_paragr
 from newsbot.corpus.sentences import article_sentences
 from newsbot.corpus.web.extract import Extracted, NotAnArticleError, extract_article, to_header_text
 from newsbot.corpus.web.fetch import FetchRefused, Page, fetch_page
+
+log = logging.getLogger(__name__)
 
 SLUG_CHARS = 60
 URL_HASH_CHARS = 8  # 4 billion values: two pages of a host clash only with the same slug, and ~77,000 of those
@@ -54,6 +57,9 @@ def fetch_article(url: str, *, allow_private: bool | None = None) -> Extracted:
         extracted = _plain_article(page) if page.kind == "plain" else extract_article(page.text, page.url)
     except NotAnArticleError as refused:
         raise PageRefused(url, str(refused)) from None
+    except Exception as error:  # the extractor's parsers on a hostile page: that page fails, not the batch
+        log.info("extracting %s failed", url, exc_info=True)
+        raise PageRefused(url, f"the page could not be read ({type(error).__name__})") from None
     extracted = replace(extracted, url=url)
     parsed_article(extracted)  # refuse now what could not be stored
     return extracted
