@@ -221,6 +221,11 @@ def _add(args: argparse.Namespace) -> int:
     from newsbot.corpus.web.ingest import PageRefused, changed, fetch_all, store_batch, undo
 
     max_age = max_article_age_days(os.environ)  # a bad setting stops the command before any fetch
+    corpus_dir = args.corpus_dir or default_corpus_dir()
+    if not args.dry_run and not corpus_dir.is_dir():
+        print(f"newsbot: the corpus folder {corpus_dir} does not exist; create it or pass --corpus-dir",
+              file=sys.stderr)
+        return 2
     fetched = fetch_all(args.urls)
     refused = any(isinstance(item, PageRefused) for item in fetched)
     if args.dry_run:
@@ -230,7 +235,6 @@ def _add(args: argparse.Namespace) -> int:
             else:
                 _print_line(json.dumps(to_dry_run(item), ensure_ascii=False) if args.json else _dry_run_line(item))
         return 2 if refused else 0
-    corpus_dir = args.corpus_dir or default_corpus_dir()
     outcomes = store_batch(corpus_dir, fetched, too_old(max_age, date.today()))
     written = changed(outcomes)
     report = None

@@ -195,8 +195,9 @@ class Service:
     async def add_article(self, text: str, name: str | None, progress: Progress) -> tuple[Article, BuildReport]:
         """Store an article in the corpus folder and index it incrementally; answerable on return.
 
-        Raises ArticleRejected (nothing stored) for unusable text and for an article already held (the same
-        text, or the same URL, under any name); a failed build removes the file again.
+        Raises ArticleRejected (nothing stored) for unusable text, for an article already held (the same
+        text, or the same URL, under any name) and for one older than the age limit; a failed build removes
+        the file again.
         """
         return await self._exclusive(lambda: self._add_and_build(progress, text, name))
 
@@ -246,6 +247,9 @@ class Service:
         held = known.held(article)
         if held is not None:
             raise ArticleRejected(f"it is already stored as “{known.titles[held]}” ({held})")
+        expired = too_old(self.max_age_days, date.today())
+        if expired and (reason := expired(article)):
+            raise ArticleRejected(reason)  # the build would delete it at once
         path = self.corpus_dir / article.id
         write_atomically(path, text)
         try:

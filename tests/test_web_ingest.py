@@ -16,8 +16,10 @@ import pytest
 
 from newsbot.bot import cli
 from newsbot.bot.cli import main
+from newsbot.bot.config import ConfigError, parse_settings
 from newsbot.bot.feedback_export import indexed_sentences
-from newsbot.bot.service import Progress, Service
+from newsbot.bot.service import ArticleRejected, Progress, Service
+from newsbot.bot.uploads import links_only
 from newsbot.corpus.parse import parse_article
 from newsbot.corpus.retention import is_expired, oldest_kept, remove_expired, too_old
 from newsbot.corpus.web import fetch, ingest
@@ -33,6 +35,7 @@ from newsbot.corpus.web.ingest import (
 from newsbot.index import IndexProblem
 from newsbot.index.hashing_embedder import HashingEmbedder
 from tests.bot_harness import ADMIN, Harness
+from tests.fake_bot_api import TOKEN
 from tests.reliability import Record
 from tests.web_pages import article_page, story
 from tests.web_server import LocalSite, Route, local_site, redirect, send
@@ -477,3 +480,44 @@ def test_an_extractor_failure_refuses_that_page_only(site: LocalSite, monkeypatc
     assert plain.title == "Storm hits the capital"  # a plain-text page does not go through the extractor
     reliability("Bad input", "a page on which the HTML extractor itself fails", 1,
                 "that URL refused in one line; the batch goes on")
+
+
+def test_add_into_a_missing_corpus_folder_is_refused_before_fetching(site: LocalSite, tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "no-such-corpus"
+    assert main(["add", "--corpus-dir", str(missing), "--index-dir", str(tmp_path / "index"), "--model", "hashing",
+                 f"{site.url}/floods"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not missing.exists() and site.requests == []
+
+
+async def test_a_pasted_article_older_than_the_age_limit_is_refused(corpus: Path, tmp_path: Path) -> None:
+    (corpus / "seed.txt").write_text(f"title: Today\ndate: {date.today()}\n\nA ship sank today.\n", encoding="utf-8")
+    service = Service.open(corpus, tmp_path / "index", embedder=HashingEmbedder(), max_age_days=30)
+    try:
+        with pytest.raises(ArticleRejected, match="more than 30 days ago"):
+            await service.add_article("title: Old news\ndate: 2001-01-01\n\nA sentence from long ago.\n", None,
+                                      Progress())
+        assert not (corpus / "added").exists() or not any((corpus / "added").iterdir())
+    finally:
+        service.close()
+
+
+@pytest.mark.parametrize(("text", "links"), [
+    ("https://a.example/x", ["https://a.example/x"]),
+    ("http://a.example/x\n  HTTPS://b.example/y?q=1 ", ["http://a.example/x", "HTTPS://b.example/y?q=1"]),
+    ("title: Floods\n\nhttps://a.example/x", None),
+    ("see https://a.example/x", None),
+    ("ftp://a.example/x", None),
+    ("", None),
+])
+def test_an_add_message_is_links_only_when_every_word_is_an_http_link(text: str, links: list[str] | None) -> None:
+    assert links_only(text) == links
+
+
+def test_the_bot_reads_the_age_limit_from_its_settings() -> None:
+    base = {"TELEGRAM_BOT_TOKEN": TOKEN}
+    assert parse_settings(base).max_article_age_days is None
+    assert parse_settings({**base, "NEWSBOT_MAX_ARTICLE_AGE_DAYS": " 90 "}).max_article_age_days == 90
+    with pytest.raises(ConfigError, match="NEWSBOT_MAX_ARTICLE_AGE_DAYS must be a whole number"):
+        parse_settings({**base, "NEWSBOT_MAX_ARTICLE_AGE_DAYS": "ninety"})
