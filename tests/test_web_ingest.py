@@ -74,11 +74,20 @@ def routes() -> dict[str, Route]:
     }
 
 
-@pytest.fixture
-def site(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalSite]:
-    monkeypatch.setenv(fetch.ALLOW_PRIVATE_ENV, "1")
+@pytest.fixture(scope="module")
+def served_site() -> Iterator[LocalSite]:
+    """One server for the module (stopping one takes half a second); each test gets its routes afresh."""
     with local_site(routes()) as served:
         yield served
+
+
+@pytest.fixture
+def site(served_site: LocalSite, monkeypatch: pytest.MonkeyPatch) -> LocalSite:
+    monkeypatch.setenv(fetch.ALLOW_PRIVATE_ENV, "1")
+    served_site.routes.clear()
+    served_site.routes.update(routes())
+    served_site.requests.clear()
+    return served_site
 
 
 @pytest.fixture
