@@ -261,17 +261,11 @@ class Service:
 
     def _store_and_build(self, progress: Progress, fetched: Sequence[Extracted | PageRefused]
                          ) -> tuple[tuple[list[Stored | PageRefused], BuildReport | None], Retriever]:
-        from newsbot.corpus.web.ingest import changed, store_batch, undo
+        from newsbot.corpus.web.ingest import store_then_build
 
-        outcomes = store_batch(self.corpus_dir, fetched, too_old(self.max_age_days, date.today()))
-        written = changed(outcomes)
-        if not written:
-            return (outcomes, None), self._retriever
-        try:
-            report, retriever = self._build_and_open(progress, False)
-        except BaseException:
-            undo(self.corpus_dir, written)
-            raise
+        outcomes, built = store_then_build(self.corpus_dir, fetched, lambda: self._build_and_open(progress, False),
+                                           too_old(self.max_age_days, date.today()))
+        report, retriever = built or (None, self._retriever)
         return (outcomes, report), retriever
 
     def _build_and_open(self, progress: Progress, force: bool) -> tuple[BuildReport, Retriever]:

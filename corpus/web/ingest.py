@@ -15,6 +15,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -28,6 +29,7 @@ from newsbot.corpus.web.extract import Extracted, NotAnArticleError, extract_art
 from newsbot.corpus.web.fetch import FetchRefused, Page, fetch_page
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SLUG_CHARS = 60
 URL_HASH_CHARS = 8  # 4 billion values: two pages of a host clash only with the same slug, and ~77,000 of those
@@ -121,6 +123,22 @@ def store_batch(corpus_dir: Path, fetched: Iterable[Extracted | PageRefused],
         undo(corpus_dir, changed(outcomes))
         raise
     return outcomes
+
+
+def store_then_build(corpus_dir: Path, fetched: Iterable[Extracted | PageRefused], build: Callable[[], T],
+                     leave_out: Callable[[Article], str | None] | None = None
+                     ) -> tuple[list[Stored | PageRefused], T | None]:
+    """Store the batch (`store_batch`), then index it with one `build()` if anything was written (None if
+    not); if the build fails, the batch is undone before the error goes on, so nothing is half-stored."""
+    outcomes = store_batch(corpus_dir, fetched, leave_out)
+    written = changed(outcomes)
+    if not written:
+        return outcomes, None
+    try:
+        return outcomes, build()
+    except BaseException:
+        undo(corpus_dir, written)
+        raise
 
 
 def changed(outcomes: Iterable[Stored | PageRefused]) -> list[Stored]:
