@@ -5,8 +5,8 @@ keep an article from being stored twice read it (`KnownArticles`, corpus/known.p
 URL and a hash of its body text, read once per batch and updated as the batch stores). A page is stored under
 `web/<host>/<slug>-<hash of its canonical URL>.txt`, found again by its URL when it changes (an updated
 story replaces its file, so the next build replaces it in the index). Every step that refuses raises
-`PageRefused` with a one-line reason, before anything is written; a build that fails after storing
-undoes the batch (`undo`), so nothing is ever half-stored.
+`PageRefused` with a one-line reason, before anything is written; a batch is stored and then indexed by one
+build (`store_then_build`), which undoes the batch if the build fails, so nothing is ever half-stored.
 """
 
 from __future__ import annotations
