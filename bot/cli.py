@@ -187,9 +187,13 @@ def _index(args: argparse.Namespace) -> int:
         print(f"The index is up to date: {report.articles} articles, {report.sentences} sentences "
               f"({report.version}).")
     else:
-        print(f"Indexed {report.articles} articles, {report.sentences} sentences "
-              f"({report.embedded} embedded, the rest reused) in {report.seconds:.1f} s -> {report.version}")
+        print(_indexed(report))
     return 0
+
+
+def _indexed(report: BuildReport) -> str:
+    return (f"Indexed {report.articles} articles, {report.sentences} sentences "
+            f"({report.embedded} embedded, the rest reused) in {report.seconds:.1f} s -> {report.version}")
 
 
 class ProgressBars:
@@ -241,10 +245,16 @@ def _add(args: argparse.Namespace) -> int:
 
     from newsbot.corpus.retention import too_old
     from newsbot.corpus.web.extract import to_dry_run
-    from newsbot.corpus.web.ingest import PageRefused, changed, fetch_all, store_batch, undo
+    from newsbot.corpus.web.ingest import PageRefused, fetch_all, store_then_build
 
     max_age = max_article_age_days(os.environ)  # a bad setting stops the command before any fetch
-    fetched = fetch_all(args.urls)
+    corpus_dir = args.corpus_dir or default_corpus_dir()
+    if not args.dry_run and not corpus_dir.is_dir():
+        print(f"newsbot: the corpus folder {corpus_dir} does not exist; create it or pass --corpus-dir",
+              file=sys.stderr)
+        return 2
+    with ProgressBars() as progress:
+        fetched = fetch_all(args.urls, progress=lambda done, total: progress("fetching", done, total))
     refused = any(isinstance(item, PageRefused) for item in fetched)
     if args.dry_run:
         for item in fetched:
@@ -253,16 +263,8 @@ def _add(args: argparse.Namespace) -> int:
             else:
                 _print_line(json.dumps(to_dry_run(item), ensure_ascii=False) if args.json else _dry_run_line(item))
         return 2 if refused else 0
-    corpus_dir = args.corpus_dir or default_corpus_dir()
-    outcomes = store_batch(corpus_dir, fetched, too_old(max_age, date.today()))
-    written = changed(outcomes)
-    report = None
-    if written:
-        try:
-            report = _build(args, _embedder(args))
-        except BaseException:
-            undo(corpus_dir, written)
-            raise
+    outcomes, report = store_then_build(corpus_dir, fetched, lambda: _build(args, _embedder(args)),
+                                        too_old(max_age, date.today()))
     for outcome in outcomes:
         if isinstance(outcome, Stored):
             _print_line(json.dumps(_stored_object(outcome), ensure_ascii=False) if args.json
@@ -271,8 +273,7 @@ def _add(args: argparse.Namespace) -> int:
             refused = True
             _report_refused(outcome, args.json)
     if report is not None and not args.json:
-        print(f"Indexed {report.articles} articles, {report.sentences} sentences ({report.embedded} embedded, the "
-              f"rest reused) in {report.seconds:.1f} s -> {report.version}")
+        print(_indexed(report))
     return 2 if refused else 0
 
 

@@ -204,8 +204,9 @@ class Service:
     async def add_article(self, text: str, name: str | None, progress: Progress) -> tuple[Article, BuildReport]:
         """Store an article in the corpus folder and index it incrementally; answerable on return.
 
-        Raises ArticleRejected (nothing stored) for unusable text and for an article already held (the same
-        text, or the same URL, under any name); a failed build removes the file again.
+        Raises ArticleRejected (nothing stored) for unusable text, for an article already held (the same
+        text, or the same URL, under any name) and for one older than the age limit; a failed build removes
+        the file again.
         """
         return await self._exclusive(lambda: self._add_and_build(progress, text, name))
 
@@ -285,6 +286,9 @@ class Service:
         held = known.held(article)
         if held is not None:
             raise ArticleRejected(f"it is already stored as “{known.titles[held]}” ({held})")
+        expired = too_old(self.max_age_days, date.today())
+        if expired and (reason := expired(article)):
+            raise ArticleRejected(reason)  # the build would delete it at once
         path = self.corpus_dir / article.id
         write_atomically(path, text)
         try:
@@ -296,17 +300,11 @@ class Service:
 
     def _store_and_build(self, progress: Progress, fetched: Sequence[Extracted | PageRefused]
                          ) -> tuple[tuple[list[Stored | PageRefused], BuildReport | None], Retriever]:
-        from newsbot.corpus.web.ingest import changed, store_batch, undo
+        from newsbot.corpus.web.ingest import store_then_build
 
-        outcomes = store_batch(self.corpus_dir, fetched, too_old(self.max_age_days, date.today()))
-        written = changed(outcomes)
-        if not written:
-            return (outcomes, None), self._retriever
-        try:
-            report, retriever = self._build_and_open(progress, False)
-        except BaseException:
-            undo(self.corpus_dir, written)
-            raise
+        outcomes, built = store_then_build(self.corpus_dir, fetched, lambda: self._build_and_open(progress, False),
+                                           too_old(self.max_age_days, date.today()))
+        report, retriever = built or (None, self._retriever)
         return (outcomes, report), retriever
 
     def _store_feed_articles(self, progress: Progress, harvests: Sequence[FeedHarvest]) -> tuple[None, Retriever]:

@@ -5,15 +5,17 @@ keep an article from being stored twice read it (`KnownArticles`, corpus/known.p
 URL and a hash of its body text, read once per batch and updated as the batch stores). A page is stored under
 `web/<host>/<slug>-<hash of its canonical URL>.txt`, found again by its URL when it changes (an updated
 story replaces its file, so the next build replaces it in the index). Every step that refuses raises
-`PageRefused` with a one-line reason, before anything is written; a build that fails after storing
-undoes the batch (`undo`), so nothing is ever half-stored.
+`PageRefused` with a one-line reason, before anything is written; a batch is stored and then indexed by one
+build (`store_then_build`), which undoes the batch if the build fails, so nothing is ever half-stored.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,6 +27,9 @@ from newsbot.corpus.parse import ArticleFormatError, parse_article, split_paragr
 from newsbot.corpus.sentences import article_sentences
 from newsbot.corpus.web.extract import Extracted, NotAnArticleError, extract_article, to_header_text
 from newsbot.corpus.web.fetch import FetchRefused, Page, fetch_page
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SLUG_CHARS = 60
 URL_HASH_CHARS = 8  # 4 billion values: two pages of a host clash only with the same slug, and ~77,000 of those
@@ -54,6 +59,9 @@ def fetch_article(url: str, *, allow_private: bool | None = None) -> Extracted:
         extracted = _plain_article(page) if page.kind == "plain" else extract_article(page.text, page.url)
     except NotAnArticleError as refused:
         raise PageRefused(url, str(refused)) from None
+    except Exception as error:  # the extractor's parsers on a hostile page: that page fails, not the batch
+        log.info("extracting %s failed", url, exc_info=True)
+        raise PageRefused(url, f"the page could not be read ({type(error).__name__})") from None
     extracted = replace(extracted, url=url)
     parsed_article(extracted)  # refuse now what could not be stored
     return extracted
@@ -115,6 +123,22 @@ def store_batch(corpus_dir: Path, fetched: Iterable[Extracted | PageRefused],
         undo(corpus_dir, changed(outcomes))
         raise
     return outcomes
+
+
+def store_then_build(corpus_dir: Path, fetched: Iterable[Extracted | PageRefused], build: Callable[[], T],
+                     leave_out: Callable[[Article], str | None] | None = None
+                     ) -> tuple[list[Stored | PageRefused], T | None]:
+    """Store the batch (`store_batch`), then index it with one `build()` if anything was written (None if
+    not); if the build fails, the batch is undone before the error goes on, so nothing is half-stored."""
+    outcomes = store_batch(corpus_dir, fetched, leave_out)
+    written = changed(outcomes)
+    if not written:
+        return outcomes, None
+    try:
+        return outcomes, build()
+    except BaseException:
+        undo(corpus_dir, written)
+        raise
 
 
 def changed(outcomes: Iterable[Stored | PageRefused]) -> list[Stored]:
