@@ -4,8 +4,8 @@
    nothing written: the bot runs it off the event loop and off the build thread, so questions and builds
    go on meanwhile.
 2. `store_and_build`: store the fetched articles in the corpus through the same path as `newsbot add`
-   (ingest.store_batch: each stored once, none older than the age limit), then build the index once for the
-   whole pass (the caller's build, which applies the age limit); a failed build undoes the pass's files.
+   (ingest.store_then_build: each stored once, none older than the age limit), then build the index once for
+   the whole pass (the caller's build, which applies the age limit); a failed build undoes the pass's files.
 3. `record`: write what the pass did to the feed state, only after the build succeeded (entries of a failed
    build are fetched again next time, not lost).
 
@@ -36,7 +36,7 @@ from newsbot.corpus.web.feeds import (
 from newsbot.corpus.web.fetch import FetchRefused, NotModified, Validators, fetch_feed
 from newsbot.corpus.known import Stored
 from newsbot.corpus.retention import too_old
-from newsbot.corpus.web.ingest import PageRefused, changed, fetch_article, store_batch, undo
+from newsbot.corpus.web.ingest import PageRefused, fetch_article, store_then_build
 
 T = TypeVar("T")
 
@@ -125,22 +125,17 @@ def harvest_feed(feed: Feed, state: FeedState, *, cap: int = MAX_NEW_ENTRIES,
 def store_and_build(corpus_dir: Path, harvests: Sequence[FeedHarvest], build: Callable[[], T],
                     max_age_days: int | None = None) -> T | None:
     """Store the pass's articles once each (several feeds may carry the same story; one older than
-    `max_age_days` is refused) and run `build` once for them all. No build (None) when nothing was written,
-    unless an age limit is set: then every poll's build also removes what has expired. A failed build puts
-    the corpus back as it was."""
-    outcomes = store_batch(corpus_dir, [extracted for result in harvests for _, extracted in result.fetched],
-                           too_old(max_age_days, date.today()))
+    `max_age_days` is refused) and run `build` once for them all (`ingest.store_then_build`: a failed build
+    puts the corpus back as it was). No build (None) when nothing was written, unless an age limit is set:
+    then every poll's build also removes what has expired since the last."""
+    outcomes, built = store_then_build(corpus_dir, [extracted for result in harvests for _, extracted in result.fetched],
+                                       build, too_old(max_age_days, date.today()))
     taken = iter(outcomes)
     for result in harvests:
         result.stored = [(entry, next(taken)) for entry, _ in result.fetched]
-    written = changed(outcomes)
-    if not written and max_age_days is None:
-        return None
-    try:
-        return build()
-    except BaseException:
-        undo(corpus_dir, written)
-        raise
+    if built is None and max_age_days is not None:
+        built = build()
+    return built
 
 
 def record(state: FeedState, harvests: Sequence[FeedHarvest], now: datetime, interval: timedelta) -> None:
