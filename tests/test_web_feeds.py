@@ -10,6 +10,7 @@ import os
 import signal
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, date, datetime, timedelta
@@ -134,6 +135,21 @@ def test_malformed_xml_without_entries_is_refused_and_with_entries_is_used_with_
         parse_feed(b"<html><body><p>A page, not a feed.</p></body></html>", "http://x/page", "text/html")
     reliability("Bad input", "malformed feed XML (cut short: without entries, with one)", 2,
                 "refused naming the XML error; with entries, they are used and the error kept as a note")
+
+
+def test_entity_bombs_and_external_entities_in_a_feed_are_not_expanded(reliability) -> None:
+    entities = '<!ENTITY a0 "boom">' + "".join(f'<!ENTITY a{n} "{f"&a{n - 1};" * 10}">' for n in range(1, 10))
+    bomb = (f"<?xml version='1.0'?><!DOCTYPE rss [{entities}]><rss version='2.0'><channel><title>&a9;</title>"
+            "<item><title>Floods</title><link>http://example.com/floods</link></item></channel></rss>").encode()
+    parsed = parse_feed(bomb, "http://x/feed")  # a billion "boom"s would be 4 GB
+    assert len(parsed.title) < 100 and [e.link for e in parsed.entries] == ["http://example.com/floods"]
+    external = (b"<?xml version='1.0'?><!DOCTYPE rss [<!ENTITY x SYSTEM 'file:///etc/passwd'>]><rss version='2.0'>"
+                b"<channel><title>&x;</title><item><title>&x;</title><link>http://example.com/a</link></item>"
+                b"</channel></rss>")
+    parsed = parse_feed(external, "http://x/feed")
+    assert "root:" not in parsed.title and all("root:" not in e.title for e in parsed.entries)
+    reliability("Security", "a feed with an entity bomb (10^9 expansions), a feed with an external entity "
+                "(file:///etc/passwd)", 2, "neither expanded; the feed's entries still read")
 
 
 def test_duplicate_and_link_less_entries_are_chosen_once_and_skipped_with_a_reason() -> None:
@@ -477,3 +493,26 @@ async def test_a_killed_fetching_worker_costs_one_poll_and_the_next_starts_anoth
         service.close()
     reliability("Consistency", "the feed poll's fetching worker process killed (SIGKILL) between polls", 1,
                 "that poll fails and is logged; the next one starts a new worker and fetches the entry")
+
+
+async def test_closing_the_service_stops_a_slow_poll_at_once_and_nothing_is_stored(
+        site: LocalSite, corpus: Path, tmp_path: Path, reliability) -> None:
+    def slow_page(handler) -> None:
+        time.sleep(8)
+        send(200, article_page("Slow", story("slow floods")))(handler)
+
+    site.routes["/slow"] = slow_page
+    (corpus / "zebras.txt").write_text("title: Zebras\n\nSeven zebras escaped from the zoo.\n", encoding="utf-8")
+    service = await asyncio.to_thread(Service.open, corpus, tmp_path / "index", embedder=HashingEmbedder())
+    follow(FeedState(tmp_path / "index"), serve_feed(site, [Item("Slow", f"{site.url}/slow")]))
+    poll = asyncio.create_task(service.poll_feeds(INTERVAL))
+    while not any(r.path == "/slow" for r in site.requests):
+        await asyncio.sleep(0.05)
+    started = time.monotonic()
+    await asyncio.to_thread(service.close)
+    assert time.monotonic() - started < 3
+    with pytest.raises(BrokenProcessPool):
+        await poll
+    assert not (corpus / "web").exists() and FeedState(tmp_path / "index").feeds()[0].entries_seen == 0
+    reliability("Consistency", "the bot stopped while a feed poll waits on a slow page", 1,
+                "stops at once; nothing stored; the entry is fetched by the next poll")
