@@ -1,4 +1,4 @@
-"""The `newsbot` command: index, add, ask, chat, eval, serve. Thin: parse flags, call the core, print."""
+"""The `newsbot` command: index, add, feeds, ask, chat, eval, serve. Thin: parse flags, call the core, print."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """`newsbot serve`: load settings, model and index, then run the bot until SIGINT/SIGTERM.
 
 Long polling by default; with --webhook-url, Telegram posts updates to our own HTTP server
-(see bot.webhook), which also answers health probes.
+(see bot.webhook), which also answers health probes. The feeds followed are polled every
+NEWSBOT_FEED_INTERVAL meanwhile (PTB's JobQueue; bot.app.schedule_feed_polls).
 """
 
 from __future__ import annotations
