@@ -54,7 +54,7 @@ from newsbot.bot.replies import edit_chunk, replace_text, send_chunks, typing
 from newsbot.bot.retry import RetryingLimiter, StopWaiting
 from newsbot.bot.service import ArticleRejected, Progress, Service
 from newsbot.bot.small_talk import small_talk
-from newsbot.bot.uploads import article_sent
+from newsbot.bot.uploads import article_sent, links_only
 
 log = logging.getLogger(__name__)
 
@@ -295,6 +295,13 @@ class Handlers:
             await self._reply(update, context, text_blocks(texts.HOW_TO_ADD))
             return
         text, name = found
+        links = links_only(text) if name is None else None
+        if links:
+            async def fetch_job(progress: Progress) -> list[Block]:
+                return texts.added_pages_blocks(*await self.service.add_urls(links, progress))
+
+            await self._build(update, context, texts.ADDING_PAGES, fetch_job)
+            return
 
         async def job(progress: Progress) -> list[Block]:
             article, report = await self.service.add_article(text, name, progress)

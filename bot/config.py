@@ -24,6 +24,7 @@ RATE_LIMIT_SECONDS = 60
 _TOKEN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,100}$")
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 MIN_CONFIDENCE = "NEWSBOT_MIN_CONFIDENCE"
+MAX_ARTICLE_AGE_DAYS = "NEWSBOT_MAX_ARTICLE_AGE_DAYS"
 
 
 class ConfigError(ValueError):
@@ -45,6 +46,7 @@ class Settings:
     rate_limit_seconds: float
     webhook_secret: str | None = field(default=None, repr=False)
     min_confidence: float | None = None  # None: the default for the index's size (retrieval.confidence)
+    max_article_age_days: int | None = None  # None: keep every article (corpus/retention.py)
 
 
 def load_settings(env_file: Path | str | None = ".env", environ: Mapping[str, str] | None = None) -> Settings:
@@ -84,6 +86,7 @@ def parse_settings(values: Mapping[str, str]) -> Settings:
         rate_limit_seconds=_number(values, "NEWSBOT_RATE_LIMIT_SECONDS", str(RATE_LIMIT_SECONDS)),
         webhook_secret=secret,
         min_confidence=min_confidence(values),
+        max_article_age_days=max_article_age_days(values),
     )
 
 
@@ -96,6 +99,13 @@ def min_confidence(values: Mapping[str, str], key: str = MIN_CONFIDENCE) -> floa
     if value >= 1:  # a probability; a value from the former score scale (e.g. 0.95 was fine, 1.2 was not)
         raise ConfigError(f"{key} is a probability, less than 1 (the default starts at 0.30), not {value:g}")
     return value
+
+
+def max_article_age_days(values: Mapping[str, str]) -> int | None:
+    """`NEWSBOT_MAX_ARTICLE_AGE_DAYS`, a whole number of days above 0; None (unset) keeps every article."""
+    if not values.get(MAX_ARTICLE_AGE_DAYS, "").strip():
+        return None
+    return int(_number(values, MAX_ARTICLE_AGE_DAYS, "", integer=True))
 
 
 def check_folders(corpus_dir: Path, index_dir: Path) -> None:

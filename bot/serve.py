@@ -49,7 +49,8 @@ def serve(args: argparse.Namespace) -> int:
     model = args.model or settings.model or default_model()
     log.info("loading the model %s and the index in %s (corpus: %s)", model, index_dir, corpus_dir)
     threshold = args.min_confidence if args.min_confidence is not None else settings.min_confidence
-    service = Service.open(corpus_dir, index_dir, model=model, min_confidence=threshold)
+    service = Service.open(corpus_dir, index_dir, model=model, min_confidence=threshold,
+                           max_age_days=settings.max_article_age_days)
     journal = UpdateJournal(journal_path(index_dir, settings.token))
     try:
         asyncio.run(_run(settings, service, journal, args))

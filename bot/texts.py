@@ -11,20 +11,25 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
 from newsbot.bot.citation import by_article, cite, format_date
 from newsbot.bot.feedback import HELPFUL
 from newsbot.bot.history import QUIET_SECONDS
 from newsbot.bot.ratelimit import MAX_WAITING
 from newsbot.bot.render import Block, Span, text_blocks
-from newsbot.bot.service import Stats
+from newsbot.bot.service import FETCHING, Stats
 from newsbot.bot.small_talk import FOREIGN, GOODBYE, GREETING, OKAY, THANKS
 from newsbot.corpus import Article
+from newsbot.corpus.known import Stored
 from newsbot.index import BuildReport
 from newsbot.index.build import EMBEDDING, READING
 from newsbot.index.metadata import ArticleInfo
 from newsbot.retrieval import Answer, Hit
 from newsbot.retrieval.retriever import NOT_FOUND
+
+if TYPE_CHECKING:
+    from newsbot.corpus.web.ingest import PageRefused
 
 EXAMPLE_QUESTION = "How many people have died?"
 # The command menu, (command, description); plain pairs so that the console chat, which shares these texts,
@@ -112,8 +117,9 @@ def help_blocks(count: int, first: date | None, last: date | None, username: str
         blocks.append((Span(f"In a group, mention me (@{username}) or reply to one of my messages."),))
     if is_admin:
         blocks.append((Span("Admin: ", "b"), Span("/reindex rebuilds the index from the corpus folder · "
-                                                  "/add adds an article (text after the command, or a .txt "
-                                                  "file with /add as its caption) · /stats shows figures")))
+                                                  "/add adds an article (text after the command, a .txt "
+                                                  "file with /add as its caption, or web page links after the "
+                                                  "command) · /stats shows figures")))
     return blocks
 
 
@@ -187,9 +193,11 @@ def _sentence(hit: Hit) -> list[Span]:
 
 ADMIN_ONLY = "Sorry, that command is only for this bot's admins."
 HOW_TO_ADD = ("Send the article after the command, e.g.\n/add title: …\nsource: …\ndate: 2024-05-01\n\nBody…\n\n"
-              "or upload a .txt file with /add as its caption, or reply /add to a message holding the article.")
+              "or upload a .txt file with /add as its caption, or reply /add to a message holding the article, "
+              "or send links to web pages: /add https://… (several separated by spaces).")
 REBUILDING = "Rebuilding the index from the corpus folder"
 ADDING = "Adding the article"
+ADDING_PAGES = "Adding the pages"
 BUILD_RUNNING = "A rebuild is already running; please wait for it to finish."
 BUILD_RUNNING_MEANWHILE = f"{BUILD_RUNNING} I keep answering questions from the current index meanwhile."
 
@@ -205,6 +213,8 @@ def started(doing: str) -> str:
 
 def progress_text(doing: str, stage: str, done: int, total: int | None) -> str:
     """The status line for a build's stage (index.build's READING, EMBEDDING, INDEXING); "" before it starts."""
+    if stage == FETCHING and total:
+        return f"⏳ {doing}… {done:,} of {total:,} pages fetched"
     if stage == READING:
         return f"⏳ {doing}… reading the articles: {done:,} read"
     if not total:
@@ -234,6 +244,24 @@ def rebuilt_blocks(report: BuildReport) -> list[Block]:
 def added_blocks(article: Article, report: BuildReport) -> list[Block]:
     return text_blocks(f"✅ Added “{article.title}” as {article.id}; you can ask about it now.",
                        f"The index holds {report.articles} articles, {report.sentences} sentences.")
+
+
+def added_pages_blocks(outcomes: Sequence[Stored | PageRefused], report: BuildReport | None) -> list[Block]:
+    """The outcome of /add with links: one line per link, in the order sent, then the index's size."""
+    lines = "\n".join(_page_outcome(outcome) for outcome in outcomes)
+    if report is None:
+        return text_blocks(lines, "Nothing new to index; I answer from the same articles.")
+    return text_blocks(lines, f"The index holds {report.articles:,} articles, {report.sentences:,} sentences; "
+                              "you can ask about the new ones now.")
+
+
+def _page_outcome(outcome: Stored | PageRefused) -> str:
+    if not isinstance(outcome, Stored):
+        return f"❌ {outcome.url}: {outcome.reason}. Nothing was stored."
+    return {"added": f"✅ {outcome.url}: added “{outcome.title}”",
+            "updated": f"🔄 {outcome.url}: updated “{outcome.title}” to the page's new text",
+            "unchanged": f"➖ {outcome.url}: unchanged since I stored it as “{outcome.title}”",
+            "duplicate": f"➖ {outcome.url}: already stored as “{outcome.title}”"}[outcome.status]
 
 
 def rejected_article(reason: Exception) -> str:
