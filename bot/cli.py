@@ -1,4 +1,4 @@
-"""The `newsbot` command: index, add, ask, chat, eval, serve. Thin: parse flags, call the core, print."""
+"""The `newsbot` command: index, add, feeds, ask, chat, eval, serve. Thin: parse flags, call the core, print."""
 
 from __future__ import annotations
 
@@ -142,6 +142,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="write the set here (default: standard output)")
     export.set_defaults(run=_feedback_export)
 
+    _feeds_parser(commands, common)
+
     serve = commands.add_parser("serve", parents=[common, answering],
                                 help="run the Telegram bot (long polling, or a webhook with --webhook-url)")
     serve.add_argument("--env-file", type=Path, default=Path(".env"),
@@ -152,6 +154,27 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8443, help="webhook mode: port to listen on (default 8443)")
     serve.set_defaults(run=_serve)
     return parser
+
+
+def _feeds_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    feeds = commands.add_parser("feeds", parents=[common], help="follow news feeds (RSS, Atom)")
+    actions = feeds.add_subparsers(required=True, metavar="ACTION")
+    add = actions.add_parser("add", parents=[common], help="follow a feed (checked by fetching it once)")
+    add.add_argument("url")
+    listing = actions.add_parser("list", parents=[common], help="the feeds followed and their health")
+    listing.add_argument("--json", action="store_true", help="print a machine-readable list")
+    remove = actions.add_parser("remove", parents=[common], help="stop following a feed (its articles stay)")
+    remove.add_argument("url")
+    actions.add_parser("poll", parents=[common], help="one pass over the feeds that are due: store their new "
+                                                     "articles, index them once (for cron or a systemd timer)")
+    for name, action in actions.choices.items():
+        action.set_defaults(run=_feeds, feeds_action=name)
+
+
+def _feeds(args: argparse.Namespace) -> int:
+    from newsbot.bot.feed_commands import run_feeds
+
+    return run_feeds(args, lambda: _build(args, _embedder(args)))
 
 
 def _embedder(args: argparse.Namespace) -> Embedder:

@@ -15,9 +15,11 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import get_context
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -27,6 +29,7 @@ from newsbot.corpus import Article, ArticleFormatError, article_sentences, parse
 from newsbot.corpus.bot_files import ADDED_FOLDER, write_atomically
 from newsbot.corpus.known import KnownArticles, Stored
 from newsbot.corpus.retention import too_old
+from newsbot.corpus.web.feed_state import FeedState, poll_lock
 from newsbot.index import BuildReport, load_embedder
 from newsbot.index.embedder import Embedder
 from newsbot.index.metadata import ArticleInfo
@@ -35,6 +38,7 @@ from newsbot.retrieval.evaluation.percentile import percentile
 
 if TYPE_CHECKING:  # the page fetching stack (trafilatura, 0.2 s to import) is loaded when a URL is first added
     from newsbot.corpus.web.extract import Extracted
+    from newsbot.corpus.web.feed_poll import FeedHarvest
     from newsbot.corpus.web.ingest import PageRefused
 
 log = logging.getLogger(__name__)
@@ -43,6 +47,10 @@ MAX_ARTICLE_CHARS = 1_000_000
 LATENCY_SAMPLES = 10_000
 MAX_BATCH = 64  # questions per model call
 QUERY_THREADS = 2  # one batch of questions at a time, plus an article listing beside it
+# A feed poll fetches and extracts its pages in a worker process: extraction (trafilatura, lxml) is Python work
+# that holds the GIL, and on a thread of this process it slowed the answers given meanwhile (p99 in
+# docs/PERFORMANCE.md#answers-during-a-feed-poll). The process is started at the first poll and kept.
+HARVEST_IN_PROCESS = True
 T = TypeVar("T")
 
 
@@ -104,6 +112,7 @@ class Service:
         self.max_age_days = max_age_days  # NEWSBOT_MAX_ARTICLE_AGE_DAYS, applied by every build
         self._queries = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="newsbot-query")
         self._builds = ThreadPoolExecutor(1, thread_name_prefix="newsbot-build")
+        self._harvester: Executor | None = None  # where a feed poll fetches (HARVEST_IN_PROCESS)
         self._building = False
         self._pending: list[tuple[str, int, tuple[str, ...], asyncio.Future[Answer]]] = []
         self._batcher: asyncio.Task[None] | None = None
@@ -214,6 +223,43 @@ class Service:
                                           progress=lambda done, total: progress.update(FETCHING, done, total))
         return await self._exclusive(lambda: self._store_and_build(progress, fetched))
 
+    async def poll_feeds(self, interval: timedelta, progress: Progress | None = None) -> list[FeedHarvest]:
+        """One pass over the feeds that are due (corpus/web/feed_poll.py): the feeds and their articles are
+        fetched on a worker thread, beside questions and builds; the articles are stored and indexed (one
+        build) on the build thread; the feeds' state is written after. BuildRunning (nothing fetched) when a
+        build is running, PollRunning when another poll is (`newsbot feeds poll` from cron): the pass is
+        skipped, and its entries are fetched by the next one."""
+        if self._building:
+            raise BuildRunning
+        now = datetime.now(UTC)
+        with poll_lock(self.index_dir):
+            try:
+                harvests = await asyncio.get_running_loop().run_in_executor(self._harvest_executor(), _harvest_feeds,
+                                                                            self.index_dir, now)
+            except BrokenProcessPool:  # the worker died (killed, out of memory): the next poll starts another
+                self._harvester = None
+                raise
+            await self._exclusive(lambda: self._store_feed_articles(progress or Progress(), harvests))
+            await asyncio.to_thread(_record_feeds, self.index_dir, harvests, now, interval)
+        return harvests
+
+    def _harvest_executor(self) -> Executor:
+        if self._harvester is None:
+            # spawned, not forked: a fork of a process running threads (the event loop's, onnxruntime's) can
+            # inherit a lock some thread held
+            self._harvester = (ProcessPoolExecutor(1, mp_context=get_context("spawn")) if HARVEST_IN_PROCESS
+                               else ThreadPoolExecutor(1, thread_name_prefix="newsbot-harvest"))
+        return self._harvester
+
+    @staticmethod
+    def _stop_harvest(harvester: Executor) -> None:
+        """Stop a poll's fetching at once rather than wait for it (up to 10 s a page): it has written nothing,
+        so its entries are fetched by the next poll after the restart."""
+        if isinstance(harvester, ProcessPoolExecutor):
+            for process in list(harvester._processes.values()):  # type: ignore[attr-defined]  # public in 3.14
+                process.terminate()
+        harvester.shutdown(wait=True, cancel_futures=True)
+
     def stats(self) -> Stats:
         manifest = self._retriever.manifest
         latencies = list(self._latencies)
@@ -225,6 +271,8 @@ class Service:
     def close(self) -> None:
         self._queries.shutdown(wait=True, cancel_futures=True)
         self._builds.shutdown(wait=True, cancel_futures=True)
+        if self._harvester is not None:
+            self._stop_harvest(self._harvester)
         self._retriever.close()
 
     async def _exclusive(self, work: Callable[[], tuple[T, Retriever]]) -> T:
@@ -268,6 +316,13 @@ class Service:
         report, retriever = built or (None, self._retriever)
         return (outcomes, report), retriever
 
+    def _store_feed_articles(self, progress: Progress, harvests: Sequence[FeedHarvest]) -> tuple[None, Retriever]:
+        from newsbot.corpus.web.feed_poll import store_and_build
+
+        built = store_and_build(self.corpus_dir, harvests, lambda: self._build_and_open(progress, False),
+                                self.max_age_days)
+        return None, built[1] if built else self._retriever
+
     def _build_and_open(self, progress: Progress, force: bool) -> tuple[BuildReport, Retriever]:
         current = self._retriever
         started = time.perf_counter()
@@ -280,6 +335,20 @@ class Service:
         log.info("index %s swapped in after %.1f s (%d articles, %d sentences)", report.version.name,
                  time.perf_counter() - started, report.articles, report.sentences)
         return report, retriever
+
+
+def _harvest_feeds(index_dir: Path, now: datetime) -> list[FeedHarvest]:
+    """A poll's fetching, in the harvest worker: the fetching stack (trafilatura, 0.2 s) is imported there,
+    never on the event loop."""
+    from newsbot.corpus.web.feed_poll import harvest
+
+    return harvest(FeedState(index_dir), now)
+
+
+def _record_feeds(index_dir: Path, harvests: Sequence[FeedHarvest], now: datetime, interval: timedelta) -> None:
+    from newsbot.corpus.web.feed_poll import record
+
+    record(FeedState(index_dir), harvests, now, interval)
 
 
 def _list_articles(retriever: Retriever) -> Catalogue:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from newsbot.bot.citation import by_article, cite, format_date
@@ -29,6 +29,7 @@ from newsbot.retrieval import Answer, Hit
 from newsbot.retrieval.retriever import NOT_FOUND
 
 if TYPE_CHECKING:
+    from newsbot.corpus.web.feed_state import Feed
     from newsbot.corpus.web.ingest import PageRefused
 
 EXAMPLE_QUESTION = "How many people have died?"
@@ -119,7 +120,7 @@ def help_blocks(count: int, first: date | None, last: date | None, username: str
         blocks.append((Span("Admin: ", "b"), Span("/reindex rebuilds the index from the corpus folder · "
                                                   "/add adds an article (text after the command, a .txt "
                                                   "file with /add as its caption, or web page links after the "
-                                                  "command) · /stats shows figures")))
+                                                  "command) · /feeds follows news feeds · /stats shows figures")))
     return blocks
 
 
@@ -284,3 +285,67 @@ def stats_blocks(stats: Stats, building: bool) -> list[Block]:
         f"Index built: {stats.built_at} in {stats.build_seconds:.1f} s{' (a rebuild is running)' if building else ''}",
         f"Questions answered: {stats.questions:,}\nAnswer latency: p50 {ms(stats.latency_p50)}, "
         f"p90 {ms(stats.latency_p90)}, p99 {ms(stats.latency_p99)}")
+
+
+# --- feeds ---
+
+FEEDS_USAGE = ("/feeds lists the feeds I follow and their health; /feeds add URL follows a feed (RSS or Atom); "
+               "/feeds remove URL stops following one (its articles stay).")
+NO_FEEDS = "I follow no feeds yet. Follow one with /feeds add https://…/feed.xml"
+CHECKING_FEED = "Checking the feed…"
+FEEDS_UNAVAILABLE = "Sorry, I cannot read my list of feeds just now (the details are in my log)."
+
+
+def every(interval: timedelta) -> str:
+    """A poll interval as people say it: "15 minutes", "90 seconds", "1 hour"."""
+    seconds = interval.total_seconds()
+    for unit, size in (("hour", 3600), ("minute", 60), ("second", 1)):
+        if seconds >= size and seconds % size == 0 or unit == "second":
+            count = seconds / size
+            return f"{count:g} {unit}{_s(int(count))}"
+    raise AssertionError("unreachable")
+
+
+def feed_health(feed: Feed) -> list[str]:
+    """A feed's health, a few lines: shared by /feeds and `newsbot feeds list`."""
+    lines = [f"last success: {_when(feed.last_success)}; {feed.entries_seen:,} entries seen, "
+             f"{feed.articles_added:,} articles added"]
+    if feed.last_error:
+        lines.append(f"last error ({_when(feed.last_error_at)}): {feed.last_error}")
+    if feed.failures:
+        lines.append(f"{feed.failures} failed poll{_s(feed.failures)} in a row; next attempt {_when(feed.next_attempt)}")
+    return lines
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%d %b %Y %H:%M UTC").lstrip("0") if moment else "never"
+
+
+def feeds_blocks(feeds: Sequence[Feed], interval: timedelta) -> list[Block]:
+    """/feeds: each feed followed, with its health."""
+    if not feeds:
+        return text_blocks(NO_FEEDS, FEEDS_USAGE)
+    head: list[Block] = [(Span(f"I follow {len(feeds)} feed{_s(len(feeds))}, polled every {every(interval)}:"),)]
+    return head + [(Span(feed.title, "b"), Span("\n" + "\n".join([feed.url, *feed_health(feed)])))
+                   for feed in feeds] + text_blocks(FEEDS_USAGE)
+
+
+def feed_added(title: str, url: str, entries: int, interval: timedelta) -> str:
+    return (f"✅ Following “{title}” ({url}): {entries} entr{'y' if entries == 1 else 'ies'} now. I fetch their "
+            f"articles at the next poll (every {every(interval)}) and index them.")
+
+
+def feed_already_followed(url: str) -> str:
+    return f"➖ I already follow {url}."
+
+
+def feed_refused(reason: Exception) -> str:
+    return f"❌ I cannot follow {reason}. Nothing was added."
+
+
+def feed_removed(url: str) -> str:
+    return f"✅ I no longer follow {url}; the articles it brought stay."
+
+
+def feed_not_followed(url: str) -> str:
+    return f"❌ I do not follow {url}. /feeds lists the feeds I follow."
