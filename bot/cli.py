@@ -11,6 +11,7 @@ from pathlib import Path
 
 from newsbot.bot.config import MIN_CONFIDENCE, ConfigError, min_confidence
 from newsbot.bot.opening import open_or_build
+from newsbot.bot.texts import articles_counted
 from newsbot.corpus import default_corpus_dir
 from newsbot.index import (
     BuildReport,
@@ -148,10 +149,10 @@ def _embedder(args: argparse.Namespace) -> Embedder:
 def _index(args: argparse.Namespace) -> int:
     report = _build(args, _embedder(args), force=args.force)
     if report.up_to_date:
-        print(f"The index is up to date: {report.articles} articles, {report.sentences} sentences "
-              f"({report.version}).")
+        print(f"The index is up to date: {articles_counted(report.articles, report.copies)}, "
+              f"{report.sentences} sentences ({report.version}).")
     else:
-        print(f"Indexed {report.articles} articles, {report.sentences} sentences "
+        print(f"Indexed {articles_counted(report.articles, report.copies)}, {report.sentences} sentences "
               f"({report.embedded} embedded, the rest reused) in {report.seconds:.1f} s -> {report.version}")
     return 0
 
