@@ -82,6 +82,13 @@ def test_a_follow_up_with_a_changed_figure_is_another_report_on_any_day(later: i
     assert _stories(first, second) == {frozenset({"first"}), frozenset({"update"})}
 
 
+def test_a_later_update_that_adds_a_figure_is_another_report_but_a_later_trimmed_copy_is_not() -> None:
+    update = [*STORY, "By Thursday morning the number in hospital had risen to 52, officials said."]
+    assert same_story(_sketch("first", STORY), _sketch("same day", update))  # a fuller copy of the day
+    assert not same_story(_sketch("first", STORY), _sketch("update", update, DAY + timedelta(1)))
+    assert same_story(_sketch("first", update), _sketch("trimmed", STORY, DAY + timedelta(1)))
+
+
 def test_a_figure_changed_where_it_also_appears_elsewhere_still_counts() -> None:
     twice = [STORY[0], STORY[1], "Of the 37 people taken to hospital, most were released by the evening."]
     changed = [STORY[0], STORY[1].replace("37", "52"), twice[2]]
