@@ -18,7 +18,7 @@ from newsbot.index import build_index
 from newsbot.index.hashing_embedder import HashingEmbedder
 from newsbot.index.manifest import read_manifest
 from newsbot.index.metadata import ArticleCopy, ArticleInfo
-from newsbot.index.syndication import Sketch, group_copies, same_story, sketch
+from newsbot.index.syndication import Sketch, group_copies, same_story, signature, sketch
 from newsbot.retrieval import Retriever
 from tests.bot_harness import in_process_bot
 from tests.fake_bot_api import visible_text
@@ -127,7 +127,16 @@ def test_a_copy_joins_a_representative_so_a_chain_of_edits_cannot_merge_two_repo
     assert frozenset({"first", "update"}) not in stories and not any({"first", "update"} <= s for s in stories)
 
 
-def test_grouping_ten_thousand_articles_takes_seconds() -> None:
+def test_the_signature_estimates_the_jaccard_similarity_of_the_shingles() -> None:
+    items = [f"shingle {n}".encode() for n in range(3000)]
+    half = signature(items[:2000]), signature(items[1000:])  # 1,000 shared of 3,000: Jaccard 1/3
+    estimate = float((half[0] == half[1]).mean())
+    assert abs(estimate - 1 / 3) < 0.15  # four standard errors of 128 permutations
+    assert (signature(items) == signature(list(reversed(items)))).all()  # a set: order does not count
+    assert float((signature(items[:1000]) == signature(items[2000:])).mean()) < 0.05
+
+
+def test_among_two_thousand_distinct_articles_only_their_copies_group() -> None:
     rng = random.Random(14)
     words = [f"w{n}" for n in range(5000)]
     bodies = [" ".join(rng.choices(words, k=300)) for _ in range(2000)]
