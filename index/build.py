@@ -114,6 +114,7 @@ class _Planned:
     cached: bool
     cited: ArticleCopy  # how it is cited when it is a copy of another's story
     copy_of: str | None = None  # the id of its story's representative when it is a copy
+    copy_rank: int = 0  # then its place among the copies (`index.syndication.representative_order`)
 
 
 def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *,
@@ -246,7 +247,8 @@ def _survey(source: DocumentSource, cache: EmbeddingCache,
 def _grouped(planned: list[_Planned], sketches: list[Sketch]) -> list[_Planned]:
     """The articles with each copy of another's story marked (`index.syndication.group_copies`)."""
     representative = copies_of(group_copies(sketches))
-    return [replace(plan, copy_of=representative.get(plan.id)) for plan in planned]
+    rank = {copy: number for number, copy in enumerate(representative)}
+    return [replace(plan, copy_of=representative.get(plan.id), copy_rank=rank.get(plan.id, 0)) for plan in planned]
 
 
 def _current(index_dir: Path) -> tuple[Path, Manifest] | tuple[None, None]:
@@ -306,7 +308,7 @@ def _write_version(staging: Path, source: DocumentSource, planned: list[_Planned
     """
     indexed = [p for p in planned if p.copy_of is None]
     copies: dict[str, list[ArticleCopy]] = {}
-    for plan in planned:
+    for plan in sorted(planned, key=lambda p: p.copy_rank):
         if plan.copy_of is not None:
             copies.setdefault(plan.copy_of, []).append(plan.cited)
     staged = _Staged(staging, sum(p.sentences for p in indexed), sum(p.paragraphs for p in indexed))

@@ -3,10 +3,12 @@ a paragraph trimmed or boilerplate added), so the index holds the story once and
 
 Pure logic, no I/O: `sketch` summarises an article in a few hundred bytes (a MinHash signature of its
 body's word shingles; its numbers; its date; its length), and `group_copies` turns the sketches of a
-corpus into stories, LSH banding proposing the pairs to compare. MinHash and the banding are numpy here
-(datasketch's "affine32" scheme: a MurmurHash3 finalizer, then 128 affine permutations mod 2^32): datasketch
+corpus into stories, LSH banding proposing the pairs to compare. MinHash and the banding are numpy here,
+datasketch's "affine32" scheme (a MurmurHash3 finalizer, then 128 affine permutations mod 2^32): datasketch
 itself imports scipy, which costs every `newsbot` command 0.4 s when imported at start and, imported at the
-first build, loads a BLAS library after the process set its BLAS to one thread (retrieval/threads.py). Two articles are copies of one story when all three hold (`same_story`):
+first build, loads a BLAS library after the process set its BLAS to one thread (retrieval/threads.py).
+
+Two articles are copies of one story when all three hold (`same_story`):
 
 - their bodies' estimated Jaccard similarity of word shingles reaches `SIMILARITY` (for a body shorter than
   `SHORT_WORDS`, where one word is a large share of the shingles, they must be the same shingles);
@@ -26,6 +28,7 @@ docs/QUALITY.md#republished-stories).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import zlib
 from collections import Counter
@@ -144,8 +147,8 @@ def group_copies(sketches: Iterable[Sketch], threshold: float = SIMILARITY) -> l
 
     Articles are taken in `representative_order`; each joins the first earlier representative it is a copy
     of (the representatives sharing a band of its signature are the candidates, `same_story` decides), else
-    starts a story. Joining a representative,
-    never a copy, keeps a chain of small edits (A~B, B~C) from merging two reports that differ (A, C).
+    starts a story. Joining a representative, never a copy, keeps a chain of small edits (A~B, B~C) from
+    merging two reports that differ (A, C).
     Stories come in the order of their representatives; the result depends only on the set of articles.
     """
     ordered = sorted(sketches, key=representative_order)
@@ -165,7 +168,7 @@ def group_copies(sketches: Iterable[Sketch], threshold: float = SIMILARITY) -> l
 
 
 def copies_of(stories: Sequence[Story]) -> dict[str, str]:
-    """Each copy's representative, by the copy's id."""
+    """Each copy's representative, by the copy's id, the copies of each story in their order."""
     return {copy: story.representative for story in stories for copy in story.copies}
 
 
@@ -185,8 +188,10 @@ def _fmix32(hashes: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def _permutations() -> tuple[np.ndarray, np.ndarray]:
-    """The permutations' odd multipliers and offsets (seed 1): the same in every process, so a build's grouping
-    does not depend on the process that made it."""
-    rng = np.random.default_rng(1)
-    multipliers = rng.integers(0, 1 << 32, PERMUTATIONS, dtype=np.uint64) | np.uint64(1)
-    return multipliers, rng.integers(0, 1 << 32, PERMUTATIONS, dtype=np.uint64)
+    """The permutations' odd multipliers and offsets, from SHA-256 rather than a random generator whose stream
+    may change with numpy's version: the same grouping in every process and with every numpy."""
+    def word(label: str) -> int:
+        return int.from_bytes(hashlib.sha256(label.encode()).digest()[:4], "little")
+
+    multipliers = np.array([word(f"multiplier {n}") | 1 for n in range(PERMUTATIONS)], dtype=np.uint64)
+    return multipliers, np.array([word(f"offset {n}") for n in range(PERMUTATIONS)], dtype=np.uint64)

@@ -20,7 +20,7 @@ from newsbot.index.manifest import read_manifest
 from newsbot.index.metadata import ArticleCopy, ArticleInfo
 from newsbot.index.syndication import Sketch, group_copies, same_story, signature, sketch
 from newsbot.retrieval import Retriever
-from tests.bot_harness import in_process_bot
+from tests.bot_harness import ADMIN, in_process_bot
 from tests.fake_bot_api import visible_text
 
 DAY = date(2012, 1, 25)
@@ -217,6 +217,18 @@ def test_indexing_twice_is_stable_and_removing_the_representative_promotes_a_cop
         retriever.close()
 
 
+def test_a_storys_copies_are_named_earliest_first_whatever_their_file_names(wire_corpus: Path,
+                                                                            tmp_path: Path) -> None:
+    _write(wire_corpus, "0-late.txt", "Late Daily", "Quake: dozens hurt", STORY[:-1], day=DAY + timedelta(2))
+    build_index(wire_corpus, tmp_path / "index", HashingEmbedder())
+    retriever = Retriever.open(tmp_path / "index", embedder=HashingEmbedder())
+    try:
+        story = next(a for a in retriever.articles() if a.id == "ahram.txt")
+        assert story.sources == ("Al-Ahram", "AFP", "Reuters", "Late Daily")
+    finally:
+        retriever.close()
+
+
 def test_a_changed_copy_is_regrouped_on_the_next_build(wire_corpus: Path, tmp_path: Path) -> None:
     index_dir = tmp_path / "index"
     build_index(wire_corpus, index_dir, HashingEmbedder())
@@ -265,3 +277,5 @@ async def test_sources_lists_a_story_once_naming_its_sources(tmp_path: Path, wir
         [answer] = await harness.say(QUESTION)
         text = visible_text(answer.text)
         assert text.count("taken to hospital") == 1 and "Al-Ahram, AFP, Reuters" in text
+        [stats] = await harness.say("/stats", chat_id=ADMIN)
+        assert "Articles: 5 (3 stories)" in visible_text(stats.text)
