@@ -1,5 +1,6 @@
 """How a reply cites an article, the same in the console chat and in Telegram: its title, then the
-source and date it has, then its link when that is a web address (the only kind Telegram can link).
+sources that carried its story and its date, then its link when that is a web address (the only kind
+Telegram can link).
 An answer's sentences are grouped by article, so an article is cited once however many of them it gives."""
 
 from __future__ import annotations
@@ -15,14 +16,28 @@ from newsbot.retrieval import Hit
 @dataclass(frozen=True)
 class Citation:
     title: str
-    details: str | None  # "AFP, 25 Jan 2012": the source and date, those the article has
+    details: str | None  # "AFP, Reuters, 25 Jan 2012": the story's sources and its date, those it has
     url: str | None  # an http(s) link, else None
 
 
+# Sources named in a citation; past them "and N more" (a wire story can be carried by dozens of sites)
+SOURCES_NAMED = 4
+
+
 def cite(article: ArticleInfo) -> Citation:
-    details = [d for d in (article.source, format_date(article.published) if article.published else None) if d]
-    url = article.url if article.url and article.url.startswith(("http://", "https://")) else None
-    return Citation(article.title, ", ".join(details) or None, url)
+    details = [d for d in (named_sources(article), format_date(article.published) if article.published else None)
+               if d]
+    links = (a.url for a in (article, *article.copies) if a.url and a.url.startswith(("http://", "https://")))
+    return Citation(article.title, ", ".join(details) or None, next(links, None))
+
+
+def named_sources(article: ArticleInfo) -> str | None:
+    """The sources that carried the story (`ArticleInfo.sources`: its own, then its copies'), the first
+    SOURCES_NAMED by name: "AFP, Reuters, Al-Ahram and 2 more"."""
+    sources = article.sources
+    if len(sources) <= SOURCES_NAMED:
+        return ", ".join(sources) or None
+    return f"{', '.join(sources[:SOURCES_NAMED])} and {len(sources) - SOURCES_NAMED} more"
 
 
 def by_article(hits: Sequence[Hit]) -> list[tuple[ArticleInfo, list[Hit]]]:

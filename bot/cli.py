@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from newsbot.bot.building import build_with_retention
 from newsbot.bot.config import MIN_CONFIDENCE, ConfigError, max_article_age_days, min_confidence
 from newsbot.bot.opening import open_or_build
+from newsbot.bot.texts import articles_counted
 from newsbot.corpus import default_corpus_dir
 from newsbot.corpus.known import Stored
 from newsbot.index import (
@@ -184,15 +185,15 @@ def _embedder(args: argparse.Namespace) -> Embedder:
 def _index(args: argparse.Namespace) -> int:
     report = _build(args, _embedder(args), force=args.force)
     if report.up_to_date:
-        print(f"The index is up to date: {report.articles} articles, {report.sentences} sentences "
-              f"({report.version}).")
+        print(f"The index is up to date: {articles_counted(report.articles, report.copies)}, "
+              f"{report.sentences} sentences ({report.version}).")
     else:
         print(_indexed(report))
     return 0
 
 
 def _indexed(report: BuildReport) -> str:
-    return (f"Indexed {report.articles} articles, {report.sentences} sentences "
+    return (f"Indexed {articles_counted(report.articles, report.copies)}, {report.sentences} sentences "
             f"({report.embedded} embedded, the rest reused) in {report.seconds:.1f} s -> {report.version}")
 
 

@@ -88,9 +88,10 @@ class Catalogue:
 
 @dataclass(frozen=True)
 class Stats:
-    """The figures /stats shows."""
+    """The figures /stats shows; `copies`: the articles grouped as republished copies of another's story."""
 
     articles: int
+    copies: int
     sentences: int
     model: str
     built_at: str
@@ -263,8 +264,9 @@ class Service:
     def stats(self) -> Stats:
         manifest = self._retriever.manifest
         latencies = list(self._latencies)
-        return Stats(articles=manifest.articles, sentences=manifest.sentences, model=manifest.model,
-                     built_at=manifest.built_at, build_seconds=manifest.build_seconds, questions=self._questions,
+        return Stats(articles=manifest.articles, copies=manifest.copies, sentences=manifest.sentences,
+                     model=manifest.model, built_at=manifest.built_at, build_seconds=manifest.build_seconds,
+                     questions=self._questions,
                      latency_p50=_latency(latencies, 50), latency_p90=_latency(latencies, 90),
                      latency_p99=_latency(latencies, 99))
 

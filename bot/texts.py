@@ -226,13 +226,22 @@ def progress_text(doing: str, stage: str, done: int, total: int | None) -> str:
     return f"⏳ {doing}… building the search index: {done:,} of {total:,} vectors added ({percent}%)"
 
 
+def articles_counted(articles: int, copies: int) -> str:
+    """"12 articles", or with republished copies grouped "12 articles (10 stories: 2 copies grouped)"."""
+    if not copies:
+        return f"{articles:,} article{_s(articles)}"
+    stories = articles - copies
+    return (f"{articles:,} articles ({stories:,} stor{'ies' if stories != 1 else 'y'}: {copies:,} "
+            f"republished cop{'ies' if copies != 1 else 'y'} grouped with {'their' if copies != 1 else 'its'} story)")
+
+
 def rebuilt_blocks(report: BuildReport) -> list[Block]:
     """The outcome of /reindex, with the files the build skipped (the first ten named)."""
     if report.up_to_date:
-        blocks = text_blocks(f"✅ The index is already up to date: {report.articles:,} articles, "
+        blocks = text_blocks(f"✅ The index is already up to date: {articles_counted(report.articles, report.copies)}, "
                              f"{report.sentences:,} sentences. Send /reindex force to rebuild it anyway.")
     else:
-        blocks = text_blocks(f"✅ Index rebuilt in {report.seconds:.1f} s: {report.articles:,} articles, "
+        blocks = text_blocks(f"✅ Index rebuilt in {report.seconds:.1f} s: {articles_counted(report.articles, report.copies)}, "
                              f"{report.sentences:,} sentences ({report.embedded:,} sentences newly embedded, "
                              "the rest reused). I now answer from it.")
     if report.problems:
@@ -244,7 +253,7 @@ def rebuilt_blocks(report: BuildReport) -> list[Block]:
 
 def added_blocks(article: Article, report: BuildReport) -> list[Block]:
     return text_blocks(f"✅ Added “{article.title}” as {article.id}; you can ask about it now.",
-                       f"The index holds {report.articles} articles, {report.sentences} sentences.")
+                       f"The index holds {articles_counted(report.articles, report.copies)}, {report.sentences} sentences.")
 
 
 def added_pages_blocks(outcomes: Sequence[Stored | PageRefused], report: BuildReport | None) -> list[Block]:
@@ -281,7 +290,7 @@ def stats_blocks(stats: Stats, building: bool) -> list[Block]:
         return "–" if value is None else f"{value * 1000:.0f} ms"
 
     return text_blocks(
-        f"Articles: {stats.articles:,}\nSentences: {stats.sentences:,}\nModel: {stats.model}",
+        f"Articles: {stats.articles:,}{f' ({stats.articles - stats.copies:,} stories)' if stats.copies else ''}\nSentences: {stats.sentences:,}\nModel: {stats.model}",
         f"Index built: {stats.built_at} in {stats.build_seconds:.1f} s{' (a rebuild is running)' if building else ''}",
         f"Questions answered: {stats.questions:,}\nAnswer latency: p50 {ms(stats.latency_p50)}, "
         f"p90 {ms(stats.latency_p90)}, p99 {ms(stats.latency_p99)}")

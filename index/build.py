@@ -7,6 +7,10 @@ tell whether anything changed and where each article's rows go; the second segme
 the metadata, and embeds what the cache lacks batch by batch into files in the staging folder, from
 which the FAISS index is trained and filled in chunks (index/vectors.py). A build killed at any
 point leaves the previous version serving, and the next one reuses every finished embedding.
+
+Republished copies of a story are grouped by the first pass (index/syndication.py: a sketch of each
+article, a few hundred bytes): the second pass indexes one article of each story, its representative, and
+stores the others as its copies, so an answer gives the story's sentence once and names every source.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,8 +41,9 @@ from newsbot.index.manifest import (
     Manifest,
     read_manifest,
 )
-from newsbot.index.metadata import MetadataWriter
+from newsbot.index.metadata import ArticleCopy, MetadataWriter
 from newsbot.index.rowfile import RowFile
+from newsbot.index.syndication import SKETCH_VERSION, Sketch, copies_of, group_copies, sketch
 from newsbot.index.store import (
     CACHE_DIR,
     current_version,
@@ -82,7 +87,8 @@ DocumentSource = Callable[[], Iterator[Document | Problem]]
 
 @dataclass(frozen=True)
 class BuildReport:
-    """What a build did; `embedded` counts the sentences whose embeddings were not reused."""
+    """What a build did; `embedded` counts the sentences whose embeddings were not reused, `copies` the articles
+    grouped as republished copies of another's story (cited with it, not indexed)."""
 
     version: Path
     articles: int
@@ -91,6 +97,12 @@ class BuildReport:
     problems: tuple[Problem, ...]
     seconds: float
     up_to_date: bool
+    copies: int = 0
+
+    @property
+    def stories(self) -> int:
+        """The articles indexed: one per story."""
+        return self.articles - self.copies
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +115,9 @@ class _Planned:
     sentences: int
     paragraphs: int
     cached: bool
+    cited: ArticleCopy  # how it is cited when it is a copy of another's story
+    copy_of: str | None = None  # the id of its story's representative when it is a copy
+    copy_rank: int = 0  # then its place among the copies (`index.syndication.representative_order`)
 
 
 def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *,
@@ -135,18 +150,20 @@ def _build_locked(source: DocumentSource, index_dir: Path, embedder: Embedder, p
                   force: bool, started: float, exact_up_to: int, nothing_read: str) -> BuildReport:
     remove_stale(index_dir)
     cache = EmbeddingCache(index_dir / CACHE_DIR, f"{embedder.name}|{EMBEDDING_RECIPE}")
-    planned, problems = _survey(source, cache, progress)
-    if not planned:
+    surveyed, sketches, problems = _survey(source, cache, progress)
+    if not surveyed:
         detail = f" ({problems[0]})" if problems else ""
         raise IndexProblem(f"{nothing_read}{detail}; nothing was changed")
+    planned = _grouped(surveyed, sketches)
     fingerprint = corpus_fingerprint(planned)
-    sentences = sum(p.sentences for p in planned)
+    indexed = [p for p in planned if p.copy_of is None]
+    sentences = sum(p.sentences for p in indexed)
     factory = plan_index(sentences, exact_up_to=exact_up_to).factory
     current, previous = _current(index_dir)
     if (not force and current is not None and previous is not None and previous.corpus_fingerprint == fingerprint
             and previous.model == embedder.name and previous.faiss_factory == factory):
         return BuildReport(current, previous.articles, previous.sentences, 0,
-                           tuple(problems), time.perf_counter() - started, up_to_date=True)
+                           tuple(problems), time.perf_counter() - started, up_to_date=True, copies=previous.copies)
     staging = new_staging_dir(index_dir)
     try:
         embedded, spool, paragraph_vectors = _write_version(staging, source, planned, embedder, cache, progress)
@@ -156,9 +173,9 @@ def _build_locked(source: DocumentSource, index_dir: Path, embedder: Embedder, p
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    cache.keep_only(p.key for p in planned)
+    cache.keep_only(p.key for p in indexed)
     return BuildReport(version, len(planned), sentences, embedded, tuple(problems),
-                       time.perf_counter() - started, up_to_date=False)
+                       time.perf_counter() - started, up_to_date=False, copies=len(planned) - len(indexed))
 
 
 def embedding_texts(article: Article, sentences: Sequence[Sentence]) -> list[str]:
@@ -179,8 +196,9 @@ def paragraph_numbers(sentences: Sequence[Sentence]) -> list[int]:
 
 
 def corpus_fingerprint(planned: Iterable[_Planned]) -> str:
-    """Equal fingerprints mean an identical index would be built."""
-    digest = hashlib.sha256(f"{SEGMENTER_VERSION}|{EMBEDDING_RECIPE}".encode())
+    """Equal fingerprints mean an identical index would be built (the grouping of copies depends on the
+    articles and SKETCH_VERSION alone)."""
+    digest = hashlib.sha256(f"{SEGMENTER_VERSION}|{EMBEDDING_RECIPE}|{SKETCH_VERSION}".encode())
     for article in sorted(planned, key=lambda article: article.id):
         digest.update(article.fingerprint.encode())
     return digest.hexdigest()
@@ -212,9 +230,10 @@ def _read_documents(corpus_dir: Path, leave_out: LeaveOut | None) -> Iterator[Do
 
 
 def _survey(source: DocumentSource, cache: EmbeddingCache,
-            progress: ProgressCallback | None) -> tuple[list[_Planned], list[Problem]]:
-    """The first pass: what each article will occupy and whether its embeddings are cached."""
+            progress: ProgressCallback | None) -> tuple[list[_Planned], list[Sketch], list[Problem]]:
+    """The first pass: what each article will occupy, whether its embeddings are cached, and its sketch."""
     planned: list[_Planned] = []
+    sketches: list[Sketch] = []
     problems: list[Problem] = []
     for item in source():
         if isinstance(item, Problem):
@@ -223,12 +242,20 @@ def _survey(source: DocumentSource, cache: EmbeddingCache,
         article, sentences = item
         key = cache.key(embedding_texts(article, sentences))
         planned.append(_Planned(article.id, _article_fingerprint(article, sentences), key, len(sentences),
-                                len(paragraph_numbers(sentences)), cache.has(key)))
+                                len(paragraph_numbers(sentences)), cache.has(key), ArticleCopy.of(article)))
+        sketches.append(sketch(article.id, article.body, article.published))
         if progress:
             progress(READING, len(planned), None)
     if progress:
         progress(READING, len(planned), len(planned))
-    return planned, problems
+    return planned, sketches, problems
+
+
+def _grouped(planned: list[_Planned], sketches: list[Sketch]) -> list[_Planned]:
+    """The articles with each copy of another's story marked (`index.syndication.group_copies`)."""
+    representative = copies_of(group_copies(sketches))
+    rank = {copy: number for number, copy in enumerate(representative)}
+    return [replace(plan, copy_of=representative.get(plan.id), copy_rank=rank.get(plan.id, 0)) for plan in planned]
 
 
 def _current(index_dir: Path) -> tuple[Path, Manifest] | tuple[None, None]:
@@ -286,11 +313,16 @@ def _write_version(staging: Path, source: DocumentSource, planned: list[_Planned
     Returns the number of sentences embedded, the spool of sentence vectors FAISS is built from and
     the (kept) paragraph vectors, which get a FAISS index of their own.
     """
-    staged = _Staged(staging, sum(p.sentences for p in planned), sum(p.paragraphs for p in planned))
+    indexed = [p for p in planned if p.copy_of is None]
+    copies: dict[str, list[ArticleCopy]] = {}
+    for plan in sorted(planned, key=lambda p: p.copy_rank):
+        if plan.copy_of is not None:
+            copies.setdefault(plan.copy_of, []).append(plan.cited)
+    staged = _Staged(staging, sum(p.sentences for p in indexed), sum(p.paragraphs for p in indexed))
     metadata = MetadataWriter(staging / METADATA_FILE)
     frequencies: Counter[str] = Counter()
     embedding = _Embedding(embedder, cache, staged, progress,
-                           total=sum(p.sentences + p.paragraphs for p in planned if not p.cached))
+                           total=sum(p.sentences + p.paragraphs for p in indexed if not p.cached))
     sentence_row = paragraph_row = 0
     documents = (item for item in source() if not isinstance(item, Problem))
     for plan, document in zip(planned, documents, strict=False):
@@ -298,10 +330,12 @@ def _write_version(staging: Path, source: DocumentSource, planned: list[_Planned
         texts = embedding_texts(article, sentences)
         numbers = paragraph_numbers(sentences)
         key = cache.key(texts)
-        if (article.id, key) != (plan.id, plan.key):
+        if (article.id, key) != (plan.id, plan.key) or ArticleCopy.of(article) != plan.cited:
             raise IndexProblem(f"{article.id} changed while it was being indexed; run `newsbot index` again")
+        if plan.copy_of is not None:
+            continue
         found = [sentence_terms(article.title, sentence.text) for sentence in sentences]
-        metadata.add(article, sentences, found)
+        metadata.add(article, sentences, found, copies.get(article.id, ()))
         for terms in found:
             frequencies.update(terms)
         position = {number: paragraph_row + i for i, number in enumerate(numbers)}
@@ -387,7 +421,8 @@ def _finish_version(staging: Path, spool: RowFile, paragraph_vectors: RowFile, p
         model=model, dimension=int(index.d), metric=METRIC, faiss_index=describe(index),
         faiss_factory=plan.factory, faiss_training_sample=plan.training_sample, faiss_search=dict(plan.search),
         paragraph_faiss_factory=paragraph_plan.factory, paragraph_faiss_search=dict(paragraph_plan.search),
-        articles=len(planned), sentences=int(index.ntotal), paragraphs=sum(p.paragraphs for p in planned),
+        articles=len(planned), copies=sum(p.copy_of is not None for p in planned), sentences=int(index.ntotal),
+        paragraphs=sum(p.paragraphs for p in planned if p.copy_of is None),
         corpus_fingerprint=fingerprint, segmenter=SEGMENTER_VERSION, embedding=EMBEDDING_RECIPE,
         built_at=datetime.now(UTC).isoformat(timespec="seconds"),
         build_seconds=round(time.perf_counter() - started, 3),

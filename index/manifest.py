@@ -9,9 +9,10 @@ from pathlib import Path
 from newsbot.index.errors import IndexCorrupt, IndexIncompatible
 
 FORMAT_NAME = "newsbot-index"
-FORMAT_VERSION = 7  # 2: paragraph vectors and term frequencies; 3: terms per sentence; 4: terms per paragraph;
+FORMAT_VERSION = 8  # 2: paragraph vectors and term frequencies; 3: terms per sentence; 4: terms per paragraph;
 # 5: the FAISS index type chosen by size (exact or IVF,SQ8), its parameters recorded here; 6: a paragraph index;
-# 7: an FTS5 index of the sentences' terms in the metadata (lexical candidates)
+# 7: an FTS5 index of the sentences' terms in the metadata (lexical candidates); 8: republished copies of a story
+# grouped (index/syndication.py): one indexed article per story, its copies in the metadata, counted here
 MANIFEST_FILE = "manifest.json"
 VECTORS_FILE = "vectors.faiss"
 METADATA_FILE = "metadata.sqlite"
@@ -36,7 +37,8 @@ class Manifest:
     faiss_search: dict[str, int]  # search-time parameters set on every load, e.g. {"nprobe": 32}
     paragraph_faiss_factory: str  # the same for the paragraph index, chosen by the number of paragraphs
     paragraph_faiss_search: dict[str, int]
-    articles: int
+    articles: int  # every article read, copies included
+    copies: int  # articles grouped as copies of another's story, not indexed: articles - copies stories are
     sentences: int
     paragraphs: int
     corpus_fingerprint: str
@@ -72,7 +74,7 @@ def read_manifest(folder: Path) -> Manifest:
         manifest = Manifest(**{k: v for k, v in data.items() if k in names})
     except TypeError as error:
         raise IndexCorrupt(f"the index manifest {path} is incomplete ({error}); run `newsbot index`") from None
-    if not (isinstance(manifest.dimension, int) and isinstance(manifest.sentences, int)
+    if not (isinstance(manifest.dimension, int) and isinstance(manifest.sentences, int) and isinstance(manifest.copies, int)
             and isinstance(manifest.model, str) and isinstance(manifest.faiss_factory, str)
             and all(_parameters(search) for search in (manifest.faiss_search, manifest.paragraph_faiss_search))):
         raise IndexCorrupt(f"the index manifest {path} has fields of the wrong type; run `newsbot index`")

@@ -42,6 +42,17 @@ CREATE TABLE sentences (
     text TEXT NOT NULL,
     terms TEXT NOT NULL
 );
+-- the other articles that carry an indexed story (index/syndication.py): cited with it, not indexed
+CREATE TABLE copies (
+    article INTEGER NOT NULL REFERENCES articles(number),
+    position INTEGER NOT NULL,
+    id TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    source TEXT,
+    published TEXT,
+    url TEXT
+);
+CREATE INDEX copies_by_article ON copies(article, position);
 CREATE TABLE paragraphs (
     id INTEGER PRIMARY KEY,  -- the row of the paragraph's vector
     terms TEXT NOT NULL      -- the union of its sentences' terms
@@ -56,14 +67,49 @@ CREATE VIRTUAL TABLE sentence_terms USING fts5(
 
 
 @dataclass(frozen=True)
-class ArticleInfo:
-    """What a reply needs to cite an article."""
+class ArticleCopy:
+    """Another article carrying an indexed story (a republished wire report): cited with it, not indexed."""
 
     id: str
     title: str
     source: str | None
     published: date | None
     url: str | None
+
+    @classmethod
+    def of(cls, article: Article) -> ArticleCopy:
+        return cls(article.id, article.title, article.source, article.published, article.url)
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON shape of a copy in `newsbot ask --json`."""
+        return _citation_dict(self)
+
+
+@dataclass(frozen=True)
+class ArticleInfo:
+    """What a reply needs to cite an article: the indexed one and the copies of its story other sites carried."""
+
+    id: str
+    title: str
+    source: str | None
+    published: date | None
+    url: str | None
+    copies: tuple[ArticleCopy, ...] = ()
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The sources that carried the story: the article's own, then its copies', each once, in that order."""
+        return tuple(dict.fromkeys(c.source for c in (self, *self.copies) if c.source))
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON shape of `newsbot ask --json`'s `article`: its citation, its copies and their sources."""
+        return {**_citation_dict(self), "copies": [copy.to_dict() for copy in self.copies],
+                "sources": list(self.sources)}
+
+
+def _citation_dict(article: ArticleCopy | ArticleInfo) -> dict[str, object]:
+    return {"id": article.id, "title": article.title, "source": article.source,
+            "published": _iso(article.published), "url": article.url}
 
 
 # Articles whose term counts a reader keeps (`MetadataReader.article_terms`): the candidates of a question
@@ -99,15 +145,19 @@ class MetadataWriter:
         self._sentences = 0
         self._paragraphs = 0
 
-    def add(self, article: Article, sentences: Sequence[Sentence], terms: Sequence[set[str]]) -> None:
+    def add(self, article: Article, sentences: Sequence[Sentence], terms: Sequence[set[str]],
+            copies: Sequence[ArticleCopy] = ()) -> None:
         """Store an article and its sentences, each with its lexical terms (computed once, here), and
         each of its paragraphs that has sentences with the union of their terms, numbered in the order
-        of the paragraph vectors (first appearance)."""
+        of the paragraph vectors (first appearance); and the copies of its story, in order."""
         self._db.execute(
             "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (self._articles, article.id, article.title, article.source,
-             article.published.isoformat() if article.published else None, article.url,
+            (self._articles, article.id, article.title, article.source, _iso(article.published), article.url,
              article.fingerprint, self._sentences, len(sentences)))
+        self._db.executemany(
+            "INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(self._articles, position, c.id, c.title, c.source, _iso(c.published), c.url)
+             for position, c in enumerate(copies)])
         self._db.executemany(
             "INSERT INTO sentences VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(self._sentences + i, self._articles, s.paragraph, s.start, s.end, s.text, " ".join(sorted(found)))
@@ -140,6 +190,7 @@ class MetadataReader:
             self._db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
             self.sentence_count = self._db.execute("SELECT count(*) FROM sentences").fetchone()[0]
             self.article_count = self._db.execute("SELECT count(*) FROM articles").fetchone()[0]
+            self.copy_count = self._db.execute("SELECT count(*) FROM copies").fetchone()[0]
             firsts = self._db.execute("SELECT first_sentence FROM articles ORDER BY number").fetchall()
         except sqlite3.DatabaseError as error:
             raise IndexCorrupt(f"the index file {path} is damaged ({error}); run `newsbot index` to rebuild") from None
@@ -169,11 +220,26 @@ class MetadataReader:
         marks = ",".join("?" * len(ids))
         with self._lock:
             rows = self._db.execute(
-                f'SELECT s.id, s.text, s.paragraph, s.start, s."end", a.id, a.title, a.source, a.published, a.url '
-                f"FROM sentences s JOIN articles a ON a.number = s.article WHERE s.id IN ({marks})",
+                f'SELECT s.id, s.text, s.paragraph, s.start, s."end", a.id, a.title, a.source, a.published, a.url, '
+                f"a.number FROM sentences s JOIN articles a ON a.number = s.article WHERE s.id IN ({marks})",
                 [int(i) for i in ids]).fetchall()
+            copies = self._copies({row[10] for row in rows})
         by_id = {row[0]: row for row in rows}
-        return [_stored_sentence(by_id[i]) for i in ids if i in by_id]
+        return [_stored_sentence(by_id[i], copies.get(by_id[i][10], ())) for i in ids if i in by_id]
+
+    def _copies(self, articles: Iterable[int] | None) -> dict[int, tuple[ArticleCopy, ...]]:
+        """The copies of these articles' stories (of every article: None), by article number; the caller holds
+        the lock."""
+        wanted = None if articles is None else sorted(articles)
+        if wanted == [] or not self.copy_count:  # most indexes have no copies: an answer skips the query
+            return {}
+        where = "" if wanted is None else f"WHERE article IN ({','.join('?' * len(wanted))})"
+        rows = self._db.execute(f"SELECT article, id, title, source, published, url FROM copies {where} "
+                                "ORDER BY article, position", wanted or []).fetchall()
+        found: dict[int, list[ArticleCopy]] = {}
+        for row in rows:
+            found.setdefault(row[0], []).append(ArticleCopy(*_cited(row[1:])))
+        return {article: tuple(copies) for article, copies in found.items()}
 
     def texts(self, ids: Sequence[int]) -> list[str]:
         """The texts of the sentences with these FAISS ids, in the order asked."""
@@ -216,12 +282,13 @@ class MetadataReader:
         return [found[int(i)] for i in ids]
 
     def articles(self) -> list[ArticleInfo]:
-        """Every indexed article, newest first."""
+        """Every indexed article (one per story, with its copies), newest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, title, source, published, url FROM articles "
+                "SELECT id, title, source, published, url, number FROM articles "
                 "ORDER BY published IS NULL, published DESC, title").fetchall()
-        return [_article_info(row) for row in rows]
+            copies = self._copies(None)
+        return [_article_info(row[:5], copies.get(row[5], ())) for row in rows]
 
     def close(self) -> None:
         """Close the database; a lookup still running finishes first."""
@@ -229,11 +296,20 @@ class MetadataReader:
             self._db.close()
 
 
-def _article_info(row: Sequence) -> ArticleInfo:
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _cited(row: Sequence) -> tuple[str, str, str | None, date | None, str | None]:
+    """id, title, source, published, url as stored, the date parsed."""
     article_id, title, source, published, url = row
-    return ArticleInfo(article_id, title, source, date.fromisoformat(published) if published else None, url)
+    return article_id, title, source, date.fromisoformat(published) if published else None, url
 
 
-def _stored_sentence(row: Sequence) -> StoredSentence:
+def _article_info(row: Sequence, copies: tuple[ArticleCopy, ...]) -> ArticleInfo:
+    return ArticleInfo(*_cited(row), copies=copies)
+
+
+def _stored_sentence(row: Sequence, copies: tuple[ArticleCopy, ...]) -> StoredSentence:
     return StoredSentence(id=row[0], text=row[1], paragraph=row[2], start=row[3], end=row[4],
-                          article=_article_info(row[5:]))
+                          article=_article_info(row[5:10], copies))

@@ -56,13 +56,10 @@ class Hit:
 
     def to_dict(self) -> dict[str, object]:
         """The JSON shape of `newsbot ask --json`."""
-        article = self.article
         return {
             "text": self.text, "score": round(self.score, 4), "sentence_id": self.sentence_id,
             "paragraph": self.paragraph, "start": self.start, "end": self.end,
-            "article": {"id": article.id, "title": article.title, "source": article.source,
-                        "published": article.published.isoformat() if article.published else None,
-                        "url": article.url},
+            "article": self.article.to_dict(),
             "answer": ({"text": self.answer.text, "start": self.answer.start, "end": self.answer.end,
                         "kind": self.answer.kind} if self.answer else None),
         }

@@ -130,7 +130,8 @@ async def test_more_without_a_question_explains_itself(bot: Harness) -> None:
 async def test_sources_lists_articles_in_pages(tmp_path: Path, corpus_dir: Path) -> None:
     for number in range(20):
         (corpus_dir / f"extra-{number:02}.txt").write_text(
-            f"title: Extra story {number:02}\nsource: Wire\ndate: 2023-01-{number + 1:02}\n\nA sentence here.\n",
+            f"title: Extra story {number:02}\nsource: Wire\ndate: 2023-01-{number + 1:02}\n\n"
+            f"Story {number:02} has a sentence here.\n",  # each its own story (the same text would be one)
             encoding="utf-8")
     async with in_process_bot(tmp_path, corpus_dir) as harness:
         [page_one] = await harness.say("/sources")

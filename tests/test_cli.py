@@ -34,7 +34,7 @@ def dirs(corpus_dir: Path, tmp_path: Path) -> list[str]:
 
 def test_index_then_ask_json(dirs: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["index", *dirs]) == 0
-    assert "Indexed 1 articles" in capsys.readouterr().out
+    assert "Indexed 1 article," in capsys.readouterr().out
     assert main(["index", *dirs]) == 0
     assert "up to date" in capsys.readouterr().out
 
@@ -46,7 +46,8 @@ def test_index_then_ask_json(dirs: list[str], capsys: pytest.CaptureFixture[str]
     assert top["text"].startswith("Russia and China vetoed")
     assert top["article"] == {"id": "ahram-2012-01-25-russia-syria-lavrov.txt",
                               "title": "Russia against sanctions, open to dialogue on Syria: Lavrov",
-                              "source": "AFP", "published": "2012-01-25", "url": None}
+                              "source": "AFP", "published": "2012-01-25", "url": None,
+                              "copies": [], "sources": ["AFP"]}
     assert top["answer"] is None  # a statement, not a question: its wording names no answer type
 
 
@@ -116,7 +117,7 @@ def test_bad_files_are_warned_about_by_name(dirs: list[str], corpus_dir: Path,
     (corpus_dir / "broken.txt").write_bytes(b"\xff\xfe\x00\x01")
     assert main(["index", *dirs]) == 0
     out, err = capsys.readouterr()
-    assert "warning: broken.txt: skipped" in err and "Indexed 1 articles" in out
+    assert "warning: broken.txt: skipped" in err and "Indexed 1 article," in out
 
 
 def test_console_chat_answers_until_goodbye() -> None:
@@ -234,7 +235,7 @@ def test_common_options_work_before_or_after_the_command(dirs: list[str], capsys
     assert _parser().parse_args(["ask", "q"]).verbose is False
     assert _parser().parse_args(["--model", "hashing", "index"]).model == "hashing"
     assert main([*dirs, "index"]) == 0
-    assert "Indexed 1 articles" in capsys.readouterr().out
+    assert "Indexed 1 article," in capsys.readouterr().out
 
 
 def _read_until(fd: int, wanted: str, seen: str, timeout: float = 120) -> str:
