@@ -30,8 +30,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeBotAP
     items: list[Item] = []
     with local_site({}) as site, FakeBotAPIServer() as api:
         site.routes["/feed"] = conditional(lambda: rss20(items, title="Disaster Desk"))
-        for topic in ("wildfire", "avalanche"):
-            site.routes[f"/{topic}"] = send(200, article_page(f"The {topic} report", story(topic)))
+        for topic, toll in (("wildfire", "120"), ("avalanche", "35")):  # other figures: other reports, not copies
+            site.routes[f"/{topic}"] = send(200, article_page(f"The {topic} report", story(topic, toll)))
         bot = start_bot(api, folder, env={"NEWSBOT_MODEL": "hashing", "NEWSBOT_CORPUS_DIR": str(corpus),
                                           "NEWSBOT_INDEX_DIR": str(folder / "index"), "TELEGRAM_ADMIN_IDS": str(ADMIN),
                                           "NEWSBOT_RATE_LIMIT_QUESTIONS": "1000", "NEWSBOT_FEED_INTERVAL": "2s",
