@@ -12,7 +12,7 @@ from newsbot.bot.asked import ANSWERS_PER_REPLY, MAX_RESULTS
 from newsbot.bot.citation import by_article, cite
 from newsbot.bot.history import History
 from newsbot.bot.small_talk import small_talk
-from newsbot.bot.texts import ASK_FIRST, NEW_CONVERSATION, NO_MORE, SMALL_TALK, lead_details, period_note, report_details
+from newsbot.bot.texts import ASK_FIRST, NEW_CONVERSATION, NO_MORE, SMALL_TALK, answering_words, lead_details, period_note, report_details
 from newsbot.index.metadata import ArticleInfo
 from newsbot.retrieval import Answer
 from newsbot.retrieval.retriever import NOT_FOUND
@@ -40,9 +40,9 @@ def render_answer(answer: Answer, first_number: int = 1) -> str:
     noted = [period] if period else []
     if not answer.found:
         return "\n".join([*noted, answer.message or NOT_FOUND])
-    pointed = answer.hits[0].answer
+    pointed = answering_words(answer)
     details = lead_details(answer)
-    lines = [f"Answer: {pointed.text}" + (f" ({details})" if details else "")] if pointed and first_number == 1 else []
+    lines = [f"Answer: {pointed}" + (f" ({details})" if details else "")] if pointed and first_number == 1 else []
     if answer.message:  # not sure: the hedge comes first, no "Answer:"
         lines = [answer.message] if first_number == 1 else []
     lines = noted + lines

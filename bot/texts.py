@@ -137,9 +137,9 @@ def answer_blocks(answer: Answer, first_number: int = 1) -> list[Block]:
         if answer.message in (None, NOT_FOUND):
             blocks.append((Span("Try other words, or see /sources for the articles I have read.", "i"),))
         return blocks
-    pointed = answer.hits[0].answer
+    pointed = answering_words(answer)
     details = lead_details(answer)
-    lead: list[Block] = [(Span("Answer: "), Span(pointed.text, "b"), *([Span(f" ({details})")] if details else []))
+    lead: list[Block] = [(Span("Answer: "), Span(pointed, "b"), *([Span(f" ({details})")] if details else []))
                          ] if pointed else []
     if answer.message:  # not sure: the hedge ("I am not sure; the closest I found:") comes first, no "Answer:"
         lead = [(Span(answer.message, "i"),)] if first_number == 1 else []
@@ -152,6 +152,13 @@ def answer_blocks(answer: Answer, first_number: int = 1) -> list[Block]:
             spans += [Span("\n• "), *_figure_in_sentence(report), Span(f" ({report_details(report)})")]
         blocks.append(tuple(spans))
     return blocks
+
+
+def answering_words(answer: Answer) -> str | None:
+    """The words that answer: the top sentence's marked span, else the latest figure of a timeline."""
+    if answer.hits and answer.hits[0].answer:
+        return answer.hits[0].answer.text
+    return answer.timeline[0].figure if answer.timeline else None
 
 
 def lead_details(answer: Answer) -> str | None:
