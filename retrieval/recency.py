@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date
 
 # How far below the best score a newer article's sentence may be and still lead. Measured on SQuAD dev articles
-# 0-23 with a random publication date per article, 40 draws (benchmarks/research/dates.py, docs/QUALITY.md#dates):
+# 0-23 with a random publication date per article, 10 draws (benchmarks/research/dates.py, docs/QUALITY.md#answers-that-know-their-dates):
 # the largest margin whose reordering costs P@1 less than 0.05 point on average; reported on 24-47.
 RECENCY_MARGIN = 0.02
 

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 # How alike (the cosine of the sentences' own vectors, without their titles: reports of one story carry
 # different headlines) a report of a figure must be to the best one to be about the same thing: measured on SQuAD dev 0-23 with a random date per article (benchmarks/research/dates.py,
-# docs/QUALITY.md#dates), where every article is another story, so that every timeline there is a false one,
+# docs/QUALITY.md#answers-that-know-their-dates), where every article is another story, so that every timeline there is a false one,
 # and on the rising toll of benchmarks/dated_stories.py, whose four reports must all be found.
 SAME_STORY = 0.5
 # Questions about a figure that changes, beyond how many / how much (`retrieval.span.answer_kind`)

@@ -49,7 +49,7 @@ from newsbot.retrieval.recency import RECENCY_MARGIN, newest_first
 from newsbot.retrieval.stories import STORY_DEPTH
 from newsbot.retrieval.threads import answer_on_one_thread
 from newsbot.retrieval.timeline import SAME_STORY, figure_key, figure_kind, figure_reports, figure_timeline
-from newsbot.retrieval.when import Period, asked_period
+from newsbot.retrieval.when import asked_period, time_phrases
 
 TUNING = 24  # articles 0-23 tune; 24-47 are held out
 DRAWS = 10  # random date assignments
@@ -298,7 +298,7 @@ def _phrases(squad_questions: Sequence[str]) -> dict:
     unique = list(dict.fromkeys(squad_questions))
     read = [q for q in unique if asked_period(q, TODAY) is not None]
     timed_cost = _cost([q for q, _ in TIMED])
-    untimed_cost = _cost(unique[:2000], fresh=False)
+    untimed_cost = _cost([q for q in unique if not time_phrases(q)][:2000], fresh=False)
     return {"timed": len(TIMED), "timed_right": right, "timed_wrong": wrong, "untimed": len(UNTIMED),
             "untimed_read": false, "squad_questions": len(unique), "squad_read": len(read),
             "squad_read_examples": read[:8], "first_parse_ms": round(first * 1000, 1),
