@@ -221,7 +221,8 @@ class Retriever:
         """The candidates' feature matrix and scores, and the order that puts the best first."""
         matrix = self.features(question, candidates)
         ranked = scores(matrix)
-        order = named_story_first(np.argsort(-ranked, kind="stable"), ranked, self.story_lifts(question, candidates))
+        lifts = self.story_lifts(question, candidates.ids)
+        order = named_story_first(np.argsort(-ranked, kind="stable"), ranked, lifts)
         return matrix, ranked, order
 
     def _published_in(self, period: Period, ids: np.ndarray, order: np.ndarray) -> np.ndarray:
@@ -231,11 +232,11 @@ class Retriever:
         inside = np.array([sentence.article.published in period for sentence in stored], dtype=bool)
         return order[inside] if inside.any() else order
 
-    def story_lifts(self, question: str, candidates: Candidates) -> np.ndarray:
-        """How strongly the question names each candidate's article (`retrieval.stories.story_lift`)."""
+    def story_lifts(self, question: str, ids: np.ndarray) -> np.ndarray:
+        """How strongly the question names the article of each sentence id (`retrieval.stories.story_lift`)."""
         version = self._version
         weights = idf_weights(terms(question), version.document_frequencies, version.manifest.sentences)
-        return candidate_lifts(weights, candidates.ids, version.metadata)
+        return candidate_lifts(weights, ids, version.metadata)
 
     def features(self, question: str, candidates: Candidates) -> np.ndarray:
         """The candidates x `retrieval.features.FEATURES` matrix of evidence."""
@@ -264,7 +265,8 @@ class Retriever:
         reports = figure_reports(question, hits)
         if len(reports) < 2:
             return ()
-        return figure_timeline(hits, reports, self._embedder.encode([hits[p].text for p, _ in reports]))
+        lifts = self.story_lifts(question, np.array([hits[p].sentence_id for p, _ in reports]))
+        return figure_timeline(hits, reports, self._embedder.encode([hits[p].text for p, _ in reports]), lifts)
 
     def close(self) -> None:
         """Release the index version; searches must have finished."""

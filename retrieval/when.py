@@ -24,7 +24,7 @@ _ORDINAL = r"\d{1,2}(?:st|nd|rd|th)?"
 # Where a question names a time: a date around a month's name, a relative day, week, month or year, a weekday,
 # a year, a numeric date. Only where it is: what the words mean is dateparser's to read.
 _PHRASE = re.compile("|".join((
-    rf"(?:(?:the\s+)?{_ORDINAL}\s+(?:of\s+)?)?{_MONTH}(?:\s+{_ORDINAL}\b)?(?:,?\s+\d{{4}})?",
+    rf"(?:(?:the\s+)?{_ORDINAL}\s+(?:of\s+)?)?{_MONTH}(?:\s+{_ORDINAL}\b)?(?:,?\s+\d{{4}}\b)?",
     rf"\b(?:yesterday|today|tonight|(?:last|this|past|previous)\s+(?:week|weekend|month|year|{_WEEKDAY})|"
     rf"(?:\d+|a|one|two|three|four|five|six|seven|eight|nine|ten)\s+(?:days?|weeks?|months?|years?)\s+ago)\b",
     rf"\b{_WEEKDAY}\b",
@@ -52,8 +52,14 @@ class Period:
                 and (self.end is None or day <= self.end))
 
     def describe(self) -> str:
-        """The period in words for a reply: "26 Jan 2012 to 1 Feb 2012", "up to 30 Jan 2012"."""
+        """The period in words for a reply: "in 2011", "in January 2012", "13 Feb 2012 to 19 Feb 2012",
+        "up to 30 Jan 2012"."""
         if self.start and self.end:
+            if (self.start.month, self.start.day, self.end.month, self.end.day) == (1, 1, 12, 31) \
+                    and self.start.year == self.end.year:
+                return f"in {self.start.year}"
+            if self.start.day == 1 and self.end == _span(self.start, "month")[1]:
+                return f"in {self.start:%B %Y}"
             return _day(self.start) if self.start == self.end else f"{_day(self.start)} to {_day(self.end)}"
         return f"since {_day(self.start)}" if self.start else f"up to {_day(self.end)}" if self.end else "at any time"
 

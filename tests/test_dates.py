@@ -4,6 +4,7 @@ reports are listed and dated, and a question naming a time is answered from the 
 from __future__ import annotations
 
 import json
+import time
 from datetime import date
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from newsbot.retrieval import Answer, Hit, Retriever
 from newsbot.retrieval.recency import newest_first
 from newsbot.retrieval.timeline import figure_key, figure_kind, figure_reports, figure_timeline
 from newsbot.retrieval.when import Period, asked_period
+from tests.reliability import Record
 
 TODAY = date(2012, 2, 20)  # a Monday
 
@@ -73,15 +75,25 @@ def test_a_timeline_groups_one_figure_from_several_sources_newest_first_and_leav
     reports = figure_reports(question, hits)
     assert [p for p, _ in reports] == [0, 1, 2, 3]  # the ferry gives no number of people
     same, other = np.array([1.0, 0.0]), np.array([0.0, 1.0])
-    timeline = figure_timeline(hits, reports, [same, same, same, other])
+    timeline = figure_timeline(hits, reports, [same, same, same, other], [1.0] * 4)
     assert [(r.figure, r.published, r.sources) for r in timeline] == [
         ("more than 6,000 people", date(2012, 2, 8), ("BBC",)),
         ("more than 5,400 people", date(2012, 1, 25), ("AFP", "Xinhua"))]  # the plague, the newest, is another story
     assert timeline[1].to_dict() == {"text": hits[1].text, "figure": "more than 5,400 people",
                                      "published": "2012-01-25", "sources": ["AFP", "Xinhua"], "article_id": "a",
                                      "article_ids": ["a", "x"]}
-    assert figure_timeline(hits, reports[:1], [same]) == ()  # one figure: no timeline
+    assert figure_timeline(hits, reports[:1], [same], [1.0]) == ()  # one figure: no timeline
     assert figure_reports("Who said it?", hits) == []
+
+
+def test_a_report_from_an_article_the_question_does_not_name_is_another_story() -> None:
+    question = "How many full-time teachers does Victoria have?"
+    hits = [_hit("Victoria has about 63,519 full-time teachers.", 1.7, "v", "Gazette", date(2012, 1, 5)),
+            _hit("Classes were limited to 17 students, led by a full-time teacher.", 0.8, "c", "Tribune", date(2012, 2, 1))]
+    reports = figure_reports(question, hits)
+    vectors = [np.array([1.0])] * 2
+    assert figure_timeline(hits, reports, vectors, [6.0, 1.0]) == ()  # "Victoria" names one article, not the other
+    assert len(figure_timeline(hits, reports, vectors, [6.0, 5.0])) == 2
 
 
 def test_undated_articles_report_no_figure_to_a_timeline() -> None:
@@ -123,6 +135,23 @@ def test_a_period_holds_its_days_and_says_them() -> None:
     assert date(2012, 1, 31) in period and date(2012, 2, 1) not in period and None not in period
     assert Period(None, date(2012, 1, 30), "by 30 January").describe() == "up to 30 Jan 2012"
     assert Period(date(2012, 2, 1), None, "since February").describe() == "since 1 Feb 2012"
+    assert Period(date(2011, 1, 1), date(2011, 12, 31), "in 2011").describe() == "in 2011"
+    assert Period(date(2012, 2, 1), date(2012, 2, 29), "this month").describe() == "in February 2012"
+    assert Period(date(2012, 2, 13), date(2012, 2, 19), "last week").describe() == "13 Feb 2012 to 19 Feb 2012"
+
+
+def test_impossible_or_hostile_time_words_name_no_period_and_stay_cheap(reliability: Record) -> None:
+    hostile = ["What happened on 31 February 2012?", "What happened on 45/13/2012?", "In 0000?",
+               "January " * 150, "yesterday " * 150 + "?", "What happened in May 99999999999?",
+               "\x00 last week \u202e", "On 2012-13-45 what died?"]
+    for question in hostile:
+        started = time.perf_counter()
+        period = asked_period(question, TODAY)
+        assert time.perf_counter() - started < 1.0, question
+        assert period is None or period.start is None or period.end is None or period.start <= period.end
+    assert asked_period("What happened on 31 February 2012?", TODAY) is None
+    reliability("Bad input", "questions naming impossible dates (31 February, month 13), a time word repeated "
+                "150 times, control characters", len(hostile), "no period or a valid one, each read within a second")
 
 
 # --- the reply ---
@@ -134,7 +163,7 @@ def test_the_reply_dates_the_lead_then_lists_the_earlier_reports_dated_and_no_se
             _hit("More than 5,400 people have died.", 0.97, "a", "AFP", date(2012, 1, 25), 2),
             _hit("More than 5,400 people have died.", 0.97, "x", "Xinhua", date(2012, 1, 25), 3)]
     reports = figure_reports(question, hits)
-    timeline = figure_timeline(hits, reports, [np.array([1.0])] * len(reports))
+    timeline = figure_timeline(hits, reports, [np.array([1.0])] * len(reports), [1.0] * len(reports))
     answer = Answer(question, True, hits[:1], sure=True, timeline=timeline)
     for text in (render(answer_blocks(answer))[0].plain, render_answer(answer)):
         assert "(AP, 20 Feb 2012)" in text.splitlines()[0]
@@ -199,8 +228,27 @@ def test_a_question_naming_a_time_is_answered_from_the_articles_published_then(d
         assert last_week.found and last_week.from_period and "6,000" in last_week.hits[0].text
         never = retriever.answer("How many people had died in 2010?", today=TODAY)
         assert not never.from_period and never.period is not None
-        assert render_answer(never).startswith("None of my articles was published 1 Jan 2010 to 31 Dec 2010")
+        assert render_answer(never).startswith("None of my articles was published in 2010")
         plain = retriever.answer("How many people have died?", today=TODAY)
         assert plain.period is None and "7,500" in plain.hits[0].text  # no time named: unaffected
     finally:
         retriever.close()
+
+
+def test_of_two_copies_of_a_report_the_newer_leads_and_the_sentence_is_shown_once(tmp_path: Path,
+                                                                                  fake_embedder) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    body = "The harbour bridge reopened after repairs to its north tower.\n\nTraffic was light on the first day."
+    for name, source, day in (("a-old.txt", "Gazette", "2012-01-05"), ("b-new.txt", "Tribune", "2012-02-05")):
+        (corpus / name).write_text(f"title: Harbour bridge reopens\nsource: {source}\ndate: {day}\n\n{body}\n",
+                                   encoding="utf-8")
+    build_index(corpus, tmp_path / "index", fake_embedder)
+    retriever = Retriever.open(tmp_path / "index", embedder=fake_embedder, min_confidence=0.0)
+    try:
+        answer = retriever.answer("Which bridge reopened after repairs to its north tower?")
+    finally:
+        retriever.close()
+    assert answer.found and answer.hits[0].article.source == "Tribune"
+    texts = [hit.text for hit in answer.hits]
+    assert len(texts) == len(set(texts))

@@ -24,6 +24,7 @@ import json
 import os
 import pickle
 import random
+import re
 import shlex
 import tempfile
 import time
@@ -48,13 +49,14 @@ from newsbot.retrieval.evaluation.reqa import reqa_metrics
 from newsbot.retrieval.recency import RECENCY_MARGIN, newest_first
 from newsbot.retrieval.stories import STORY_DEPTH
 from newsbot.retrieval.threads import answer_on_one_thread
-from newsbot.retrieval.timeline import SAME_STORY, figure_key, figure_kind, figure_reports, figure_timeline
+from newsbot.retrieval.timeline import NAMED_GAP, SAME_STORY, figure_kind, figure_reports, figure_timeline
 from newsbot.retrieval.when import asked_period, time_phrases
 
 TUNING = 24  # articles 0-23 tune; 24-47 are held out
 DRAWS = 10  # random date assignments
 MARGINS = (0.0, 0.01, 0.02, 0.03, 0.05, 0.1)
 SIMILARITIES = (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
+NAMED_GAPS = (None, 2.0, 1.0, 0.5)  # None: no condition on the story lift
 TODAY = date(2012, 2, 20)  # a Monday
 PREFIX = 30  # the ranked candidates re-ordered (all within any margin measured)
 # (question, expected (start, end) with None open, as ISO dates), with TODAY as the current date
@@ -129,8 +131,8 @@ def main() -> None:
     if squad is None:
         return
     ranked = _ranked(squad, args.work_dir)
-    report = {"recency": _recency(ranked), "timeline": _timelines(ranked, squad.embedder),
-              "phrases": _phrases([q.question for q in squad.queries])}
+    report = {"recency": _recency(ranked), "timeline": _timelines(ranked, squad.embedder, squad.index_dir),
+              "phrases": _phrases([q.question for q in squad.queries]), "stripped": _stripped(ranked, squad)}
     print(json.dumps(report, indent=2) if args.json else _markdown(report))
     if args.write_docs:
         command = shlex.join(["python", "-m", "benchmarks.research.dates", "--write-docs"])
@@ -234,50 +236,88 @@ def _hits(q: _Question, published: Sequence[date]) -> list[Hit]:
             for text, score, a, sid in zip(q.texts[:STORY_DEPTH], q.scores, q.articles, q.sentence_ids)]
 
 
-def _timelines(ranked: list[_Question], embedder) -> dict:
-    """False timelines on SQuAD's figure questions, per similarity threshold, and the product's P@1 there;
-    and how many of the rising toll's reports each threshold lists."""
+def _timelines(ranked: list[_Question], embedder, index_dir: Path) -> dict:
+    """False timelines on SQuAD's figure questions, per similarity threshold and story-lift gap, and the
+    product's P@1 there; and how many of the rising toll's reports each setting lists."""
     figures = [q for q in ranked if q.vectors is not None]
     reports = {q.question: figure_reports(q.question, _hits(q, _dates(0))) for q in figures}
     texts = sorted({q.texts[p] for q in figures for p, _ in reports[q.question]})
     vectors = dict(zip(texts, embedder.encode(texts))) if texts else {}
+    retriever = Retriever(open_version(index_dir), embedder)
+    lifts = {q.question: retriever.story_lifts(q.question, np.array([q.sentence_ids[p] for p, _ in reports[q.question]],
+                                                                    dtype=np.int64)) for q in figures}
+    retriever.close()
+    toll = _toll(embedder)
     rows = []
-    toll = _toll_cosines(embedder)
-    for similar in SIMILARITIES:
-        row: dict = {"similar": similar, "toll_reports_listed": len({figure_key(f) for f, c in toll["cosines"].items() if c >= similar}) + 1,
-                     "toll_reports": len(REPORTS)}
-        for half, tuning in (("0-23", True), ("24-47", False)):
-            asked = [q for q in figures if q.tuning == tuning]
-            false, right_before, right_after = [], 0, 0
-            for seed in range(DRAWS):
-                published = _dates(seed)
-                for q in asked:
-                    hits = _hits(q, published)
-                    found = reports[q.question]
-                    timeline = figure_timeline(hits, found, [vectors[hits[p].text] for p, _ in found], similar)
-                    false.append(bool(timeline))
-                    right_before += hits[0].text in q.golds
-                    right_after += (timeline[0].hit if timeline else hits[0]).text in q.golds
-            row[half] = {"questions": len(asked), "false_timelines": round(float(np.mean(false)), 4),
-                         "p_at_1_before": round(right_before / max(len(false), 1), 4),
-                         "p_at_1_after": round(right_after / max(len(false), 1), 4)}
-        rows.append(row)
-    return {"rows": rows, "toll": toll}
+    for gap in NAMED_GAPS:
+        for similar in SIMILARITIES:
+            row: dict = {"similar": similar, "gap": gap, "toll_reports": len(REPORTS),
+                         "toll_reports_listed": _listed(toll, similar, gap)}
+            for half, tuning in (("0-23", True), ("24-47", False)):
+                asked = [q for q in figures if q.tuning == tuning]
+                false, right_before, right_after = [], 0, 0
+                for seed in range(DRAWS):
+                    published = _dates(seed)
+                    for q in asked:
+                        hits = _hits(q, published)
+                        found = reports[q.question]
+                        timeline = figure_timeline(hits, found, [vectors[hits[p].text] for p, _ in found],
+                                                   lifts[q.question], similar, _no_gap(gap))
+                        false.append(bool(timeline))
+                        right_before += hits[0].text in q.golds
+                        right_after += (timeline[0].hit if timeline else hits[0]).text in q.golds
+                row[half] = {"questions": len(asked), "false_timelines": round(float(np.mean(false)), 4),
+                             "p_at_1_before": round(right_before / max(len(false), 1), 4),
+                             "p_at_1_after": round(right_after / max(len(false), 1), 4)}
+            rows.append(row)
+    return {"rows": rows, "toll": {"question": toll["question"], "cosines": toll["cosines"], "lifts": toll["lifts"]}}
 
 
-def _toll_cosines(embedder) -> dict:
-    """The rising toll: the cosine of each report's sentence to the best-scoring report's, as the product finds them."""
+def _no_gap(gap: float | None) -> float:
+    return float("inf") if gap is None else gap
+
+
+def _listed(toll: dict, similar: float, gap: float | None) -> int:
+    """How many of the rising toll's figures the setting lists."""
+    return len(figure_timeline(toll["hits"], toll["reports"], toll["vectors"], toll["lift_values"], similar, _no_gap(gap)))
+
+
+def _toll(embedder) -> dict:
+    """The rising toll as the product finds it for "How many people have died?": its reports, their sentences'
+    vectors, their articles' story lifts, and each report's cosine and lift beside the best-scoring one's."""
+    question = "How many people have died?"
     with tempfile.TemporaryDirectory() as folder:
         build_index(write_dated_corpus(Path(folder) / "corpus"), Path(folder) / "index", embedder)
         retriever = Retriever.open(Path(folder) / "index", embedder=embedder)
-        question = "How many people have died?"
         hits = retriever.search(question, k=STORY_DEPTH)
+        found = figure_reports(question, hits)
+        lifts = retriever.story_lifts(question, np.array([hits[p].sentence_id for p, _ in found], dtype=np.int64))
         retriever.close()
-    found = figure_reports(question, hits)
     vectors = embedder.encode([hits[p].text for p, _ in found])
     anchor = max(range(len(found)), key=lambda i: hits[found[i][0]].score)
-    cosines = {figure: round(float(vectors[i] @ vectors[anchor]), 3) for i, (_, figure) in enumerate(found) if i != anchor}
-    return {"question": question, "anchor": found[anchor][1], "cosines": cosines}
+    return {"question": question, "hits": hits, "reports": found, "vectors": vectors, "lift_values": lifts.tolist(),
+            "cosines": {figure: round(float(vectors[i] @ vectors[anchor]), 3) for i, (_, figure) in enumerate(found)},
+            "lifts": {figure: round(float(lifts[i] - lifts[anchor]), 2) for i, (_, figure) in enumerate(found)}}
+
+
+def _stripped(ranked: list[_Question], squad) -> dict:
+    """SQuAD's questions read as naming a time, ranked again with the time phrase (and the preposition before
+    it) taken out of the question: P@1 of their first sentence, as asked and stripped."""
+    timed = [(q, match) for q in ranked if (match := next(iter(time_phrases(q.question)), None))]
+    stripped = [re.sub(r"\s+", " ", re.sub(r"\b(?:in|on|by|since|until|before|after|during|from|of|as of)\s*$", "",
+                                          q.question[:m.start()], flags=re.IGNORECASE) + q.question[m.end():]).strip()
+                for q, m in timed]
+    version = open_version(squad.index_dir)
+    retriever = Retriever(version, squad.embedder)
+    firsts = []
+    for start in range(0, len(stripped), 256):
+        batch = stripped[start:start + 256]
+        for question, candidates in zip(batch, retriever.candidates(batch)):
+            ids, _ = retriever.rank(question, candidates)
+            firsts.append(version.metadata.texts(ids[:1])[0] if len(ids) else "")
+    retriever.close()
+    return {"questions": len(timed), "p_at_1_asked": round(float(np.mean([q.texts[0] in q.golds for q, _ in timed])), 4),
+            "p_at_1_stripped": round(float(np.mean([f in q.golds for f, (q, _) in zip(firsts, timed)])), 4)}
 
 
 def _phrases(squad_questions: Sequence[str]) -> dict:
@@ -324,15 +364,18 @@ def _markdown(report: dict) -> str:
                       metrics(row, "0-23"), f"{row['0-23']['worst_p_at_1']:.4f}", f"{row['0-23']['reordered']:.2%}",
                       metrics(row, "24-47"), f"{row['24-47']['worst_p_at_1']:.4f}", f"{row['24-47']['reordered']:.2%}")
                      for row in report["recency"]], "lllrlrr")
-    timeline = table(("same-story cosine", "false timelines, SQuAD 0-23", "P@1 of those questions: before / after",
-                      "24-47 (held out)", "P@1 before / after", "rising toll: reports listed"),
-                     [(f"**{row['similar']}** (the product)" if row["similar"] == SAME_STORY else row["similar"],
+    timeline = table(("same-story cosine", "story-lift gap", "false timelines, SQuAD 0-23",
+                      "P@1 of those questions: before / after", "24-47 (held out)", "P@1 before / after",
+                      "rising toll: reports listed"),
+                     [(f"**{row['similar']}**" if row["similar"] == SAME_STORY else row["similar"],
+                       f"**{row['gap']}** (the product)" if row["gap"] == NAMED_GAP and row["similar"] == SAME_STORY
+                       else ("none" if row["gap"] is None else row["gap"]),
                        f"{row['0-23']['false_timelines']:.2%}",
                        f"{row['0-23']['p_at_1_before']:.4f} / {row['0-23']['p_at_1_after']:.4f}",
                        f"{row['24-47']['false_timelines']:.2%}",
                        f"{row['24-47']['p_at_1_before']:.4f} / {row['24-47']['p_at_1_after']:.4f}",
                        f"{row['toll_reports_listed']} of {row['toll_reports']}") for row in report["timeline"]["rows"]],
-                     "lrlrlr")
+                     "llrlrlr")
     p = report["phrases"]
     count = report["timeline"]["rows"][0]["0-23"]["questions"], report["timeline"]["rows"][0]["24-47"]["questions"]
     wrong = "; ".join(f"“{w['question']}” read as {w['read']}" for w in p["timed_wrong"]) or "none"
@@ -345,7 +388,12 @@ def _markdown(report: dict) -> str:
         ("cost, a question naming a time (not cached)", f"{p['timed_ms']:.2f} ms"),
         ("cost, the first parse in a process (dateparser loads)", f"{p['first_parse_ms']:.0f} ms")], "lr")
     return (f"{recency}\n\n{timeline}\n\nFigure questions: {count[0]:,} on 0-23, {count[1]:,} on 24-47; the rising "
-            f"toll's cosines to its best report: {report['timeline']['toll']['cosines']}.\n\n{phrases}\n\n"
+            f"toll's reports beside its best-scoring one (cosine; story lift minus the best's): "
+            + ", ".join(f"{figure} {cosine} ({report['timeline']['toll']['lifts'][figure]:+.2f})"
+                        for figure, cosine in report["timeline"]["toll"]["cosines"].items()) + f".\n\n{phrases}\n\n"
+            f"SQuAD's {report['stripped']['questions']} questions read as naming a time, ranked with the time phrase "
+            f"taken out of the question: P@1 {report['stripped']['p_at_1_asked']:.4f} as asked, "
+            f"{report['stripped']['p_at_1_stripped']:.4f} stripped.\n\n"
             f"Time phrases read wrong: {wrong}. SQuAD questions read as naming a time, e.g.: "
             + "; ".join(f"“{q}”" for q in p["squad_read_examples"][:5]) + ".")
 
