@@ -22,6 +22,8 @@ from newsbot.retrieval import Answer, Hit, Retriever
 from newsbot.retrieval.recency import newest_first
 from newsbot.retrieval.timeline import figure_key, figure_kind, figure_reports, figure_timeline
 from newsbot.retrieval.when import Period, asked_period
+from tests.bot_harness import in_process_bot
+from tests.fake_bot_api import visible_text
 from tests.reliability import Record
 
 TODAY = date(2012, 2, 20)  # a Monday
@@ -191,8 +193,9 @@ def dated_index(tmp_path_factory: pytest.TempPathFactory, real_embedder) -> Path
     return folder
 
 
-def test_how_many_died_leads_with_the_newest_toll_and_dates_the_earlier_ones_in_the_cli_and_the_bot(
-        dated_index: Path, real_embedder, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_how_many_died_leads_with_the_newest_toll_and_dates_the_earlier_ones_in_the_cli_and_the_bot(
+        dated_index: Path, real_embedder, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
     monkeypatch.setattr(cli, "_embedder", lambda args: real_embedder)
     folders = ["--corpus-dir", str(dated_index / "corpus"), "--index-dir", str(dated_index / "index")]
     assert cli.main(["ask", *folders, "--json", "How many people have died?"]) == 0
@@ -206,9 +209,9 @@ def test_how_many_died_leads_with_the_newest_toll_and_dates_the_earlier_ones_in_
     assert len(texts) == len(set(texts))  # no sentence twice
     assert UNRELATED[3] not in json.dumps(result)
 
-    retriever = Retriever.open(dated_index / "index", embedder=real_embedder)
-    reply = render(answer_blocks(retriever.answer("How many people have died?")))[0].plain
-    retriever.close()
+    async with in_process_bot(tmp_path, write_dated_corpus(tmp_path / "corpus"), real_embedder) as bot:
+        [message] = await bot.say("How many people have died?")
+    reply = visible_text(message.text)
     assert reply.startswith("Answer: more than 7,500 people (AP, 20 Feb 2012)")
     earlier = reply[reply.index("Earlier reports:"):]
     assert [earlier.index(f) for f in ("6,000", "5,800", "5,400")] == sorted(earlier.index(f) for f in ("6,000", "5,800", "5,400"))

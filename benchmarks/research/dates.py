@@ -55,8 +55,8 @@ from newsbot.retrieval.when import asked_period, time_phrases
 TUNING = 24  # articles 0-23 tune; 24-47 are held out
 DRAWS = 10  # random date assignments
 MARGINS = (0.0, 0.01, 0.02, 0.03, 0.05, 0.1)
-SIMILARITIES = (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
-NAMED_GAPS = (None, 2.0, 1.0, 0.5)  # None: no condition on the story lift
+SIMILARITIES = (0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
+NAMED_GAPS = (None, 2.0, 1.0)  # None: no condition on the story lift
 TODAY = date(2012, 2, 20)  # a Monday
 PREFIX = 30  # the ranked candidates re-ordered (all within any margin measured)
 # (question, expected (start, end) with None open, as ISO dates), with TODAY as the current date
