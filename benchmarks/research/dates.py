@@ -353,6 +353,10 @@ def _cost(questions: Sequence[str], fresh: bool = True) -> float:
     return round((time.perf_counter() - started) * 1000 / len(questions), 4)
 
 
+def _product(row: dict) -> bool:
+    return row["similar"] == SAME_STORY and row["gap"] == NAMED_GAP
+
+
 def _markdown(report: dict) -> str:
     def metrics(row: dict, half: str) -> str:
         m = row[half]
@@ -367,9 +371,8 @@ def _markdown(report: dict) -> str:
     timeline = table(("same-story cosine", "story-lift gap", "false timelines, SQuAD 0-23",
                       "P@1 of those questions: before / after", "24-47 (held out)", "P@1 before / after",
                       "rising toll: reports listed"),
-                     [(f"**{row['similar']}**" if row["similar"] == SAME_STORY else row["similar"],
-                       f"**{row['gap']}** (the product)" if row["gap"] == NAMED_GAP and row["similar"] == SAME_STORY
-                       else ("none" if row["gap"] is None else row["gap"]),
+                     [(f"**{row['similar']}**" if _product(row) else row["similar"],
+                       f"**{row['gap']}** (the product)" if _product(row) else ("none" if row["gap"] is None else row["gap"]),
                        f"{row['0-23']['false_timelines']:.2%}",
                        f"{row['0-23']['p_at_1_before']:.4f} / {row['0-23']['p_at_1_after']:.4f}",
                        f"{row['24-47']['false_timelines']:.2%}",
