@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
@@ -52,9 +52,11 @@ from newsbot.bot.ratelimit import RateLimited, RateLimiter, TooManyWaiting, Turn
 from newsbot.bot.render import Block, render, text_blocks
 from newsbot.bot.replies import edit_chunk, replace_text, send_chunks, typing
 from newsbot.bot.retry import RetryingLimiter, StopWaiting
-from newsbot.bot.service import ArticleRejected, Progress, Service
+from newsbot.bot.service import ArticleRejected, BuildRunning, Progress, Service
 from newsbot.bot.small_talk import small_talk
-from newsbot.bot.uploads import article_sent
+from newsbot.corpus.web.feed_state import FeedState, FeedStateUnavailable, PollRunning
+from newsbot.corpus.web.fetch import FetchRefused
+from newsbot.bot.uploads import article_sent, links_only
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,7 @@ class Handlers:
         self.turns = Turns()
         self.journal = journal
         self.feedback = FeedbackStore(service.index_dir / FEEDBACK_FILE)
+        self.feed_interval = settings.feed_interval
         self._seen_updates: OrderedDict[int, None] = OrderedDict()
 
     def register(self, application: Application) -> None:
@@ -112,7 +115,7 @@ class Handlers:
         limited = self._limited
         for names, callback in ((("start",), self.start), (("help",), self.help), (("sources",), self.sources),
                                 (("more",), self.more), (("new",), self.new_topic), (("reindex",), self.reindex),
-                                (("add",), self.add), (("stats",), self.stats)):
+                                (("add",), self.add), (("stats",), self.stats), (("feeds",), self.feeds)):
             application.add_handler(CommandHandler(names, limited(callback), filters=MESSAGE_ONLY))
         application.add_handler(MessageHandler(
             MESSAGE_ONLY & filters.Document.ALL & filters.CaptionRegex(r"^/add(@\w+)?(\s|$)"), limited(self.add)))
@@ -295,12 +298,49 @@ class Handlers:
             await self._reply(update, context, text_blocks(texts.HOW_TO_ADD))
             return
         text, name = found
+        links = links_only(text) if name is None else None
+        if links:
+            async def fetch_job(progress: Progress) -> list[Block]:
+                return texts.added_pages_blocks(*await self.service.add_urls(links, progress))
+
+            await self._build(update, context, texts.ADDING_PAGES, fetch_job)
+            return
 
         async def job(progress: Progress) -> list[Block]:
             article, report = await self.service.add_article(text, name, progress)
             return texts.added_blocks(article, report)
 
         await self._build(update, context, texts.ADDING, job)
+
+    async def feeds(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/feeds (the feeds followed, with their health), /feeds add URL, /feeds remove URL. The state file
+        and the feed's fetch are blocking I/O: they run on a worker thread."""
+        if await self._refused(update, context, "/feeds"):
+            return
+        state = FeedState(self.service.index_dir)
+        action, url = ((context.args or []) + ["", ""])[:2]
+        try:
+            if not action:
+                reply = texts.feeds_blocks(await asyncio.to_thread(state.feeds), self.feed_interval)
+            elif action.lower() == "add" and url:
+                await self._reply(update, context, text_blocks(texts.CHECKING_FEED), final=False)
+                try:
+                    title, entries = await asyncio.to_thread(_checked_feed, url)
+                except FetchRefused as refused:  # FeedRefused, not a feed
+                    reply = text_blocks(texts.feed_refused(refused))
+                else:
+                    added = await asyncio.to_thread(state.add, url, title, datetime.now(UTC))
+                    reply = text_blocks(texts.feed_added(title, url, entries, self.feed_interval)
+                                        if added else texts.feed_already_followed(url))
+            elif action.lower() == "remove" and url:
+                removed = await asyncio.to_thread(state.remove, url)
+                reply = text_blocks(texts.feed_removed(url) if removed else texts.feed_not_followed(url))
+            else:
+                reply = text_blocks(texts.FEEDS_USAGE)
+        except FeedStateUnavailable as problem:
+            log.error("/feeds: %s", problem)
+            reply = text_blocks(texts.FEEDS_UNAVAILABLE)
+        await self._reply(update, context, reply)
 
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if await self._refused(update, context, "/stats"):
@@ -384,6 +424,36 @@ class Handlers:
     def _done(self, update: Update) -> None:
         if self.journal:
             self.journal.done(update.update_id)
+
+
+def _checked_feed(url: str) -> tuple[str, int]:
+    """The feed's title and entry count, read once to check it is a feed (FeedRefused); on a worker thread,
+    which also imports the fetching stack (trafilatura: 0.2 s) off the event loop."""
+    from newsbot.corpus.web.feed_poll import read_feed
+
+    parsed, _ = read_feed(url)
+    return parsed.title, len(parsed.entries)
+
+
+def schedule_feed_polls(application: Application, service: Service, interval: timedelta) -> None:
+    """Poll the feeds every `interval` while the bot runs (PTB's JobQueue; APScheduler skips a tick while the
+    previous poll still runs). The first poll comes one interval after the start."""
+    async def poll(context: ContextTypes.DEFAULT_TYPE) -> None:
+        try:
+            harvests = await service.poll_feeds(interval)
+        except (BuildRunning, PollRunning):
+            log.info("feed poll skipped: a build or another poll is running; the next one comes in %s", interval)
+            return
+        except Exception:  # logged, and the schedule goes on
+            log.exception("feed poll failed")
+            return
+        from newsbot.corpus.web.feed_poll import summary  # imported by the poll already: no cost on the loop
+
+        for result in harvests:
+            log.info("feed poll: %s", summary(result))
+
+    assert application.job_queue is not None, "python-telegram-bot[job-queue] is a dependency"
+    application.job_queue.run_repeating(poll, interval=interval, first=interval, name="feed poll")
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

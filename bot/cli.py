@@ -1,4 +1,4 @@
-"""The `newsbot` command: index, ask, chat, eval, serve. Thin: parse flags, call the core, print."""
+"""The `newsbot` command: index, add, feeds, ask, chat, eval, serve. Thin: parse flags, call the core, print."""
 
 from __future__ import annotations
 
@@ -8,15 +8,17 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from newsbot.bot.config import MIN_CONFIDENCE, ConfigError, min_confidence
+from newsbot.bot.building import build_with_retention
+from newsbot.bot.config import MIN_CONFIDENCE, ConfigError, max_article_age_days, min_confidence
 from newsbot.bot.opening import open_or_build
 from newsbot.corpus import default_corpus_dir
+from newsbot.corpus.known import Stored
 from newsbot.index import (
     BuildReport,
     Embedder,
     IndexProblem,
-    build_index,
     default_index_dir,
     default_model,
     load_embedder,
@@ -24,6 +26,10 @@ from newsbot.index import (
 from newsbot.index.embedder import BACKENDS, DEFAULT_BACKEND
 from newsbot.retrieval import Answer, Retriever
 from newsbot.retrieval.threads import answer_on_one_thread
+
+if TYPE_CHECKING:  # the page fetching stack (trafilatura, 0.2 s to import) is loaded by `newsbot add` only
+    from newsbot.corpus.web.extract import Extracted
+    from newsbot.corpus.web.ingest import PageRefused
 
 log = logging.getLogger("newsbot")
 
@@ -98,6 +104,13 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--force", action="store_true", help="write a new version even if nothing changed")
     index.set_defaults(run=_index)
 
+    add = commands.add_parser("add", parents=[common],
+                              help="fetch web pages, store their articles in the corpus folder and index them")
+    add.add_argument("urls", nargs="+", metavar="URL")
+    add.add_argument("--dry-run", action="store_true", help="print what would be stored, and store nothing")
+    add.add_argument("--json", action="store_true", help="print one JSON object per URL, one a line, in order")
+    add.set_defaults(run=_add)
+
     ask = commands.add_parser("ask", parents=[common, answering], help="answer one question")
     ask.add_argument("question")
     ask.add_argument("--after", action="append", default=[], metavar="EARLIER_QUESTION",
@@ -129,6 +142,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="write the set here (default: standard output)")
     export.set_defaults(run=_feedback_export)
 
+    _feeds_parser(commands, common)
+
     serve = commands.add_parser("serve", parents=[common, answering],
                                 help="run the Telegram bot (long polling, or a webhook with --webhook-url)")
     serve.add_argument("--env-file", type=Path, default=Path(".env"),
@@ -141,6 +156,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _feeds_parser(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    feeds = commands.add_parser("feeds", parents=[common], help="follow news feeds (RSS, Atom)")
+    actions = feeds.add_subparsers(required=True, metavar="ACTION")
+    add = actions.add_parser("add", parents=[common], help="follow a feed (checked by fetching it once)")
+    add.add_argument("url")
+    listing = actions.add_parser("list", parents=[common], help="the feeds followed and their health")
+    listing.add_argument("--json", action="store_true", help="print a machine-readable list")
+    remove = actions.add_parser("remove", parents=[common], help="stop following a feed (its articles stay)")
+    remove.add_argument("url")
+    actions.add_parser("poll", parents=[common], help="one pass over the feeds that are due: store their new "
+                                                     "articles, index them once (for cron or a systemd timer)")
+    for name, action in actions.choices.items():
+        action.set_defaults(run=_feeds, feeds_action=name)
+
+
+def _feeds(args: argparse.Namespace) -> int:
+    from newsbot.bot.feed_commands import run_feeds
+
+    return run_feeds(args, lambda: _build(args, _embedder(args)))
+
+
 def _embedder(args: argparse.Namespace) -> Embedder:
     return load_embedder(args.model if args.model is not None else default_model(), backend=args.backend)
 
@@ -151,9 +187,13 @@ def _index(args: argparse.Namespace) -> int:
         print(f"The index is up to date: {report.articles} articles, {report.sentences} sentences "
               f"({report.version}).")
     else:
-        print(f"Indexed {report.articles} articles, {report.sentences} sentences "
-              f"({report.embedded} embedded, the rest reused) in {report.seconds:.1f} s -> {report.version}")
+        print(_indexed(report))
     return 0
+
+
+def _indexed(report: BuildReport) -> str:
+    return (f"Indexed {report.articles} articles, {report.sentences} sentences "
+            f"({report.embedded} embedded, the rest reused) in {report.seconds:.1f} s -> {report.version}")
 
 
 class ProgressBars:
@@ -184,12 +224,78 @@ class ProgressBars:
 
 
 def _build(args: argparse.Namespace, embedder: Embedder, *, force: bool = False) -> BuildReport:
+    """Build under the age limit (NEWSBOT_MAX_ARTICLE_AGE_DAYS), saying what it removed and left out."""
+    max_age = max_article_age_days(os.environ)
     with ProgressBars() as progress:
-        report = build_index(args.corpus_dir or default_corpus_dir(), args.index_dir or default_index_dir(),
-                             embedder, progress=progress, force=force)
+        report, removed = build_with_retention(args.corpus_dir or default_corpus_dir(),
+                                               args.index_dir or default_index_dir(), embedder, max_age,
+                                               progress=progress, force=force)
+    if removed:
+        print(f"Removed {len(removed)} article{'s' if len(removed) != 1 else ''} published more than {max_age} days "
+              f"ago: {', '.join(removed)}", file=sys.stderr)
     for problem in report.problems:
         print(f"warning: {problem}", file=sys.stderr)
     return report
+
+
+def _add(args: argparse.Namespace) -> int:
+    """Fetch, extract and store each URL, then one incremental build for the batch; one line per URL, in
+    order. Exit status 2 when any URL was refused; the others are stored all the same."""
+    from datetime import date
+
+    from newsbot.corpus.retention import too_old
+    from newsbot.corpus.web.extract import to_dry_run
+    from newsbot.corpus.web.ingest import PageRefused, fetch_all, store_then_build
+
+    max_age = max_article_age_days(os.environ)  # a bad setting stops the command before any fetch
+    corpus_dir = args.corpus_dir or default_corpus_dir()
+    if not args.dry_run and not corpus_dir.is_dir():
+        print(f"newsbot: the corpus folder {corpus_dir} does not exist; create it or pass --corpus-dir",
+              file=sys.stderr)
+        return 2
+    with ProgressBars() as progress:
+        fetched = fetch_all(args.urls, progress=lambda done, total: progress("fetching", done, total))
+    refused = any(isinstance(item, PageRefused) for item in fetched)
+    if args.dry_run:
+        for item in fetched:
+            if isinstance(item, PageRefused):
+                _report_refused(item, args.json)
+            else:
+                _print_line(json.dumps(to_dry_run(item), ensure_ascii=False) if args.json else _dry_run_line(item))
+        return 2 if refused else 0
+    outcomes, report = store_then_build(corpus_dir, fetched, lambda: _build(args, _embedder(args)),
+                                        too_old(max_age, date.today()))
+    for outcome in outcomes:
+        if isinstance(outcome, Stored):
+            _print_line(json.dumps(_stored_object(outcome), ensure_ascii=False) if args.json
+                        else _stored_line(outcome))
+        else:
+            refused = True
+            _report_refused(outcome, args.json)
+    if report is not None and not args.json:
+        print(_indexed(report))
+    return 2 if refused else 0
+
+
+def _print_line(line: str) -> None:
+    print(line, flush=True)
+
+
+def _report_refused(refused: PageRefused, as_json: bool) -> None:
+    """A refused URL: a JSON line among the others, or one line on stderr naming the URL and the reason."""
+    if as_json:
+        _print_line(json.dumps({"url": refused.url, "error": refused.reason}, ensure_ascii=False))
+    else:
+        print(f"newsbot: {refused}", file=sys.stderr, flush=True)
+
+
+def _dry_run_line(extracted: Extracted) -> str:
+    from newsbot.corpus.web.extract import to_dry_run
+
+    would = to_dry_run(extracted)
+    details = ", ".join(str(v) for v in (would["source"], would["published"]) if v)
+    return (f"{would['url']}: would store “{would['title']}”{f' ({details})' if details else ''}, "
+            f"{len(would['body'].split())} words, as {would['canonical_url']}")
 
 
 def _open(args: argparse.Namespace) -> Retriever:
@@ -284,6 +390,20 @@ def _serve(args: argparse.Namespace) -> int:
     if args.backend:  # the service loads its model by name, so the flag travels as the setting
         os.environ["NEWSBOT_BACKEND"] = args.backend
     return serve(args)
+
+
+def _stored_line(stored: Stored) -> str:
+    """One stored URL's outcome: stored as, updated, unchanged, or duplicate of the article already held."""
+    return {"added": f"{stored.url}: stored as {stored.path} (“{stored.title}”)",
+            "updated": f"{stored.url}: updated {stored.path} (“{stored.title}”)",
+            "unchanged": f"{stored.url}: unchanged ({stored.path})",
+            "duplicate": f"{stored.url}: duplicate of {stored.same_as} (“{stored.title}”); not stored again",
+            }[stored.status]
+
+
+def _stored_object(stored: Stored) -> dict[str, object]:
+    return {"url": stored.url, "status": stored.status, "path": stored.path, "title": stored.title,
+            "same_as": stored.same_as}
 
 
 def _segmentations(choice: str) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from dotenv import dotenv_values
@@ -24,6 +25,15 @@ RATE_LIMIT_SECONDS = 60
 _TOKEN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,100}$")
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 MIN_CONFIDENCE = "NEWSBOT_MIN_CONFIDENCE"
+FEED_INTERVAL = "NEWSBOT_FEED_INTERVAL"
+# How often `newsbot serve` polls its feeds: news sites add a few stories an hour, and a quarter hour keeps the
+# bot that current for one small request per feed (a 304 when nothing changed).
+DEFAULT_FEED_INTERVAL = timedelta(minutes=15)
+MIN_FEED_INTERVAL = timedelta(seconds=1)  # the tests' schedule; a real one is minutes
+MAX_FEED_INTERVAL = timedelta(days=1)  # the longest backoff too: a feed is tried at least daily
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h)?$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
+MAX_ARTICLE_AGE_DAYS = "NEWSBOT_MAX_ARTICLE_AGE_DAYS"
 
 
 class ConfigError(ValueError):
@@ -45,6 +55,8 @@ class Settings:
     rate_limit_seconds: float
     webhook_secret: str | None = field(default=None, repr=False)
     min_confidence: float | None = None  # None: the default for the index's size (retrieval.confidence)
+    feed_interval: timedelta = DEFAULT_FEED_INTERVAL
+    max_article_age_days: int | None = None  # None: keep every article (corpus/retention.py)
 
 
 def load_settings(env_file: Path | str | None = ".env", environ: Mapping[str, str] | None = None) -> Settings:
@@ -84,6 +96,8 @@ def parse_settings(values: Mapping[str, str]) -> Settings:
         rate_limit_seconds=_number(values, "NEWSBOT_RATE_LIMIT_SECONDS", str(RATE_LIMIT_SECONDS)),
         webhook_secret=secret,
         min_confidence=min_confidence(values),
+        feed_interval=feed_interval(values),
+        max_article_age_days=max_article_age_days(values),
     )
 
 
@@ -96,6 +110,28 @@ def min_confidence(values: Mapping[str, str], key: str = MIN_CONFIDENCE) -> floa
     if value >= 1:  # a probability; a value from the former score scale (e.g. 0.95 was fine, 1.2 was not)
         raise ConfigError(f"{key} is a probability, less than 1 (the default starts at 0.30), not {value:g}")
     return value
+
+
+def feed_interval(values: Mapping[str, str]) -> timedelta:
+    """`NEWSBOT_FEED_INTERVAL`: "15m", "900s", "1h", or a number of minutes; 15 minutes when unset."""
+    raw = values.get(FEED_INTERVAL, "").strip()
+    if not raw:
+        return DEFAULT_FEED_INTERVAL
+    match = _DURATION.match(raw)
+    if not match:
+        raise ConfigError(f"{FEED_INTERVAL} is a duration such as 15m, 900s or 1h (a bare number is minutes), "
+                          f"not {raw[:30]!r}")
+    seconds = float(match.group(1)) * _UNIT_SECONDS[(match.group(2) or "m").lower()]
+    if not MIN_FEED_INTERVAL.total_seconds() <= seconds <= MAX_FEED_INTERVAL.total_seconds():
+        raise ConfigError(f"{FEED_INTERVAL} must be between 1 second and 1 day, not {raw[:30]!r}")
+    return timedelta(seconds=seconds)
+
+
+def max_article_age_days(values: Mapping[str, str]) -> int | None:
+    """`NEWSBOT_MAX_ARTICLE_AGE_DAYS`, a whole number of days above 0; None (unset) keeps every article."""
+    if not values.get(MAX_ARTICLE_AGE_DAYS, "").strip():
+        return None
+    return int(_number(values, MAX_ARTICLE_AGE_DAYS, "", integer=True))
 
 
 def check_folders(corpus_dir: Path, index_dir: Path) -> None:

@@ -1,7 +1,8 @@
 """`newsbot serve`: load settings, model and index, then run the bot until SIGINT/SIGTERM.
 
 Long polling by default; with --webhook-url, Telegram posts updates to our own HTTP server
-(see bot.webhook), which also answers health probes.
+(see bot.webhook), which also answers health probes. The feeds followed are polled every
+NEWSBOT_FEED_INTERVAL meanwhile (PTB's JobQueue; bot.app.schedule_feed_polls).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from telegram import BotCommand, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application
 
-from newsbot.bot.app import build_application
+from newsbot.bot.app import build_application, schedule_feed_polls
 from newsbot.bot.config import ConfigError, Settings, check_folders, load_settings
 from newsbot.bot.journal import UpdateJournal, journal_path
 from newsbot.bot.logs import REDACTED, configure_logging
@@ -49,7 +50,8 @@ def serve(args: argparse.Namespace) -> int:
     model = args.model or settings.model or default_model()
     log.info("loading the model %s and the index in %s (corpus: %s)", model, index_dir, corpus_dir)
     threshold = args.min_confidence if args.min_confidence is not None else settings.min_confidence
-    service = Service.open(corpus_dir, index_dir, model=model, min_confidence=threshold)
+    service = Service.open(corpus_dir, index_dir, model=model, min_confidence=threshold,
+                           max_age_days=settings.max_article_age_days)
     journal = UpdateJournal(journal_path(index_dir, settings.token))
     try:
         asyncio.run(_run(settings, service, journal, args))
@@ -71,6 +73,7 @@ def serve(args: argparse.Namespace) -> int:
 async def _run(settings: Settings, service: Service, journal: UpdateJournal, args: argparse.Namespace) -> None:
     retry = RetryingLimiter()
     application = build_application(settings, service, journal=journal, retry=retry)
+    schedule_feed_polls(application, service, settings.feed_interval)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGINT, signal.SIGTERM):

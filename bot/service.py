@@ -11,24 +11,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import get_context
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from newsbot.corpus import Article, ArticleFormatError, article_sentences, parse_article
+from newsbot.bot.building import build_with_retention
 from newsbot.bot.opening import open_or_build
-from newsbot.index import BuildReport, build_index, load_embedder
+from newsbot.corpus import Article, ArticleFormatError, article_sentences, parse_article
+from newsbot.corpus.bot_files import ADDED_FOLDER, write_atomically
+from newsbot.corpus.known import KnownArticles, Stored
+from newsbot.corpus.retention import too_old
+from newsbot.corpus.web.feed_state import FeedState, poll_lock
+from newsbot.index import BuildReport, load_embedder
 from newsbot.index.embedder import Embedder
 from newsbot.index.metadata import ArticleInfo
 from newsbot.retrieval import Answer, Retriever
 from newsbot.retrieval.evaluation.percentile import percentile
+
+if TYPE_CHECKING:  # the page fetching stack (trafilatura, 0.2 s to import) is loaded when a URL is first added
+    from newsbot.corpus.web.extract import Extracted
+    from newsbot.corpus.web.feed_poll import FeedHarvest
+    from newsbot.corpus.web.ingest import PageRefused
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +47,10 @@ MAX_ARTICLE_CHARS = 1_000_000
 LATENCY_SAMPLES = 10_000
 MAX_BATCH = 64  # questions per model call
 QUERY_THREADS = 2  # one batch of questions at a time, plus an article listing beside it
+# A feed poll fetches and extracts its pages in a worker process: extraction (trafilatura, lxml) is Python work
+# that holds the GIL, and on a thread of this process it slowed the answers given meanwhile (p99 in
+# docs/PERFORMANCE.md#answers-during-a-feed-poll). The process is started at the first poll and kept.
+HARVEST_IN_PROCESS = True
 T = TypeVar("T")
 
 
@@ -45,6 +60,9 @@ class BuildRunning(Exception):
 
 class ArticleRejected(ValueError):
     """An article sent with /add cannot be used; the message says why, for the admin."""
+
+
+FETCHING = "fetching"  # the stage of Progress while the pages of /add URL are fetched
 
 
 @dataclass
@@ -86,12 +104,15 @@ class Stats:
 class Service:
     """The retrieval core as the bot sees it."""
 
-    def __init__(self, retriever: Retriever, corpus_dir: Path, index_dir: Path) -> None:
+    def __init__(self, retriever: Retriever, corpus_dir: Path, index_dir: Path, *,
+                 max_age_days: int | None = None) -> None:
         self._retriever = retriever
         self.corpus_dir = Path(corpus_dir)
         self.index_dir = Path(index_dir)
+        self.max_age_days = max_age_days  # NEWSBOT_MAX_ARTICLE_AGE_DAYS, applied by every build
         self._queries = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="newsbot-query")
         self._builds = ThreadPoolExecutor(1, thread_name_prefix="newsbot-build")
+        self._harvester: Executor | None = None  # where a feed poll fetches (HARVEST_IN_PROCESS)
         self._building = False
         self._pending: list[tuple[str, int, tuple[str, ...], asyncio.Future[Answer]]] = []
         self._batcher: asyncio.Task[None] | None = None
@@ -101,21 +122,23 @@ class Service:
 
     @classmethod
     def open(cls, corpus_dir: Path, index_dir: Path, *, model: str | None = None,
-             embedder: Embedder | None = None, min_confidence: float | None = None) -> Service:
+             embedder: Embedder | None = None, min_confidence: float | None = None,
+             max_age_days: int | None = None) -> Service:
         """Load the model and the index, building the index first when there is none (blocking).
 
         `min_confidence` fixes the answer threshold; None lets it follow the index's size, also
-        after a rebuild (`retrieval.confidence.default_min_confidence`).
+        after a rebuild (`retrieval.confidence.default_min_confidence`). `max_age_days`: the age limit
+        every build applies (corpus/retention.py); None keeps every article.
         """
         loaded = embedder or load_embedder(model)
 
         def build() -> None:
             log.warning("no index in %s yet; building one from %s", index_dir, corpus_dir)
-            build_index(corpus_dir, index_dir, loaded)
+            build_with_retention(corpus_dir, index_dir, loaded, max_age_days)
 
         retriever = open_or_build(index_dir, loaded, build, min_confidence=min_confidence)
         loaded.encode(["warm up"])  # the first encode is slow; pay it before the first question
-        return cls(retriever, corpus_dir, index_dir)
+        return cls(retriever, corpus_dir, index_dir, max_age_days=max_age_days)
 
     @property
     def retriever(self) -> Retriever:
@@ -181,9 +204,61 @@ class Service:
     async def add_article(self, text: str, name: str | None, progress: Progress) -> tuple[Article, BuildReport]:
         """Store an article in the corpus folder and index it incrementally; answerable on return.
 
-        Raises ArticleRejected (nothing stored) for unusable text; a failed build removes the file again.
+        Raises ArticleRejected (nothing stored) for unusable text, for an article already held (the same
+        text, or the same URL, under any name) and for one older than the age limit; a failed build removes
+        the file again.
         """
         return await self._exclusive(lambda: self._add_and_build(progress, text, name))
+
+    async def add_urls(self, urls: Sequence[str], progress: Progress
+                       ) -> tuple[list[Stored | PageRefused], BuildReport | None]:
+        """Fetch the pages (on a thread: blocking HTTP), store their articles once each, and index the batch
+        with one incremental build; each URL's outcome in order, and the build's report (None when nothing
+        changed). A failed build puts the corpus back as it was."""
+        from newsbot.corpus.web.ingest import fetch_all
+
+        if self._building:
+            raise BuildRunning
+        fetched = await asyncio.to_thread(fetch_all, urls,
+                                          progress=lambda done, total: progress.update(FETCHING, done, total))
+        return await self._exclusive(lambda: self._store_and_build(progress, fetched))
+
+    async def poll_feeds(self, interval: timedelta, progress: Progress | None = None) -> list[FeedHarvest]:
+        """One pass over the feeds that are due (corpus/web/feed_poll.py): the feeds and their articles are
+        fetched on a worker thread, beside questions and builds; the articles are stored and indexed (one
+        build) on the build thread; the feeds' state is written after. BuildRunning (nothing fetched) when a
+        build is running, PollRunning when another poll is (`newsbot feeds poll` from cron): the pass is
+        skipped, and its entries are fetched by the next one."""
+        if self._building:
+            raise BuildRunning
+        now = datetime.now(UTC)
+        with poll_lock(self.index_dir):
+            try:
+                harvests = await asyncio.get_running_loop().run_in_executor(self._harvest_executor(), _harvest_feeds,
+                                                                            self.index_dir, now)
+            except BrokenProcessPool:  # the worker died (killed, out of memory): the next poll starts another
+                self._harvester = None
+                raise
+            await self._exclusive(lambda: self._store_feed_articles(progress or Progress(), harvests))
+            await asyncio.to_thread(_record_feeds, self.index_dir, harvests, now, interval)
+        return harvests
+
+    def _harvest_executor(self) -> Executor:
+        if self._harvester is None:
+            # spawned, not forked: a fork of a process running threads (the event loop's, onnxruntime's) can
+            # inherit a lock some thread held
+            self._harvester = (ProcessPoolExecutor(1, mp_context=get_context("spawn")) if HARVEST_IN_PROCESS
+                               else ThreadPoolExecutor(1, thread_name_prefix="newsbot-harvest"))
+        return self._harvester
+
+    @staticmethod
+    def _stop_harvest(harvester: Executor) -> None:
+        """Stop a poll's fetching at once rather than wait for it (up to 10 s a page): it has written nothing,
+        so its entries are fetched by the next poll after the restart."""
+        if isinstance(harvester, ProcessPoolExecutor):
+            for process in list(harvester._processes.values()):  # type: ignore[attr-defined]  # public in 3.14
+                process.terminate()
+        harvester.shutdown(wait=True, cancel_futures=True)
 
     def stats(self) -> Stats:
         manifest = self._retriever.manifest
@@ -196,6 +271,8 @@ class Service:
     def close(self) -> None:
         self._queries.shutdown(wait=True, cancel_futures=True)
         self._builds.shutdown(wait=True, cancel_futures=True)
+        if self._harvester is not None:
+            self._stop_harvest(self._harvester)
         self._retriever.close()
 
     async def _exclusive(self, work: Callable[[], tuple[T, Retriever]]) -> T:
@@ -214,8 +291,15 @@ class Service:
     def _add_and_build(self, progress: Progress, text: str, name: str | None
                        ) -> tuple[tuple[Article, BuildReport], Retriever]:
         article = _checked_article(self.corpus_dir, text, name)
+        known = KnownArticles.read(self.corpus_dir)
+        held = known.held(article)
+        if held is not None:
+            raise ArticleRejected(f"it is already stored as “{known.titles[held]}” ({held})")
+        expired = too_old(self.max_age_days, date.today())
+        if expired and (reason := expired(article)):
+            raise ArticleRejected(reason)  # the build would delete it at once
         path = self.corpus_dir / article.id
-        _write_atomically(path, text)
+        write_atomically(path, text)
         try:
             report, retriever = self._build_and_open(progress, False)
         except BaseException:
@@ -223,10 +307,27 @@ class Service:
             raise
         return (article, report), retriever
 
+    def _store_and_build(self, progress: Progress, fetched: Sequence[Extracted | PageRefused]
+                         ) -> tuple[tuple[list[Stored | PageRefused], BuildReport | None], Retriever]:
+        from newsbot.corpus.web.ingest import store_then_build
+
+        outcomes, built = store_then_build(self.corpus_dir, fetched, lambda: self._build_and_open(progress, False),
+                                           too_old(self.max_age_days, date.today()))
+        report, retriever = built or (None, self._retriever)
+        return (outcomes, report), retriever
+
+    def _store_feed_articles(self, progress: Progress, harvests: Sequence[FeedHarvest]) -> tuple[None, Retriever]:
+        from newsbot.corpus.web.feed_poll import store_and_build
+
+        built = store_and_build(self.corpus_dir, harvests, lambda: self._build_and_open(progress, False),
+                                self.max_age_days)
+        return None, built[1] if built else self._retriever
+
     def _build_and_open(self, progress: Progress, force: bool) -> tuple[BuildReport, Retriever]:
         current = self._retriever
         started = time.perf_counter()
-        report = build_index(self.corpus_dir, self.index_dir, current.embedder, progress=progress.update, force=force)
+        report, _ = build_with_retention(self.corpus_dir, self.index_dir, current.embedder, self.max_age_days,
+                                         progress=progress.update, force=force)
         if report.version == current.version_dir:
             return report, current
         retriever = Retriever.open(self.index_dir, embedder=current.embedder,
@@ -234,6 +335,20 @@ class Service:
         log.info("index %s swapped in after %.1f s (%d articles, %d sentences)", report.version.name,
                  time.perf_counter() - started, report.articles, report.sentences)
         return report, retriever
+
+
+def _harvest_feeds(index_dir: Path, now: datetime) -> list[FeedHarvest]:
+    """A poll's fetching, in the harvest worker: the fetching stack (trafilatura, 0.2 s) is imported there,
+    never on the event loop."""
+    from newsbot.corpus.web.feed_poll import harvest
+
+    return harvest(FeedState(index_dir), now)
+
+
+def _record_feeds(index_dir: Path, harvests: Sequence[FeedHarvest], now: datetime, interval: timedelta) -> None:
+    from newsbot.corpus.web.feed_poll import record
+
+    record(FeedState(index_dir), harvests, now, interval)
 
 
 def _list_articles(retriever: Retriever) -> Catalogue:
@@ -264,7 +379,7 @@ def _free_path(corpus_dir: Path, article: Article, name: str | None) -> Path:
     """A new file name in the corpus folder: the upload's name, else date and title; never overwrites."""
     stem = Path(name).stem if name else f"{article.published or date.today()}-{article.title}"
     slug = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")[:80] or "article"
-    folder = Path(corpus_dir) / "added"
+    folder = Path(corpus_dir) / ADDED_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     path, number = folder / f"{slug}.txt", 1
     while path.exists():
@@ -272,9 +387,3 @@ def _free_path(corpus_dir: Path, article: Article, name: str | None) -> Path:
         path = folder / f"{slug}-{number}.txt"
     return path
 
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write beside the target under a dot-name (which the corpus reader skips), then rename."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)

@@ -10,22 +10,28 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from datetime import date
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from newsbot.bot.citation import by_article, cite, format_date
 from newsbot.bot.feedback import HELPFUL
 from newsbot.bot.history import QUIET_SECONDS
 from newsbot.bot.ratelimit import MAX_WAITING
 from newsbot.bot.render import Block, Span, text_blocks
-from newsbot.bot.service import Stats
+from newsbot.bot.service import FETCHING, Stats
 from newsbot.bot.small_talk import FOREIGN, GOODBYE, GREETING, OKAY, THANKS
 from newsbot.corpus import Article
+from newsbot.corpus.known import Stored
 from newsbot.index import BuildReport
 from newsbot.index.build import EMBEDDING, READING
 from newsbot.index.metadata import ArticleInfo
 from newsbot.retrieval import Answer, Hit
 from newsbot.retrieval.retriever import NOT_FOUND
 from newsbot.retrieval.timeline import Report
+
+if TYPE_CHECKING:
+    from newsbot.corpus.web.feed_state import Feed
+    from newsbot.corpus.web.ingest import PageRefused
 
 EXAMPLE_QUESTION = "How many people have died?"
 # The command menu, (command, description); plain pairs so that the console chat, which shares these texts,
@@ -113,8 +119,9 @@ def help_blocks(count: int, first: date | None, last: date | None, username: str
         blocks.append((Span(f"In a group, mention me (@{username}) or reply to one of my messages."),))
     if is_admin:
         blocks.append((Span("Admin: ", "b"), Span("/reindex rebuilds the index from the corpus folder · "
-                                                  "/add adds an article (text after the command, or a .txt "
-                                                  "file with /add as its caption) · /stats shows figures")))
+                                                  "/add adds an article (text after the command, a .txt "
+                                                  "file with /add as its caption, or web page links after the "
+                                                  "command) · /feeds follows news feeds · /stats shows figures")))
     return blocks
 
 
@@ -239,9 +246,11 @@ def _sentence(hit: Hit) -> list[Span]:
 
 ADMIN_ONLY = "Sorry, that command is only for this bot's admins."
 HOW_TO_ADD = ("Send the article after the command, e.g.\n/add title: …\nsource: …\ndate: 2024-05-01\n\nBody…\n\n"
-              "or upload a .txt file with /add as its caption, or reply /add to a message holding the article.")
+              "or upload a .txt file with /add as its caption, or reply /add to a message holding the article, "
+              "or send links to web pages: /add https://… (several separated by spaces).")
 REBUILDING = "Rebuilding the index from the corpus folder"
 ADDING = "Adding the article"
+ADDING_PAGES = "Adding the pages"
 BUILD_RUNNING = "A rebuild is already running; please wait for it to finish."
 BUILD_RUNNING_MEANWHILE = f"{BUILD_RUNNING} I keep answering questions from the current index meanwhile."
 
@@ -257,6 +266,8 @@ def started(doing: str) -> str:
 
 def progress_text(doing: str, stage: str, done: int, total: int | None) -> str:
     """The status line for a build's stage (index.build's READING, EMBEDDING, INDEXING); "" before it starts."""
+    if stage == FETCHING and total:
+        return f"⏳ {doing}… {done:,} of {total:,} pages fetched"
     if stage == READING:
         return f"⏳ {doing}… reading the articles: {done:,} read"
     if not total:
@@ -288,6 +299,24 @@ def added_blocks(article: Article, report: BuildReport) -> list[Block]:
                        f"The index holds {report.articles} articles, {report.sentences} sentences.")
 
 
+def added_pages_blocks(outcomes: Sequence[Stored | PageRefused], report: BuildReport | None) -> list[Block]:
+    """The outcome of /add with links: one line per link, in the order sent, then the index's size."""
+    lines = "\n".join(_page_outcome(outcome) for outcome in outcomes)
+    if report is None:
+        return text_blocks(lines, "Nothing new to index; I answer from the same articles.")
+    return text_blocks(lines, f"The index holds {report.articles:,} articles, {report.sentences:,} sentences; "
+                              "you can ask about the new ones now.")
+
+
+def _page_outcome(outcome: Stored | PageRefused) -> str:
+    if not isinstance(outcome, Stored):
+        return f"❌ {outcome.url}: {outcome.reason}. Nothing was stored."
+    return {"added": f"✅ {outcome.url}: added “{outcome.title}”",
+            "updated": f"🔄 {outcome.url}: updated “{outcome.title}” to the page's new text",
+            "unchanged": f"➖ {outcome.url}: unchanged since I stored it as “{outcome.title}”",
+            "duplicate": f"➖ {outcome.url}: already stored as “{outcome.title}”"}[outcome.status]
+
+
 def rejected_article(reason: Exception) -> str:
     return f"❌ I could not add that article: {reason}. Nothing was stored."
 
@@ -308,3 +337,67 @@ def stats_blocks(stats: Stats, building: bool) -> list[Block]:
         f"Index built: {stats.built_at} in {stats.build_seconds:.1f} s{' (a rebuild is running)' if building else ''}",
         f"Questions answered: {stats.questions:,}\nAnswer latency: p50 {ms(stats.latency_p50)}, "
         f"p90 {ms(stats.latency_p90)}, p99 {ms(stats.latency_p99)}")
+
+
+# --- feeds ---
+
+FEEDS_USAGE = ("/feeds lists the feeds I follow and their health; /feeds add URL follows a feed (RSS or Atom); "
+               "/feeds remove URL stops following one (its articles stay).")
+NO_FEEDS = "I follow no feeds yet. Follow one with /feeds add https://…/feed.xml"
+CHECKING_FEED = "Checking the feed…"
+FEEDS_UNAVAILABLE = "Sorry, I cannot read my list of feeds just now (the details are in my log)."
+
+
+def every(interval: timedelta) -> str:
+    """A poll interval as people say it: "15 minutes", "90 seconds", "1 hour"."""
+    seconds = interval.total_seconds()
+    for unit, size in (("hour", 3600), ("minute", 60), ("second", 1)):
+        if seconds >= size and seconds % size == 0 or unit == "second":
+            count = seconds / size
+            return f"{count:g} {unit}{_s(int(count))}"
+    raise AssertionError("unreachable")
+
+
+def feed_health(feed: Feed) -> list[str]:
+    """A feed's health, a few lines: shared by /feeds and `newsbot feeds list`."""
+    lines = [f"last success: {_when(feed.last_success)}; {feed.entries_seen:,} entries seen, "
+             f"{feed.articles_added:,} articles added"]
+    if feed.last_error:
+        lines.append(f"last error ({_when(feed.last_error_at)}): {feed.last_error}")
+    if feed.failures:
+        lines.append(f"{feed.failures} failed poll{_s(feed.failures)} in a row; next attempt {_when(feed.next_attempt)}")
+    return lines
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%d %b %Y %H:%M UTC").lstrip("0") if moment else "never"
+
+
+def feeds_blocks(feeds: Sequence[Feed], interval: timedelta) -> list[Block]:
+    """/feeds: each feed followed, with its health."""
+    if not feeds:
+        return text_blocks(NO_FEEDS, FEEDS_USAGE)
+    head: list[Block] = [(Span(f"I follow {len(feeds)} feed{_s(len(feeds))}, polled every {every(interval)}:"),)]
+    return head + [(Span(feed.title, "b"), Span("\n" + "\n".join([feed.url, *feed_health(feed)])))
+                   for feed in feeds] + text_blocks(FEEDS_USAGE)
+
+
+def feed_added(title: str, url: str, entries: int, interval: timedelta) -> str:
+    return (f"✅ Following “{title}” ({url}): {entries} entr{'y' if entries == 1 else 'ies'} now. I fetch their "
+            f"articles at the next poll (every {every(interval)}) and index them.")
+
+
+def feed_already_followed(url: str) -> str:
+    return f"➖ I already follow {url}."
+
+
+def feed_refused(reason: Exception) -> str:
+    return f"❌ I cannot follow {reason}. Nothing was added."
+
+
+def feed_removed(url: str) -> str:
+    return f"✅ I no longer follow {url}; the articles it brought stay."
+
+
+def feed_not_followed(url: str) -> str:
+    return f"❌ I do not follow {url}. /feeds lists the feeds I follow."

@@ -1,14 +1,23 @@
 """The article an admin sends with /add: a .txt upload, the text after the command, or the message
-that /add replies to. An upload is checked before it is read (name, size, UTF-8), so that a wrong file
-is refused with its reason and nothing is stored."""
+that /add replies to; or links to web pages. An upload is checked before it is read (name, size, UTF-8),
+so that a wrong file is refused with its reason and nothing is stored."""
 
 from __future__ import annotations
+
+import re
 
 from telegram import Document, Message
 
 from newsbot.bot.service import ArticleRejected
 
 MAX_UPLOAD_BYTES = 1_000_000
+_LINK = re.compile(r"https?://\S+", re.IGNORECASE)
+
+
+def links_only(text: str) -> list[str] | None:
+    """The links, in order, when the text is nothing but one or more http(s) links; else None (an article)."""
+    words = text.split()
+    return words if words and all(_LINK.fullmatch(word) for word in words) else None
 
 
 async def article_sent(message: Message) -> tuple[str, str | None] | None:

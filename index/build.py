@@ -73,6 +73,9 @@ SENTENCE_VECTORS_SPOOL = "sentence_vectors.spool.npy"  # staging only: FAISS is 
 Document = tuple[Article, list[Sentence]]
 """An article with the sentences to index from it."""
 
+LeaveOut = Callable[[Article], str | None]
+"""Why an article of the corpus folder is not indexed, or None to index it."""
+
 DocumentSource = Callable[[], Iterator[Document | Problem]]
 """Yields the articles to index, in index order, and a Problem for each one skipped; called once per pass."""
 
@@ -104,15 +107,17 @@ class _Planned:
 
 def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *,
                 progress: ProgressCallback | None = None, force: bool = False,
-                exact_up_to: int = EXACT_UP_TO) -> BuildReport:
+                exact_up_to: int = EXACT_UP_TO, leave_out: LeaveOut | None = None) -> BuildReport:
     """Index every readable article of `corpus_dir` into `index_dir` and make it current.
 
     Raises IndexBusy when another build runs, and IndexProblem when no article can be read;
     in both cases the current version is left as it was. `exact_up_to`: see `index.vectors.plan_index`.
+    `leave_out` gives the reason an article is not indexed (the age limit, corpus/retention.py), reported
+    among the problems.
     """
     started = time.perf_counter()
     with writer_lock(Path(index_dir)):
-        return _build_locked(lambda: _read_documents(Path(corpus_dir)), Path(index_dir), embedder, progress,
+        return _build_locked(lambda: _read_documents(Path(corpus_dir), leave_out), Path(index_dir), embedder, progress,
                              force, started, exact_up_to, f"no article could be read from {corpus_dir}")
 
 
@@ -188,13 +193,15 @@ def _article_fingerprint(article: Article, sentences: Sequence[Sentence]) -> str
     return digest.hexdigest()
 
 
-def _read_documents(corpus_dir: Path) -> Iterator[Document | Problem]:
+def _read_documents(corpus_dir: Path, leave_out: LeaveOut | None) -> Iterator[Document | Problem]:
     seen: set[str] = set()
     for item in read_corpus(corpus_dir):
         if isinstance(item, Problem):
             yield item
         elif item.id in seen:
             yield Problem(item.id, "skipped: another article has the same id")
+        elif leave_out is not None and (reason := leave_out(item)):
+            yield Problem(item.id, reason)
         else:
             seen.add(item.id)
             sentences = article_sentences(item)

@@ -27,7 +27,7 @@ from newsbot.bot.logs import REDACTED, RedactingFormatter
 from newsbot.bot.texts import ADMIN_ONLY, SORRY
 from newsbot.bot.webhook import SECRET_HEADER, start_webhook_server
 from newsbot.index.metadata import ArticleInfo
-from tests.bot_harness import ADMIN, USER, ZEBRA_ARTICLE, Harness, in_process_bot
+from tests.bot_harness import ADMIN, USER, Harness, in_process_bot
 from tests.fake_bot_api import BOT_USERNAME, TOKEN, FakeTelegram, visible_text
 from tests.reliability import Record
 
@@ -105,6 +105,10 @@ async def test_public_callbacks_are_the_only_callbacks(bot: Harness) -> None:
     assert types <= {CommandHandler, MessageHandler, CallbackQueryHandler, TypeHandler}
 
 
+# Not yet in the corpus (the harness holds ZEBRA_ARTICLE, and an article already held is not added again).
+OTTER_ARTICLE = "title: Otters return\n\nOtters were seen in the river again on Monday. They had been gone for years."
+
+
 async def test_commands_for_another_bot_are_ignored_everywhere_captions_included(bot: Harness, tmp_path: Path,
                                                                                   reliability: Record) -> None:
     commands = sorted(c for g in bot.app.handlers.values() for h in g if isinstance(h, CommandHandler)
@@ -117,7 +121,7 @@ async def test_commands_for_another_bot_are_ignored_everywhere_captions_included
             bot.telegram.push_text(chat, f"/{command}@other_bot force", user_id=ADMIN, chat_type=kind)
             tried += 1
         for caption in ("/add@other_bot", "/add@Other_Bot now", "/help@other_bot"):
-            bot.telegram.push_document(chat, "story.txt", ZEBRA_ARTICLE.encode(), user_id=ADMIN, caption=caption,
+            bot.telegram.push_document(chat, "story.txt", OTTER_ARTICLE.encode(), user_id=ADMIN, caption=caption,
                                        chat_type=kind)
             tried += 1
         await bot.deliver()
@@ -125,7 +129,7 @@ async def test_commands_for_another_bot_are_ignored_everywhere_captions_included
     assert ignored == [], [c.method for c in ignored]  # not a reply, not a download
     assert _snapshot(tmp_path) == before and bot.service.retriever.version_dir == version
     # The same upload addressed to this bot is added: the test can tell an ignored command from a broken one.
-    bot.telegram.push_document(GROUP, "story.txt", ZEBRA_ARTICLE.encode(), user_id=ADMIN,
+    bot.telegram.push_document(GROUP, "story.txt", OTTER_ARTICLE.encode(), user_id=ADMIN,
                                caption=f"/add@{BOT_USERNAME}", chat_type="group")
     await bot.deliver()
     assert "Added" in bot.telegram.sent(GROUP, "editMessageText")[-1].text

@@ -1,10 +1,14 @@
-"""Fetch one web page for `newsbot add URL`, refusing what an admin's link must not reach or the bot cannot use.
+"""Fetch one web page for `newsbot add URL` (or a feed), refusing what an admin's link must not reach or the bot
+cannot use.
 
 An admin's link is untrusted: it must not reach the bot's own network (loopback, private, link-local addresses,
 checked on every redirect hop), must not fill memory (a byte cap on the decoded body, refused rather than
 truncated, so a gzip bomb stops too), and must not hang the caller (connect/read timeouts and an overall
 deadline, so a server trickling bytes cannot hold it). Every failure is one `FetchRefused` with a one-line
 reason, so the CLI and the bot can show it as is. The call is synchronous: callers run it off the event loop.
+
+A feed is polled again and again, so `fetch_feed` makes a conditional GET (the validators the last answer gave,
+ETag and Last-Modified) and takes a 304 as `NotModified`: an unchanged feed costs its server one short answer.
 """
 
 from __future__ import annotations
@@ -29,11 +33,15 @@ TIMEOUT_SECONDS = 10.0
 ALLOWED_SCHEMES = ("http", "https")
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 PLAIN_TYPES = ("text/plain",)
+FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/xml", "text/xml")
 META_SNIFF_BYTES = 4096  # where HTML puts its <meta charset> (the HTML standard looks in the first 1024)
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+NOT_MODIFIED = 304
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 
-Kind = Literal["html", "plain"]
+Kind = Literal["html", "plain", "feed"]
+_TYPES: dict[Kind, tuple[str, ...]] = {"html": HTML_TYPES, "plain": PLAIN_TYPES, "feed": FEED_TYPES}
+PAGE_KINDS: tuple[Kind, ...] = ("html", "plain")
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -57,34 +65,75 @@ class Page:
     charset: str
     text: str
     raw: bytes
+    etag: str | None = None  # the validators a conditional GET sends next time (`fetch_feed`)
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What the server said identifies the version it sent: echoed as If-None-Match / If-Modified-Since."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        return {name: value for name, value in (("If-None-Match", self.etag),
+                                                ("If-Modified-Since", self.last_modified)) if value}
+
+
+@dataclass(frozen=True)
+class NotModified:
+    """A 304 to a conditional GET: the feed is as it was when the validators were given."""
+
+    url: str
+    validators: Validators
 
 
 def fetch_page(url: str, *, allow_private: bool | None = None, timeout: float = TIMEOUT_SECONDS,
                max_bytes: int = MAX_BYTES, max_redirects: int = MAX_REDIRECTS) -> Page:
     """Fetch `url`, following at most `max_redirects` redirects, each target checked like the first URL."""
+    fetched = _fetch(url, allow_private, timeout, max_bytes, max_redirects, PAGE_KINDS, None)
+    assert isinstance(fetched, Page)  # no validators were sent, so no 304 is taken as "not modified"
+    return fetched
+
+
+def fetch_feed(url: str, validators: Validators | None = None, *, allow_private: bool | None = None,
+               timeout: float = TIMEOUT_SECONDS, max_bytes: int = MAX_BYTES,
+               max_redirects: int = MAX_REDIRECTS) -> Page | NotModified:
+    """Fetch a feed (RSS, Atom or RDF media types only) with the same limits as a page; with `validators`,
+    a conditional GET whose 304 is `NotModified` rather than a refusal."""
+    return _fetch(url, allow_private, timeout, max_bytes, max_redirects, ("feed",), validators)
+
+
+def _fetch(url: str, allow_private: bool | None, timeout: float, max_bytes: int, max_redirects: int,
+           kinds: tuple[Kind, ...], validators: Validators | None) -> Page | NotModified:
     if allow_private is None:
         allow_private = os.environ.get(ALLOW_PRIVATE_ENV, "").strip() == "1"
     try:
-        return _follow(url, allow_private, timeout, max_bytes, max_redirects)
+        return _follow(url, allow_private, timeout, max_bytes, max_redirects, kinds, validators)
     except FetchRefused as refused:
         if refused.url == url:
             raise
         raise FetchRefused(url, f"redirected to {refused.url}: {refused.reason}") from None
 
 
-def _follow(url: str, allow_private: bool, timeout: float, max_bytes: int, max_redirects: int) -> Page:
+def _follow(url: str, allow_private: bool, timeout: float, max_bytes: int, max_redirects: int,
+            kinds: tuple[Kind, ...], validators: Validators | None) -> Page | NotModified:
     """The redirect loop; a refusal names the hop it happened on (`fetch_page` then names the URL asked for)."""
     deadline = time.monotonic() + timeout
     current = url
+    headers = {"Accept": ", ".join(t for kind in kinds for t in _TYPES[kind]), **(validators or Validators()).headers()}
     with httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False) as client:
         for _ in range(max_redirects + 1):
             check_url(current, allow_private=allow_private)
             try:
-                with client.stream("GET", current, headers={"Accept": ", ".join(HTML_TYPES + PLAIN_TYPES)}) as response:
+                with client.stream("GET", current, headers=headers) as response:
                     if response.status_code in REDIRECT_STATUSES and "location" in response.headers:
                         current = urljoin(current, response.headers["location"])
                         continue
-                    return _read_page(current, response, max_bytes, deadline)
+                    if response.status_code == NOT_MODIFIED and validators is not None:
+                        return NotModified(current, _validators(response, validators))
+                    return _read_page(current, response, max_bytes, deadline, kinds)
             except httpx.TimeoutException:
                 raise FetchRefused(current, f"no answer within {timeout:g} s") from None
             except httpx.HTTPError as error:
@@ -133,20 +182,31 @@ def address_refusal(address: Address) -> str | None:
     return None if address.is_global else "non-public"  # e.g. 100.64.0.0/10, carrier-grade NAT
 
 
-def _read_page(url: str, response: httpx.Response, max_bytes: int, deadline: float) -> Page:
+def _validators(response: httpx.Response, sent: Validators | None = None) -> Validators:
+    """The response's validators; a 304 may leave one out, which then stays as it was sent."""
+    kept = sent or Validators()
+    return Validators(response.headers.get("etag") or kept.etag,
+                      response.headers.get("last-modified") or kept.last_modified)
+
+
+def _read_page(url: str, response: httpx.Response, max_bytes: int, deadline: float,
+               kinds: tuple[Kind, ...]) -> Page:
     if not 200 <= response.status_code < 300:
         raise FetchRefused(url, f"HTTP {response.status_code} {response.reason_phrase}".rstrip())
     content_type, header_charset = parse_content_type(response.headers.get("content-type", ""))
     kind = page_kind(content_type)
-    if kind is None:
-        raise FetchRefused(url, f"content type {content_type or '(none)'!r} is not a web page or plain text")
+    if kind not in kinds:
+        wanted = "a feed (RSS or Atom)" if kinds == ("feed",) else "a web page or plain text"
+        raise FetchRefused(url, f"content type {content_type or '(none)'!r} is not {wanted}")
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise FetchRefused(url, f"larger than {max_bytes:,} bytes ({int(declared):,} declared)")
     raw = _read_capped(url, response, max_bytes, deadline)
     charset = choose_charset(raw, header_charset, kind)
+    validators = _validators(response)
     return Page(url=url, status=response.status_code, content_type=content_type, kind=kind, charset=charset,
-                text=raw.decode(charset, errors="replace"), raw=raw)
+                text=raw.decode(charset, errors="replace"), raw=raw, etag=validators.etag,
+                last_modified=validators.last_modified)
 
 
 def _read_capped(url: str, response: httpx.Response, max_bytes: int, deadline: float) -> bytes:
@@ -175,11 +235,7 @@ def parse_content_type(header: str) -> tuple[str, str | None]:
 
 
 def page_kind(content_type: str) -> Kind | None:
-    if content_type in HTML_TYPES:
-        return "html"
-    if content_type in PLAIN_TYPES:
-        return "plain"
-    return None
+    return next((kind for kind, types in _TYPES.items() if content_type in types), None)
 
 
 def choose_charset(raw: bytes, header_charset: str | None, kind: Kind) -> str:
