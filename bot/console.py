@@ -12,7 +12,7 @@ from newsbot.bot.asked import ANSWERS_PER_REPLY, MAX_RESULTS
 from newsbot.bot.citation import by_article, cite
 from newsbot.bot.history import History
 from newsbot.bot.small_talk import small_talk
-from newsbot.bot.texts import ASK_FIRST, NEW_CONVERSATION, NO_MORE, SMALL_TALK
+from newsbot.bot.texts import ASK_FIRST, NEW_CONVERSATION, NO_MORE, SMALL_TALK, answering_words, lead_details, period_note, report_details
 from newsbot.index.metadata import ArticleInfo
 from newsbot.retrieval import Answer
 from newsbot.retrieval.retriever import NOT_FOUND
@@ -33,20 +33,29 @@ def citation(article: ArticleInfo) -> str:
 
 
 def render_answer(answer: Answer, first_number: int = 1) -> str:
-    """The answer as a person reads it in a terminal: the answering words first when they were found,
-    then the sentences grouped by article, each article cited once under its sentences."""
+    """The answer as a person reads it in a terminal: the answering words first when they were found, with
+    who reported them and when, then the sentences grouped by article, each article cited once under its
+    sentences, then a changing figure's earlier reports, dated (as the bot's `answer_blocks`)."""
+    period = period_note(answer) if first_number == 1 else None
+    noted = [period] if period else []
     if not answer.found:
-        return answer.message or NOT_FOUND
-    pointed = answer.hits[0].answer
-    lines = [f"Answer: {pointed.text}"] if pointed and first_number == 1 else []
+        return "\n".join([*noted, answer.message or NOT_FOUND])
+    pointed = answering_words(answer)
+    details = lead_details(answer)
+    lines = [f"Answer: {pointed}" + (f" ({details})" if details else "")] if pointed and first_number == 1 else []
     if answer.message:  # not sure: the hedge comes first, no "Answer:"
         lines = [answer.message] if first_number == 1 else []
+    lines = noted + lines
     number = first_number
     for article, hits in by_article(answer.hits):
         for hit in hits:
             lines.append(f"{number}. {hit.text}  [score {hit.score:.2f}]")
             number += 1
         lines.append(f"   — {citation(article)}")
+    earlier = answer.timeline[1:] if first_number == 1 else ()
+    if earlier:
+        lines.append("Earlier reports:")
+        lines += [f" • {report.hit.text} ({report_details(report)})" for report in earlier]
     return "\n".join(lines)
 
 

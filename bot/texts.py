@@ -27,6 +27,7 @@ from newsbot.index.build import EMBEDDING, READING
 from newsbot.index.metadata import ArticleInfo
 from newsbot.retrieval import Answer, Hit
 from newsbot.retrieval.retriever import NOT_FOUND
+from newsbot.retrieval.timeline import Report
 
 if TYPE_CHECKING:
     from newsbot.corpus.web.feed_state import Feed
@@ -133,19 +134,70 @@ def answer_blocks(answer: Answer, first_number: int = 1) -> list[Block]:
     its citation once (`by_article`: the article of the best sentence first).
 
     When the top sentence's answering words were found, they lead the reply ("Answer: …", which the
-    plain-text form keeps too) and are in bold inside the sentence.
+    plain-text form keeps too) with the date they were reported, and are in bold inside the sentence. A
+    changing figure's earlier reports follow, dated (`earlier_reports`).
     """
+    period = period_note(answer) if first_number == 1 else None
+    noted: list[Block] = [(Span(period, "i"),)] if period else []
     if not answer.found:
-        blocks = [(Span(answer.message or NOT_FOUND),)]
+        blocks = [*noted, (Span(answer.message or NOT_FOUND),)]
         if answer.message in (None, NOT_FOUND):
             blocks.append((Span("Try other words, or see /sources for the articles I have read.", "i"),))
         return blocks
-    pointed = answer.hits[0].answer
-    lead: list[Block] = [(Span("Answer: "), Span(pointed.text, "b"))] if pointed else []
+    pointed = answering_words(answer)
+    details = lead_details(answer)
+    lead: list[Block] = [(Span("Answer: "), Span(pointed, "b"), *([Span(f" ({details})")] if details else []))
+                         ] if pointed else []
     if answer.message:  # not sure: the hedge ("I am not sure; the closest I found:") comes first, no "Answer:"
         lead = [(Span(answer.message, "i"),)] if first_number == 1 else []
     numbers = iter(range(first_number, first_number + len(answer.hits)))
-    return lead + [_article_block(article, hits, numbers) for article, hits in by_article(answer.hits)]
+    blocks = noted + lead + [_article_block(article, hits, numbers) for article, hits in by_article(answer.hits)]
+    earlier = answer.timeline[1:] if first_number == 1 else ()
+    if earlier:
+        spans: list[Span] = [Span("Earlier reports:", "b")]
+        for report in earlier:
+            spans += [Span("\n• "), *_figure_in_sentence(report), Span(f" ({report_details(report)})")]
+        blocks.append(tuple(spans))
+    return blocks
+
+
+def answering_words(answer: Answer) -> str | None:
+    """The words that answer: the top sentence's marked span, else the latest figure of a timeline."""
+    if answer.hits and answer.hits[0].answer:
+        return answer.hits[0].answer.text
+    return answer.timeline[0].figure if answer.timeline else None
+
+
+def lead_details(answer: Answer) -> str | None:
+    """Who reported the answer and when ("AP, 20 Feb 2012"): every source of its figure when the answer
+    has a timeline, else its article's; None for an undated article (its citation says what there is)."""
+    if answer.timeline:
+        return report_details(answer.timeline[0])
+    return cite(answer.hits[0].article).details if answer.hits and answer.hits[0].article.published else None
+
+
+def report_details(report: Report) -> str:
+    """A figure's report as the reply dates it: its sources, then its date ("AFP, Xinhua, 25 Jan 2012")."""
+    return ", ".join([*report.sources, format_date(report.published)])
+
+
+def period_note(answer: Answer) -> str | None:
+    """What the reply says about the time the question named: answered from the articles published
+    then, or none was published then."""
+    if answer.period is None:
+        return None
+    if answer.from_period:
+        return f"From the articles published {answer.period.describe()}:"
+    return f"None of my articles was published {answer.period.describe()}; I answer from all of them."
+
+
+def _figure_in_sentence(report: Report) -> list[Span]:
+    """The report's sentence with its figure in bold."""
+    text, start = report.hit.text, report.hit.text.find(report.figure)
+    if start < 0:
+        return [Span(text)]
+    end = start + len(report.figure)
+    return [Span(text[:start]), Span(text[start:end], "b"), Span(text[end:])]
 
 
 def articles_blocks(articles: Sequence[ArticleInfo], page: int, per_page: int) -> list[Block]:

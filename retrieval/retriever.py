@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +22,11 @@ from newsbot.retrieval.candidates import LEXICAL_CANDIDATES, Candidates, find_ca
 from newsbot.retrieval.confidence import Signals, confidence, default_min_confidence, outcome, signals
 from newsbot.retrieval.features import feature_matrix, idf_weights, scores
 from newsbot.retrieval.history import in_context
+from newsbot.retrieval.recency import newest_first
 from newsbot.retrieval.span import AnswerSpan, missing_answer, offered_span
 from newsbot.retrieval.stories import STORY_DEPTH, best_per_article, candidate_lifts, named_story_first
+from newsbot.retrieval.timeline import Report, figure_reports, figure_timeline
+from newsbot.retrieval.when import Period, asked_period
 
 # Keeps every real question whole (SQuAD dev's longest has 197 characters) and bounds what a pasted text costs;
 # the model would see little more of it: it reads 256 word pieces, about 1,200 characters of English (the
@@ -70,7 +74,10 @@ class Answer:
     """The best evidence for a question, or an explicit not-found with the reason in `message`.
 
     A found answer is `sure`, or not: then `message` says so (`HEDGED`, or what the best sentence
-    lacks, `MISSING`) and the hits are the closest sentences found.
+    lacks, `MISSING`) and the hits are the closest sentences found. For a question about a changing
+    figure that the articles report differently, `timeline` holds each figure's report, newest first (the
+    first is the top hit's); `period` is the time the question names, and `from_period` whether the hits
+    come from the articles published then (there were some).
     """
 
     question: str
@@ -79,11 +86,19 @@ class Answer:
     message: str | None = None
     confidence: float | None = None  # `retrieval.confidence.confidence` of the best sentence
     sure: bool = False
+    timeline: tuple[Report, ...] = ()
+    period: Period | None = None
+    from_period: bool = False
 
     def to_dict(self) -> dict[str, object]:
+        period = self.period
         return {"question": self.question, "found": self.found, "sure": self.sure, "message": self.message,
                 "confidence": None if self.confidence is None else round(self.confidence, 4),
-                "hits": [hit.to_dict() for hit in self.hits]}
+                "hits": [hit.to_dict() for hit in self.hits],
+                "timeline": [report.to_dict() for report in self.timeline],
+                "period": None if period is None else {
+                    "phrase": period.phrase, "start": period.start.isoformat() if period.start else None,
+                    "end": period.end.isoformat() if period.end else None, "answered_from_it": self.from_period}}
 
 
 class Retriever:
@@ -157,9 +172,12 @@ class Retriever:
         return [hits for hits, _ in self.search_with_signals(questions, k, histories)]
 
     def search_with_signals(self, questions: Sequence[str], k: int = 5,
-                            histories: Sequence[Sequence[str]] | None = None
+                            histories: Sequence[Sequence[str]] | None = None,
+                            periods: Sequence[Period | None] | None = None
                             ) -> list[tuple[list[Hit], Signals | None]]:
-        """`search_many`, with the evidence the confidence reads for each question (None for an empty one)."""
+        """`search_many`, with the evidence the confidence reads for each question (None for an empty one).
+        A question's period (`retrieval.when`), when some of its candidates were published in it, keeps
+        only those."""
         if k < 1:
             raise ValueError("k must be at least 1")
         cleaned = [clean_question(q) for q in questions]
@@ -171,9 +189,14 @@ class Retriever:
             return results
         for i, candidates in zip(asked, self.candidates([embedded[i] for i in asked])):
             matrix, ranked, order = self._ranked(cleaned[i], candidates)
+            if periods is not None and periods[i] is not None:
+                order = self._published_in(periods[i], candidates.ids, order)
             stored = self._version.metadata.sentences([int(s) for s in candidates.ids[order[:k]]])
+            # the evidence of the best sentence: its lead is over the next other sentence, not over its own copy
+            # in another article (a wire story carried by two sites)
+            distinct = order[_first_copies([sentence.text for sentence in stored], len(order))]
             results[i] = ([_hit(sentence, float(score)) for sentence, score in zip(stored, ranked[order])],
-                          signals(matrix[order], ranked[order], candidates.paragraphs[order]))
+                          signals(matrix[distinct], ranked[distinct], candidates.paragraphs[distinct]))
         return results
 
     def candidates(self, questions: Sequence[str]) -> list[Candidates]:
@@ -195,33 +218,52 @@ class Retriever:
         """The candidates' feature matrix and scores, and the order that puts the best first."""
         matrix = self.features(question, candidates)
         ranked = scores(matrix)
-        order = named_story_first(np.argsort(-ranked, kind="stable"), ranked, self.story_lifts(question, candidates))
+        lifts = self.story_lifts(question, candidates.ids)
+        order = named_story_first(np.argsort(-ranked, kind="stable"), ranked, lifts)
         return matrix, ranked, order
 
-    def story_lifts(self, question: str, candidates: Candidates) -> np.ndarray:
-        """How strongly the question names each candidate's article (`retrieval.stories.story_lift`)."""
+    def _published_in(self, period: Period, ids: np.ndarray, order: np.ndarray) -> np.ndarray:
+        """The ranking `order` less the candidates whose article was published outside the period, unless
+        none was published in it."""
+        stored = self._version.metadata.sentences([int(s) for s in ids[order]])
+        inside = np.array([sentence.article.published in period for sentence in stored], dtype=bool)
+        return order[inside] if inside.any() else order
+
+    def story_lifts(self, question: str, ids: np.ndarray) -> np.ndarray:
+        """How strongly the question names the article of each sentence id (`retrieval.stories.story_lift`)."""
         version = self._version
         weights = idf_weights(terms(question), version.document_frequencies, version.manifest.sentences)
-        return candidate_lifts(weights, candidates.ids, version.metadata)
+        return candidate_lifts(weights, ids, version.metadata)
 
     def features(self, question: str, candidates: Candidates) -> np.ndarray:
         """The candidates x `retrieval.features.FEATURES` matrix of evidence."""
         return feature_matrix(question, candidates, self._version)
 
-    def answer(self, question: str, k: int = 3, history: Sequence[str] = ()) -> Answer:
+    def answer(self, question: str, k: int = 3, history: Sequence[str] = (), today: date | None = None) -> Answer:
         """The best sentences that clear the confidence threshold, or an explicit not-found;
-        `history` as in `search`."""
-        return self.answer_many([question], k, [history])[0]
+        `history` as in `search`; `today` (default: the current date) is what "last week" is relative to."""
+        return self.answer_many([question], k, [history], today)[0]
 
     def answer_many(self, questions: Sequence[str], k: int | Sequence[int] = 3,
-                    histories: Sequence[Sequence[str]] | None = None) -> list[Answer]:
+                    histories: Sequence[Sequence[str]] | None = None, today: date | None = None) -> list[Answer]:
         """Batch form of `answer` (one model call), with one k for all or one per question, and one
         history per question."""
         ks = [k] * len(questions) if isinstance(k, int) else list(k)
+        today = today or date.today()
+        periods = [asked_period(clean_question(question), today) for question in questions]
         # the deeper hits tell which other stories come close (`retrieval.stories.best_per_article`)
-        found = self.search_with_signals(questions, max(*ks, STORY_DEPTH), histories)
-        return [_answer(question, hits, evidence, limit, self.min_confidence)
-                for question, limit, (hits, evidence) in zip(questions, ks, found)]
+        found = self.search_with_signals(questions, max(*ks, STORY_DEPTH), histories, periods)
+        return [_answer(question, hits, evidence, limit, self.min_confidence, period, self._timeline)
+                for question, limit, (hits, evidence), period in zip(questions, ks, found, periods)]
+
+    def _timeline(self, question: str, hits: Sequence[Hit]) -> tuple[Report, ...]:
+        """The figure's reports over time (`retrieval.timeline`): the sentences giving a figure are embedded
+        on their own (a few, and only for a question about a changing figure) to tell one story from another."""
+        reports = figure_reports(question, hits)
+        if len(reports) < 2:
+            return ()
+        lifts = self.story_lifts(question, np.array([hits[p].sentence_id for p, _ in reports]))
+        return figure_timeline(hits, reports, self._embedder.encode([hits[p].text for p, _ in reports]), lifts)
 
     def close(self) -> None:
         """Release the index version; searches must have finished."""
@@ -236,24 +278,53 @@ def clean_question(question: object) -> str:
     return re.sub(r"\s+", " ", printable).strip()[:MAX_QUESTION_CHARS]
 
 
-def _answer(question: str, hits: Sequence[Hit], evidence: Signals | None, k: int, min_confidence: float) -> Answer:
+def _answer(question: str, hits: Sequence[Hit], evidence: Signals | None, k: int, min_confidence: float,
+            period: Period | None = None,
+            timeline_of: Callable[[str, Sequence[Hit]], tuple[Report, ...]] | None = None) -> Answer:
     """The best sentence when it is confident enough (`retrieval.confidence.outcome`: sure, hedged, or
     lacking what was asked), with the next ones that score well on their own, the best of each close story
     first (`retrieval.stories.best_per_article`); the best one points at its answer when that is found
-    with confidence."""
+    with confidence. Of sentences that answer about equally well the newest leads (`retrieval.recency`), and
+    for a changing figure the latest one, the earlier figures going into the timeline (`retrieval.timeline`)."""
     cleaned = clean_question(question)
     if not cleaned:
         return Answer(question, False, (), EMPTY_QUESTION)
     sure = confidence(evidence)
+    hits = [hits[i] for i in newest_first([hit.score for hit in hits], [hit.article.published for hit in hits])]
+    timeline = timeline_of(cleaned, hits) if timeline_of is not None else ()
+    if timeline:  # the latest figure leads
+        hits = [timeline[0].hit, *(hit for hit in hits if hit is not timeline[0].hit)]
     missing = missing_answer(cleaned, hits[0].text) if hits else None
     said = outcome(sure, min_confidence, missing) if hits else "not found"
+    from_period = period is not None and bool(hits) and all(hit.article.published in period for hit in hits)
     if said == "not found":
-        return Answer(question, False, (), NOT_FOUND, sure if hits else None)
+        return Answer(question, False, (), NOT_FOUND, sure if hits else None, period=period, from_period=from_period)
     best = replace(hits[0], answer=None if missing else offered_span(cleaned, hits[0].text))
     shown = [hits[i] for i in best_per_article([hit.score for hit in hits], [hit.article.id for hit in hits], k)]
-    kept = [best, *(hit for hit in shown[1:] if hit.score >= ALSO_SHOWN_SCORE)]
+    kept = [best, *_not_repeated(best, [hit for hit in shown[1:] if hit.score >= ALSO_SHOWN_SCORE], timeline)]
     message = {"sure": None, "hedged": HEDGED, "missing": MISSING.format(missing)}[said]
-    return Answer(question, True, tuple(kept), message, sure, sure=said == "sure")
+    return Answer(question, True, tuple(kept), message, sure, sure=said == "sure", timeline=timeline,
+                  period=period, from_period=from_period)
+
+
+def _not_repeated(best: Hit, others: Sequence[Hit], timeline: Sequence[Report]) -> list[Hit]:
+    """The other hits to show beside the best: none whose text is shown already (the same wire copy in two
+    articles), and none from an article whose figure the timeline reports."""
+    reported = {article for report in timeline for article in report.article_ids} - {best.article.id}
+    listed = {best.text, *(report.hit.text for report in timeline)}
+    kept = []
+    for hit in others:
+        if hit.text not in listed and hit.article.id not in reported:
+            kept.append(hit)
+            listed.add(hit.text)
+    return kept
+
+
+def _first_copies(texts: Sequence[str], count: int) -> np.ndarray:
+    """Positions 0..count-1 less those among the first len(texts) whose text an earlier one has."""
+    seen: set[str] = set()
+    repeated = {position for position, text in enumerate(texts) if text in seen or seen.add(text)}
+    return np.array([position for position in range(count) if position not in repeated], dtype=np.int64)
 
 
 def _hit(sentence: StoredSentence, score: float) -> Hit:

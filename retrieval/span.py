@@ -114,10 +114,11 @@ def answer_kind(question: str) -> str | None:
     return min(found)[1] if found else None
 
 
-def find_answer_span(question: str, sentence: str, *, margin: int = MARGIN) -> AnswerSpan | None:
+def find_answer_span(question: str, sentence: str, *, margin: int = MARGIN, kind: str | None = None) -> AnswerSpan | None:
     """The span of the sentence that answers the question, or None unless one candidate clearly wins:
-    it is nearer the question's words than any other by at least `margin` words."""
-    kind = answer_kind(question)
+    it is nearer the question's words than any other by at least `margin` words. `kind`: the kind of
+    answer to look for, when the caller knows it better than the question's wording (default: `answer_kind`)."""
+    kind = kind or answer_kind(question)
     if kind is None:
         return None
     asked = _asked_words(question)

@@ -64,7 +64,7 @@ async def test_a_question_is_answered_with_cited_escaped_html(bot: Harness) -> N
     [reply] = await bot.say("How many zebras escaped from the zoo?")
     assert reply.params["parse_mode"] == "HTML"  # accepted as HTML: no plain-text fallback was needed
     shown = visible_text(reply.text)
-    assert shown.startswith("Answer: Seven zebras\n\n1. Seven zebras escaped from the city zoo on Tuesday.")
+    assert shown.startswith("Answer: Seven zebras (Daily \"Planet\", 1 May 2024)\n\n1. Seven zebras escaped from the city zoo on Tuesday.")
     assert "<b>1. </b><b>Seven zebras</b> escaped" in reply.text  # the answering words in bold
     assert 'Zebras <b>escape</b> & roam — Daily "Planet", 1 May 2024' in shown  # escaped, so shown literally
     assert "&lt;b&gt;escape&lt;/b&gt; &amp; roam" in reply.text
@@ -194,7 +194,7 @@ async def test_telegram_rejecting_the_html_gets_the_same_reply_as_plain_text(bot
     bot.telegram.fail_next("sendMessage", "400")
     [reply] = await bot.say("How many zebras escaped from the zoo?")
     assert "parse_mode" not in reply.params
-    assert reply.text.startswith("Answer: Seven zebras\n\n1. Seven zebras escaped from the city zoo on Tuesday.")
+    assert reply.text.startswith("Answer: Seven zebras (Daily \"Planet\", 1 May 2024)\n\n1. Seven zebras escaped from the city zoo on Tuesday.")
     assert "<b>escape</b>" in reply.text  # plain text: the title exactly as written, no markup
     assert "https://example.com/zebras?a=1&b=2" in reply.text
 

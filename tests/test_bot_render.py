@@ -39,10 +39,10 @@ def test_the_answering_words_lead_the_reply_and_are_bold_in_the_sentence_escaped
     span = AnswerSpan(start, start + 22, "more than 5,400 people", "number")
     answer = Answer("q", True, (_hit(sentence, answer=span), _hit("Another sentence.")))
     [chunk] = render(answer_blocks(answer))
-    assert chunk.html.startswith("Answer: <b>more than 5,400 people</b>\n\n<b>1. </b>Officials said &lt;5 &amp; "
+    assert chunk.html.startswith("Answer: <b>more than 5,400 people</b> (AFP, 25 Jan 2012)\n\n<b>1. </b>Officials said &lt;5 &amp; "
                                  "<b>more than 5,400 people</b> died since March.")
     assert chunk.html.count("<b>more than 5,400 people</b>") == 2  # the lead and the top sentence, once each
-    assert chunk.plain.startswith(f"Answer: more than 5,400 people\n\n1. {sentence}\n")
+    assert chunk.plain.startswith(f"Answer: more than 5,400 people (AFP, 25 Jan 2012)\n\n1. {sentence}\n")
     assert visible_text(chunk.html) == chunk.plain  # valid markup, the same visible text
 
 
@@ -153,7 +153,7 @@ def test_the_answer_line_stays_a_block_of_its_own_before_the_articles() -> None:
     sentence = "More than 5,400 people died."
     top = replace(_from(sentence, "s", "Syria"), answer=AnswerSpan(0, 22, sentence[:22], "number"))
     blocks = answer_blocks(Answer("q", True, (top, _from("Other.", "p", "Plague"))))
-    assert [len(blocks), "".join(s.text for s in blocks[0])] == [3, "Answer: More than 5,400 people"]
+    assert [len(blocks), "".join(s.text for s in blocks[0])] == [3, "Answer: More than 5,400 people (AFP, 25 Jan 2012)"]
 
 
 def test_an_article_too_long_for_one_message_is_cut_between_its_numbered_sentences() -> None:

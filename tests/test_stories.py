@@ -86,7 +86,7 @@ def test_each_candidate_is_lifted_by_its_own_story_and_answers_choose_among_deep
     retriever = Retriever(version, fake_embedder)
     question = "What did Lavrov say about Syria?"
     candidates = retriever.candidates([question])[0]
-    lifts = retriever.story_lifts(question, candidates)
+    lifts = retriever.story_lifts(question, candidates.ids)
     weights = {"lavrov": 1.0, "say": 1.0, "syria": 1.0}
     assert lifts.shape == candidates.ids.shape
     np.testing.assert_allclose(candidate_lifts(weights, candidates.ids, version.metadata),

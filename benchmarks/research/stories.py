@@ -133,7 +133,7 @@ def _scored(index_dir: Path, embedder, questions: Sequence[str]) -> list[_Scored
         for question, candidates in zip(batch, retriever.candidates(batch)):
             scored.append(_Scored(scores(retriever.features(question, candidates)), candidates.ids,
                                   version.metadata.texts(candidates.ids), version.metadata.articles_of(candidates.ids),
-                                  retriever.story_lifts(question, candidates)))
+                                  retriever.story_lifts(question, candidates.ids)))
     retriever.close()
     return scored
 
