@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from newsbot.index.metadata import ArticleInfo
 from newsbot.retrieval.span import NUMBER, QUANTITY, answer_kind, find_answer_span, missing_answer
 
 if TYPE_CHECKING:
@@ -57,12 +56,6 @@ class Report:
         """The JSON shape of an `Answer.to_dict()["timeline"]` entry."""
         return {"text": self.hit.text, "figure": self.figure, "published": self.published.isoformat(),
                 "sources": list(self.sources), "article_id": self.hit.article.id, "article_ids": list(self.article_ids)}
-
-
-def sources_of(article: ArticleInfo) -> list[str]:
-    """The sources that carried the article, for naming them: the one place that knows how an article
-    records them."""
-    return [article.source] if article.source else []
 
 
 def figure_kind(question: str) -> str | None:
@@ -133,5 +126,5 @@ def figure_timeline(hits: Sequence[Hit], reports: Sequence[tuple[int, str]], vec
 def _report(group: list[tuple[Hit, str]]) -> Report:
     """One figure's report: its newest sentence (the best of equally new ones), with all its sources."""
     hit, figure = max(group, key=lambda pair: pair[0].article.published)  # the first of the newest, by rank
-    sources = dict.fromkeys(source for h, _ in group for source in sources_of(h.article))
+    sources = dict.fromkeys(source for h, _ in group for source in h.article.sources)
     return Report(hit, figure, hit.article.published, tuple(sources), tuple(h.article.id for h, _ in group))
