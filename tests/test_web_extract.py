@@ -107,3 +107,22 @@ def test_header_text_round_trips_through_the_corpus_parser(name: str) -> None:
     assert article.url == got.canonical_url
     assert article.source == got.source
     assert article.paragraphs == got.paragraphs
+
+
+@pytest.mark.parametrize(("url", "title"), [
+    ("https://news.example/2024/05/floods-hit-the-north.html", "Floods hit the north"),
+    ("https://news.example/a/12345", "Officials said on Wednesday that more than 5,400 people had died in …"),
+])
+def test_a_page_that_names_no_title_is_titled_from_its_address_else_its_first_words(url: str, title: str) -> None:
+    prose = ("Officials said on Wednesday that more than 5,400 people had died in the floods that hit the north "
+             "of the country last week, as rescue teams reached villages cut off by the water. ")
+    page = f"<html><body><article><p>{prose * 2}</p><p>{prose}</p></article></body></html>"
+    assert extract_article(page, url).title == title
+
+
+def test_an_article_in_a_script_written_without_spaces_is_not_taken_for_a_stub() -> None:
+    sentence = "東京都は水曜日、北部の洪水でこれまでに五千四百人以上が死亡したと発表し、救助隊が孤立した村に到着した。"
+    page = (f"<html><head><title>北部の洪水</title></head><body><article><h1>北部の洪水</h1>"
+            f"<p>{sentence * 2}</p><p>{sentence}</p></article></body></html>")
+    extracted = extract_article(page, "https://news.example.jp/floods")
+    assert extracted.title == "北部の洪水" and sentence in extracted.paragraphs[0]

@@ -9,10 +9,12 @@ extracted article leaves in: the `--dry-run --json` object and the corpus's head
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+from urllib.parse import urlsplit
 
 # Importing trafilatura's stack (urllib3, courlan, htmldate) adds process-wide warning filters (two of them
 # silence urllib3's insecure-request warnings); importing newsbot must change nothing global
@@ -27,6 +29,8 @@ PROSE_WORDS = 10
 MIN_PROSE_WORDS = 40
 # htmldate's extensive search also reads dates written in the page's text ("Published 5 May 2019");
 # original_date prefers the publication date over a later modification date.
+_UNSPACED = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # kana and CJK ideographs
+_WORDS = re.compile(f"[{_UNSPACED}]|[^\\W{_UNSPACED}]+")
 _DATE_PARAMS = {"extensive_search": True, "original_date": True}
 
 
@@ -59,16 +63,14 @@ def extract_article(html: str, url: str) -> Extracted:
         raise NotAnArticleError("no article text was found on the page")
     title = _one_line(document.title)
     paragraphs = _paragraphs(document.text, title)
-    prose_words = sum(len(p.split()) for p in paragraphs if len(p.split()) >= PROSE_WORDS)
+    prose_words = sum(count for count in map(_word_count, paragraphs) if count >= PROSE_WORDS)
     if prose_words < MIN_PROSE_WORDS:
         raise NotAnArticleError(f"the page has no article text (only {prose_words} words of prose: "
                                 "an index of links, a login wall or a stub?)")
-    if not title:
-        raise NotAnArticleError("the page's article has no title")
     return Extracted(
         url=url,
         canonical_url=document.url or url,
-        title=title,
+        title=title or _title_from(url, paragraphs),
         paragraphs=paragraphs,
         source=_one_line(document.sitename) or None,
         published=_iso_date(document.date),
@@ -108,6 +110,24 @@ def _paragraphs(text: str, title: str) -> tuple[str, ...]:
     if lines and lines[0] == title:
         lines = lines[1:]
     return tuple(lines)
+
+
+def _word_count(text: str) -> int:
+    """Words as a reader counts them: runs of letters and digits, and each character of the scripts written
+    without spaces (Chinese, Japanese), whose one character is about a word; splitting at spaces would
+    find a whole Japanese article to be a few words long."""
+    return len(_WORDS.findall(text))
+
+
+def _title_from(url: str, paragraphs: tuple[str, ...]) -> str:
+    """A title for a page that names none: its address's last words ("/2024/05/floods-hit-north.html"
+    reads "Floods hit north"), else the body's first words. An article without a headline is still one."""
+    slug = re.sub(r"\.\w{2,5}$", "", urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])
+    words = [w for w in re.split(r"[-_+\s]+", slug) if w and not w.isdigit()]
+    if len(words) >= 2:
+        return " ".join(words).capitalize()
+    first = paragraphs[0].split()
+    return " ".join(first[:12]) + (" …" if len(first) > 12 else "")
 
 
 def _one_line(value: str | None) -> str:
