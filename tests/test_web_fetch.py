@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import gzip
 import ipaddress
+import shutil
 import ssl
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
+import certifi
 import httpcore
 import pytest
 
@@ -354,28 +357,36 @@ def test_a_pinned_request_keeps_the_name_as_host_and_tls_server_name(
         pinned_url, host, server_name)
 
 
-def test_https_to_a_pinned_address_verifies_the_certificate_against_the_name(
-        monkeypatch: pytest.MonkeyPatch, network: Network) -> None:
-    """What httpcore hands to TLS on the pinned connection: the host name (SNI and the name checked against the
-    certificate) and a context that verifies; the handshake is refused here, so no TLS server is needed."""
-    handshakes: list[tuple[str | None, ssl.SSLContext]] = []
+@pytest.fixture(scope="module")
+def tls_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalSite, str]]:
+    """The article over https on 127.0.0.1, with a self-signed certificate naming only `pinned.invalid` (not
+    127.0.0.1); yields the site and the certificate's path, to be the only one a client trusts."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-days", "1", "-subj", "/CN=pinned.invalid", "-addext",
+                    "subjectAltName=DNS:pinned.invalid", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    with local_site({"/article": send(200, ARTICLE.encode())}, tls=context) as served:
+        yield served, str(cert)
 
-    class NoHandshake:
-        def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
-                      timeout: float | None = None) -> None:
-            handshakes.append((server_hostname, ssl_context))
-            raise httpcore.ConnectError("the test refuses the handshake")
 
-        def close(self) -> None:
-            pass
-
-    def connect_tcp(backend: httpcore.SyncBackend, host: str, port: int, **options: object) -> NoHandshake:
-        network.attempts.append((host, port))
-        return NoHandshake()
-    monkeypatch.setattr(httpcore.SyncBackend, "connect_tcp", connect_tcp)
-    _resolve_as(monkeypatch, {"secure.example": ["93.184.216.34"]})
-    assert _refused("https://secure.example/article", allow_private=False).reason == "could not fetch (ConnectError)"
-    assert network.attempts == [("93.184.216.34", 443)]
-    [(server_name, context)] = handshakes
-    assert server_name == "secure.example"
-    assert context.check_hostname and context.verify_mode == ssl.CERT_REQUIRED
+def test_https_to_a_pinned_address_is_verified_against_the_name_not_the_address(
+        tls_site: tuple[LocalSite, str], monkeypatch: pytest.MonkeyPatch, network: Network) -> None:
+    """A real handshake with the address pinned: it succeeds only because the certificate is checked against the
+    URL's name, and the same certificate is refused for the bare address or another name."""
+    site, cert = tls_site
+    monkeypatch.setattr(certifi, "where", lambda: cert)  # what httpx's default context trusts
+    _resolve_as(monkeypatch, {"pinned.invalid": ["127.0.0.1"], "other.invalid": ["127.0.0.1"],
+                              "127.0.0.1": ["127.0.0.1"]})
+    port = _port(site)
+    page = fetch_page(f"https://pinned.invalid:{port}/article", allow_private=True)
+    assert (page.url, page.text) == (f"https://pinned.invalid:{port}/article", ARTICLE)
+    assert site.requests[-1].headers["Host"] == f"pinned.invalid:{port}"
+    for unnamed in (f"https://127.0.0.1:{port}/article", f"https://other.invalid:{port}/article"):
+        assert _refused(unnamed).reason == "could not fetch (ConnectError)"
+    assert network.attempts == [("127.0.0.1", port)] * 3
