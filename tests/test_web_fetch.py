@@ -315,8 +315,9 @@ def test_a_dns_answer_that_changes_after_the_check_cannot_reach_an_unchecked_add
     error = _refused("http://rebind.example/article", allow_private=False)
     assert error.reason == "could not fetch (ConnectError)"
     assert (asked, network.attempts) == (["rebind.example"], [("93.184.216.34", 80)])
-    reliability("Security", "a DNS answer that changes between the check and the connection (public, then "
-                "127.0.0.1)", 1, "cannot reach an unchecked address: the connection goes to the address checked")
+    reliability("Security", "`fetch_page` of a name whose DNS answer changes between the check and the connection "
+                "(public, then 127.0.0.1)", 1, "cannot reach an unchecked address: the one connection goes to the "
+                "address checked")
 
 
 def test_a_name_with_several_addresses_is_tried_in_order_at_the_checked_addresses_only(
