@@ -253,6 +253,11 @@ def test_a_scheme_other_than_http_or_https_is_refused(url: str, reliability) -> 
     reliability("Security", f"`fetch_page` of `{url}`", 1, "refused: not http or https")
 
 
+def test_a_url_with_a_control_character_is_refused_as_invalid(network: Network) -> None:
+    assert _refused("http://127.0.0.1/a\x00b").reason == "not a valid URL"
+    assert network.attempts == []
+
+
 def test_a_redirect_to_a_file_url_is_refused(server: str) -> None:
     error = _refused(f"{server}/to-file")
     assert error.reason == "redirected to file:///etc/passwd: scheme 'file' is not http or https"

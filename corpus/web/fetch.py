@@ -197,8 +197,8 @@ def check_url(url: str, *, allow_private: bool) -> list[Address]:
         raise FetchRefused(url, f"host {host!r} does not resolve") from None
     if not addresses:
         raise FetchRefused(url, f"host {host!r} does not resolve")
-    for address in addresses if not allow_private else ():
-        refusal = address_refusal(address)
+    refusals = [] if allow_private else [(address, address_refusal(address)) for address in addresses]
+    for address, refusal in refusals:
         if refusal:
             raise FetchRefused(url, f"host {host!r} resolves to {refusal} address {address} "
                                     f"(set {ALLOW_PRIVATE_ENV}=1 to allow)")
