@@ -1,22 +1,30 @@
 """Fetching one page for `newsbot add URL`, against an HTTP server on 127.0.0.1 that the tests run.
 
-No request leaves the machine: the server is local, and the one test whose first hop must look public fakes
-only the name resolution, then is redirected to an address refused before any connection is made.
+No request leaves the machine: the server is local, and every connection goes through `network` (autouse), which
+records each attempt and refuses any address other than 127.0.0.1 unless a test routes it to 127.0.0.1. Tests
+whose hosts must look public fake the name resolution (`fetch.resolve_host`) and route the faked address here.
 """
 
 from __future__ import annotations
 
 import gzip
 import ipaddress
+import shutil
+import ssl
+import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
+from urllib.parse import urlsplit
 
+import certifi
+import httpcore
 import pytest
 
 from newsbot.corpus.web import fetch
 from newsbot.corpus.web.fetch import FetchRefused, address_refusal, fetch_page
-from tests.web_server import Route, local_site, redirect, send
+from tests.web_server import LocalSite, Route, local_site, redirect, send
 
 ARTICLE = "<html><head><title>Floods</title></head><body><p>More than 5,400 people died.</p></body></html>"
 SLOW_SECONDS = 3.0
@@ -73,10 +81,54 @@ def _routes() -> dict[str, Route]:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    """An HTTP server on 127.0.0.1 serving `_routes()`; yields its base URL."""
-    with local_site(_routes()) as site:
-        yield site.url
+def site() -> Iterator[LocalSite]:
+    """An HTTP server on 127.0.0.1 serving `_routes()`, recording the requests it receives."""
+    with local_site(_routes()) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def server(site: LocalSite) -> str:
+    """The local site's base URL (http://127.0.0.1:PORT)."""
+    return site.url
+
+
+@dataclass
+class Network:
+    """Every TCP connection attempted (address, port), and the addresses a test lets stand for 127.0.0.1."""
+
+    attempts: list[tuple[str, int]] = field(default_factory=list)
+    routes: dict[str, str] = field(default_factory=dict)
+
+
+@pytest.fixture(autouse=True)
+def network(monkeypatch: pytest.MonkeyPatch) -> Network:
+    """httpcore's connect layer, recording each attempt: 127.0.0.1 and the routed addresses reach the local site,
+    any other address is refused as unreachable, so no test can leave the machine whatever it resolves."""
+    seen = Network()
+    connect = httpcore.SyncBackend.connect_tcp
+
+    def connect_tcp(backend: httpcore.SyncBackend, host: str, port: int, **options: object) -> object:
+        seen.attempts.append((host, port))
+        target = seen.routes.get(host, host)
+        if target != "127.0.0.1":
+            raise httpcore.ConnectError(f"the tests' network has no route to {host}")
+        return connect(backend, target, port, **options)  # type: ignore[arg-type]
+    monkeypatch.setattr(httpcore.SyncBackend, "connect_tcp", connect_tcp)
+    return seen
+
+
+def _resolve_as(monkeypatch: pytest.MonkeyPatch, names: dict[str, list[str]]) -> list[str]:
+    """Make `fetch` resolve these names only, to these addresses; returns the names it is asked, in order."""
+    asked: list[str] = []
+
+    def resolve(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        asked.append(host)
+        if host not in names:
+            raise OSError(f"{host} is unknown to the test resolver")
+        return [ipaddress.ip_address(address) for address in names[host]]
+    monkeypatch.setattr(fetch, "resolve_host", resolve)
+    return asked
 
 
 def _refused(url: str, **kwargs: object) -> FetchRefused:
@@ -177,15 +229,18 @@ def test_a_private_address_is_refused_by_default_and_allowed_by_the_flag_or_the_
 
 
 def test_a_redirect_from_a_public_host_to_a_link_local_one_is_refused(
-        server: str, monkeypatch: pytest.MonkeyPatch, reliability) -> None:
-    """The first hop passes as public (only its name resolution is faked); the cloud metadata address does not."""
+        server: str, monkeypatch: pytest.MonkeyPatch, network: Network, reliability) -> None:
+    """The first hop passes as public (its name resolution is faked, and the test network routes the faked
+    address to the local site); the cloud metadata address does not, and is never connected to."""
     real = fetch.resolve_host
     monkeypatch.setattr(fetch, "resolve_host",
                         lambda host: [ipaddress.ip_address("93.184.216.34")] if host == "127.0.0.1" else real(host))
+    network.routes["93.184.216.34"] = "127.0.0.1"
     error = _refused(f"{server}/to-metadata", allow_private=False)
     assert error.reason.startswith("redirected to http://169.254.169.254/latest/meta-data/: host ")
     assert "link-local" in error.reason
     assert fetch_page(f"{server}/article", allow_private=False).text == ARTICLE  # the fake does let the first hop in
+    assert {address for address, _ in network.attempts} == {"93.184.216.34"}
     reliability("Security", "`fetch_page` redirected from a public host to 169.254.169.254", 1,
                 "refused before connecting")
 
@@ -196,6 +251,11 @@ def test_a_scheme_other_than_http_or_https_is_refused(url: str, reliability) -> 
     error = _refused(url)
     assert "is not http or https" in error.reason
     reliability("Security", f"`fetch_page` of `{url}`", 1, "refused: not http or https")
+
+
+def test_a_url_with_a_control_character_is_refused_as_invalid(network: Network) -> None:
+    assert _refused("http://127.0.0.1/a\x00b").reason == "not a valid URL"
+    assert network.attempts == []
 
 
 def test_a_redirect_to_a_file_url_is_refused(server: str) -> None:
@@ -225,3 +285,114 @@ def test_a_name_with_one_private_address_among_public_ones_is_refused(monkeypatc
     monkeypatch.setattr(fetch, "resolve_host",
                         lambda host: [ipaddress.ip_address("93.184.216.34"), ipaddress.ip_address("10.0.0.7")])
     assert "private address 10.0.0.7" in _refused("http://mixed.example/", allow_private=False).reason
+
+
+def _port(site: LocalSite) -> int:
+    port = urlsplit(site.url).port
+    assert port is not None
+    return port
+
+
+def test_a_name_only_the_checking_resolver_knows_is_fetched_from_the_address_it_gave(
+        site: LocalSite, monkeypatch: pytest.MonkeyPatch, network: Network) -> None:
+    """The system resolver cannot resolve `.invalid`: the page arrives only if the connection went to the address
+    the check saw, and the server still sees the name."""
+    asked = _resolve_as(monkeypatch, {"pinned.invalid": ["127.0.0.1"]})
+    url = f"http://pinned.invalid:{_port(site)}/article"
+    page = fetch_page(url, allow_private=True)
+    assert (page.url, page.text) == (url, ARTICLE)
+    assert site.requests[-1].path == "/article"
+    assert site.requests[-1].headers["Host"] == f"pinned.invalid:{_port(site)}"
+    assert (asked, network.attempts) == (["pinned.invalid"], [("127.0.0.1", _port(site))])
+
+
+def test_a_dns_answer_that_changes_after_the_check_cannot_reach_an_unchecked_address(
+        monkeypatch: pytest.MonkeyPatch, network: Network, reliability) -> None:
+    """A rebinding name: public for the check, loopback for any later lookup. The one connection attempted goes
+    to the public address checked (refused by the test network, so nothing leaves the machine)."""
+    answers = iter(["93.184.216.34", "127.0.0.1", "127.0.0.1"])
+    asked: list[str] = []
+
+    def rebinding(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        asked.append(host)
+        return [ipaddress.ip_address(next(answers))]
+    monkeypatch.setattr(fetch, "resolve_host", rebinding)
+    error = _refused("http://rebind.example/article", allow_private=False)
+    assert error.reason == "could not fetch (ConnectError)"
+    assert (asked, network.attempts) == (["rebind.example"], [("93.184.216.34", 80)])
+    reliability("Security", "`fetch_page` of a name whose DNS answer changes between the check and the connection "
+                "(public, then 127.0.0.1)", 1, "cannot reach an unchecked address: the one connection goes to the "
+                "address checked")
+
+
+def test_a_name_with_several_addresses_is_tried_in_order_at_the_checked_addresses_only(
+        site: LocalSite, monkeypatch: pytest.MonkeyPatch, network: Network) -> None:
+    """The first address refuses the connection, the second (IPv6, bracketed in the request) answers."""
+    _resolve_as(monkeypatch, {"multi.example": ["93.184.216.34", "2606:4700::1111"]})
+    network.routes["2606:4700::1111"] = "127.0.0.1"
+    page = fetch_page(f"http://multi.example:{_port(site)}/article", allow_private=False)
+    assert page.text == ARTICLE
+    assert network.attempts == [("93.184.216.34", _port(site)), ("2606:4700::1111", _port(site))]
+    assert site.requests[-1].headers["Host"] == f"multi.example:{_port(site)}"
+
+
+def test_a_redirect_to_another_name_is_resolved_checked_and_pinned_again(
+        site: LocalSite, monkeypatch: pytest.MonkeyPatch, network: Network) -> None:
+    port = _port(site)
+    site.routes["/to-second"] = redirect(f"http://second.example:{port}/article")
+    asked = _resolve_as(monkeypatch, {"first.example": ["93.184.216.34"], "second.example": ["93.184.216.35"]})
+    network.routes.update({"93.184.216.34": "127.0.0.1", "93.184.216.35": "127.0.0.1"})
+    page = fetch_page(f"http://first.example:{port}/to-second", allow_private=False)
+    assert (page.url, page.text) == (f"http://second.example:{port}/article", ARTICLE)
+    assert asked == ["first.example", "second.example"]
+    assert network.attempts == [("93.184.216.34", port), ("93.184.216.35", port)]
+    assert [(r.path, r.headers["Host"]) for r in site.requests[-2:]] == [
+        ("/to-second", f"first.example:{port}"), ("/article", f"second.example:{port}")]
+
+
+@pytest.mark.parametrize(("url", "address", "pinned_url", "host", "server_name"), [
+    ("http://news.example/a?b=1", "93.184.216.34", "http://93.184.216.34/a?b=1", "news.example", None),
+    ("http://news.example:8080/a", "2606:4700::1111", "http://[2606:4700::1111]:8080/a", "news.example:8080", None),
+    ("https://news.example/a", "93.184.216.34", "https://93.184.216.34/a", "news.example", "news.example"),
+    ("https://b\u00fccher.example:8443/", "::1", "https://[::1]:8443/", "xn--bcher-kva.example:8443",
+     "xn--bcher-kva.example")])
+def test_a_pinned_request_keeps_the_name_as_host_and_tls_server_name(
+        url: str, address: str, pinned_url: str, host: str, server_name: str | None) -> None:
+    pinned = fetch.pin(url, ipaddress.ip_address(address))
+    assert (str(pinned.url), pinned.host_header, pinned.extensions.get("sni_hostname")) == (
+        pinned_url, host, server_name)
+
+
+@pytest.fixture(scope="module")
+def tls_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalSite, str]]:
+    """The article over https on 127.0.0.1, with a self-signed certificate naming only `pinned.invalid` (not
+    127.0.0.1); yields the site and the certificate's path, to be the only one a client trusts."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-days", "1", "-subj", "/CN=pinned.invalid", "-addext",
+                    "subjectAltName=DNS:pinned.invalid", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    with local_site({"/article": send(200, ARTICLE.encode())}, tls=context) as served:
+        yield served, str(cert)
+
+
+def test_https_to_a_pinned_address_is_verified_against_the_name_not_the_address(
+        tls_site: tuple[LocalSite, str], monkeypatch: pytest.MonkeyPatch, network: Network) -> None:
+    """A real handshake with the address pinned: it succeeds only because the certificate is checked against the
+    URL's name, and the same certificate is refused for the bare address or another name."""
+    site, cert = tls_site
+    monkeypatch.setattr(certifi, "where", lambda: cert)  # what httpx's default context trusts
+    _resolve_as(monkeypatch, {"pinned.invalid": ["127.0.0.1"], "other.invalid": ["127.0.0.1"],
+                              "127.0.0.1": ["127.0.0.1"]})
+    port = _port(site)
+    page = fetch_page(f"https://pinned.invalid:{port}/article", allow_private=True)
+    assert (page.url, page.text) == (f"https://pinned.invalid:{port}/article", ARTICLE)
+    assert site.requests[-1].headers["Host"] == f"pinned.invalid:{port}"
+    for unnamed in (f"https://127.0.0.1:{port}/article", f"https://other.invalid:{port}/article"):
+        assert _refused(unnamed).reason == "could not fetch (ConnectError)"
+    assert network.attempts == [("127.0.0.1", port)] * 3

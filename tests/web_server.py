@@ -6,6 +6,7 @@ it records the requests it received (to see a conditional GET's headers, or that
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -51,8 +52,8 @@ class LocalSite:
 
 
 @contextmanager
-def local_site(routes: dict[str, Route]) -> Iterator[LocalSite]:
-    """Serve `routes` on 127.0.0.1 (a free port) for the duration of the block."""
+def local_site(routes: dict[str, Route], tls: ssl.SSLContext | None = None) -> Iterator[LocalSite]:
+    """Serve `routes` on 127.0.0.1 (a free port) for the duration of the block; over https with `tls`."""
     site = LocalSite("", routes)
 
     class Handler(BaseHTTPRequestHandler):
@@ -70,7 +71,9 @@ def local_site(routes: dict[str, Route]) -> Iterator[LocalSite]:
             pass  # a client that timed out closed its end: the late answer has nowhere to go
 
     httpd = Server(("127.0.0.1", 0), Handler)
-    site.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
+    site.url = f"{'https' if tls else 'http'}://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:

@@ -2,10 +2,12 @@
 cannot use.
 
 An admin's link is untrusted: it must not reach the bot's own network (loopback, private, link-local addresses,
-checked on every redirect hop), must not fill memory (a byte cap on the decoded body, refused rather than
-truncated, so a gzip bomb stops too), and must not hang the caller (connect/read timeouts and an overall
-deadline, so a server trickling bytes cannot hold it). Every failure is one `FetchRefused` with a one-line
-reason, so the CLI and the bot can show it as is. The call is synchronous: callers run it off the event loop.
+checked on every redirect hop; each hop then connects to the very address checked, with the name as Host header
+and TLS server name, so a DNS answer that changes between the check and the connection, DNS rebinding, cannot
+reach an unchecked address), must not fill memory (a byte cap on the decoded body, refused rather than truncated,
+so a gzip bomb stops too), and must not hang the caller (connect/read timeouts and an overall deadline, so a
+server trickling bytes cannot hold it). Every failure is one `FetchRefused` with a one-line reason, so the CLI
+and the bot can show it as is. The call is synchronous: callers run it off the event loop.
 
 A feed is polled again and again, so `fetch_feed` makes a conditional GET (the validators the last answer gave,
 ETag and Last-Modified) and takes a 304 as `NotModified`: an unchanged feed costs its server one short answer.
@@ -20,6 +22,7 @@ import re
 import socket
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
@@ -123,17 +126,21 @@ def _follow(url: str, allow_private: bool, timeout: float, max_bytes: int, max_r
     deadline = time.monotonic() + timeout
     current = url
     headers = {"Accept": ", ".join(t for kind in kinds for t in _TYPES[kind]), **(validators or Validators()).headers()}
-    with httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False) as client:
+    # No kept-alive connection: one made for a hop's name and address must not serve the next hop's name.
+    with httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False,
+                      limits=httpx.Limits(max_keepalive_connections=0)) as client:
         for _ in range(max_redirects + 1):
-            check_url(current, allow_private=allow_private)
+            addresses = check_url(current, allow_private=allow_private)
             try:
-                with client.stream("GET", current, headers=headers) as response:
+                with closing(_send_pinned(client, current, addresses, headers)) as response:
                     if response.status_code in REDIRECT_STATUSES and "location" in response.headers:
                         current = urljoin(current, response.headers["location"])
                         continue
                     if response.status_code == NOT_MODIFIED and validators is not None:
                         return NotModified(current, _validators(response, validators))
                     return _read_page(current, response, max_bytes, deadline, kinds)
+            except httpx.InvalidURL:
+                raise FetchRefused(current, "not a valid URL") from None
             except httpx.TimeoutException:
                 raise FetchRefused(current, f"no answer within {timeout:g} s") from None
             except httpx.HTTPError as error:
@@ -141,25 +148,61 @@ def _follow(url: str, allow_private: bool, timeout: float, max_bytes: int, max_r
     raise FetchRefused(url, f"more than {max_redirects} redirects")
 
 
-def check_url(url: str, *, allow_private: bool) -> None:
-    """Refuse a scheme other than http/https and, unless allowed, a host resolving to a non-public address."""
+def _send_pinned(client: httpx.Client, url: str, addresses: list[Address],
+                 headers: dict[str, str]) -> httpx.Response:
+    """GET `url` (streamed) from the first of the checked `addresses` that accepts a connection, in the
+    resolver's order as a connection by name would try them, and never from an address resolved again."""
+    def send(address: Address) -> httpx.Response:
+        pinned = pin(url, address)
+        return client.send(client.build_request("GET", pinned.url, headers={**headers, "Host": pinned.host_header},
+                                                extensions=pinned.extensions), stream=True)
+    for address in addresses[:-1]:
+        try:
+            return send(address)
+        except httpx.ConnectError:
+            continue
+    return send(addresses[-1])
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """A request for a URL sent to one checked address: the URL with the address for its host, the name as the
+    Host header and, for https, as the TLS server name (SNI, and the name the certificate is verified against)."""
+
+    url: httpx.URL
+    host_header: str
+    extensions: dict[str, str]
+
+
+def pin(url: str, address: Address) -> Pinned:
+    """How to request `url` from `address` so that the server, and TLS, still see the URL's own host name."""
+    named = httpx.URL(url)
+    server_name = named.raw_host.decode("ascii")
+    return Pinned(url=named.copy_with(host=str(address)), host_header=named.netloc.decode("ascii"),
+                  extensions={"sni_hostname": server_name} if named.scheme == "https" else {})
+
+
+def check_url(url: str, *, allow_private: bool) -> list[Address]:
+    """The addresses `url`'s host resolves to, the only ones to connect to; refuse a scheme other than
+    http/https and, unless allowed, a host with any non-public address among them."""
     parts = urlsplit(url)
     if parts.scheme.lower() not in ALLOWED_SCHEMES:
         raise FetchRefused(url, f"scheme {parts.scheme or '(none)'!r} is not http or https")
     host = parts.hostname
     if not host:
         raise FetchRefused(url, "no host name")
-    if allow_private:
-        return
     try:
-        addresses = resolve_host(host)
+        addresses = list(dict.fromkeys(resolve_host(host)))
     except (OSError, UnicodeError):
         raise FetchRefused(url, f"host {host!r} does not resolve") from None
-    for address in addresses:
-        refusal = address_refusal(address)
+    if not addresses:
+        raise FetchRefused(url, f"host {host!r} does not resolve")
+    refusals = [] if allow_private else [(address, address_refusal(address)) for address in addresses]
+    for address, refusal in refusals:
         if refusal:
             raise FetchRefused(url, f"host {host!r} resolves to {refusal} address {address} "
                                     f"(set {ALLOW_PRIVATE_ENV}=1 to allow)")
+    return addresses
 
 
 def _system_resolve(host: str) -> list[Address]:
