@@ -240,7 +240,7 @@ def test_a_feed_that_changes_between_polls_has_only_its_new_entry_fetched(
 
 def test_duplicate_and_link_less_entries_are_fetched_once_and_skipped_with_a_reason(
         site: LocalSite, corpus: Path, state: FeedState) -> None:
-    site.routes["/copy-of-0"] = send(200, article_page("Floods: the same report", story("floods", "100"), site="Other"))
+    site.routes["/copy-of-0"] = send(200, article_page("Floods: the same report", story("floods", "100")))  # the same site
     items = [item(site, 0), item(site, 0), Item("No link here", None, day(5), guid="urn:nolink"),
              Item("A copy", f"{site.url}/copy-of-0", day(4))]
     follow(state, serve_feed(site, items))
