@@ -447,10 +447,10 @@ def schedule_feed_polls(application: Application, service: Service, interval: ti
         except Exception:  # logged, and the schedule goes on
             log.exception("feed poll failed")
             return
-        from newsbot.corpus.web.feed_poll import summary  # imported by the poll already: no cost on the loop
+        from newsbot.corpus.web.feed_poll import entry_lines, summary  # imported by the poll already: no cost
 
         for result in harvests:
-            log.info("feed poll: %s", summary(result))
+            log.info("feed poll: %s", "\n".join([summary(result), *entry_lines(result)]))
 
     assert application.job_queue is not None, "python-telegram-bot[job-queue] is a dependency"
     application.job_queue.run_repeating(poll, interval=interval, first=interval, name="feed poll")

@@ -13,7 +13,15 @@ from pathlib import Path
 from newsbot.bot.config import feed_interval, max_article_age_days
 from newsbot.bot.texts import feed_health
 from newsbot.corpus import default_corpus_dir
-from newsbot.corpus.web.feed_poll import FeedRefused, harvest, read_feed, record, store_and_build, summary
+from newsbot.corpus.web.feed_poll import (
+    FeedRefused,
+    entry_lines,
+    harvest,
+    read_feed,
+    record,
+    store_and_build,
+    summary,
+)
 from newsbot.corpus.web.feed_state import FeedState, FeedStateUnavailable, PollRunning, poll_lock
 from newsbot.index import BuildReport, default_index_dir
 
@@ -81,7 +89,7 @@ def _poll(args: argparse.Namespace, build: Callable[[], BuildReport]) -> int:
         print(f"newsbot: {running}; this pass is skipped", file=sys.stderr)
         return 0
     for result in harvests:
-        print(summary(result))
+        print("\n".join([summary(result), *entry_lines(result)]))
     if not harvests:
         print("No feed is due (see `newsbot feeds list`).")
     if report is not None and not report.up_to_date:

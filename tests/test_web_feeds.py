@@ -407,6 +407,19 @@ def test_newsbot_feeds_add_list_poll_and_remove(site: LocalSite, corpus: Path, t
                 "exit status 2 and one line naming the URL and the reason")
 
 
+def test_newsbot_feeds_poll_names_each_entry_it_skipped_or_will_retry_and_why(
+        site: LocalSite, corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    site.routes["/story/gone"] = send(404, b"gone")
+    url = serve_feed(site, [item(site, 0), Item("No link here", None, day(5), guid="urn:nolink"),
+                            Item("A lost page", f"{site.url}/story/gone", day(4))])
+    where = ["--corpus-dir", str(corpus), "--index-dir", str(tmp_path / "index"), "--model", "hashing"]
+    assert main(["feeds", "add", url, *where]) == 0 and main(["feeds", "poll", *where]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert f"{url}: 1 added, 1 skipped, 1 to retry" in lines
+    assert "  skipped “No link here”: the entry has no link" in lines
+    assert f"  to retry {site.url}/story/gone: HTTP 404 Not Found" in lines
+
+
 def test_a_state_file_that_is_not_a_database_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                          reliability) -> None:
     (tmp_path / "index").mkdir()
