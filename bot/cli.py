@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from newsbot.bot.building import build_with_retention
 from newsbot.bot.config import MIN_CONFIDENCE, ConfigError, max_article_age_days, min_confidence
 from newsbot.bot.opening import open_or_build
-from newsbot.bot.texts import articles_counted
+from newsbot.bot.texts import articles_counted, indexed_line
 from newsbot.corpus import default_corpus_dir
 from newsbot.corpus.known import Stored
 from newsbot.index import (
@@ -188,13 +188,8 @@ def _index(args: argparse.Namespace) -> int:
         print(f"The index is up to date: {articles_counted(report.articles, report.copies)}, "
               f"{report.sentences} sentences ({report.version}).")
     else:
-        print(_indexed(report))
+        print(indexed_line(report))
     return 0
-
-
-def _indexed(report: BuildReport) -> str:
-    return (f"Indexed {articles_counted(report.articles, report.copies)}, {report.sentences} sentences "
-            f"({report.embedded} embedded, the rest reused) in {report.seconds:.1f} s -> {report.version}")
 
 
 class ProgressBars:
@@ -274,7 +269,7 @@ def _add(args: argparse.Namespace) -> int:
             refused = True
             _report_refused(outcome, args.json)
     if report is not None and not args.json:
-        print(_indexed(report))
+        print(indexed_line(report))
     return 2 if refused else 0
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from newsbot.bot.config import feed_interval, max_article_age_days
-from newsbot.bot.texts import feed_health
+from newsbot.bot.texts import feed_health, indexed_line
 from newsbot.corpus import default_corpus_dir
 from newsbot.corpus.web.feed_poll import (
     FeedRefused,
@@ -93,7 +93,6 @@ def _poll(args: argparse.Namespace, build: Callable[[], BuildReport]) -> int:
     if not harvests:
         print("No feed is due (see `newsbot feeds list`).")
     if report is not None and not report.up_to_date:
-        print(f"Indexed {report.articles} articles, {report.sentences} sentences ({report.embedded} embedded) "
-              f"-> {report.version}")
+        print(indexed_line(report))
     return 0
 

@@ -287,6 +287,12 @@ def articles_counted(articles: int, copies: int) -> str:
             f"republished cop{'ies' if copies != 1 else 'y'} grouped with {'their' if copies != 1 else 'its'} story)")
 
 
+def indexed_line(report: BuildReport) -> str:
+    """What a build that wrote a version did, one line for the CLI (`newsbot index`, `add`, `feeds poll`)."""
+    return (f"Indexed {articles_counted(report.articles, report.copies)}, {report.sentences} sentences "
+            f"({report.embedded} embedded, the rest reused) in {report.seconds:.1f} s -> {report.version}")
+
+
 def rebuilt_blocks(report: BuildReport) -> list[Block]:
     """The outcome of /reindex, with the files the build skipped (the first ten named)."""
     if report.up_to_date:

@@ -418,6 +418,7 @@ def test_newsbot_feeds_poll_names_each_entry_it_skipped_or_will_retry_and_why(
     assert f"{url}: 1 added, 1 skipped, 1 to retry" in lines
     assert "  skipped “No link here”: the entry has no link" in lines
     assert f"  to retry {site.url}/story/gone: HTTP 404 Not Found" in lines
+    assert lines[-1].startswith("Indexed 1 article, 3 sentences")
 
 
 def test_a_state_file_that_is_not_a_database_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
