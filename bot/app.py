@@ -301,7 +301,9 @@ class Handlers:
         links = links_only(text) if name is None else None
         if links:
             async def fetch_job(progress: Progress) -> list[Block]:
-                return texts.added_pages_blocks(*await self.service.add_urls(links, progress))
+                outcomes, report = await self.service.add_urls(links, progress)
+                stories = (await self.service.catalogue()).articles if report is not None else ()
+                return texts.added_pages_blocks(outcomes, report, stories)
 
             await self._build(update, context, texts.ADDING_PAGES, fetch_job)
             return

@@ -9,7 +9,7 @@ passed in and shown as it is.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -314,13 +314,16 @@ def added_blocks(article: Article, report: BuildReport) -> list[Block]:
                        f"The index holds {articles_counted(report.articles, report.copies)}, {report.sentences} sentences.")
 
 
-def added_pages_blocks(outcomes: Sequence[Stored | PageRefused], report: BuildReport | None) -> list[Block]:
-    """The outcome of /add with links: one line per link, in the order sent, then the index's size."""
-    lines = "\n".join(_page_outcome(outcome) for outcome in outcomes)
+def added_pages_blocks(outcomes: Sequence[Stored | PageRefused], report: BuildReport | None,
+                       stories: Sequence[ArticleInfo] = ()) -> list[Block]:
+    """The outcome of /add with links: one line per link, in the order sent (a page that republishes a story
+    already held says so: `stories` are the new index's articles, with their copies), then the index's size."""
+    story_of = {article.id: story for story in stories for article in (story, *story.copies)}
+    lines = "\n".join(_page_outcome(outcome) + _joined_story(outcome, story_of) for outcome in outcomes)
     if report is None:
         return text_blocks(lines, "Nothing new to index; I answer from the same articles.")
-    return text_blocks(lines, f"The index holds {report.articles:,} articles, {report.sentences:,} sentences; "
-                              "you can ask about the new ones now.")
+    return text_blocks(lines, f"The index holds {articles_counted(report.articles, report.copies)}, "
+                              f"{report.sentences:,} sentences; you can ask about the new ones now.")
 
 
 def _page_outcome(outcome: Stored | PageRefused) -> str:
@@ -330,6 +333,16 @@ def _page_outcome(outcome: Stored | PageRefused) -> str:
             "updated": f"🔄 {outcome.url}: updated “{outcome.title}” to the page's new text",
             "unchanged": f"➖ {outcome.url}: unchanged since I stored it as “{outcome.title}”",
             "duplicate": f"➖ {outcome.url}: already stored as “{outcome.title}”"}[outcome.status]
+
+
+def _joined_story(outcome: Stored | PageRefused, story_of: Mapping[str, ArticleInfo]) -> str:
+    """", a republished copy of “…”: …" when the page written is grouped with another article's story."""
+    story = story_of.get(outcome.path) if isinstance(outcome, Stored) and outcome.status in ("added", "updated") \
+        else None
+    if story is None or not story.copies:
+        return ""
+    other = next(article for article in (story, *story.copies) if article.id != outcome.path)
+    return f", a republished copy of “{other.title}”: answers from it name {', '.join(story.sources)}"
 
 
 def rejected_article(reason: Exception) -> str:
