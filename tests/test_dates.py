@@ -98,6 +98,19 @@ def test_a_report_from_an_article_the_question_does_not_name_is_another_story() 
     assert len(figure_timeline(hits, reports, vectors, [6.0, 5.0])) == 2
 
 
+def test_no_timeline_leads_when_the_best_sentence_is_of_another_article_than_its_reports() -> None:
+    question = "How many people were killed in the earthquake?"
+    hits = [_hit("At least 450 people were killed when a magnitude 7.1 earthquake struck on Friday.", 1.5, "q", "AP",
+                 date(2012, 1, 20)),  # two numbers as near the question's words: no figure is read from it
+            _hit("More than 5,400 people have died in the floods since March.", 0.9, "f2", "BBC", date(2012, 1, 23)),
+            _hit("More than 4,100 people have died in the floods since March.", 0.9, "f1", "AFP", date(2012, 1, 16))]
+    reports = figure_reports(question, hits)
+    assert [p for p, _ in reports] == [1, 2]
+    same = np.array([1.0])
+    assert figure_timeline(hits, reports, [same, same], [1.0, 1.0]) == ()  # the floods' toll must not lead
+    assert len(figure_timeline(hits[1:], [(0, reports[0][1]), (1, reports[1][1])], [same, same], [1.0, 1.0])) == 2
+
+
 def test_undated_articles_report_no_figure_to_a_timeline() -> None:
     hits = [_hit("More than 6,000 people have died.", 1.0, "b", "BBC", None),
             _hit("More than 5,400 people have died.", 0.9, "a", "AFP", date(2012, 1, 25))]
