@@ -29,6 +29,9 @@ from newsbot.retrieval import Answer, Retriever
 from newsbot.retrieval.threads import answer_on_one_thread
 
 if TYPE_CHECKING:  # the page fetching stack (trafilatura, 0.2 s to import) is loaded by `newsbot add` only
+    from collections.abc import Callable
+
+    from newsbot.corpus.article import Article
     from newsbot.corpus.web.extract import Extracted
     from newsbot.corpus.web.ingest import PageRefused
 
@@ -240,7 +243,6 @@ def _add(args: argparse.Namespace) -> int:
     from datetime import date
 
     from newsbot.corpus.retention import too_old
-    from newsbot.corpus.web.extract import to_dry_run
     from newsbot.corpus.web.ingest import PageRefused, fetch_all, store_then_build
 
     max_age = max_article_age_days(os.environ)  # a bad setting stops the command before any fetch
@@ -251,16 +253,11 @@ def _add(args: argparse.Namespace) -> int:
         return 2
     with ProgressBars() as progress:
         fetched = fetch_all(args.urls, progress=lambda done, total: progress("fetching", done, total))
-    refused = any(isinstance(item, PageRefused) for item in fetched)
+    leave_out = too_old(max_age, date.today())
     if args.dry_run:
-        for item in fetched:
-            if isinstance(item, PageRefused):
-                _report_refused(item, args.json)
-            else:
-                _print_line(json.dumps(to_dry_run(item), ensure_ascii=False) if args.json else _dry_run_line(item))
-        return 2 if refused else 0
-    outcomes, report = store_then_build(corpus_dir, fetched, lambda: _build(args, _embedder(args)),
-                                        too_old(max_age, date.today()))
+        return _dry_run(fetched, leave_out, args.json)
+    refused = any(isinstance(item, PageRefused) for item in fetched)
+    outcomes, report = store_then_build(corpus_dir, fetched, lambda: _build(args, _embedder(args)), leave_out)
     for outcome in outcomes:
         if isinstance(outcome, Stored):
             _print_line(json.dumps(_stored_object(outcome), ensure_ascii=False) if args.json
@@ -270,6 +267,24 @@ def _add(args: argparse.Namespace) -> int:
             _report_refused(outcome, args.json)
     if report is not None and not args.json:
         print(indexed_line(report))
+    return 2 if refused else 0
+
+
+def _dry_run(fetched: list[Extracted | PageRefused], leave_out: Callable[[Article], str | None] | None,
+             as_json: bool) -> int:
+    """What `add` would store, one line per URL; refused as storing would refuse it (unusable, or older than
+    the age limit). Exit status 2 when any URL was refused."""
+    from newsbot.corpus.web.extract import to_dry_run
+    from newsbot.corpus.web.ingest import PageRefused, parsed_article
+
+    refused = False
+    for item in fetched:
+        reason = leave_out(parsed_article(item)) if leave_out and not isinstance(item, PageRefused) else None
+        if isinstance(item, PageRefused) or reason:
+            refused = True
+            _report_refused(item if isinstance(item, PageRefused) else PageRefused(item.url, reason), as_json)
+        else:
+            _print_line(json.dumps(to_dry_run(item), ensure_ascii=False) if as_json else _dry_run_line(item))
     return 2 if refused else 0
 
 

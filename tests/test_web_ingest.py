@@ -434,6 +434,9 @@ def test_the_age_limit_removes_old_pages_and_leaves_hand_placed_ones_out_of_the_
     assert titles == {"Quake recovery"}  # the seed (January 2026) is old by now, and placed by hand too
     assert main(["add", *dirs, f"{site.url}/old"]) == 2  # an expired page is not stored again
     assert "more than 30 days ago" in capsys.readouterr().err
+    assert main(["add", *dirs, "--dry-run", "--json", f"{site.url}/old", f"{site.url}/recent"]) == 2  # nor said to be
+    old, recent = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert old["url"] == f"{site.url}/old" and "more than 30 days ago" in old["error"] and recent["title"] == "Quake recovery"
 
 
 @pytest.mark.parametrize("value", ["0", "-3", "1.5", "a month"])
