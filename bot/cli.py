@@ -110,7 +110,8 @@ def _parser() -> argparse.ArgumentParser:
 
     add = commands.add_parser("add", parents=[common],
                               help="fetch web pages, store their articles in the corpus folder and index them")
-    add.add_argument("urls", nargs="+", metavar="URL")
+    add.add_argument("urls", nargs="+", metavar="URL", help="a web page's address (http or https; private "
+                     "addresses only with NEWSBOT_ALLOW_PRIVATE_URLS=1)")
     add.add_argument("--dry-run", action="store_true", help="print what would be stored, and store nothing")
     add.add_argument("--json", action="store_true", help="print one JSON object per URL, one a line, in order")
     add.set_defaults(run=_add)
@@ -164,11 +165,11 @@ def _feeds_parser(commands: argparse._SubParsersAction, common: argparse.Argumen
     feeds = commands.add_parser("feeds", parents=[common], help="follow news feeds (RSS, Atom)")
     actions = feeds.add_subparsers(required=True, metavar="ACTION")
     add = actions.add_parser("add", parents=[common], help="follow a feed (checked by fetching it once)")
-    add.add_argument("url")
+    add.add_argument("url", metavar="URL", help="the feed's address (http or https; RSS or Atom)")
     listing = actions.add_parser("list", parents=[common], help="the feeds followed and their health")
     listing.add_argument("--json", action="store_true", help="print a machine-readable list")
     remove = actions.add_parser("remove", parents=[common], help="stop following a feed (its articles stay)")
-    remove.add_argument("url")
+    remove.add_argument("url", metavar="URL", help="the feed's address (http or https), as `feeds list` shows it")
     actions.add_parser("poll", parents=[common], help="one pass over the feeds that are due: store their new "
                                                      "articles, index them once (for cron or a systemd timer)")
     for name, action in actions.choices.items():

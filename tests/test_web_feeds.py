@@ -531,3 +531,13 @@ async def test_closing_the_service_stops_a_slow_poll_at_once_and_nothing_is_stor
     assert not (corpus / "web").exists() and FeedState(tmp_path / "index").feeds()[0].entries_seen == 0
     reliability("Consistency", "the bot stopped while a feed poll waits on a slow page", 1,
                 "stops at once; nothing stored; the entry is fetched by the next poll")
+
+
+@pytest.mark.parametrize("command", [["add"], ["feeds", "add"], ["feeds", "remove"]])
+def test_the_help_of_a_command_taking_urls_says_what_url_it_takes(command: list[str],
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main([*command, "--help"])
+    usage, _, described = capsys.readouterr().out.partition("positional arguments:")
+    assert usage.rstrip().endswith("URL") or "URL [URL ...]" in usage
+    assert "http or https" in described.split("options:")[0]
