@@ -40,6 +40,9 @@ _EXCLUSIVE = re.compile(r"\b(?:before|after)\s+$", re.IGNORECASE)
 # a preposition comes before "the" ("at the 25 January meeting") or a function word after the date ("on the
 # 25th of January about Syria")
 _THE = re.compile(r"(?<!\bin |\bon |\bat |\bby )\bthe\s+$", re.IGNORECASE)
+# A weekday after a capitalised word is a name's ("Super Tuesday", "Good Friday", "Bloody Sunday")
+_NAME_BEFORE = re.compile(r"\b[A-Z][\w'-]*\s+$")
+_WEEKDAY_ALONE = re.compile(_WEEKDAY, re.IGNORECASE)
 _NAMED = re.compile(r"\s+(?!(?:about|after|and|as|at|before|but|by|for|from|in|into|of|on|or|than|that|to|"
                     r"until|when|where|which|while|with)\b)[a-z]", re.IGNORECASE)
 
@@ -81,7 +84,11 @@ def time_phrases(question: str) -> list[re.Match[str]]:
 
 
 def _names_a_thing(question: str, match: re.Match[str]) -> bool:
-    """Whether the date is part of a name ("the March 14 alliance"), not a time the question asks about."""
+    """Whether the date is part of a name ("the March 14 alliance", "Good Friday"), not a time the question
+    asks about."""
+    named = _NAME_BEFORE.search(question[:match.start()]) if _WEEKDAY_ALONE.fullmatch(match.group()) else None
+    if named and named.start() > 0:  # not the question's first word, capitalised as every first word is
+        return True
     before = question[:match.start()] + ("the " if match.group().lower().startswith("the ") else "")
     return bool(_THE.search(before) and _NAMED.match(question, match.end()))
 

@@ -126,6 +126,8 @@ def test_undated_articles_report_no_figure_to_a_timeline() -> None:
     ("What did Lavrov say on 25 January?", date(2012, 1, 25), date(2012, 1, 25)),
     ("What did Lavrov say on the 25th of January about Syria?", date(2012, 1, 25), date(2012, 1, 25)),
     ("Who spoke at the 25 January meeting?", date(2012, 1, 25), date(2012, 1, 25)),
+    ("What did Lavrov say on Wednesday?", date(2012, 2, 15), date(2012, 2, 15)),
+    ("Wednesday: what did Lavrov say?", date(2012, 2, 15), date(2012, 2, 15)),
     ("How many were killed in January 2012?", date(2012, 1, 1), date(2012, 1, 31)),
     ("What was said this month?", date(2012, 2, 1), date(2012, 2, 29)),
     ("How much did it cost in 2011?", date(2011, 1, 1), date(2011, 12, 31)),
@@ -143,7 +145,8 @@ def test_a_time_phrase_is_read_as_a_period_relative_to_today(question: str, star
     "How many people have died?", "What happened on the Nile?", "Who won in 2-1?", "What year did the war end?",
     "How many people may have died?", "May I ask who won?", "What caused the 2011 uprising?",
     "Who will march on the capital?", "In what year did the war end?", "Who is the second in command?",
-    "Who leads the March 14 alliance?", "What was the January 25 revolution?", "Who founded the 6 April movement?"])
+    "Who leads the March 14 alliance?", "What was the January 25 revolution?", "Who founded the 6 April movement?",
+    "Who won the Super Tuesday primaries?", "What was agreed on Good Friday?", "How many died on Bloody Sunday?"])
 def test_a_question_naming_no_time_has_no_period(question: str) -> None:
     assert asked_period(question, TODAY) is None
 
