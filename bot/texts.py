@@ -388,8 +388,9 @@ def every(interval: timedelta) -> str:
 
 def feed_health(feed: Feed) -> list[str]:
     """A feed's health, a few lines: shared by /feeds and `newsbot feeds list`."""
-    lines = [f"last success: {_when(feed.last_success)}; {feed.entries_seen:,} entries seen, "
-             f"{feed.articles_added:,} articles added"]
+    entries = f"{feed.entries_seen:,} entr{'y' if feed.entries_seen == 1 else 'ies'}"
+    lines = [f"last success: {_when(feed.last_success)}; {entries} seen, "
+             f"{feed.articles_added:,} article{_s(feed.articles_added)} added"]
     if feed.last_error:
         lines.append(f"last error ({_when(feed.last_error_at)}): {feed.last_error}")
     if feed.failures:

@@ -22,11 +22,12 @@ from newsbot.bot.building import build_with_retention
 from newsbot.bot.cli import main
 from newsbot.bot.service import BuildRunning, Service
 from newsbot.bot.config import ConfigError, feed_interval
+from newsbot.bot.texts import feed_health
 from newsbot.corpus.known import Stored
 from newsbot.corpus.parse import parse_article
 from newsbot.corpus.web import fetch
 from newsbot.corpus.web.feed_poll import FeedHarvest, FeedRefused, harvest, read_feed, record, store_and_build
-from newsbot.corpus.web.feed_state import FEEDS_FILE, MAX_ENTRY_ATTEMPTS, FeedState, PollRunning, poll_lock
+from newsbot.corpus.web.feed_state import FEEDS_FILE, MAX_ENTRY_ATTEMPTS, Feed, FeedState, PollRunning, poll_lock
 from newsbot.corpus.web.feeds import (
     MAX_BACKOFF,
     FeedEntry,
@@ -541,3 +542,10 @@ def test_the_help_of_a_command_taking_urls_says_what_url_it_takes(command: list[
     usage, _, described = capsys.readouterr().out.partition("positional arguments:")
     assert usage.rstrip().endswith("URL") or "URL [URL ...]" in usage
     assert "http or https" in described.split("options:")[0]
+
+
+def test_a_feed_health_counts_one_entry_and_one_article_in_the_singular() -> None:
+    feed = Feed(url="https://x.example/feed", title="X", added_at=NOW, etag=None, last_modified=None,
+                last_success=NOW, last_error=None, last_error_at=None, failures=0, next_attempt=None,
+                articles_added=1, entries_seen=1)
+    assert feed_health(feed)[0].endswith("; 1 entry seen, 1 article added")
