@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from newsbot.bot.config import feed_interval, max_article_age_days
-from newsbot.bot.texts import feed_health, indexed_line
+from newsbot.bot.texts import entries_counted, feed_health, indexed_line
 from newsbot.corpus import default_corpus_dir
 from newsbot.corpus.web.feed_poll import (
     FeedRefused,
@@ -52,7 +52,7 @@ def _add(args: argparse.Namespace) -> int:
     if not _state(args).add(args.url, parsed.title, datetime.now(UTC)):
         print(f"Already following {args.url}.")
         return 0
-    print(f"Following {parsed.title} ({args.url}): {len(parsed.entries)} entries now; "
+    print(f"Following {parsed.title} ({args.url}): {entries_counted(len(parsed.entries))} now; "
           "`newsbot feeds poll` (or the running bot) fetches their articles.")
     return 0
 

@@ -388,14 +388,18 @@ def every(interval: timedelta) -> str:
 
 def feed_health(feed: Feed) -> list[str]:
     """A feed's health, a few lines: shared by /feeds and `newsbot feeds list`."""
-    entries = f"{feed.entries_seen:,} entr{'y' if feed.entries_seen == 1 else 'ies'}"
-    lines = [f"last success: {_when(feed.last_success)}; {entries} seen, "
+    lines = [f"last success: {_when(feed.last_success)}; {entries_counted(feed.entries_seen)} seen, "
              f"{feed.articles_added:,} article{_s(feed.articles_added)} added"]
     if feed.last_error:
         lines.append(f"last error ({_when(feed.last_error_at)}): {feed.last_error}")
     if feed.failures:
         lines.append(f"{feed.failures} failed poll{_s(feed.failures)} in a row; next attempt {_when(feed.next_attempt)}")
     return lines
+
+
+def entries_counted(count: int) -> str:
+    """"1 entry", "2 entries": a feed's entries, for /feeds and `newsbot feeds`."""
+    return f"{count:,} entr{'y' if count == 1 else 'ies'}"
 
 
 def _when(moment: datetime | None) -> str:
@@ -412,7 +416,7 @@ def feeds_blocks(feeds: Sequence[Feed], interval: timedelta) -> list[Block]:
 
 
 def feed_added(title: str, url: str, entries: int, interval: timedelta) -> str:
-    return (f"✅ Following “{title}” ({url}): {entries} entr{'y' if entries == 1 else 'ies'} now. I fetch their "
+    return (f"✅ Following “{title}” ({url}): {entries_counted(entries)} now. I fetch their "
             f"articles at the next poll (every {every(interval)}) and index them.")
 
 

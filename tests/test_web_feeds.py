@@ -549,3 +549,10 @@ def test_a_feed_health_counts_one_entry_and_one_article_in_the_singular() -> Non
                 last_success=NOW, last_error=None, last_error_at=None, failures=0, next_attempt=None,
                 articles_added=1, entries_seen=1)
     assert feed_health(feed)[0].endswith("; 1 entry seen, 1 article added")
+
+
+def test_newsbot_feeds_add_counts_one_entry_in_the_singular(site: LocalSite, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    url = serve_feed(site, [item(site, 0)])
+    assert main(["feeds", "add", url, "--index-dir", str(tmp_path / "index")]) == 0
+    assert f"Following Example News ({url}): 1 entry now;" in capsys.readouterr().out
