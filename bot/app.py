@@ -310,7 +310,7 @@ class Handlers:
 
         async def job(progress: Progress) -> list[Block]:
             article, report = await self.service.add_article(text, name, progress)
-            return texts.added_blocks(article, report)
+            return texts.added_blocks(article, report, (await self.service.catalogue()).articles)
 
         await self._build(update, context, texts.ADDING, job)
 

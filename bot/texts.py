@@ -309,8 +309,10 @@ def rebuilt_blocks(report: BuildReport) -> list[Block]:
     return blocks
 
 
-def added_blocks(article: Article, report: BuildReport) -> list[Block]:
-    return text_blocks(f"✅ Added “{article.title}” as {article.id}; you can ask about it now.",
+def added_blocks(article: Article, report: BuildReport, stories: Sequence[ArticleInfo] = ()) -> list[Block]:
+    """The outcome of /add with a pasted or uploaded article (`stories` as in `added_pages_blocks`)."""
+    joined = _joined_story(article.id, _story_of(stories))
+    return text_blocks(f"✅ Added “{article.title}” as {article.id}{joined}; you can ask about it now.",
                        f"The index holds {articles_counted(report.articles, report.copies)}, {report.sentences} sentences.")
 
 
@@ -318,8 +320,10 @@ def added_pages_blocks(outcomes: Sequence[Stored | PageRefused], report: BuildRe
                        stories: Sequence[ArticleInfo] = ()) -> list[Block]:
     """The outcome of /add with links: one line per link, in the order sent (a page that republishes a story
     already held says so: `stories` are the new index's articles, with their copies), then the index's size."""
-    story_of = {article.id: story for story in stories for article in (story, *story.copies)}
-    lines = "\n".join(_page_outcome(outcome) + _joined_story(outcome, story_of) for outcome in outcomes)
+    story_of = _story_of(stories)
+    lines = "\n".join(_page_outcome(outcome) + (_joined_story(outcome.path, story_of) if isinstance(outcome, Stored)
+                                                 and outcome.status in ("added", "updated") else "")
+                      for outcome in outcomes)
     if report is None:
         return text_blocks(lines, "Nothing new to index; I answer from the same articles.")
     return text_blocks(lines, f"The index holds {articles_counted(report.articles, report.copies)}, "
@@ -335,13 +339,17 @@ def _page_outcome(outcome: Stored | PageRefused) -> str:
             "duplicate": f"➖ {outcome.url}: already stored as “{outcome.title}”"}[outcome.status]
 
 
-def _joined_story(outcome: Stored | PageRefused, story_of: Mapping[str, ArticleInfo]) -> str:
-    """", a republished copy of “…”: …" when the page written is grouped with another article's story."""
-    story = story_of.get(outcome.path) if isinstance(outcome, Stored) and outcome.status in ("added", "updated") \
-        else None
+def _story_of(stories: Sequence[ArticleInfo]) -> dict[str, ArticleInfo]:
+    """Each article id, indexed or a copy, to the story it is cited with."""
+    return {article.id: story for story in stories for article in (story, *story.copies)}
+
+
+def _joined_story(article_id: str, story_of: Mapping[str, ArticleInfo]) -> str:
+    """", a republished copy of “…”: …" when the article written is grouped with another article's story."""
+    story = story_of.get(article_id)
     if story is None or not story.copies:
         return ""
-    other = next(article for article in (story, *story.copies) if article.id != outcome.path)
+    other = next(article for article in (story, *story.copies) if article.id != article_id)
     return f", a republished copy of “{other.title}”: answers from it name {', '.join(story.sources)}"
 
 

@@ -500,6 +500,16 @@ async def test_the_same_txt_uploaded_three_times_is_stored_once(bot: Harness, co
                 "stored once; the admin is told it is already stored as its title")
 
 
+async def test_a_pasted_copy_of_a_stored_story_from_another_source_is_said_to_join_it(bot: Harness) -> None:
+    bot.telegram.push_document(ADMIN, "otters.txt", OTTERS.encode(), user_id=ADMIN)
+    await bot.deliver()
+    bot.telegram.push_text(ADMIN, "/add " + OTTERS.replace("River News", "Lake Times"), user_id=ADMIN)
+    await bot.deliver()
+    reply = bot.telegram.sent(ADMIN, "editMessageText")[-1].text
+    joined = reply.split("a republished copy of “Otters open a bakery”: answers from it name ")[1].split(";")[0]
+    assert sorted(joined.split(", ")) == ["Lake Times", "River News"]
+
+
 def test_an_extractor_failure_refuses_that_page_only(site: LocalSite, monkeypatch: pytest.MonkeyPatch,
                                                      reliability: Record) -> None:
     def broken(html: str, url: str) -> None:
