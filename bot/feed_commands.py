@@ -77,14 +77,14 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _poll(args: argparse.Namespace, build: Callable[[], BuildReport]) -> int:
+    interval, max_age = feed_interval(os.environ), max_article_age_days(os.environ)  # bad ones stop it before a fetch
     state = _state(args)
     now = datetime.now(UTC)
     try:
         with poll_lock(state.index_dir):
             harvests = harvest(state, now)
-            report = store_and_build(Path(args.corpus_dir or default_corpus_dir()), harvests, build,
-                                     max_article_age_days(os.environ))
-            record(state, harvests, now, feed_interval(os.environ))
+            report = store_and_build(Path(args.corpus_dir or default_corpus_dir()), harvests, build, max_age)
+            record(state, harvests, now, interval)
     except PollRunning as running:
         print(f"newsbot: {running}; this pass is skipped", file=sys.stderr)
         return 0

@@ -556,3 +556,18 @@ def test_newsbot_feeds_add_counts_one_entry_in_the_singular(site: LocalSite, tmp
     url = serve_feed(site, [item(site, 0)])
     assert main(["feeds", "add", url, "--index-dir", str(tmp_path / "index")]) == 0
     assert f"Following Example News ({url}): 1 entry now;" in capsys.readouterr().out
+
+
+def test_a_bad_feed_interval_stops_newsbot_feeds_poll_before_any_fetch(
+        site: LocalSite, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], reliability) -> None:
+    url = serve_feed(site, [item(site, 0)])
+    where = ["--corpus-dir", str(corpus), "--index-dir", str(tmp_path / "index"), "--model", "hashing"]
+    assert main(["feeds", "add", url, *where]) == 0
+    site.requests.clear()
+    monkeypatch.setenv("NEWSBOT_FEED_INTERVAL", "soon")
+    assert main(["feeds", "poll", *where]) == 2
+    assert capsys.readouterr().err.startswith("newsbot: NEWSBOT_FEED_INTERVAL is a duration")
+    assert not site.requests and not (corpus / "web").exists() and not (tmp_path / "index" / "versions").exists()
+    reliability("Bad input", "`newsbot feeds poll` with a bad NEWSBOT_FEED_INTERVAL", 1,
+                "exit status 2 and one line naming the setting, before any fetch: nothing stored, the state as it was")
