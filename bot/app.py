@@ -301,14 +301,16 @@ class Handlers:
         links = links_only(text) if name is None else None
         if links:
             async def fetch_job(progress: Progress) -> list[Block]:
-                return texts.added_pages_blocks(*await self.service.add_urls(links, progress))
+                outcomes, report = await self.service.add_urls(links, progress)
+                stories = (await self.service.catalogue()).articles if report is not None else ()
+                return texts.added_pages_blocks(outcomes, report, stories)
 
             await self._build(update, context, texts.ADDING_PAGES, fetch_job)
             return
 
         async def job(progress: Progress) -> list[Block]:
             article, report = await self.service.add_article(text, name, progress)
-            return texts.added_blocks(article, report)
+            return texts.added_blocks(article, report, (await self.service.catalogue()).articles)
 
         await self._build(update, context, texts.ADDING, job)
 
@@ -447,10 +449,10 @@ def schedule_feed_polls(application: Application, service: Service, interval: ti
         except Exception:  # logged, and the schedule goes on
             log.exception("feed poll failed")
             return
-        from newsbot.corpus.web.feed_poll import summary  # imported by the poll already: no cost on the loop
+        from newsbot.corpus.web.feed_poll import entry_lines, summary  # imported by the poll already: no cost
 
         for result in harvests:
-            log.info("feed poll: %s", summary(result))
+            log.info("feed poll: %s", "\n".join([summary(result), *entry_lines(result)]))
 
     assert application.job_queue is not None, "python-telegram-bot[job-queue] is a dependency"
     application.job_queue.run_repeating(poll, interval=interval, first=interval, name="feed poll")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from newsbot.bot.building import build_with_retention
 from newsbot.bot.config import MIN_CONFIDENCE, ConfigError, max_article_age_days, min_confidence
 from newsbot.bot.opening import open_or_build
-from newsbot.bot.texts import articles_counted
+from newsbot.bot.texts import articles_counted, indexed_line
 from newsbot.corpus import default_corpus_dir
 from newsbot.corpus.known import Stored
 from newsbot.index import (
@@ -29,6 +29,9 @@ from newsbot.retrieval import Answer, Retriever
 from newsbot.retrieval.threads import answer_on_one_thread
 
 if TYPE_CHECKING:  # the page fetching stack (trafilatura, 0.2 s to import) is loaded by `newsbot add` only
+    from collections.abc import Callable
+
+    from newsbot.corpus.article import Article
     from newsbot.corpus.web.extract import Extracted
     from newsbot.corpus.web.ingest import PageRefused
 
@@ -107,7 +110,8 @@ def _parser() -> argparse.ArgumentParser:
 
     add = commands.add_parser("add", parents=[common],
                               help="fetch web pages, store their articles in the corpus folder and index them")
-    add.add_argument("urls", nargs="+", metavar="URL")
+    add.add_argument("urls", nargs="+", metavar="URL", help="a web page's address (http or https; private "
+                     "addresses only with NEWSBOT_ALLOW_PRIVATE_URLS=1)")
     add.add_argument("--dry-run", action="store_true", help="print what would be stored, and store nothing")
     add.add_argument("--json", action="store_true", help="print one JSON object per URL, one a line, in order")
     add.set_defaults(run=_add)
@@ -161,11 +165,11 @@ def _feeds_parser(commands: argparse._SubParsersAction, common: argparse.Argumen
     feeds = commands.add_parser("feeds", parents=[common], help="follow news feeds (RSS, Atom)")
     actions = feeds.add_subparsers(required=True, metavar="ACTION")
     add = actions.add_parser("add", parents=[common], help="follow a feed (checked by fetching it once)")
-    add.add_argument("url")
+    add.add_argument("url", metavar="URL", help="the feed's address (http or https; RSS or Atom)")
     listing = actions.add_parser("list", parents=[common], help="the feeds followed and their health")
     listing.add_argument("--json", action="store_true", help="print a machine-readable list")
     remove = actions.add_parser("remove", parents=[common], help="stop following a feed (its articles stay)")
-    remove.add_argument("url")
+    remove.add_argument("url", metavar="URL", help="the feed's address (http or https), as `feeds list` shows it")
     actions.add_parser("poll", parents=[common], help="one pass over the feeds that are due: store their new "
                                                      "articles, index them once (for cron or a systemd timer)")
     for name, action in actions.choices.items():
@@ -188,13 +192,8 @@ def _index(args: argparse.Namespace) -> int:
         print(f"The index is up to date: {articles_counted(report.articles, report.copies)}, "
               f"{report.sentences} sentences ({report.version}).")
     else:
-        print(_indexed(report))
+        print(indexed_line(report))
     return 0
-
-
-def _indexed(report: BuildReport) -> str:
-    return (f"Indexed {articles_counted(report.articles, report.copies)}, {report.sentences} sentences "
-            f"({report.embedded} embedded, the rest reused) in {report.seconds:.1f} s -> {report.version}")
 
 
 class ProgressBars:
@@ -245,7 +244,6 @@ def _add(args: argparse.Namespace) -> int:
     from datetime import date
 
     from newsbot.corpus.retention import too_old
-    from newsbot.corpus.web.extract import to_dry_run
     from newsbot.corpus.web.ingest import PageRefused, fetch_all, store_then_build
 
     max_age = max_article_age_days(os.environ)  # a bad setting stops the command before any fetch
@@ -256,16 +254,11 @@ def _add(args: argparse.Namespace) -> int:
         return 2
     with ProgressBars() as progress:
         fetched = fetch_all(args.urls, progress=lambda done, total: progress("fetching", done, total))
-    refused = any(isinstance(item, PageRefused) for item in fetched)
+    leave_out = too_old(max_age, date.today())
     if args.dry_run:
-        for item in fetched:
-            if isinstance(item, PageRefused):
-                _report_refused(item, args.json)
-            else:
-                _print_line(json.dumps(to_dry_run(item), ensure_ascii=False) if args.json else _dry_run_line(item))
-        return 2 if refused else 0
-    outcomes, report = store_then_build(corpus_dir, fetched, lambda: _build(args, _embedder(args)),
-                                        too_old(max_age, date.today()))
+        return _dry_run(fetched, leave_out, args.json)
+    refused = any(isinstance(item, PageRefused) for item in fetched)
+    outcomes, report = store_then_build(corpus_dir, fetched, lambda: _build(args, _embedder(args)), leave_out)
     for outcome in outcomes:
         if isinstance(outcome, Stored):
             _print_line(json.dumps(_stored_object(outcome), ensure_ascii=False) if args.json
@@ -274,7 +267,25 @@ def _add(args: argparse.Namespace) -> int:
             refused = True
             _report_refused(outcome, args.json)
     if report is not None and not args.json:
-        print(_indexed(report))
+        print(indexed_line(report))
+    return 2 if refused else 0
+
+
+def _dry_run(fetched: list[Extracted | PageRefused], leave_out: Callable[[Article], str | None] | None,
+             as_json: bool) -> int:
+    """What `add` would store, one line per URL; refused as storing would refuse it (unusable, or older than
+    the age limit). Exit status 2 when any URL was refused."""
+    from newsbot.corpus.web.extract import to_dry_run
+    from newsbot.corpus.web.ingest import PageRefused, parsed_article
+
+    refused = False
+    for item in fetched:
+        reason = leave_out(parsed_article(item)) if leave_out and not isinstance(item, PageRefused) else None
+        if isinstance(item, PageRefused) or reason:
+            refused = True
+            _report_refused(item if isinstance(item, PageRefused) else PageRefused(item.url, reason), as_json)
+        else:
+            _print_line(json.dumps(to_dry_run(item), ensure_ascii=False) if as_json else _dry_run_line(item))
     return 2 if refused else 0
 
 

@@ -11,9 +11,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from newsbot.bot.config import feed_interval, max_article_age_days
-from newsbot.bot.texts import feed_health
+from newsbot.bot.texts import entries_counted, feed_health, indexed_line
 from newsbot.corpus import default_corpus_dir
-from newsbot.corpus.web.feed_poll import FeedRefused, harvest, read_feed, record, store_and_build, summary
+from newsbot.corpus.web.feed_poll import (
+    FeedRefused,
+    entry_lines,
+    harvest,
+    read_feed,
+    record,
+    store_and_build,
+    summary,
+)
 from newsbot.corpus.web.feed_state import FeedState, FeedStateUnavailable, PollRunning, poll_lock
 from newsbot.index import BuildReport, default_index_dir
 
@@ -44,7 +52,7 @@ def _add(args: argparse.Namespace) -> int:
     if not _state(args).add(args.url, parsed.title, datetime.now(UTC)):
         print(f"Already following {args.url}.")
         return 0
-    print(f"Following {parsed.title} ({args.url}): {len(parsed.entries)} entries now; "
+    print(f"Following {parsed.title} ({args.url}): {entries_counted(len(parsed.entries))} now; "
           "`newsbot feeds poll` (or the running bot) fetches their articles.")
     return 0
 
@@ -69,23 +77,22 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _poll(args: argparse.Namespace, build: Callable[[], BuildReport]) -> int:
+    interval, max_age = feed_interval(os.environ), max_article_age_days(os.environ)  # bad ones stop it before a fetch
     state = _state(args)
     now = datetime.now(UTC)
     try:
         with poll_lock(state.index_dir):
             harvests = harvest(state, now)
-            report = store_and_build(Path(args.corpus_dir or default_corpus_dir()), harvests, build,
-                                     max_article_age_days(os.environ))
-            record(state, harvests, now, feed_interval(os.environ))
+            report = store_and_build(Path(args.corpus_dir or default_corpus_dir()), harvests, build, max_age)
+            record(state, harvests, now, interval)
     except PollRunning as running:
         print(f"newsbot: {running}; this pass is skipped", file=sys.stderr)
         return 0
     for result in harvests:
-        print(summary(result))
+        print("\n".join([summary(result), *entry_lines(result)]))
     if not harvests:
         print("No feed is due (see `newsbot feeds list`).")
     if report is not None and not report.up_to_date:
-        print(f"Indexed {report.articles} articles, {report.sentences} sentences ({report.embedded} embedded) "
-              f"-> {report.version}")
+        print(indexed_line(report))
     return 0
 

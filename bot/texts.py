@@ -9,7 +9,7 @@ passed in and shown as it is.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -287,6 +287,12 @@ def articles_counted(articles: int, copies: int) -> str:
             f"republished cop{'ies' if copies != 1 else 'y'} grouped with {'their' if copies != 1 else 'its'} story)")
 
 
+def indexed_line(report: BuildReport) -> str:
+    """What a build that wrote a version did, one line for the CLI (`newsbot index`, `add`, `feeds poll`)."""
+    return (f"Indexed {articles_counted(report.articles, report.copies)}, {report.sentences} sentences "
+            f"({report.embedded} embedded, the rest reused) in {report.seconds:.1f} s -> {report.version}")
+
+
 def rebuilt_blocks(report: BuildReport) -> list[Block]:
     """The outcome of /reindex, with the files the build skipped (the first ten named)."""
     if report.up_to_date:
@@ -303,18 +309,25 @@ def rebuilt_blocks(report: BuildReport) -> list[Block]:
     return blocks
 
 
-def added_blocks(article: Article, report: BuildReport) -> list[Block]:
-    return text_blocks(f"✅ Added “{article.title}” as {article.id}; you can ask about it now.",
+def added_blocks(article: Article, report: BuildReport, stories: Sequence[ArticleInfo] = ()) -> list[Block]:
+    """The outcome of /add with a pasted or uploaded article (`stories` as in `added_pages_blocks`)."""
+    joined = _joined_story(article.id, _story_of(stories))
+    return text_blocks(f"✅ Added “{article.title}” as {article.id}{joined}; you can ask about it now.",
                        f"The index holds {articles_counted(report.articles, report.copies)}, {report.sentences} sentences.")
 
 
-def added_pages_blocks(outcomes: Sequence[Stored | PageRefused], report: BuildReport | None) -> list[Block]:
-    """The outcome of /add with links: one line per link, in the order sent, then the index's size."""
-    lines = "\n".join(_page_outcome(outcome) for outcome in outcomes)
+def added_pages_blocks(outcomes: Sequence[Stored | PageRefused], report: BuildReport | None,
+                       stories: Sequence[ArticleInfo] = ()) -> list[Block]:
+    """The outcome of /add with links: one line per link, in the order sent (a page that republishes a story
+    already held says so: `stories` are the new index's articles, with their copies), then the index's size."""
+    story_of = _story_of(stories)
+    lines = "\n".join(_page_outcome(outcome) + (_joined_story(outcome.path, story_of) if isinstance(outcome, Stored)
+                                                 and outcome.status in ("added", "updated") else "")
+                      for outcome in outcomes)
     if report is None:
         return text_blocks(lines, "Nothing new to index; I answer from the same articles.")
-    return text_blocks(lines, f"The index holds {report.articles:,} articles, {report.sentences:,} sentences; "
-                              "you can ask about the new ones now.")
+    return text_blocks(lines, f"The index holds {articles_counted(report.articles, report.copies)}, "
+                              f"{report.sentences:,} sentences; you can ask about the new ones now.")
 
 
 def _page_outcome(outcome: Stored | PageRefused) -> str:
@@ -324,6 +337,20 @@ def _page_outcome(outcome: Stored | PageRefused) -> str:
             "updated": f"🔄 {outcome.url}: updated “{outcome.title}” to the page's new text",
             "unchanged": f"➖ {outcome.url}: unchanged since I stored it as “{outcome.title}”",
             "duplicate": f"➖ {outcome.url}: already stored as “{outcome.title}”"}[outcome.status]
+
+
+def _story_of(stories: Sequence[ArticleInfo]) -> dict[str, ArticleInfo]:
+    """Each article id, indexed or a copy, to the story it is cited with."""
+    return {article.id: story for story in stories for article in (story, *story.copies)}
+
+
+def _joined_story(article_id: str, story_of: Mapping[str, ArticleInfo]) -> str:
+    """", a republished copy of “…”: …" when the article written is grouped with another article's story."""
+    story = story_of.get(article_id)
+    if story is None or not story.copies:
+        return ""
+    other = next(article for article in (story, *story.copies) if article.id != article_id)
+    return f", a republished copy of “{other.title}”: answers from it name {', '.join(story.sources)}"
 
 
 def rejected_article(reason: Exception) -> str:
@@ -369,13 +396,18 @@ def every(interval: timedelta) -> str:
 
 def feed_health(feed: Feed) -> list[str]:
     """A feed's health, a few lines: shared by /feeds and `newsbot feeds list`."""
-    lines = [f"last success: {_when(feed.last_success)}; {feed.entries_seen:,} entries seen, "
-             f"{feed.articles_added:,} articles added"]
+    lines = [f"last success: {_when(feed.last_success)}; {entries_counted(feed.entries_seen)} seen, "
+             f"{feed.articles_added:,} article{_s(feed.articles_added)} added"]
     if feed.last_error:
         lines.append(f"last error ({_when(feed.last_error_at)}): {feed.last_error}")
     if feed.failures:
         lines.append(f"{feed.failures} failed poll{_s(feed.failures)} in a row; next attempt {_when(feed.next_attempt)}")
     return lines
+
+
+def entries_counted(count: int) -> str:
+    """"1 entry", "2 entries": a feed's entries, for /feeds and `newsbot feeds`."""
+    return f"{count:,} entr{'y' if count == 1 else 'ies'}"
 
 
 def _when(moment: datetime | None) -> str:
@@ -392,7 +424,7 @@ def feeds_blocks(feeds: Sequence[Feed], interval: timedelta) -> list[Block]:
 
 
 def feed_added(title: str, url: str, entries: int, interval: timedelta) -> str:
-    return (f"✅ Following “{title}” ({url}): {entries} entr{'y' if entries == 1 else 'ies'} now. I fetch their "
+    return (f"✅ Following “{title}” ({url}): {entries_counted(entries)} now. I fetch their "
             f"articles at the next poll (every {every(interval)}) and index them.")
 
 

@@ -110,8 +110,15 @@ def figure_timeline(hits: Sequence[Hit], reports: Sequence[tuple[int, str]], vec
     About the same thing: their sentences' vectors (`vectors[i]` reports[i]'s) at least `same_story` alike in
     cosine, and their article named by the question (`lifts[i]`, `retrieval.stories.story_lift`) at most
     `named_gap` nats less than the best one's: "How many teachers does Victoria have?" finds Chicago's
-    teachers too, in a sentence much like Victoria's, but in an article that does not say "Victoria"."""
+    teachers too, in a sentence much like Victoria's, but in an article that does not say "Victoria".
+
+    Empty too when the best-scoring sentence is not in one of the reports' articles (its figure could not be
+    read, or it gives none): the latest report leads a timeline, and it must not lead in place of a better
+    answer from another story ("How many were killed in the earthquake?" answered with the floods' toll)."""
     if len(reports) < 2:
+        return ()
+    best = max(hits, key=lambda hit: hit.score)
+    if best.article.id not in {hits[position].article.id for position, _ in reports}:
         return ()
     anchor = max(range(len(reports)), key=lambda i: hits[reports[i][0]].score)
     figures: dict[str, list[tuple[Hit, str]]] = {}

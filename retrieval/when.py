@@ -36,6 +36,15 @@ _PREPOSITION = re.compile(r"\b(?:in|on|by|since|until|till|before|after|during|f
 _UNTIL = re.compile(r"\b(?:by|until|till|up to|as of|before)\s+$", re.IGNORECASE)
 _SINCE = re.compile(r"\b(?:since|after|from)\s+$", re.IGNORECASE)
 _EXCLUSIVE = re.compile(r"\b(?:before|after)\s+$", re.IGNORECASE)
+# A date between "the" and a name is the name's ("the March 14 alliance", "the January 25 revolution"), unless
+# a preposition comes before "the" ("at the 25 January meeting") or a function word after the date ("on the
+# 25th of January about Syria")
+_THE = re.compile(r"(?<!\bin |\bon |\bat |\bby )\bthe\s+$", re.IGNORECASE)
+# A weekday after a capitalised word is a name's ("Super Tuesday", "Good Friday", "Bloody Sunday")
+_NAME_BEFORE = re.compile(r"\b[A-Z][\w'-]*\s+$")
+_WEEKDAY_ALONE = re.compile(_WEEKDAY, re.IGNORECASE)
+_NAMED = re.compile(r"\s+(?!(?:about|after|and|as|at|before|but|by|for|from|in|into|of|on|or|than|that|to|"
+                    r"until|when|where|which|while|with)\b)[a-z]", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -67,10 +76,21 @@ class Period:
 def time_phrases(question: str) -> list[re.Match[str]]:
     """Where the question names a time, in order: the cheap check before the parser is asked (a question
     without one costs a regular expression's search, about a microsecond a word). A month's name or a
-    year alone names a time only after a preposition ("in May", "since 2011"): "May I ask", "the March 14
-    alliance" and "the 2011 uprising" name none."""
+    year alone names a time only after a preposition ("in May", "since 2011"): "May I ask" and "the 2011
+    uprising" name none; nor does a date in a name ("the March 14 alliance")."""
     return [m for m in _PHRASE.finditer(question)
-            if not _ALONE.fullmatch(m.group()) or _PREPOSITION.search(question[:m.start()])]
+            if (not _ALONE.fullmatch(m.group()) or _PREPOSITION.search(question[:m.start()]))
+            and not _names_a_thing(question, m)]
+
+
+def _names_a_thing(question: str, match: re.Match[str]) -> bool:
+    """Whether the date is part of a name ("the March 14 alliance", "Good Friday"), not a time the question
+    asks about."""
+    named = _NAME_BEFORE.search(question[:match.start()]) if _WEEKDAY_ALONE.fullmatch(match.group()) else None
+    if named and named.start() > 0:  # not the question's first word, capitalised as every first word is
+        return True
+    before = question[:match.start()] + ("the " if match.group().lower().startswith("the ") else "")
+    return bool(_THE.search(before) and _NAMED.match(question, match.end()))
 
 
 def asked_period(question: str, today: date) -> Period | None:

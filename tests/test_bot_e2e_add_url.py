@@ -113,3 +113,14 @@ def test_the_same_txt_uploaded_three_times_is_stored_once(served: Served) -> Non
     assert all("already stored as “Otters open a bakery”" in r for r in replies[1:])
     assert [p.name for p in (corpus / "added").iterdir()] == ["otters.txt"]
     assert _ask(telegram, 22, "What did the otters open?").count("opened a bakery") == 1
+
+
+def test_a_page_republishing_a_stored_story_is_said_to_join_it(served: Served) -> None:
+    api, _, corpus, site = served
+    site.routes["/wire-copy"] = send(200, article_page("Floods: toll passes 6,100", story("floods", "6,100")[:2],
+                                                       site="Other Paper"))
+    reply = _outcome(api.telegram, f"/add {site.url}/wire-copy")
+    assert reply.splitlines()[0] == (f"✅ {site.url}/wire-copy: added “Floods: toll passes 6,100”, a republished copy "
+                                     "of “Flood toll rises to 6,100”: answers from it name Example News, Other Paper")
+    assert "republished copy grouped with its story" in reply
+    assert "Example News, Other Paper" in _ask(api.telegram, 23, FLOODS_QUESTION)

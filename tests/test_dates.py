@@ -98,6 +98,19 @@ def test_a_report_from_an_article_the_question_does_not_name_is_another_story() 
     assert len(figure_timeline(hits, reports, vectors, [6.0, 5.0])) == 2
 
 
+def test_no_timeline_leads_when_the_best_sentence_is_of_another_article_than_its_reports() -> None:
+    question = "How many people were killed in the earthquake?"
+    hits = [_hit("At least 450 people were killed when a magnitude 7.1 earthquake struck on Friday.", 1.5, "q", "AP",
+                 date(2012, 1, 20)),  # two numbers as near the question's words: no figure is read from it
+            _hit("More than 5,400 people have died in the floods since March.", 0.9, "f2", "BBC", date(2012, 1, 23)),
+            _hit("More than 4,100 people have died in the floods since March.", 0.9, "f1", "AFP", date(2012, 1, 16))]
+    reports = figure_reports(question, hits)
+    assert [p for p, _ in reports] == [1, 2]
+    same = np.array([1.0])
+    assert figure_timeline(hits, reports, [same, same], [1.0, 1.0]) == ()  # the floods' toll must not lead
+    assert len(figure_timeline(hits[1:], [(0, reports[0][1]), (1, reports[1][1])], [same, same], [1.0, 1.0])) == 2
+
+
 def test_undated_articles_report_no_figure_to_a_timeline() -> None:
     hits = [_hit("More than 6,000 people have died.", 1.0, "b", "BBC", None),
             _hit("More than 5,400 people have died.", 0.9, "a", "AFP", date(2012, 1, 25))]
@@ -111,6 +124,10 @@ def test_undated_articles_report_no_figure_to_a_timeline() -> None:
     ("How many died last week?", date(2012, 2, 13), date(2012, 2, 19)),
     ("What happened yesterday?", date(2012, 2, 19), date(2012, 2, 19)),
     ("What did Lavrov say on 25 January?", date(2012, 1, 25), date(2012, 1, 25)),
+    ("What did Lavrov say on the 25th of January about Syria?", date(2012, 1, 25), date(2012, 1, 25)),
+    ("Who spoke at the 25 January meeting?", date(2012, 1, 25), date(2012, 1, 25)),
+    ("What did Lavrov say on Wednesday?", date(2012, 2, 15), date(2012, 2, 15)),
+    ("Wednesday: what did Lavrov say?", date(2012, 2, 15), date(2012, 2, 15)),
     ("How many were killed in January 2012?", date(2012, 1, 1), date(2012, 1, 31)),
     ("What was said this month?", date(2012, 2, 1), date(2012, 2, 29)),
     ("How much did it cost in 2011?", date(2011, 1, 1), date(2011, 12, 31)),
@@ -127,7 +144,9 @@ def test_a_time_phrase_is_read_as_a_period_relative_to_today(question: str, star
 @pytest.mark.parametrize("question", [
     "How many people have died?", "What happened on the Nile?", "Who won in 2-1?", "What year did the war end?",
     "How many people may have died?", "May I ask who won?", "What caused the 2011 uprising?",
-    "Who will march on the capital?", "In what year did the war end?", "Who is the second in command?"])
+    "Who will march on the capital?", "In what year did the war end?", "Who is the second in command?",
+    "Who leads the March 14 alliance?", "What was the January 25 revolution?", "Who founded the 6 April movement?",
+    "Who won the Super Tuesday primaries?", "What was agreed on Good Friday?", "How many died on Bloody Sunday?"])
 def test_a_question_naming_no_time_has_no_period(question: str) -> None:
     assert asked_period(question, TODAY) is None
 

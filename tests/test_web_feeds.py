@@ -22,11 +22,12 @@ from newsbot.bot.building import build_with_retention
 from newsbot.bot.cli import main
 from newsbot.bot.service import BuildRunning, Service
 from newsbot.bot.config import ConfigError, feed_interval
+from newsbot.bot.texts import feed_health
 from newsbot.corpus.known import Stored
 from newsbot.corpus.parse import parse_article
 from newsbot.corpus.web import fetch
 from newsbot.corpus.web.feed_poll import FeedHarvest, FeedRefused, harvest, read_feed, record, store_and_build
-from newsbot.corpus.web.feed_state import FEEDS_FILE, MAX_ENTRY_ATTEMPTS, FeedState, PollRunning, poll_lock
+from newsbot.corpus.web.feed_state import FEEDS_FILE, MAX_ENTRY_ATTEMPTS, Feed, FeedState, PollRunning, poll_lock
 from newsbot.corpus.web.feeds import (
     MAX_BACKOFF,
     FeedEntry,
@@ -240,7 +241,7 @@ def test_a_feed_that_changes_between_polls_has_only_its_new_entry_fetched(
 
 def test_duplicate_and_link_less_entries_are_fetched_once_and_skipped_with_a_reason(
         site: LocalSite, corpus: Path, state: FeedState) -> None:
-    site.routes["/copy-of-0"] = send(200, article_page("Floods: the same report", story("floods", "100"), site="Other"))
+    site.routes["/copy-of-0"] = send(200, article_page("Floods: the same report", story("floods", "100")))  # the same site
     items = [item(site, 0), item(site, 0), Item("No link here", None, day(5), guid="urn:nolink"),
              Item("A copy", f"{site.url}/copy-of-0", day(4))]
     follow(state, serve_feed(site, items))
@@ -407,6 +408,20 @@ def test_newsbot_feeds_add_list_poll_and_remove(site: LocalSite, corpus: Path, t
                 "exit status 2 and one line naming the URL and the reason")
 
 
+def test_newsbot_feeds_poll_names_each_entry_it_skipped_or_will_retry_and_why(
+        site: LocalSite, corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    site.routes["/story/gone"] = send(404, b"gone")
+    url = serve_feed(site, [item(site, 0), Item("No link here", None, day(5), guid="urn:nolink"),
+                            Item("A lost page", f"{site.url}/story/gone", day(4))])
+    where = ["--corpus-dir", str(corpus), "--index-dir", str(tmp_path / "index"), "--model", "hashing"]
+    assert main(["feeds", "add", url, *where]) == 0 and main(["feeds", "poll", *where]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert f"{url}: 1 added, 1 skipped, 1 to retry" in lines
+    assert "  skipped “No link here”: the entry has no link" in lines
+    assert f"  to retry {site.url}/story/gone: HTTP 404 Not Found" in lines
+    assert lines[-1].startswith("Indexed 1 article, 3 sentences")
+
+
 def test_a_state_file_that_is_not_a_database_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                          reliability) -> None:
     (tmp_path / "index").mkdir()
@@ -517,3 +532,42 @@ async def test_closing_the_service_stops_a_slow_poll_at_once_and_nothing_is_stor
     assert not (corpus / "web").exists() and FeedState(tmp_path / "index").feeds()[0].entries_seen == 0
     reliability("Consistency", "the bot stopped while a feed poll waits on a slow page", 1,
                 "stops at once; nothing stored; the entry is fetched by the next poll")
+
+
+@pytest.mark.parametrize("command", [["add"], ["feeds", "add"], ["feeds", "remove"]])
+def test_the_help_of_a_command_taking_urls_says_what_url_it_takes(command: list[str],
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main([*command, "--help"])
+    usage, _, described = capsys.readouterr().out.partition("positional arguments:")
+    assert usage.rstrip().endswith("URL") or "URL [URL ...]" in usage
+    assert "http or https" in described.split("options:")[0]
+
+
+def test_a_feed_health_counts_one_entry_and_one_article_in_the_singular() -> None:
+    feed = Feed(url="https://x.example/feed", title="X", added_at=NOW, etag=None, last_modified=None,
+                last_success=NOW, last_error=None, last_error_at=None, failures=0, next_attempt=None,
+                articles_added=1, entries_seen=1)
+    assert feed_health(feed)[0].endswith("; 1 entry seen, 1 article added")
+
+
+def test_newsbot_feeds_add_counts_one_entry_in_the_singular(site: LocalSite, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    url = serve_feed(site, [item(site, 0)])
+    assert main(["feeds", "add", url, "--index-dir", str(tmp_path / "index")]) == 0
+    assert f"Following Example News ({url}): 1 entry now;" in capsys.readouterr().out
+
+
+def test_a_bad_feed_interval_stops_newsbot_feeds_poll_before_any_fetch(
+        site: LocalSite, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], reliability) -> None:
+    url = serve_feed(site, [item(site, 0)])
+    where = ["--corpus-dir", str(corpus), "--index-dir", str(tmp_path / "index"), "--model", "hashing"]
+    assert main(["feeds", "add", url, *where]) == 0
+    site.requests.clear()
+    monkeypatch.setenv("NEWSBOT_FEED_INTERVAL", "soon")
+    assert main(["feeds", "poll", *where]) == 2
+    assert capsys.readouterr().err.startswith("newsbot: NEWSBOT_FEED_INTERVAL is a duration")
+    assert not site.requests and not (corpus / "web").exists() and not (tmp_path / "index" / "versions").exists()
+    reliability("Bad input", "`newsbot feeds poll` with a bad NEWSBOT_FEED_INTERVAL", 1,
+                "exit status 2 and one line naming the setting, before any fetch: nothing stored, the state as it was")

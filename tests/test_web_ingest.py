@@ -56,6 +56,7 @@ def routes() -> dict[str, Route]:
     return {
         "/floods": send(200, FLOODS),
         "/floods-copy": send(200, article_page("Floods: thousands dead", story("floods"), site="Other Paper")),
+        "/floods-mirror": send(200, article_page("Floods: thousands dead", story("floods"))),
         "/quake": send(200, QUAKE),
         "/plain": send(200, b"Storm hits the capital\n\nA storm hit the capital on Monday night. Trees fell "
                        b"on cars and power was cut for ten thousand homes.\n", "text/plain; charset=utf-8"),
@@ -183,10 +184,18 @@ def test_the_same_text_under_another_url_is_a_duplicate_of_the_first(site: Local
     known = KnownArticles.read(corpus)
     first = store(corpus, f"{site.url}/floods", known)
     before = snapshot(corpus)
-    copy = store(corpus, f"{site.url}/floods-copy", known)
+    copy = store(corpus, f"{site.url}/floods-mirror", known)
     assert (copy.status, copy.same_as) == ("duplicate", first.path)
     assert snapshot(corpus) == before
-    assert store(corpus, f"{site.url}/floods-copy").status == "duplicate"  # also when the corpus is read again
+    assert store(corpus, f"{site.url}/floods-mirror").status == "duplicate"  # also when the corpus is read again
+
+
+def test_the_same_text_from_another_source_is_stored_as_a_republished_copy(site: LocalSite, corpus: Path) -> None:
+    known = KnownArticles.read(corpus)
+    first = store(corpus, f"{site.url}/floods", known)
+    copy = store(corpus, f"{site.url}/floods-copy", known)
+    assert copy.status == "added" and copy.path != first.path  # its source must not be lost
+    assert store(corpus, f"{site.url}/floods-copy").status == "unchanged"
 
 
 def test_two_urls_with_one_canonical_url_are_one_article(site: LocalSite, corpus: Path) -> None:
@@ -310,13 +319,23 @@ def test_a_changed_page_replaces_its_earlier_version_in_the_index(site: LocalSit
 
 def test_the_same_text_under_two_urls_is_stored_once(site: LocalSite, dirs: list[str], tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    first, copy = f"{site.url}/floods", f"{site.url}/floods-copy"
+    first, copy = f"{site.url}/floods", f"{site.url}/floods-mirror"
     assert main(["add", *dirs, first, copy]) == 0
     lines = capsys.readouterr().out.splitlines()
     stored = lines[0].split(" stored as ")[1].split(" ")[0]
     assert lines[1] == f"{copy}: duplicate of {stored} (“Floods kill 5,400 in the north”); not stored again"
     assert len(list((tmp_path / "corpus" / "web").rglob("*.txt"))) == 1
     assert sum("5,400" in text for text in indexed_texts(tmp_path)) == 1
+
+
+def test_a_wire_story_on_two_sites_is_one_story_naming_both_sources(site: LocalSite, dirs: list[str],
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["add", *dirs, f"{site.url}/floods", f"{site.url}/floods-copy"]) == 0
+    assert "(2 stories: 1 republished copy grouped with its story)" in capsys.readouterr().out
+    assert main(["ask", *dirs, "--json", "--min-confidence", "0.01", FLOODS_QUESTION]) == 0
+    hits = json.loads(capsys.readouterr().out)["hits"]
+    assert hits[0]["article"]["sources"] == ["Example News", "Other Paper"]
+    assert sum("5,400" in hit["text"] for hit in hits) == 1
 
 
 def test_several_urls_are_reported_in_order_and_indexed_in_one_build(site: LocalSite, dirs: list[str],
@@ -415,6 +434,9 @@ def test_the_age_limit_removes_old_pages_and_leaves_hand_placed_ones_out_of_the_
     assert titles == {"Quake recovery"}  # the seed (January 2026) is old by now, and placed by hand too
     assert main(["add", *dirs, f"{site.url}/old"]) == 2  # an expired page is not stored again
     assert "more than 30 days ago" in capsys.readouterr().err
+    assert main(["add", *dirs, "--dry-run", "--json", f"{site.url}/old", f"{site.url}/recent"]) == 2  # nor said to be
+    old, recent = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert old["url"] == f"{site.url}/old" and "more than 30 days ago" in old["error"] and recent["title"] == "Quake recovery"
 
 
 @pytest.mark.parametrize("value", ["0", "-3", "1.5", "a month"])
@@ -437,7 +459,7 @@ async def service(corpus: Path, tmp_path: Path) -> AsyncIterator[Service]:
 
 async def test_add_urls_stores_and_indexes_the_batch_in_order(site: LocalSite, service: Service) -> None:
     progress = Progress()
-    urls = [f"{site.url}/floods", f"{site.url}/pdf", f"{site.url}/floods-copy"]
+    urls = [f"{site.url}/floods", f"{site.url}/pdf", f"{site.url}/floods-mirror"]
     outcomes, report = await service.add_urls(urls, progress)
     assert [getattr(o, "status", "refused") for o in outcomes] == ["added", "refused", "duplicate"]
     assert report is not None and report.articles == 2
@@ -476,6 +498,16 @@ async def test_the_same_txt_uploaded_three_times_is_stored_once(bot: Harness, co
     assert "already stored as" in bot.telegram.sent(ADMIN, "editMessageText")[-1].text
     reliability("Consistency", "the same .txt uploaded with /add three times, then pasted", 4,
                 "stored once; the admin is told it is already stored as its title")
+
+
+async def test_a_pasted_copy_of_a_stored_story_from_another_source_is_said_to_join_it(bot: Harness) -> None:
+    bot.telegram.push_document(ADMIN, "otters.txt", OTTERS.encode(), user_id=ADMIN)
+    await bot.deliver()
+    bot.telegram.push_text(ADMIN, "/add " + OTTERS.replace("River News", "Lake Times"), user_id=ADMIN)
+    await bot.deliver()
+    reply = bot.telegram.sent(ADMIN, "editMessageText")[-1].text
+    joined = reply.split("a republished copy of “Otters open a bakery”: answers from it name ")[1].split(";")[0]
+    assert sorted(joined.split(", ")) == ["Lake Times", "River News"]
 
 
 def test_an_extractor_failure_refuses_that_page_only(site: LocalSite, monkeypatch: pytest.MonkeyPatch,

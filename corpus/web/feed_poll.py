@@ -174,3 +174,15 @@ def summary(result: FeedHarvest) -> str:
     parts += [f"{result.deferred} left for the next poll"] if result.deferred else []
     parts += [f"read despite malformed XML ({result.note})"] if result.note else []
     return f"{result.feed.url}: {', '.join(parts) or 'no new entries'}"
+
+
+def entry_lines(result: FeedHarvest) -> list[str]:
+    """Under a feed's `summary`, each entry this pass skipped or will try again, and why: the reasons are in
+    the feed state, but an admin reading the poll's output should not need to open it."""
+    refused = [(entry, stored.reason) for entry, stored in result.stored if isinstance(stored, PageRefused)]
+    return ([f"  skipped {_entry_name(entry)}: {why}" for entry, why in [*refused, *result.skipped]]
+            + [f"  to retry {_entry_name(entry)}: {why}" for entry, why in result.failed])
+
+
+def _entry_name(entry: FeedEntry) -> str:
+    return entry.link or f"“{entry.title}”"
