@@ -74,6 +74,7 @@ def _routes() -> dict[str, Route]:
         "/plain": send(200, "Plain words.\n".encode(), "text/plain; charset=utf-8"),
         "/to-metadata": redirect("http://169.254.169.254/latest/meta-data/"),
         "/to-file": redirect("file:///etc/passwd"),
+        "/hang-up": lambda handler: handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Le"),  # then closes
     }
     for hops in range(1, 8):  # /hops/N redirects N times, then serves the article
         routes[f"/hops/{hops}"] = redirect(f"/hops/{hops - 1}" if hops > 1 else "/article")
@@ -245,6 +246,10 @@ def test_a_redirect_from_a_public_host_to_a_link_local_one_is_refused(
                 "refused before connecting")
 
 
+def test_a_server_that_hangs_up_mid_response_is_refused_in_words_not_a_class_name(server: str) -> None:
+    assert _refused(f"{server}/hang-up").reason == "the server broke off or sent a malformed response"
+
+
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.org/a.html", "javascript:alert(1)",
                                  "gopher://127.0.0.1/", "example.org/no-scheme"])
 def test_a_scheme_other_than_http_or_https_is_refused(url: str, reliability) -> None:
@@ -318,7 +323,7 @@ def test_a_dns_answer_that_changes_after_the_check_cannot_reach_an_unchecked_add
         return [ipaddress.ip_address(next(answers))]
     monkeypatch.setattr(fetch, "resolve_host", rebinding)
     error = _refused("http://rebind.example/article", allow_private=False)
-    assert error.reason == "could not fetch (ConnectError)"
+    assert error.reason == "could not connect to the server"
     assert (asked, network.attempts) == (["rebind.example"], [("93.184.216.34", 80)])
     reliability("Security", "`fetch_page` of a name whose DNS answer changes between the check and the connection "
                 "(public, then 127.0.0.1)", 1, "cannot reach an unchecked address: the one connection goes to the "
@@ -394,5 +399,5 @@ def test_https_to_a_pinned_address_is_verified_against_the_name_not_the_address(
     assert (page.url, page.text) == (f"https://pinned.invalid:{port}/article", ARTICLE)
     assert site.requests[-1].headers["Host"] == f"pinned.invalid:{port}"
     for unnamed in (f"https://127.0.0.1:{port}/article", f"https://other.invalid:{port}/article"):
-        assert _refused(unnamed).reason == "could not fetch (ConnectError)"
+        assert _refused(unnamed).reason == "could not connect to the server"
     assert network.attempts == [("127.0.0.1", port)] * 3

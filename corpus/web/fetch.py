@@ -144,8 +144,19 @@ def _follow(url: str, allow_private: bool, timeout: float, max_bytes: int, max_r
             except httpx.TimeoutException:
                 raise FetchRefused(current, f"no answer within {timeout:g} s") from None
             except httpx.HTTPError as error:
-                raise FetchRefused(current, f"could not fetch ({type(error).__name__})") from None
+                raise FetchRefused(current, _failure(error)) from None
     raise FetchRefused(url, f"more than {max_redirects} redirects")
+
+
+def _failure(error: httpx.HTTPError) -> str:
+    """What went wrong, in words an admin can act on (never the library's class name)."""
+    for kind, words in ((httpx.ConnectError, "could not connect to the server"),
+                        (httpx.RemoteProtocolError, "the server broke off or sent a malformed response"),
+                        (httpx.DecodingError, "the server's compressed response could not be decoded"),
+                        (httpx.NetworkError, "the connection failed while reading the page")):
+        if isinstance(error, kind):
+            return words
+    return "could not fetch the page"
 
 
 def _send_pinned(client: httpx.Client, url: str, addresses: list[Address],
