@@ -48,11 +48,12 @@ from newsbot.bot.feedback import (
 from newsbot.bot.history import history_of
 from newsbot.bot.journal import JournaledPolls, UpdateJournal
 from newsbot.bot.progress import Job, run_with_progress
-from newsbot.bot.ratelimit import RateLimited, RateLimiter, TooManyWaiting, Turns
+from newsbot.bot.ratelimit import Limiter, RateLimited, RateLimiter, SharedRateLimiter, TooManyWaiting, Turns
 from newsbot.bot.render import Block, render, text_blocks
 from newsbot.bot.replies import edit_chunk, replace_text, send_chunks, typing
 from newsbot.bot.retry import RetryingLimiter, StopWaiting
 from newsbot.bot.service import ArticleRejected, BuildRunning, Progress, Service
+from newsbot.bot.shared import SharedState
 from newsbot.bot.small_talk import small_talk
 from newsbot.corpus.web.feed_state import FeedState, FeedStateUnavailable, PollRunning
 from newsbot.corpus.web.fetch import FetchRefused
@@ -90,18 +91,24 @@ def build_application(settings: Settings, service: Service,
         builder = builder.request(requests[0])
         polls = requests[1]
     builder = builder.get_updates_request(JournaledPolls(polls, journal) if journal else polls)
+    shared = SharedState(settings.redis_url, settings.token.partition(":")[0]) if settings.redis_url else None
+    if shared is not None:
+        builder = builder.post_shutdown(lambda _: shared.close())
     application = builder.build()
-    Handlers(service, settings, journal).register(application)
+    Handlers(service, settings, journal, shared).register(application)
     return application
 
 
 class Handlers:
     """The bot's handlers, sharing the service, the settings and the per-user limits."""
 
-    def __init__(self, service: Service, settings: Settings, journal: UpdateJournal | None = None) -> None:
+    def __init__(self, service: Service, settings: Settings, journal: UpdateJournal | None = None,
+                 shared: SharedState | None = None) -> None:
         self.service = service
         self.admin_ids = settings.admin_ids
-        self.limiter = RateLimiter(settings.rate_limit_questions, settings.rate_limit_seconds)
+        self.limiter: Limiter = (
+            SharedRateLimiter(shared, settings.rate_limit_questions, settings.rate_limit_seconds) if shared
+            else RateLimiter(settings.rate_limit_questions, settings.rate_limit_seconds))
         self.turns = Turns()
         self.journal = journal
         self.feedback = FeedbackStore(service.index_dir / FEEDBACK_FILE)
@@ -159,7 +166,7 @@ class Handlers:
             user = update.effective_user
             try:
                 if user is not None and user.id not in self.admin_ids:
-                    self.limiter.admit(user.id)
+                    await self.limiter.admit(user.id)
             except RateLimited as refused:
                 message = None if refused.told else texts.slow_down(refused.retry_after, self.limiter.limit,
                                                                      self.limiter.window)
