@@ -35,6 +35,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 from newsbot.bot import texts
 from newsbot.bot.addressing import ADDRESSED, addressed_text, for_another_bot
 from newsbot.bot.asked import ANSWERS_PER_REPLY, MAX_RESULTS, Asked, last_asked, recall, remember
+from newsbot.bot.claims import UpdateClaims
 from newsbot.bot.config import Settings
 from newsbot.bot.feedback import (
     CALLBACK_PATTERN,
@@ -111,6 +112,7 @@ class Handlers:
             else RateLimiter(settings.rate_limit_questions, settings.rate_limit_seconds))
         self.turns = Turns()
         self.journal = journal
+        self.claims = UpdateClaims(shared) if shared else None  # which replica handles an update
         self.feedback = FeedbackStore(service.index_dir / FEEDBACK_FILE)
         self.feed_interval = settings.feed_interval
         self._seen_updates: OrderedDict[int, None] = OrderedDict()
@@ -140,7 +142,8 @@ class Handlers:
         """Let each update through once, and only if it is for this bot: one delivered twice (a redelivered
         webhook, a repeated poll, again after a restart) is handled once; a command addressed to another
         bot (`/add@otherbot`, as text or as an upload's caption) is ignored."""
-        if update.update_id in self._seen_updates or (self.journal and self.journal.is_done(update.update_id)):
+        if (update.update_id in self._seen_updates or (self.journal and self.journal.is_done(update.update_id))
+                or (self.claims and not await self.claims.claim(update.update_id))):
             log.info("update %s was delivered again; ignoring the repeat", update.update_id)
             raise ApplicationHandlerStop
         self._seen_updates[update.update_id] = None
@@ -148,13 +151,13 @@ class Handlers:
             self._seen_updates.popitem(last=False)
         if update.message is not None and for_another_bot(update.message, context.bot.username):
             log.debug("update %s is a command for another bot; ignoring it", update.update_id)
-            self._done(update)
+            await self._done(update)
             raise ApplicationHandlerStop
 
     async def handled(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Runs after the update's handler has finished (or failed and been reported): it is done, if its
         reply has not marked it so already."""
-        self._done(update)
+        await self._done(update)
 
     def _limited(self, callback: Callback) -> Callback:
         """`callback` within the user's rate limit. A user over it is told once how long to wait; further
@@ -427,12 +430,14 @@ class Handlers:
                                                                                 chunks[0], keyboard)
         sent = [] if edited else await send_chunks(context.bot, chat.id, chunks, reply_to=quote, keyboard=keyboard)
         if final:
-            self._done(update)
+            await self._done(update)
         return sent
 
-    def _done(self, update: Update) -> None:
+    async def _done(self, update: Update) -> None:
         if self.journal:
             self.journal.done(update.update_id)
+        if self.claims:
+            await self.claims.done(update.update_id)
 
 
 def _checked_feed(url: str) -> tuple[str, int]:

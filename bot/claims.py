@@ -12,6 +12,8 @@ While Redis cannot be reached every update is handled: answering a question twic
 
 from __future__ import annotations
 
+from redis.asyncio import Redis
+
 from newsbot.bot.shared import SharedState
 
 # An answer takes well under a second, a few with a long queue; a minute is past any answer in progress.
@@ -34,9 +36,12 @@ class UpdateClaims:
     async def claim(self, update_id: int) -> bool:
         """Whether this replica should handle the update: no replica has it in hand or has handled it."""
         key = self._shared.key("update", update_id)
-        taken = await self._shared.call(lambda client: client.set(key, "taken", nx=True, px=self._taken_ms),
-                                        _FALLBACK)
-        return taken is None or bool(taken)
+
+        async def take(client: Redis) -> bool:
+            return await client.set(key, "taken", nx=True, px=self._taken_ms) is not None  # None: already set
+
+        taken = await self._shared.call(take, _FALLBACK)
+        return taken is None or taken
 
     async def done(self, update_id: int) -> None:
         """Record that the update has been handled, so no replica handles it again."""
