@@ -77,10 +77,12 @@ Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 
 def build_application(settings: Settings, service: Service,
                       requests: tuple[BaseRequest, BaseRequest] | None = None,
-                      journal: UpdateJournal | None = None, retry: RetryingLimiter | None = None) -> Application:
+                      journal: UpdateJournal | None = None, retry: RetryingLimiter | None = None,
+                      shared: SharedState | None = None) -> Application:
     """The whole bot. `requests` (API calls, getUpdates) replaces HTTP, for tests. With a `journal`,
     updates are recorded before Telegram is told they arrived and marked done once answered. `retry`
-    retries the Bot API calls (serve keeps it, to stop its waits when stopping)."""
+    retries the Bot API calls (serve keeps it, to stop its waits when stopping). `shared` is the Redis of
+    NEWSBOT_REDIS_URL (made from the settings when not given; closed when the application shuts down)."""
     builder = (ApplicationBuilder().token(settings.token).base_url(settings.api_base_url)
                .base_file_url(settings.api_file_url).rate_limiter(retry or RetryingLimiter())
                .concurrent_updates(CONCURRENT_UPDATES))
@@ -92,7 +94,8 @@ def build_application(settings: Settings, service: Service,
         builder = builder.request(requests[0])
         polls = requests[1]
     builder = builder.get_updates_request(JournaledPolls(polls, journal) if journal else polls)
-    shared = SharedState(settings.redis_url, settings.token.partition(":")[0]) if settings.redis_url else None
+    if shared is None and settings.redis_url:
+        shared = SharedState(settings.redis_url, settings.token.partition(":")[0])
     if shared is not None:
         builder = builder.post_shutdown(lambda _: shared.close())
     application = builder.build()
