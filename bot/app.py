@@ -13,6 +13,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -35,6 +36,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 from newsbot.bot import texts
 from newsbot.bot.addressing import ADDRESSED, addressed_text, for_another_bot
 from newsbot.bot.asked import ANSWERS_PER_REPLY, MAX_RESULTS, Asked, last_asked, recall, remember
+from newsbot.bot.build_lock import BuildLock
 from newsbot.bot.claims import UpdateClaims
 from newsbot.bot.config import Settings
 from newsbot.bot.feedback import (
@@ -116,6 +118,7 @@ class Handlers:
         self.turns = Turns()
         self.journal = journal
         self.claims = UpdateClaims(shared) if shared else None  # which replica handles an update
+        self.build_lock = BuildLock(shared) if shared else None  # one build at a time across replicas
         self.feedback = FeedbackStore(service.index_dir / FEEDBACK_FILE)
         self.feed_interval = settings.feed_interval
         self._seen_updates: OrderedDict[int, None] = OrderedDict()
@@ -406,8 +409,16 @@ class Handlers:
         if self.service.building:
             await self._reply(update, context, text_blocks(texts.BUILD_RUNNING_MEANWHILE))
             return
-        status = (await self._reply(update, context, text_blocks(texts.started(doing)), final=False))[-1]
-        await run_with_progress(context.bot, status, doing, job)
+        async with self._build_lock() as held:
+            if not held:  # another replica is building
+                await self._reply(update, context, text_blocks(texts.BUILD_RUNNING_MEANWHILE))
+                return
+            status = (await self._reply(update, context, text_blocks(texts.started(doing)), final=False))[-1]
+            await run_with_progress(context.bot, status, doing, job)
+
+    def _build_lock(self) -> AbstractAsyncContextManager[bool]:
+        """The replicas' build lock, or (one replica) a lock always held: Service.building is the one rule."""
+        return self.build_lock.held() if self.build_lock else nullcontext(True)
 
     async def _refused(self, update: Update, context: ContextTypes.DEFAULT_TYPE, command: str) -> bool:
         """Refuse (and log) an admin command from anyone not listed in TELEGRAM_ADMIN_IDS."""

@@ -9,8 +9,11 @@ from pathlib import Path
 
 from telegram import Update
 
-from tests.bot_harness import USER, Harness, in_process_bot
-from tests.fake_bot_api import Call
+from newsbot.bot import texts
+from newsbot.bot.build_lock import BuildLock
+from newsbot.bot.shared import SharedState
+from tests.bot_harness import ADMIN, USER, Harness, in_process_bot
+from tests.fake_bot_api import TOKEN, Call
 
 
 async def ask(telegram: Harness, replica: Harness, text: str, chat_id: int = USER) -> list[Call]:
@@ -58,3 +61,16 @@ async def test_an_update_delivered_to_two_replicas_at_once_is_answered_once(tmp_
         again = Update.de_json(updates[0], second.app.bot)  # a late redelivery of one already answered
         await second.app.process_update(again)
         assert len(first.telegram.sent() + second.telegram.sent()) == len(users)
+
+
+async def test_reindex_is_refused_while_another_replica_builds(tmp_path: Path, corpus_dir: Path,
+                                                               redis_url: str) -> None:
+    async with in_process_bot(tmp_path, corpus_dir, NEWSBOT_REDIS_URL=redis_url) as replica:
+        other = SharedState(redis_url, TOKEN.partition(":")[0])  # another replica of the same bot
+        async with BuildLock(other).held() as held:
+            assert held
+            [refused] = await replica.say("/reindex", chat_id=ADMIN)
+            assert refused.text == texts.BUILD_RUNNING_MEANWHILE
+        [started, *_] = await replica.say("/reindex", chat_id=ADMIN)  # once it is done
+        assert texts.REBUILDING in started.text
+        await other.close()
