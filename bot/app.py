@@ -36,7 +36,6 @@ from telegram.request import BaseRequest, HTTPXRequest
 from newsbot.bot import texts
 from newsbot.bot.addressing import ADDRESSED, addressed_text, for_another_bot
 from newsbot.bot.asked import ANSWERS_PER_REPLY, MAX_RESULTS, Asked, last_asked, recall, remember
-from newsbot.bot.build_lock import BuildLock
 from newsbot.bot.claims import UpdateClaims
 from newsbot.bot.config import Settings
 from newsbot.bot.feedback import (
@@ -50,6 +49,7 @@ from newsbot.bot.feedback import (
 )
 from newsbot.bot.history import history_of
 from newsbot.bot.journal import JournaledPolls, UpdateJournal
+from newsbot.bot.locks import BUILD, SharedLocks, turn_of
 from newsbot.bot.progress import Job, run_with_progress
 from newsbot.bot.ratelimit import Limiter, RateLimited, RateLimiter, SharedRateLimiter, TooManyWaiting, Turns
 from newsbot.bot.render import Block, render, text_blocks
@@ -118,7 +118,7 @@ class Handlers:
         self.turns = Turns()
         self.journal = journal
         self.claims = UpdateClaims(shared) if shared else None  # which replica handles an update
-        self.build_lock = BuildLock(shared) if shared else None  # one build at a time across replicas
+        self.locks = SharedLocks(shared) if shared else None  # builds and each user's turn, across replicas
         self.feedback = FeedbackStore(service.index_dir / FEEDBACK_FILE)
         self.feed_interval = settings.feed_interval
         self._seen_updates: OrderedDict[int, None] = OrderedDict()
@@ -378,7 +378,7 @@ class Handlers:
             return
         started = time.perf_counter()
         try:
-            async with self.turns.turn(user.id):
+            async with self.turns.turn(user.id), self._shared_lock(turn_of(user.id), wait=True):
                 edit = replaces.reply_id if replaces else None
                 wanted = min(asked.shown + ANSWERS_PER_REPLY, MAX_RESULTS)
                 async with typing(context.bot, chat.id):
@@ -409,16 +409,17 @@ class Handlers:
         if self.service.building:
             await self._reply(update, context, text_blocks(texts.BUILD_RUNNING_MEANWHILE))
             return
-        async with self._build_lock() as held:
+        async with self._shared_lock(BUILD) as held:
             if not held:  # another replica is building
                 await self._reply(update, context, text_blocks(texts.BUILD_RUNNING_MEANWHILE))
                 return
             status = (await self._reply(update, context, text_blocks(texts.started(doing)), final=False))[-1]
             await run_with_progress(context.bot, status, doing, job)
 
-    def _build_lock(self) -> AbstractAsyncContextManager[bool]:
-        """The replicas' build lock, or (one replica) a lock always held: Service.building is the one rule."""
-        return self.build_lock.held() if self.build_lock else nullcontext(True)
+    def _shared_lock(self, name: str, *, wait: bool = False) -> AbstractAsyncContextManager[bool]:
+        """The replicas' lock `name` (bot.locks), or, for one replica, a lock always held: then Service.building
+        and Turns are the rules."""
+        return self.locks.held(name, wait=wait) if self.locks else nullcontext(True)
 
     async def _refused(self, update: Update, context: ContextTypes.DEFAULT_TYPE, command: str) -> bool:
         """Refuse (and log) an admin command from anyone not listed in TELEGRAM_ADMIN_IDS."""

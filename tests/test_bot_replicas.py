@@ -10,7 +10,7 @@ from pathlib import Path
 from telegram import Update
 
 from newsbot.bot import texts
-from newsbot.bot.build_lock import BuildLock
+from newsbot.bot.locks import BUILD, SharedLocks
 from newsbot.bot.shared import SharedState
 from tests.bot_harness import ADMIN, USER, Harness, in_process_bot
 from tests.fake_bot_api import TOKEN, Call
@@ -67,7 +67,7 @@ async def test_reindex_is_refused_while_another_replica_builds(tmp_path: Path, c
                                                                redis_url: str) -> None:
     async with in_process_bot(tmp_path, corpus_dir, NEWSBOT_REDIS_URL=redis_url) as replica:
         other = SharedState(redis_url, TOKEN.partition(":")[0])  # another replica of the same bot
-        async with BuildLock(other).held() as held:
+        async with SharedLocks(other).held(BUILD) as held:
             assert held
             [refused] = await replica.say("/reindex", chat_id=ADMIN)
             assert refused.text == texts.BUILD_RUNNING_MEANWHILE
