@@ -1,5 +1,6 @@
 # Two entry points: `make ask` (install, index the bundled corpus, answer the sample question)
-# and `make test` (install, run the tests); `make test-fast` runs the tests that neither load the
+# and `make test` (install, run the tests; it installs Debian's redis-server first when it is missing, for the
+# tests of state shared between bot replicas); `make test-fast` runs the tests that neither load the
 # real model nor start a process (markers applied by tests/tiers.py), in under a minute. Everything
 # installs into .venv.
 PYTHON ?= python3
@@ -12,7 +13,7 @@ FAST_TIER := not model and not process
 # none behind. The fsync paths still run on disk in `make test`.
 FAST_TMPDIR := $(shell [ -w /dev/shm ] && df -Pk /dev/shm | awk 'NR == 2 && $$4 > 1048576 {print "/dev/shm"}')
 
-.PHONY: install ask test test-fast
+.PHONY: install ask test test-fast redis-server
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -23,8 +24,11 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 ask: install
 	$(BIN)/newsbot ask "$(QUESTION)"
 
-test: install
+test: install redis-server
 	$(BIN)/python -m pytest
+
+redis-server:
+	.ci/install-redis-server
 
 test-fast: install
 	TMPDIR="$(or $(FAST_TMPDIR),$(TMPDIR))" $(BIN)/python -m pytest -m "$(FAST_TIER)" -o tmp_path_retention_policy=failed

@@ -13,6 +13,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -35,6 +36,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 from newsbot.bot import texts
 from newsbot.bot.addressing import ADDRESSED, addressed_text, for_another_bot
 from newsbot.bot.asked import ANSWERS_PER_REPLY, MAX_RESULTS, Asked, last_asked, recall, remember
+from newsbot.bot.claims import UpdateClaims
 from newsbot.bot.config import Settings
 from newsbot.bot.feedback import (
     CALLBACK_PATTERN,
@@ -47,12 +49,14 @@ from newsbot.bot.feedback import (
 )
 from newsbot.bot.history import history_of
 from newsbot.bot.journal import JournaledPolls, UpdateJournal
+from newsbot.bot.locks import BUILD, SharedLocks, turn_of
 from newsbot.bot.progress import Job, run_with_progress
-from newsbot.bot.ratelimit import RateLimited, RateLimiter, TooManyWaiting, Turns
+from newsbot.bot.ratelimit import Limiter, RateLimited, RateLimiter, SharedRateLimiter, TooManyWaiting, Turns
 from newsbot.bot.render import Block, render, text_blocks
 from newsbot.bot.replies import edit_chunk, replace_text, send_chunks, typing
 from newsbot.bot.retry import RetryingLimiter, StopWaiting
 from newsbot.bot.service import ArticleRejected, BuildRunning, Progress, Service
+from newsbot.bot.shared import SharedState
 from newsbot.bot.small_talk import small_talk
 from newsbot.corpus.web.feed_state import FeedState, FeedStateUnavailable, PollRunning
 from newsbot.corpus.web.fetch import FetchRefused
@@ -75,10 +79,12 @@ Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 
 def build_application(settings: Settings, service: Service,
                       requests: tuple[BaseRequest, BaseRequest] | None = None,
-                      journal: UpdateJournal | None = None, retry: RetryingLimiter | None = None) -> Application:
+                      journal: UpdateJournal | None = None, retry: RetryingLimiter | None = None,
+                      shared: SharedState | None = None) -> Application:
     """The whole bot. `requests` (API calls, getUpdates) replaces HTTP, for tests. With a `journal`,
     updates are recorded before Telegram is told they arrived and marked done once answered. `retry`
-    retries the Bot API calls (serve keeps it, to stop its waits when stopping)."""
+    retries the Bot API calls (serve keeps it, to stop its waits when stopping). `shared` is the Redis of
+    NEWSBOT_REDIS_URL (made from the settings when not given; closed when the application shuts down)."""
     builder = (ApplicationBuilder().token(settings.token).base_url(settings.api_base_url)
                .base_file_url(settings.api_file_url).rate_limiter(retry or RetryingLimiter())
                .concurrent_updates(CONCURRENT_UPDATES))
@@ -90,20 +96,29 @@ def build_application(settings: Settings, service: Service,
         builder = builder.request(requests[0])
         polls = requests[1]
     builder = builder.get_updates_request(JournaledPolls(polls, journal) if journal else polls)
+    if shared is None and settings.redis_url:
+        shared = SharedState(settings.redis_url, settings.token.partition(":")[0])
+    if shared is not None:
+        builder = builder.post_shutdown(lambda _: shared.close())
     application = builder.build()
-    Handlers(service, settings, journal).register(application)
+    Handlers(service, settings, journal, shared).register(application)
     return application
 
 
 class Handlers:
     """The bot's handlers, sharing the service, the settings and the per-user limits."""
 
-    def __init__(self, service: Service, settings: Settings, journal: UpdateJournal | None = None) -> None:
+    def __init__(self, service: Service, settings: Settings, journal: UpdateJournal | None = None,
+                 shared: SharedState | None = None) -> None:
         self.service = service
         self.admin_ids = settings.admin_ids
-        self.limiter = RateLimiter(settings.rate_limit_questions, settings.rate_limit_seconds)
+        self.limiter: Limiter = (
+            SharedRateLimiter(shared, settings.rate_limit_questions, settings.rate_limit_seconds) if shared
+            else RateLimiter(settings.rate_limit_questions, settings.rate_limit_seconds))
         self.turns = Turns()
         self.journal = journal
+        self.claims = UpdateClaims(shared) if shared else None  # which replica handles an update
+        self.locks = SharedLocks(shared) if shared else None  # builds and each user's turn, across replicas
         self.feedback = FeedbackStore(service.index_dir / FEEDBACK_FILE)
         self.feed_interval = settings.feed_interval
         self._seen_updates: OrderedDict[int, None] = OrderedDict()
@@ -133,7 +148,8 @@ class Handlers:
         """Let each update through once, and only if it is for this bot: one delivered twice (a redelivered
         webhook, a repeated poll, again after a restart) is handled once; a command addressed to another
         bot (`/add@otherbot`, as text or as an upload's caption) is ignored."""
-        if update.update_id in self._seen_updates or (self.journal and self.journal.is_done(update.update_id)):
+        if (update.update_id in self._seen_updates or (self.journal and self.journal.is_done(update.update_id))
+                or (self.claims and not await self.claims.claim(update.update_id))):
             log.info("update %s was delivered again; ignoring the repeat", update.update_id)
             raise ApplicationHandlerStop
         self._seen_updates[update.update_id] = None
@@ -141,13 +157,13 @@ class Handlers:
             self._seen_updates.popitem(last=False)
         if update.message is not None and for_another_bot(update.message, context.bot.username):
             log.debug("update %s is a command for another bot; ignoring it", update.update_id)
-            self._done(update)
+            await self._done(update)
             raise ApplicationHandlerStop
 
     async def handled(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Runs after the update's handler has finished (or failed and been reported): it is done, if its
         reply has not marked it so already."""
-        self._done(update)
+        await self._done(update)
 
     def _limited(self, callback: Callback) -> Callback:
         """`callback` within the user's rate limit. A user over it is told once how long to wait; further
@@ -159,7 +175,7 @@ class Handlers:
             user = update.effective_user
             try:
                 if user is not None and user.id not in self.admin_ids:
-                    self.limiter.admit(user.id)
+                    await self.limiter.admit(user.id)
             except RateLimited as refused:
                 message = None if refused.told else texts.slow_down(refused.retry_after, self.limiter.limit,
                                                                      self.limiter.window)
@@ -362,7 +378,7 @@ class Handlers:
             return
         started = time.perf_counter()
         try:
-            async with self.turns.turn(user.id):
+            async with self.turns.turn(user.id), self._shared_lock(turn_of(user.id), wait=True):
                 edit = replaces.reply_id if replaces else None
                 wanted = min(asked.shown + ANSWERS_PER_REPLY, MAX_RESULTS)
                 async with typing(context.bot, chat.id):
@@ -393,8 +409,17 @@ class Handlers:
         if self.service.building:
             await self._reply(update, context, text_blocks(texts.BUILD_RUNNING_MEANWHILE))
             return
-        status = (await self._reply(update, context, text_blocks(texts.started(doing)), final=False))[-1]
-        await run_with_progress(context.bot, status, doing, job)
+        async with self._shared_lock(BUILD) as held:
+            if not held:  # another replica is building
+                await self._reply(update, context, text_blocks(texts.BUILD_RUNNING_MEANWHILE))
+                return
+            status = (await self._reply(update, context, text_blocks(texts.started(doing)), final=False))[-1]
+            await run_with_progress(context.bot, status, doing, job)
+
+    def _shared_lock(self, name: str, *, wait: bool = False) -> AbstractAsyncContextManager[bool]:
+        """The replicas' lock `name` (bot.locks), or, for one replica, a lock always held: then Service.building
+        and Turns are the rules."""
+        return self.locks.held(name, wait=wait) if self.locks else nullcontext(True)
 
     async def _refused(self, update: Update, context: ContextTypes.DEFAULT_TYPE, command: str) -> bool:
         """Refuse (and log) an admin command from anyone not listed in TELEGRAM_ADMIN_IDS."""
@@ -420,12 +445,14 @@ class Handlers:
                                                                                 chunks[0], keyboard)
         sent = [] if edited else await send_chunks(context.bot, chat.id, chunks, reply_to=quote, keyboard=keyboard)
         if final:
-            self._done(update)
+            await self._done(update)
         return sent
 
-    def _done(self, update: Update) -> None:
+    async def _done(self, update: Update) -> None:
         if self.journal:
             self.journal.done(update.update_id)
+        if self.claims:
+            await self.claims.done(update.update_id)
 
 
 def _checked_feed(url: str) -> tuple[str, int]:

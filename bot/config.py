@@ -34,6 +34,7 @@ MAX_FEED_INTERVAL = timedelta(days=1)  # the longest backoff too: a feed is trie
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h)?$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 MAX_ARTICLE_AGE_DAYS = "NEWSBOT_MAX_ARTICLE_AGE_DAYS"
+REDIS_URL = "NEWSBOT_REDIS_URL"
 
 
 class ConfigError(ValueError):
@@ -57,6 +58,7 @@ class Settings:
     min_confidence: float | None = None  # None: the default for the index's size (retrieval.confidence)
     feed_interval: timedelta = DEFAULT_FEED_INTERVAL
     max_article_age_days: int | None = None  # None: keep every article (corpus/retention.py)
+    redis_url: str | None = field(default=None, repr=False)  # None: one replica, its state in the process
 
 
 def load_settings(env_file: Path | str | None = ".env", environ: Mapping[str, str] | None = None) -> Settings:
@@ -98,6 +100,7 @@ def parse_settings(values: Mapping[str, str]) -> Settings:
         min_confidence=min_confidence(values),
         feed_interval=feed_interval(values),
         max_article_age_days=max_article_age_days(values),
+        redis_url=redis_url(values),
     )
 
 
@@ -132,6 +135,19 @@ def max_article_age_days(values: Mapping[str, str]) -> int | None:
     if not values.get(MAX_ARTICLE_AGE_DAYS, "").strip():
         return None
     return int(_number(values, MAX_ARTICLE_AGE_DAYS, "", integer=True))
+
+
+def redis_url(values: Mapping[str, str]) -> str | None:
+    """`NEWSBOT_REDIS_URL`, the Redis that replicas of one bot share (redis://, rediss:// or unix://); None
+    (unset) keeps the rate limits and the update journal in the one process. The URL may hold a password,
+    so the message never repeats it."""
+    raw = values.get(REDIS_URL, "").strip()
+    if not raw:
+        return None
+    if not raw.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"{REDIS_URL} must start with redis://, rediss:// or unix://, "
+                          "e.g. redis://localhost:6379/0")
+    return raw
 
 
 def check_folders(corpus_dir: Path, index_dir: Path) -> None:

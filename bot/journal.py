@@ -11,7 +11,9 @@ One JSON object a line, each appended with a single write and no fsync: the jour
 process being killed, not the machine losing power. It is rewritten small at every start and whenever
 it has grown by REWRITE_EVERY lines, so a long-running bot does not fill the disk with it. A line that
 is not a well-formed entry (torn by a kill, or damaged otherwise) is skipped and reported, never fatal.
-Update ids are per bot, so each bot (token) keeps its own journal.
+Update ids are per bot, so each bot (token) keeps its own journal. The journal knows only what its own
+process took: when several replicas serve one bot, which of them handles an update is settled in Redis
+(bot.claims).
 """
 
 from __future__ import annotations

@@ -24,8 +24,10 @@ from newsbot.bot.app import build_application, schedule_feed_polls
 from newsbot.bot.config import ConfigError, Settings, check_folders, load_settings
 from newsbot.bot.journal import UpdateJournal, journal_path
 from newsbot.bot.logs import REDACTED, configure_logging
+from newsbot.bot.replicas import POLLING, RENEW_SECONDS, WEBHOOK, Presence, refusal
 from newsbot.bot.retry import RetryingLimiter
 from newsbot.bot.service import Service
+from newsbot.bot.shared import SharedState
 from newsbot.bot.texts import COMMANDS
 from newsbot.corpus import default_corpus_dir
 from newsbot.index import default_index_dir, default_model
@@ -47,6 +49,11 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     hidden = [settings.token, settings.token.partition(":")[2], settings.webhook_secret or ""]
     configure_logging(hidden, verbose=args.verbose)
+    if settings.redis_url:
+        refused = refusal(settings.redis_url, settings.token.partition(":")[0], WEBHOOK if args.webhook_url else POLLING)
+        if refused:
+            print(f"newsbot: {refused}", file=sys.stderr)
+            return 2
     model = args.model or settings.model or default_model()
     log.info("loading the model %s and the index in %s (corpus: %s)", model, index_dir, corpus_dir)
     threshold = args.min_confidence if args.min_confidence is not None else settings.min_confidence
@@ -72,8 +79,10 @@ def serve(args: argparse.Namespace) -> int:
 
 async def _run(settings: Settings, service: Service, journal: UpdateJournal, args: argparse.Namespace) -> None:
     retry = RetryingLimiter()
-    application = build_application(settings, service, journal=journal, retry=retry)
+    shared = SharedState(settings.redis_url, settings.token.partition(":")[0]) if settings.redis_url else None
+    application = build_application(settings, service, journal=journal, retry=retry, shared=shared)
     schedule_feed_polls(application, service, settings.feed_interval)
+    presence = _announce(application, shared, WEBHOOK if args.webhook_url else POLLING) if shared else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
@@ -107,6 +116,20 @@ async def _run(settings: Settings, service: Service, journal: UpdateJournal, arg
             await application.updater.stop()
         retry.stop_waiting()  # a reply waiting on Telegram's retry_after stays in the journal for the next start
         await application.stop()
+        if presence is not None:
+            await presence.leave()
+
+
+def _announce(application: Application, shared: SharedState, mode: str) -> Presence:
+    """Keep this replica's presence key alive in the shared Redis while it serves (bot.replicas)."""
+    presence = Presence(shared, mode)
+
+    async def renew(_: object) -> None:
+        await presence.renew()
+
+    assert application.job_queue is not None, "python-telegram-bot[job-queue] is a dependency"
+    application.job_queue.run_repeating(renew, interval=RENEW_SECONDS, first=0, name="replica presence")
+    return presence
 
 
 async def _set_commands(application: Application) -> None:

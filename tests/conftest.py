@@ -21,6 +21,7 @@ from newsbot.index.torch_embedder import SentenceTransformerEmbedder
 from newsbot.retrieval import Retriever
 from newsbot.retrieval.evaluation.reqa import load_squad
 from tests.bot_harness import Harness, in_process_bot
+from tests.redis_server import redis_server
 
 pytest_plugins = ("tests.reliability", "tests.tiers")  # tiers: the `model` and `process` markers
 
@@ -126,3 +127,21 @@ def squad_dev() -> Path:
     if not SQUAD_DEV.is_file():
         pytest.skip(f"{SQUAD_DEV} is not here (the shared evaluation set is optional)")
     return SQUAD_DEV
+
+
+@pytest.fixture(scope="session")
+def redis_session_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One throwaway redis-server for the session (tests/redis_server.py)."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture
+def redis_url(redis_session_url: str) -> Iterator[str]:
+    """The session's redis-server, emptied before each test so that tests share no keys."""
+    import redis
+
+    client = redis.Redis.from_url(redis_session_url)
+    client.flushall()
+    client.close()
+    yield redis_session_url

@@ -43,6 +43,7 @@ def test_a_local_bot_api_server_gets_its_file_url_derived() -> None:
     ({"NEWSBOT_MIN_CONFIDENCE": "-1"}, "NEWSBOT_MIN_CONFIDENCE must be greater than 0"),
     ({"NEWSBOT_MIN_CONFIDENCE": "nan"}, "NEWSBOT_MIN_CONFIDENCE must be a finite number"),
     ({"NEWSBOT_MIN_CONFIDENCE": "1.2"}, "NEWSBOT_MIN_CONFIDENCE is a probability, less than 1"),  # the former scale
+    ({"NEWSBOT_REDIS_URL": "localhost:6379"}, "NEWSBOT_REDIS_URL must start with redis://, rediss:// or unix://"),
 ])
 def test_bad_settings_name_the_key(values: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError, match=named) as error:
@@ -60,6 +61,12 @@ def test_the_token_is_not_in_the_settings_repr() -> None:
     settings = parse_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_WEBHOOK_SECRET": "s3cret-value"})
     assert TOKEN not in repr(settings) and TOKEN.partition(":")[2] not in repr(settings)
     assert "s3cret-value" not in repr(settings)
+
+
+def test_the_redis_url_is_optional_and_its_password_not_in_the_settings_repr() -> None:
+    assert parse_settings({"TELEGRAM_BOT_TOKEN": TOKEN}).redis_url is None  # one process keeps its own state
+    settings = parse_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "NEWSBOT_REDIS_URL": " redis://:pw-123@r:6379/0 "})
+    assert settings.redis_url == "redis://:pw-123@r:6379/0" and "pw-123" not in repr(settings)
 
 
 def test_env_example_documents_every_key_the_bot_reads() -> None:

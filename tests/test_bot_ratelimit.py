@@ -18,48 +18,48 @@ class Clock:
         return self.now
 
 
-def test_a_burst_is_admitted_then_one_request_per_refill_and_the_wait_is_told_once() -> None:
+async def test_a_burst_is_admitted_then_one_request_per_refill_and_the_wait_is_told_once() -> None:
     clock = Clock()
     limiter = RateLimiter(3, 60, clock=clock)  # a burst of 3, then one every 20 s
     for _ in range(3):
-        limiter.admit(7)
+        await limiter.admit(7)
     clock.now += 5
     with pytest.raises(RateLimited) as refused:
-        limiter.admit(7)
+        await limiter.admit(7)
     assert refused.value.retry_after == pytest.approx(15) and not refused.value.told
     with pytest.raises(RateLimited) as again:
-        limiter.admit(7)
+        await limiter.admit(7)
     assert again.value.told  # a flood is told once, not once per message
-    limiter.admit(8)  # nobody else is affected
+    await limiter.admit(8)  # nobody else is affected
     clock.now += 15  # one request's allowance is back, not the whole burst
-    limiter.admit(7)
+    await limiter.admit(7)
     with pytest.raises(RateLimited) as later:
-        limiter.admit(7)
+        await limiter.admit(7)
     assert not later.value.told and later.value.retry_after == pytest.approx(20)  # a new stretch: told again
     clock.now += 1000  # a long pause refills the burst, and no more than it
     for _ in range(3):
-        limiter.admit(7)
+        await limiter.admit(7)
     with pytest.raises(RateLimited):
-        limiter.admit(7)
+        await limiter.admit(7)
 
 
-def test_a_steady_asker_at_the_refill_rate_is_never_refused() -> None:
+async def test_a_steady_asker_at_the_refill_rate_is_never_refused() -> None:
     clock = Clock()
     limiter = RateLimiter(20, 60, clock=clock)
     for _ in range(200):  # one every 3 s, for ten minutes
-        limiter.admit(7)
+        await limiter.admit(7)
         clock.now += 3
 
 
-def test_a_refused_request_does_not_use_up_the_allowance() -> None:
+async def test_a_refused_request_does_not_use_up_the_allowance() -> None:
     clock = Clock()
     limiter = RateLimiter(1, 60, clock=clock)
-    limiter.admit(7)
+    await limiter.admit(7)
     for _ in range(5):
         with pytest.raises(RateLimited):
-            limiter.admit(7)
+            await limiter.admit(7)
     clock.now += 60
-    limiter.admit(7)
+    await limiter.admit(7)
 
 
 @pytest.mark.parametrize(("limit", "seconds", "said"), [

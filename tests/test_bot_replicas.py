@@ -1,0 +1,76 @@
+"""Two replicas of one bot (in process, over one corpus each, one Redis between them): what a user is
+allowed, and which replica answers an update, hold across them. Updates come from one Telegram (the
+first harness's fake numbers them); each replica's replies go to its own fake."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from telegram import Update
+
+from newsbot.bot import texts
+from newsbot.bot.locks import BUILD, SharedLocks
+from newsbot.bot.shared import SharedState
+from tests.bot_harness import ADMIN, USER, Harness, in_process_bot
+from tests.fake_bot_api import TOKEN, Call
+
+
+async def ask(telegram: Harness, replica: Harness, text: str, chat_id: int = USER) -> list[Call]:
+    """`text` from Telegram's side of `telegram`, delivered to `replica`; what the replica sent to the chat."""
+    before = len(replica.telegram.sent(chat_id))
+    telegram.telegram.push_text(chat_id, text)
+    for data in telegram.telegram.pop_updates():
+        await replica.app.process_update(Update.de_json(data, replica.app.bot))
+    return replica.telegram.sent(chat_id)[before:]
+
+
+async def test_a_users_rate_limit_is_one_across_two_replicas(tmp_path: Path, corpus_dir: Path,
+                                                              redis_url: str) -> None:
+    second_corpus = tmp_path / "corpus2"  # the replica's own copy; in_process_bot adds the zebra article
+    second_corpus.mkdir()
+    async with (in_process_bot(tmp_path / "a", corpus_dir, NEWSBOT_RATE_LIMIT_QUESTIONS="2",
+                               NEWSBOT_REDIS_URL=redis_url) as first,
+                in_process_bot(tmp_path / "b", second_corpus, NEWSBOT_RATE_LIMIT_QUESTIONS="2",
+                               NEWSBOT_REDIS_URL=redis_url) as second):
+        assert "zebras" in (await ask(first, first, "How many zebras escaped from the zoo?"))[0].text
+        assert "zebras" in (await ask(first, second, "How many zebras escaped from the zoo?"))[0].text
+        [refused] = await ask(first, first, "park?")  # the third request, whichever replica it reaches
+        assert "my limit of 2 messages a minute for each person" in refused.text
+        assert await ask(first, second, "park?") == []  # told once across the replicas, then ignored
+        [other] = await ask(first, second, "How many zebras escaped from the zoo?", chat_id=3)
+        assert "zebras" in other.text
+
+
+async def test_an_update_delivered_to_two_replicas_at_once_is_answered_once(tmp_path: Path, corpus_dir: Path,
+                                                                            redis_url: str) -> None:
+    second_corpus = tmp_path / "corpus2"
+    second_corpus.mkdir()
+    async with (in_process_bot(tmp_path / "a", corpus_dir, NEWSBOT_REDIS_URL=redis_url) as first,
+                in_process_bot(tmp_path / "b", second_corpus, NEWSBOT_REDIS_URL=redis_url) as second):
+        users = range(10, 20)
+        for user in users:
+            first.telegram.push_text(user, "How many zebras escaped from the zoo?")
+        updates = first.telegram.pop_updates()
+        both = [(first, second), (second, first)]  # which replica starts first alternates
+        await asyncio.gather(*(replica.app.process_update(Update.de_json(data, replica.app.bot))
+                               for n, data in enumerate(updates) for replica in both[n % 2]))
+        answers = [first.telegram.sent(user) + second.telegram.sent(user) for user in users]
+        assert all(len(sent) == 1 and "zebras" in sent[0].text for sent in answers)
+        assert first.telegram.sent() and second.telegram.sent()  # both replicas won some of the races
+        again = Update.de_json(updates[0], second.app.bot)  # a late redelivery of one already answered
+        await second.app.process_update(again)
+        assert len(first.telegram.sent() + second.telegram.sent()) == len(users)
+
+
+async def test_reindex_is_refused_while_another_replica_builds(tmp_path: Path, corpus_dir: Path,
+                                                               redis_url: str) -> None:
+    async with in_process_bot(tmp_path, corpus_dir, NEWSBOT_REDIS_URL=redis_url) as replica:
+        other = SharedState(redis_url, TOKEN.partition(":")[0])  # another replica of the same bot
+        async with SharedLocks(other).held(BUILD) as held:
+            assert held
+            [refused] = await replica.say("/reindex", chat_id=ADMIN)
+            assert refused.text == texts.BUILD_RUNNING_MEANWHILE
+        [started, *_] = await replica.say("/reindex", chat_id=ADMIN)  # once it is done
+        assert texts.REBUILDING in started.text
+        await other.close()
