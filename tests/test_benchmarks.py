@@ -135,3 +135,43 @@ def test_the_quality_benchmark_writes_what_newsbot_eval_measures(tmp_path: Path)
     assert "the default for" in page and "old quality" not in page
     assert page.count("By hand.") == sum(where == "docs/QUALITY.md" for where, _ in quality.DOC_BLOCKS)
     assert "answered, of those ranked right" in page  # the overlap bands
+
+
+def test_milvus_ivf_gets_the_lists_the_product_would_give_one_segment_and_hnsw_explores_at_least_k() -> None:
+    from benchmarks.research.milvus_scale import SEGMENT_ROWS, milvus_index
+    from benchmarks.scale import CANDIDATES
+    from newsbot.index.vectors import MIN_PROBES, plan_index
+
+    segment_lists = plan_index(SEGMENT_ROWS, exact_up_to=0).factory.split(",")[0]
+    assert milvus_index("IVF_SQ8", 1_000_000) == ({"nlist": int(segment_lists[3:])}, {"nprobe": MIN_PROBES})
+    assert milvus_index("IVF_SQ8", 10_000)[0]["nlist"] < int(segment_lists[3:])  # one small segment, fewer lists
+    assert milvus_index("HNSW", 10_000)[1]["ef"] >= CANDIDATES
+    assert milvus_index("FLAT", 10_000) == ({}, {})
+
+
+def _faiss_row(sentences: int, file_mb: float, p50_ms: float) -> dict:
+    return {"engine": "FAISS", "index": "IVF1024,SQ8", "sentences": sentences, "index_file_mb": file_mb, "p50_ms": p50_ms}
+
+
+def test_the_scaling_plan_extrapolates_from_the_largest_ivf_row_and_the_bots_capacity() -> None:
+    from benchmarks.research import milvus_scale as m
+
+    rows = [_faiss_row(100_000, 1000.0, 9.0), _faiss_row(1_000_000, 400.0, 0.4),
+            {"engine": "FAISS", "index": "Flat", "sentences": 10_000_000, "index_file_mb": 1.0, "p50_ms": 1.0}]
+    figures = {quantity: estimate for quantity, estimate, _ in m.plan(rows, bot_capacity=1_000)}
+    assert figures["IVF_SQ8 bytes per vector"] == f"{400 * 2**20 / 1_000_000:.0f}"
+    vectors = m.TARGET_SENTENCES * (1 + 1 / m.SENTENCES_PER_PARAGRAPH)
+    assert figures["search CPU per message"] == f"{vectors / m.SEGMENT_SENTENCES * 0.4:.0f} ms"
+    assert figures["bot replicas"] == str(math.ceil(m.TARGET_MESSAGES / (1_000 * m.BOT_UTILISATION)) + 1)
+    assert figures["Redis commands/s"] == f"{m.REDIS_COMMANDS * m.TARGET_MESSAGES:,}"
+
+
+def test_the_bots_capacity_is_read_from_its_generated_table_and_a_page_without_it_is_refused(tmp_path: Path) -> None:
+    from benchmarks.research.milvus_scale import bot_capacity
+
+    page = tmp_path / "BOT.md"
+    page.write_text("| 1, saturated | 150.5 | 6 ms |\n| 20, saturated | 257.5 | 75 ms |\n", encoding="utf-8")
+    assert bot_capacity(page) == 257.5
+    page.write_text("| 1, saturated | 150.5 | 6 ms |\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="20, saturated"):
+        bot_capacity(page)
