@@ -34,7 +34,7 @@ from newsbot.index.manifest import Manifest, manifest_from_dict
 from newsbot.index.metadata import (ARTICLE_TERMS_KEPT, ArticleCopy, ArticleInfo, ArticleTerms, StoredSentence,
                                     article_numbers, cited, iso_date)
 from newsbot.index.stores import MilvusLiteStore, MilvusServerStore
-from newsbot.index.version import IndexVersion
+from newsbot.index.version import IndexVersion, open_version
 
 CURRENT_ALIAS = "newsbot_current"
 PLACEHOLDER_DIMENSION = 2  # Milvus wants a vector in every collection; the articles and records have none of their own
@@ -72,14 +72,15 @@ def write_version(client: MilvusClient, version: IndexVersion, prefix: str) -> N
     for name in _names(prefix):
         if client.has_collection(name):
             client.drop_collection(name)
-    client.create_collection(f"{prefix}_sentences", schema=_sentence_schema(client, manifest.dimension),
-                             index_params=_vector_index(client, manifest.faiss_factory))
-    client.create_collection(f"{prefix}_paragraphs", schema=_paragraph_schema(client, manifest.dimension),
-                             index_params=_vector_index(client, manifest.paragraph_faiss_factory))
-    client.create_collection(f"{prefix}_articles", schema=_record_schema(client, "number", DataType.INT64),
-                             index_params=_vector_index(client, "Flat", "vector"))
-    client.create_collection(f"{prefix}_records", schema=_record_schema(client, "key", DataType.VARCHAR),
-                             index_params=_vector_index(client, "Flat", "vector"))
+    for name, schema, factory in (
+            (f"{prefix}_sentences", _sentence_schema(client, manifest.dimension), manifest.faiss_factory),
+            (f"{prefix}_paragraphs", _paragraph_schema(client, manifest.dimension), manifest.paragraph_faiss_factory),
+            (f"{prefix}_articles", _record_schema(client, "number", DataType.INT64), "Flat"),
+            (f"{prefix}_records", _record_schema(client, "key", DataType.VARCHAR), "Flat")):
+        client.create_collection(name, schema=schema)
+        # not waited for: the wait polls a timestamp call Milvus Lite lacks (0.5 s and a logged error each); a
+        # collection loads once its index is built
+        client.create_index(name, _vector_index(client, factory), sync=False)
     placeholder = [0.0] * PLACEHOLDER_DIMENSION
     total_terms, firsts = 0, {}
     for start in range(0, manifest.sentences, PAGE):
@@ -117,12 +118,26 @@ def write_version(client: MilvusClient, version: IndexVersion, prefix: str) -> N
     _point_alias(client, f"{prefix}_records")
 
 
+def publish_version(store: MilvusLiteStore | MilvusServerStore, index_dir: Path) -> None:
+    """Copy the current version of an index folder into the store and make it current, unless it is already."""
+    client = connect(store)
+    try:
+        version = open_version(index_dir)
+        try:
+            prefix = collection_prefix(version.folder.name)
+            if _current_prefix(client) != prefix:
+                write_version(client, version, prefix)
+        finally:
+            version.close()
+    finally:
+        client.close()
+
+
 def open_milvus_version(client: MilvusClient, prefix: str | None = None) -> IndexVersion:
     """The version named `prefix`, or the current one (`CURRENT_ALIAS`), loaded for searching."""
+    prefix = prefix or _current_prefix(client)
     if prefix is None:
-        if CURRENT_ALIAS not in client.list_aliases().get("aliases", []):
-            raise IndexNotFound("Milvus holds no newsbot index yet; run `newsbot index` to build one")
-        prefix = client.describe_alias(CURRENT_ALIAS)["collection_name"].removesuffix("_records")
+        raise IndexNotFound("Milvus holds no newsbot index yet; run `newsbot index` to build one")
     names = _names(prefix)
     if not all(client.has_collection(name) for name in names):
         raise IndexCorrupt(f"the Milvus collections {prefix}_* are incomplete; run `newsbot index` to rebuild")
@@ -263,6 +278,13 @@ def _article_info(record: list) -> ArticleInfo:
     return ArticleInfo(*cited(own), copies=tuple(ArticleCopy(*cited(copy)) for copy in copies))
 
 
+def _current_prefix(client: MilvusClient) -> str | None:
+    """The prefix of the version `CURRENT_ALIAS` names; None before the first."""
+    if CURRENT_ALIAS not in client.list_aliases().get("aliases", []):
+        return None
+    return client.describe_alias(CURRENT_ALIAS)["collection_name"].removesuffix("_records")
+
+
 def _names(prefix: str) -> tuple[str, ...]:
     return tuple(f"{prefix}_{part}" for part in ("sentences", "paragraphs", "articles", "records"))
 
@@ -333,14 +355,14 @@ def _record_schema(client: MilvusClient, key: str, key_type: DataType):  # noqa:
     return schema
 
 
-def _vector_index(client: MilvusClient, factory: str, field: str = "vector"):  # noqa: ANN202
+def _vector_index(client: MilvusClient, factory: str):  # noqa: ANN202
     """The Milvus index matching the FAISS one the build chose by size (`index.vectors.plan_index`)."""
     params = client.prepare_index_params()
     lists = re.fullmatch(r"IVF(\d+),SQ8", factory)
     if lists:
-        params.add_index(field, index_type="IVF_SQ8", metric_type="IP", params={"nlist": int(lists.group(1))})
+        params.add_index("vector", index_type="IVF_SQ8", metric_type="IP", params={"nlist": int(lists.group(1))})
     else:
-        params.add_index(field, index_type="FLAT", metric_type="IP")
+        params.add_index("vector", index_type="FLAT", metric_type="IP")
     return params
 
 

@@ -2,7 +2,9 @@
 
 `NEWSBOT_STORE` names it and `parse_store` reads it, a pure function so that every entry point (the CLI,
 the bot, the benchmarks) reads one setting one way and a mistake is refused with a message that says what
-is accepted. Nothing here imports pymilvus: the files store never pays for it.
+is accepted. A build always writes its version to the index folder first; `publish_to_store` then copies
+it into Milvus when Milvus is the store, and `open_store_version` opens the current version of either.
+pymilvus is imported only when Milvus is named: the files store never pays for it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, urlsplit
+
+from newsbot.index.errors import IndexProblem
+
+if TYPE_CHECKING:
+    from newsbot.index.version import IndexVersion
 
 STORE = "NEWSBOT_STORE"
 MILVUS_TOKEN = "NEWSBOT_MILVUS_TOKEN"
@@ -20,7 +28,7 @@ _ACCEPTED = (f"{STORE} must be empty or a folder (the index files), milvus:///pa
              "in this process), or milvus://host:19530, http://host:19530 or https://host (a Milvus server)")
 
 
-class StoreAddressError(ValueError):
+class StoreAddressError(IndexProblem, ValueError):
     """`NEWSBOT_STORE` or `NEWSBOT_MILVUS_TOKEN` is malformed; the message says what is accepted."""
 
 
@@ -77,6 +85,38 @@ def store_from_environment(environ: Mapping[str, str] | None = None) -> Store:
     """`parse_store` of this process's `NEWSBOT_STORE` and `NEWSBOT_MILVUS_TOKEN`."""
     environ = os.environ if environ is None else environ
     return parse_store(environ.get(STORE), environ.get(MILVUS_TOKEN))
+
+
+def store_folder(value: str | None) -> Path | None:
+    """The index folder `NEWSBOT_STORE` names, if it names one (for `index.default_index_dir`); never raises."""
+    value = (value or "").strip()
+    return Path(value) if value and "://" not in value else None
+
+
+def open_store_version(store: Store, index_dir: Path) -> IndexVersion:
+    """The current version of the store: of the folder (`store.folder`, else `index_dir`) or of Milvus."""
+    from newsbot.index.version import open_version
+
+    if isinstance(store, FilesStore):
+        return open_version(store.folder or index_dir)
+    from newsbot.index.milvus_store import connect, open_milvus_version
+
+    client = connect(store)
+    try:
+        return open_milvus_version(client)
+    except BaseException:
+        client.close()
+        raise
+
+
+def publish_to_store(store: Store, index_dir: Path) -> None:
+    """Make the folder's current version the store's: nothing to do for files; copied into Milvus (unless
+    Milvus serves it already) and made current there."""
+    if isinstance(store, FilesStore):
+        return
+    from newsbot.index.milvus_store import publish_version
+
+    publish_version(store, index_dir)
 
 
 def _files(folder: Path | None, token: str | None) -> FilesStore:

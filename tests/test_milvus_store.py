@@ -123,3 +123,29 @@ def test_terms_of_the_question_reach_the_lexical_search(stores: tuple[IndexVersi
     target = next(i for i in range(files.manifest.sentences) if "Lavrov" in files.metadata.texts([i])[0])
     rare = sorted(terms("Lavrov"))
     assert target in milvus.metadata.lexical_candidates(rare, 50).tolist()
+
+
+def test_index_then_ask_through_milvus_lite_answers_as_the_files_do(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`newsbot index` copies its build into the store NEWSBOT_STORE names, and `newsbot ask` reads it there."""
+    from newsbot.bot.cli import main
+
+    dirs = ["--corpus-dir", str(corpus_dir), "--index-dir", str(tmp_path / "idx"), "--model", "hashing"]
+    question = ["ask", *dirs, "--json", "Russia and China vetoed a previous European attempt"]
+    monkeypatch.setenv("NEWSBOT_STORE", f"milvus://{tmp_path / 'milvus' / 'newsbot.db'}")
+    assert main(["index", *dirs]) == 0 and (tmp_path / "milvus" / "newsbot.db").exists()
+    capsys.readouterr()
+    assert main(question) == 0
+    from_milvus = capsys.readouterr().out
+    monkeypatch.delenv("NEWSBOT_STORE")
+    assert main(question) == 0
+    assert from_milvus == capsys.readouterr().out and '"found": true' in from_milvus
+    # a new version is copied and made current; the one Milvus serves already is not copied again
+    client = connect(MilvusLiteStore(tmp_path / "milvus" / "newsbot.db"))
+    try:
+        before = sorted(client.list_collections())
+        monkeypatch.setenv("NEWSBOT_STORE", f"milvus://{tmp_path / 'milvus' / 'newsbot.db'}")
+        assert main(["index", *dirs]) == 0
+        assert sorted(client.list_collections()) == before and len(before) == 4
+    finally:
+        client.close()

@@ -1,12 +1,16 @@
 """The store seam: `NEWSBOT_STORE` read by one pure function, and the files store meeting the interface the
 retriever reads (`index.version`)."""
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from newsbot.bot.cli import main
+from newsbot.bot.config import ConfigError, parse_settings
+from newsbot.bot.serve import serve
 from newsbot.corpus import BUNDLED_CORPUS_DIR
 from newsbot.index import build_index
 from newsbot.index.hashing_embedder import HashingEmbedder
@@ -14,6 +18,7 @@ from newsbot.index.stores import (FilesStore, MilvusLiteStore, MilvusServerStore
                                   store_from_environment)
 from newsbot.index.version import SentenceMetadata, VectorSearch, open_version
 
+from tests.fake_bot_api import TOKEN
 from tests.reliability import Record
 
 
@@ -84,3 +89,31 @@ def test_the_files_store_never_imports_pymilvus() -> None:
                           "newsbot.index.stores; print(sorted(m for m in sys.modules if m.startswith('pymilvus')))"],
                          capture_output=True, text=True, timeout=120, check=True)
     assert run.stdout.strip() == "[]"
+
+
+def test_the_bot_settings_read_the_store_and_refuse_a_bad_one() -> None:
+    assert parse_settings({"TELEGRAM_BOT_TOKEN": TOKEN}).store == FilesStore(None)
+    folder = parse_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "NEWSBOT_STORE": "/srv/newsbot"})
+    assert folder.store == FilesStore(Path("/srv/newsbot")) and folder.index_dir == Path("/srv/newsbot")
+    server = parse_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "NEWSBOT_STORE": "https://db.example",
+                             "NEWSBOT_MILVUS_TOKEN": "s3cret"})
+    assert server.store == MilvusServerStore("https://db.example", "s3cret") and "s3cret" not in repr(server)
+    with pytest.raises(ConfigError, match="NEWSBOT_STORE has the unknown scheme"):
+        parse_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "NEWSBOT_STORE": "ftp://db.example"})
+
+
+def test_serve_refuses_a_milvus_store_it_cannot_read_yet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("NEWSBOT_STORE", f"milvus://{tmp_path / 'newsbot.db'}")
+    args = argparse.Namespace(env_file=None, corpus_dir=BUNDLED_CORPUS_DIR, index_dir=tmp_path / "idx", model="hashing",
+                              min_confidence=None, verbose=False)
+    assert serve(args) == 2
+    assert "unset NEWSBOT_STORE" in capsys.readouterr().err and not (tmp_path / "idx").exists()
+
+
+def test_a_malformed_store_stops_the_cli_in_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("NEWSBOT_STORE", "milvus://host:port")
+    assert main(["ask", "--model", "hashing", "Who vetoed?"]) == 2
+    assert capsys.readouterr().err.startswith("newsbot: NEWSBOT_STORE has a port that is not a number")
