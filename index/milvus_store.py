@@ -235,7 +235,7 @@ class MilvusMetadata:
         if not wanted or limit < 1:
             return np.empty(0, np.int64)
         holding = {row["id"]: frozenset(row["terms"]) for row in self._client.query(
-            f"{self._prefix}_sentences", filter=f"array_contains_any(terms, {json.dumps(wanted)})",
+            f"{self._prefix}_sentences", filter=f"array_contains_any(terms, {_string_list(wanted)})",
             output_fields=["id", "terms"], limit=PAGE)}
         return bm25_best(wanted, holding, self._frequencies, self._documents, self._average_terms, limit)
 
@@ -266,6 +266,12 @@ class MilvusMetadata:
         if complete and len(found) != len(wanted):
             raise IndexCorrupt(f"the Milvus collection {self._prefix}_{table} lacks rows; run `newsbot index`")
         return found
+
+
+def _string_list(strings: Sequence[str]) -> str:
+    """A list literal of a Milvus filter: its parser takes no \\u escapes, so non-ASCII letters are written as
+    they are (a term holds letters, digits, '.' and ',' only: `corpus.terms`)."""
+    return json.dumps(list(strings), ensure_ascii=False)
 
 
 def _article_record(article: ArticleInfo) -> list:

@@ -29,7 +29,7 @@ from tests.embedders import UntiedEmbedder  # noqa: E402
 
 QUESTIONS = [SEED_QUESTION, "What did Lavrov say about sanctions?", "Who vetoed the resolution?",
              "harbour topic 12", "When did the Arab League mission start?", "Filler sentence 3 about harbour",
-             "qwertyuiop zxcvbnm", "What does Russia prefer?"]
+             "qwertyuiop zxcvbnm", "What does Russia prefer?", "Where did Beyoncé sing?"]
 TODAY = date(2012, 2, 1)
 
 
@@ -45,6 +45,8 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[IndexVers
     (corpus / "copy.txt").write_text(f"title: {header.splitlines()[0]}\nsource: Wire Copy\npublished: 2012-01-26\n"
                                      f"url: https://example.org/copy\n\n{body}", encoding="utf-8")
     add_filler_articles(corpus, 30)
+    (corpus / "accents.txt").write_text("title: Beyoncé in Zürich\nsource: Wire\n\nBeyoncé sang in Zürich on "
+                                        "Friday. The Café Müller crowd numbered 5,400.\n", encoding="utf-8")
     build_index(corpus, folder / "index", embedder=UntiedEmbedder())
     files = open_version(folder / "index")
     client = connect(MilvusLiteStore(folder / "newsbot.db"))
