@@ -10,7 +10,7 @@ number of its terms; n is the term's document frequency (`index.lexicon`).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 
 import numpy as np
 
@@ -19,17 +19,18 @@ B = 0.75
 SMALLEST_IDF = 1e-6  # FTS5's floor for a term most rows hold
 
 
-def bm25_best(question_terms: Iterable[str], sentences: Mapping[int, frozenset[str]], frequencies: Mapping[str, int],
-              documents: int, average_terms: float, limit: int) -> np.ndarray:
-    """The ids of the (at most `limit`) `sentences` (id -> terms) best matching any question term, best first;
-    equal scores in id order."""
+def bm25_best(question_terms: Iterable[str], held: Mapping[int, Set[str]], lengths: Mapping[int, int],
+              frequencies: Mapping[str, int], documents: int, average_terms: float, limit: int) -> np.ndarray:
+    """The ids of the (at most `limit`) sentences best matching any question term, best first, equal scores in
+    id order; `held` maps each sentence holding some question term to those it holds, `lengths` to its number of
+    terms."""
     wanted = sorted(set(question_terms))
     idf = {term: max(math.log((documents - frequencies.get(term, 0) + 0.5) / (frequencies.get(term, 0) + 0.5)),
                      SMALLEST_IDF) for term in wanted}
     scored = []
-    for sentence, held in sentences.items():
-        norm = 1 - B + B * len(held) / average_terms if average_terms > 0 else 1.0
-        score = sum(idf[term] * (K1 + 1) / (1 + K1 * norm) for term in wanted if term in held)
+    for sentence, found in held.items():
+        norm = 1 - B + B * lengths[sentence] / average_terms if average_terms > 0 else 1.0
+        score = sum(idf[term] * (K1 + 1) / (1 + K1 * norm) for term in wanted if term in found)
         if score > 0:
             scored.append((-score, sentence))
     return np.array([sentence for _, sentence in sorted(scored)[:max(limit, 0)]], dtype=np.int64)

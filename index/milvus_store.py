@@ -1,8 +1,9 @@
 """The Milvus store: an index version in Milvus collections, read through the same `IndexVersion` as the files.
 
-A version is four collections sharing a name prefix: `<prefix>_sentences` (vector, text, offsets, article
+A version is five collections sharing a name prefix: `<prefix>_sentences` (vector, text, offsets, article
 number, paragraph row, terms), `<prefix>_paragraphs` (vector, terms), `<prefix>_articles` (citation and
-copies as JSON, first sentence, sentence count) and `<prefix>_records` (the manifest, the document
+copies as JSON, first sentence, sentence count), `<prefix>_postings` (the sentences holding each rare term, for
+the lexical search) and `<prefix>_records` (the manifest, the document
 frequencies, the terms' total). The alias `CURRENT_ALIAS` names the current version's records collection and
 moves only once a version is complete, so a reader never opens a half-written one. A replica needs nothing
 on disk: everything the ranking reads is here. Imported only when `NEWSBOT_STORE` names Milvus (pymilvus
@@ -40,6 +41,9 @@ CURRENT_ALIAS = "newsbot_current"
 PLACEHOLDER_DIMENSION = 2  # Milvus wants a vector in every collection; the articles and records have none of their own
 MAX_TERMS = 4096  # Milvus's largest array: no sentence of a real article holds this many distinct terms
 MAX_TEXT = 65535  # Milvus's longest VARCHAR, in bytes
+# Terms held by at most this many sentences get a posting list: those a question's lexical search asks for
+# (retrieval.candidates.LEXICAL_TERM_SENTENCES); a commoner term is found by scanning the sentences' terms
+POSTED_TERM_SENTENCES = 1000
 RECORD_CHUNK = 60000  # characters of ASCII JSON per record row
 PAGE = 10000  # rows per read or write: under Milvus's 16,384 per query
 _NAME = re.compile(r"[^A-Za-z0-9_]")
@@ -76,13 +80,14 @@ def write_version(client: MilvusClient, version: IndexVersion, prefix: str) -> N
             (f"{prefix}_sentences", _sentence_schema(client, manifest.dimension), manifest.faiss_factory),
             (f"{prefix}_paragraphs", _paragraph_schema(client, manifest.dimension), manifest.paragraph_faiss_factory),
             (f"{prefix}_articles", _record_schema(client, "number", DataType.INT64), "Flat"),
+            (f"{prefix}_postings", _postings_schema(client), "Flat"),
             (f"{prefix}_records", _record_schema(client, "key", DataType.VARCHAR), "Flat")):
         client.create_collection(name, schema=schema)
         # not waited for: the wait polls a timestamp call Milvus Lite lacks (0.5 s and a logged error each); a
         # collection loads once its index is built
         client.create_index(name, _vector_index(client, factory), sync=False)
     placeholder = [0.0] * PLACEHOLDER_DIMENSION
-    total_terms, firsts = 0, {}
+    total_terms, firsts, postings = 0, {}, {}
     for start in range(0, manifest.sentences, PAGE):
         ids = list(range(start, min(start + PAGE, manifest.sentences)))
         stored, held = metadata.sentences(ids), metadata.terms(ids)
@@ -95,9 +100,13 @@ def write_version(client: MilvusClient, version: IndexVersion, prefix: str) -> N
                                    f"({MAX_TERMS})")
             firsts.setdefault(number, (sentence.id, sentence.article))
             total_terms += len(found)
+            for term in found:
+                if version.document_frequencies.get(term, 0) <= POSTED_TERM_SENTENCES:
+                    postings.setdefault(term, []).append(sentence.id)
             rows.append({"id": sentence.id, "vector": vector.tolist(), "text": sentence.text, "article": number,
                          "paragraph": sentence.paragraph, "start": sentence.start, "end": sentence.end,
-                         "row": int(version.sentence_paragraphs[sentence.id]), "terms": sorted(found)})
+                         "row": int(version.sentence_paragraphs[sentence.id]), "terms": sorted(found),
+                         "term_count": len(found)})
         client.insert(f"{prefix}_sentences", rows)
     for start in range(0, manifest.paragraphs, PAGE):
         rows_of = list(range(start, min(start + PAGE, manifest.paragraphs)))
@@ -108,6 +117,10 @@ def write_version(client: MilvusClient, version: IndexVersion, prefix: str) -> N
     client.insert(f"{prefix}_articles", [
         {"number": number, "vector": placeholder, "first_sentence": first, "sentence_count": counts[number],
          "value": json.dumps(_article_record(article))} for number, (first, article) in sorted(firsts.items())])
+    posted = sorted(postings.items())
+    for start in range(0, len(posted), PAGE):
+        client.insert(f"{prefix}_postings", [{"term": term, "vector": placeholder, "sentences": ids}
+                                             for term, ids in posted[start:start + PAGE]])
     payload = json.dumps({"manifest": asdict(manifest), "document_frequencies": dict(version.document_frequencies),
                           "total_terms": total_terms})
     client.insert(f"{prefix}_records", [
@@ -231,13 +244,24 @@ class MilvusMetadata:
         return [frozenset(found[int(r)]["terms"].split()) for r in rows]
 
     def lexical_candidates(self, question_terms: Iterable[str], limit: int) -> np.ndarray:
+        """BM25 as FTS5 computes it (`index.bm25`), from the posting lists of the rare terms and a scan of the
+        sentences' terms for the common ones (which the retriever never asks for)."""
         wanted = sorted(set(question_terms))
         if not wanted or limit < 1:
             return np.empty(0, np.int64)
-        holding = {row["id"]: frozenset(row["terms"]) for row in self._client.query(
-            f"{self._prefix}_sentences", filter=f"array_contains_any(terms, {_string_list(wanted)})",
-            output_fields=["id", "terms"], limit=PAGE)}
-        return bm25_best(wanted, holding, self._frequencies, self._documents, self._average_terms, limit)
+        held: dict[int, set[str]] = {}
+        rare = [term for term in wanted if 0 < self._frequencies.get(term, 0) <= POSTED_TERM_SENTENCES]
+        for row in (self._client.get(f"{self._prefix}_postings", ids=rare, output_fields=["sentences"]) if rare else []):
+            for sentence in row["sentences"]:
+                held.setdefault(sentence, set()).add(row["term"])
+        common = [term for term in wanted if self._frequencies.get(term, 0) > POSTED_TERM_SENTENCES]
+        for row in (self._client.query(f"{self._prefix}_sentences", output_fields=["id", "terms"], limit=PAGE,
+                                       filter=f"array_contains_any(terms, {_string_list(common)})")
+                    if common else []):
+            held.setdefault(row["id"], set()).update(set(row["terms"]).intersection(common))
+        lengths = {sentence: row["term_count"] for sentence, row in
+                   self._rows("sentences", "id", sorted(held), ["term_count"]).items()}
+        return bm25_best(wanted, held, lengths, self._frequencies, self._documents, self._average_terms, limit)
 
     def articles_of(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
         return self._numbers[article_numbers(self._first_sentences, ids)]
@@ -292,7 +316,7 @@ def _current_prefix(client: MilvusClient) -> str | None:
 
 
 def _names(prefix: str) -> tuple[str, ...]:
-    return tuple(f"{prefix}_{part}" for part in ("sentences", "paragraphs", "articles", "records"))
+    return tuple(f"{prefix}_{part}" for part in ("sentences", "paragraphs", "articles", "postings", "records"))
 
 
 def _point_alias(client: MilvusClient, collection: str) -> None:
@@ -334,9 +358,17 @@ def _sentence_schema(client: MilvusClient, dimension: int):  # noqa: ANN202 - py
     schema.add_field("id", DataType.INT64, is_primary=True)
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
     schema.add_field("text", DataType.VARCHAR, max_length=MAX_TEXT)
-    for name in ("article", "paragraph", "start", "end", "row"):
+    for name in ("article", "paragraph", "start", "end", "row", "term_count"):
         schema.add_field(name, DataType.INT64)
     schema.add_field("terms", DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=MAX_TERMS, max_length=256)
+    return schema
+
+
+def _postings_schema(client: MilvusClient):  # noqa: ANN202
+    schema = client.create_schema(auto_id=False)
+    schema.add_field("term", DataType.VARCHAR, is_primary=True, max_length=256)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=PLACEHOLDER_DIMENSION)
+    schema.add_field("sentences", DataType.ARRAY, element_type=DataType.INT64, max_capacity=POSTED_TERM_SENTENCES)
     return schema
 
 

@@ -148,6 +148,22 @@ def test_index_then_ask_through_milvus_lite_answers_as_the_files_do(
         before = sorted(client.list_collections())
         monkeypatch.setenv("NEWSBOT_STORE", f"milvus://{tmp_path / 'milvus' / 'newsbot.db'}")
         assert main(["index", *dirs]) == 0
-        assert sorted(client.list_collections()) == before and len(before) == 4
+        assert sorted(client.list_collections()) == before and len(before) == 5
     finally:
         client.close()
+
+
+def test_terms_too_common_for_a_posting_list_are_found_by_scanning(stores: tuple[IndexVersion, IndexVersion],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A term held by more sentences than have posting lists (none the retriever asks for) is still found, in
+    FTS5's order: read as if only terms held by one sentence had posting lists."""
+    from newsbot.index import milvus_store
+
+    files, milvus = stores
+    monkeypatch.setattr(milvus_store, "POSTED_TERM_SENTENCES", 1)
+    common = [term for term, count in files.document_frequencies.items() if count > 3][:20]
+    assert common
+    for term in common:
+        rare = next(t for t, count in files.document_frequencies.items() if count == 1)
+        assert (milvus.metadata.lexical_candidates({term, rare}, 10).tolist()
+                == files.metadata.lexical_candidates({term, rare}, 10).tolist()), term
