@@ -25,6 +25,7 @@ from newsbot.index import (
     load_embedder,
 )
 from newsbot.index.embedder import BACKENDS, DEFAULT_BACKEND
+from newsbot.index.stores import publish_to_store, store_from_environment
 from newsbot.retrieval import Answer, Retriever
 from newsbot.retrieval.threads import answer_on_one_thread
 
@@ -230,6 +231,7 @@ def _build(args: argparse.Namespace, embedder: Embedder, *, force: bool = False)
         report, removed = build_with_retention(args.corpus_dir or default_corpus_dir(),
                                                args.index_dir or default_index_dir(), embedder, max_age,
                                                progress=progress, force=force)
+    publish_to_store(store_from_environment(), args.index_dir or default_index_dir())
     if removed:
         print(f"Removed {len(removed)} article{'s' if len(removed) != 1 else ''} published more than {max_age} days "
               f"ago: {', '.join(removed)}", file=sys.stderr)
@@ -321,7 +323,7 @@ def _open(args: argparse.Namespace) -> Retriever:
               file=sys.stderr)
         _build(args, embedder)
 
-    return open_or_build(index_dir, embedder, build, min_confidence=threshold)
+    return open_or_build(index_dir, embedder, build, min_confidence=threshold, store=store_from_environment())
 
 
 def _ask(args: argparse.Namespace) -> int:

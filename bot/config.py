@@ -15,6 +15,8 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from newsbot.index.stores import MILVUS_TOKEN, STORE, FilesStore, Store, StoreAddressError, parse_store, store_folder
+
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 # The rate limit's defaults (bot.ratelimit: a burst of 20, then one every 3 s). A person's busiest minute
 # is a question, "More results" up to nine times (30 results), a rephrasing or two and a few /sources
@@ -59,6 +61,7 @@ class Settings:
     feed_interval: timedelta = DEFAULT_FEED_INTERVAL
     max_article_age_days: int | None = None  # None: keep every article (corpus/retention.py)
     redis_url: str | None = field(default=None, repr=False)  # None: one replica, its state in the process
+    store: Store = FilesStore()  # NEWSBOT_STORE (index/stores.py)
 
 
 def load_settings(env_file: Path | str | None = ".env", environ: Mapping[str, str] | None = None) -> Settings:
@@ -92,7 +95,7 @@ def parse_settings(values: Mapping[str, str]) -> Settings:
         api_base_url=base_url,
         api_file_url=values.get("TELEGRAM_API_FILE_URL", "").strip() or file_url_for(base_url),
         corpus_dir=_path(values.get("NEWSBOT_CORPUS_DIR")),
-        index_dir=_path(values.get("NEWSBOT_INDEX_DIR")),
+        index_dir=_path(values.get("NEWSBOT_INDEX_DIR")) or store_folder(values.get(STORE)),
         model=values.get("NEWSBOT_MODEL", "").strip() or None,
         rate_limit_questions=int(_number(values, "NEWSBOT_RATE_LIMIT_QUESTIONS", str(RATE_LIMIT_BURST), integer=True)),
         rate_limit_seconds=_number(values, "NEWSBOT_RATE_LIMIT_SECONDS", str(RATE_LIMIT_SECONDS)),
@@ -101,7 +104,15 @@ def parse_settings(values: Mapping[str, str]) -> Settings:
         feed_interval=feed_interval(values),
         max_article_age_days=max_article_age_days(values),
         redis_url=redis_url(values),
+        store=_store(values),
     )
+
+
+def _store(values: Mapping[str, str]) -> Store:
+    try:
+        return parse_store(values.get(STORE), values.get(MILVUS_TOKEN))
+    except StoreAddressError as error:
+        raise ConfigError(str(error)) from None
 
 
 def min_confidence(values: Mapping[str, str], key: str = MIN_CONFIDENCE) -> float | None:

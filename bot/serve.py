@@ -31,6 +31,7 @@ from newsbot.bot.shared import SharedState
 from newsbot.bot.texts import COMMANDS
 from newsbot.corpus import default_corpus_dir
 from newsbot.index import default_index_dir, default_model
+from newsbot.index.stores import FilesStore
 
 log = logging.getLogger("newsbot.serve")
 
@@ -44,6 +45,9 @@ def serve(args: argparse.Namespace) -> int:
         corpus_dir = Path(args.corpus_dir or settings.corpus_dir or default_corpus_dir())
         index_dir = Path(args.index_dir or settings.index_dir or default_index_dir())
         check_folders(corpus_dir, index_dir)
+        if not isinstance(settings.store, FilesStore):
+            raise ConfigError("NEWSBOT_STORE names Milvus, which `newsbot index`, `ask` and `chat` read; `serve` "
+                              "reads the index folder only so far: unset NEWSBOT_STORE (or name a folder) for it")
     except ConfigError as problem:
         print(f"newsbot: {problem}", file=sys.stderr)
         return 2

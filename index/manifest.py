@@ -63,6 +63,11 @@ def read_manifest(folder: Path) -> Manifest:
     except (OSError, ValueError) as error:
         raise IndexCorrupt(f"the index manifest {path} cannot be read ({error}); "
                            "run `newsbot index` to rebuild it") from None
+    return manifest_from_dict(data, folder, path)
+
+
+def manifest_from_dict(data: object, folder: object, path: object) -> Manifest:
+    """Validate a manifest's JSON, read from `path` of the index at `folder` (for the messages)."""
     if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
         raise IndexIncompatible(f"{folder} is not a newsbot index; run `newsbot index` to build one")
     if data.get("format_version") != FORMAT_VERSION:

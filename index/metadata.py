@@ -109,7 +109,7 @@ class ArticleInfo:
 
 def _citation_dict(article: ArticleCopy | ArticleInfo) -> dict[str, object]:
     return {"id": article.id, "title": article.title, "source": article.source,
-            "published": _iso(article.published), "url": article.url}
+            "published": iso_date(article.published), "url": article.url}
 
 
 # Articles whose term counts a reader keeps (`MetadataReader.article_terms`): the candidates of a question
@@ -152,11 +152,11 @@ class MetadataWriter:
         of the paragraph vectors (first appearance); and the copies of its story, in order."""
         self._db.execute(
             "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (self._articles, article.id, article.title, article.source, _iso(article.published), article.url,
+            (self._articles, article.id, article.title, article.source, iso_date(article.published), article.url,
              article.fingerprint, self._sentences, len(sentences)))
         self._db.executemany(
             "INSERT INTO copies VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(self._articles, position, c.id, c.title, c.source, _iso(c.published), c.url)
+            [(self._articles, position, c.id, c.title, c.source, iso_date(c.published), c.url)
              for position, c in enumerate(copies)])
         self._db.executemany(
             "INSERT INTO sentences VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -200,7 +200,7 @@ class MetadataReader:
 
     def articles_of(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
         """The article number of each sentence id (an article's sentences are stored together, in order)."""
-        return np.searchsorted(self._first_sentences, np.asarray(ids, dtype=np.int64), side="right") - 1
+        return article_numbers(self._first_sentences, ids)
 
     def _read_article_terms(self, article: int) -> ArticleTerms:
         """`article_terms`, read from the stored sentence terms (kept for the last ARTICLE_TERMS_KEPT articles)."""
@@ -238,7 +238,7 @@ class MetadataReader:
                                 "ORDER BY article, position", wanted or []).fetchall()
         found: dict[int, list[ArticleCopy]] = {}
         for row in rows:
-            found.setdefault(row[0], []).append(ArticleCopy(*_cited(row[1:])))
+            found.setdefault(row[0], []).append(ArticleCopy(*cited(row[1:])))
         return {article: tuple(copies) for article, copies in found.items()}
 
     def texts(self, ids: Sequence[int]) -> list[str]:
@@ -296,18 +296,23 @@ class MetadataReader:
             self._db.close()
 
 
-def _iso(day: date | None) -> str | None:
+def article_numbers(first_sentences: np.ndarray, ids: Sequence[int] | np.ndarray) -> np.ndarray:
+    """The article number of each sentence id, given each article's first sentence id by article number."""
+    return np.searchsorted(first_sentences, np.asarray(ids, dtype=np.int64), side="right") - 1
+
+
+def iso_date(day: date | None) -> str | None:
     return day.isoformat() if day else None
 
 
-def _cited(row: Sequence) -> tuple[str, str, str | None, date | None, str | None]:
+def cited(row: Sequence) -> tuple[str, str, str | None, date | None, str | None]:
     """id, title, source, published, url as stored, the date parsed."""
     article_id, title, source, published, url = row
     return article_id, title, source, date.fromisoformat(published) if published else None, url
 
 
 def _article_info(row: Sequence, copies: tuple[ArticleCopy, ...]) -> ArticleInfo:
-    return ArticleInfo(*_cited(row), copies=copies)
+    return ArticleInfo(*cited(row), copies=copies)
 
 
 def _stored_sentence(row: Sequence, copies: tuple[ArticleCopy, ...]) -> StoredSentence:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import faiss
 import numpy as np
@@ -22,6 +23,9 @@ import numpy as np
 from newsbot.index.errors import IndexCorrupt
 from newsbot.index.manifest import PARAGRAPH_VECTORS_FILE, SENTENCE_PARAGRAPHS_FILE
 from newsbot.index.rowfile import RowFile
+
+if TYPE_CHECKING:  # the protocol lives beside the version that holds it, which loads this module
+    from newsbot.index.version import VectorSearch
 
 METRIC = "inner_product"  # on unit vectors, i.e. cosine similarity
 EXACT = "Flat"
@@ -120,7 +124,7 @@ def load_vectors(path: Path, *, dimension: int, count: int, search: Mapping[str,
     return index
 
 
-def search_vectors(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def search_vectors(index: VectorSearch, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Top-k (scores, ids) per query row; ids of -1 (fewer than k vectors) are dropped by callers."""
     k = min(k, index.ntotal)
     if k <= 0:
@@ -129,7 +133,7 @@ def search_vectors(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.
     return index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
 
 
-def fetch_vectors(index: faiss.Index, ids: np.ndarray) -> np.ndarray:
+def fetch_vectors(index: VectorSearch, ids: np.ndarray) -> np.ndarray:
     """The stored vectors of these sentence ids, to rescore candidates.
 
     Exact for a flat index; an IVF,SQ8 index decodes its 8-bit codes through its direct map (8 bytes

@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-import faiss
 import numpy as np
 
 from newsbot.index.vectors import fetch_vectors, search_vectors
+from newsbot.index.version import VectorSearch
 
 # The knee of the curve on SQuAD dev's 10,250 sentences (benchmarks/research/candidates.py, docs/QUALITY.md): these
 # hold the gold sentence for 98.7% of questions; 200 sentences or 40 paragraphs add 0.1 point of P@1 at most
@@ -53,7 +53,7 @@ class Candidates:
     paragraph_scores: np.ndarray  # cos(question, paragraph)
 
 
-def find_candidates(queries: np.ndarray, sentences: faiss.Index, paragraphs: faiss.Index,
+def find_candidates(queries: np.ndarray, sentences: VectorSearch, paragraphs: VectorSearch,
                     paragraph_vectors: np.ndarray, sentence_paragraphs: np.ndarray,
                     lexical: Sequence[np.ndarray] | None = None, *, sentence_candidates: int = SENTENCE_CANDIDATES,
                     paragraph_candidates: int = PARAGRAPH_CANDIDATES) -> list[Candidates]:

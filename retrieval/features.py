@@ -33,8 +33,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from newsbot.corpus.terms import terms
-from newsbot.index.metadata import MetadataReader
-from newsbot.index.version import IndexVersion
+from newsbot.index.version import IndexVersion, SentenceMetadata
 from newsbot.retrieval.candidates import Candidates
 from newsbot.retrieval.span import offers_answer
 
@@ -48,7 +47,7 @@ class Evidence:
     question: str
     candidates: Candidates
     term_weights: Mapping[str, float]  # the question's terms and their IDF (`idf_weights`)
-    metadata: MetadataReader  # the candidates' texts and terms
+    metadata: SentenceMetadata  # the candidates' texts and terms
     provisional: np.ndarray | None = None  # the score by every feature but the `ranked` ones
 
 

@@ -17,7 +17,8 @@ from newsbot.index.embedder import Embedder, canonical_model_name, default_model
 from newsbot.index.errors import IndexIncompatible
 from newsbot.index.manifest import Manifest
 from newsbot.index.metadata import ArticleInfo, StoredSentence
-from newsbot.index.version import IndexVersion, open_version
+from newsbot.index.stores import FilesStore, Store, open_store_version
+from newsbot.index.version import IndexVersion
 from newsbot.retrieval.candidates import LEXICAL_CANDIDATES, Candidates, find_candidates, rare_terms
 from newsbot.retrieval.confidence import Signals, confidence, default_min_confidence, outcome, signals
 from newsbot.retrieval.features import feature_matrix, idf_weights, scores
@@ -126,14 +127,17 @@ class Retriever:
 
     @classmethod
     def open(cls, index_dir: Path | str | None = None, *, model: str | None = None,
-             embedder: Embedder | None = None, min_confidence: float | None = None) -> Retriever:
-        """Open the current version of an index folder (default: `NEWSBOT_INDEX_DIR` or `index/data`).
+             embedder: Embedder | None = None, min_confidence: float | None = None,
+             store: Store | None = None) -> Retriever:
+        """Open the current version of an index folder (default: `NEWSBOT_INDEX_DIR` or `index/data`), or of
+        `store` (`index.stores`; its folder, if files, else `index_dir`'s).
 
         The model must be the one the index was built with; pass `embedder` to share a loaded
         model between retrievers (e.g. across a reindex). `min_confidence` overrides the default
         threshold, which follows the index's size (`retrieval.confidence.default_min_confidence`).
         """
-        version = open_version(Path(index_dir) if index_dir is not None else default_index_dir())
+        version = open_store_version(store or FilesStore(),
+                                     Path(index_dir) if index_dir is not None else default_index_dir())
         try:
             if embedder is None:
                 embedder = load_embedder(model if model is not None else default_model())

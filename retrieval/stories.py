@@ -12,7 +12,8 @@ from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 
-from newsbot.index.metadata import ArticleTerms, MetadataReader
+from newsbot.index.metadata import ArticleTerms
+from newsbot.index.version import SentenceMetadata
 
 # When another candidate article's sentences go first (`named_story_first`), measured on SQuAD dev 0-23 and
 # the two Syria questions of tests/data/many_stories.json (benchmarks/research/stories.py, docs/QUALITY.md#many-stories):
@@ -51,7 +52,7 @@ def story_lift(weights: Mapping[str, float], article: ArticleTerms) -> float:
                 for term, w in weights.items() if article.counts[term]), default=0.0)
 
 
-def candidate_lifts(weights: Mapping[str, float], ids: np.ndarray, metadata: MetadataReader) -> np.ndarray:
+def candidate_lifts(weights: Mapping[str, float], ids: np.ndarray, metadata: SentenceMetadata) -> np.ndarray:
     """Each candidate sentence's article's `story_lift` (each article's term counts read once, then kept)."""
     articles, position = np.unique(metadata.articles_of(ids), return_inverse=True)
     lifts = np.array([story_lift(weights, metadata.article_terms(int(a))) for a in articles], dtype=np.float64)
