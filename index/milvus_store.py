@@ -138,7 +138,7 @@ def publish_version(store: MilvusLiteStore | MilvusServerStore, index_dir: Path)
         version = open_version(index_dir)
         try:
             prefix = collection_prefix(version.folder.name)
-            if _current_prefix(client) != prefix:
+            if current_revision(client) != prefix:
                 write_version(client, version, prefix)
         finally:
             version.close()
@@ -148,7 +148,7 @@ def publish_version(store: MilvusLiteStore | MilvusServerStore, index_dir: Path)
 
 def open_milvus_version(client: MilvusClient, prefix: str | None = None) -> IndexVersion:
     """The version named `prefix`, or the current one (`CURRENT_ALIAS`), loaded for searching."""
-    prefix = prefix or _current_prefix(client)
+    prefix = prefix or current_revision(client)
     if prefix is None:
         raise IndexNotFound("Milvus holds no newsbot index yet; run `newsbot index` to build one")
     names = _names(prefix)
@@ -308,8 +308,9 @@ def _article_info(record: list) -> ArticleInfo:
     return ArticleInfo(*cited(own), copies=tuple(ArticleCopy(*cited(copy)) for copy in copies))
 
 
-def _current_prefix(client: MilvusClient) -> str | None:
-    """The prefix of the version `CURRENT_ALIAS` names; None before the first."""
+def current_revision(client: MilvusClient) -> str | None:
+    """The name of the current version (its collections' prefix, the `folder` name of the `IndexVersion`
+    `open_milvus_version` opens now); None before the first. One cheap call: replicas poll it."""
     if CURRENT_ALIAS not in client.list_aliases().get("aliases", []):
         return None
     return client.describe_alias(CURRENT_ALIAS)["collection_name"].removesuffix("_records")

@@ -66,6 +66,15 @@ def current_version(index_dir: Path) -> Path:
     return folder
 
 
+def current_version_name(index_dir: Path) -> str | None:
+    """The name of the version CURRENT points at, unverified (a cheap check whether it has moved); None
+    before the first build."""
+    try:
+        return _pointer(Path(index_dir))
+    except IndexNotFound:
+        return None
+
+
 def verify_version(folder: Path) -> None:
     """Raise IndexCorrupt unless checksums.json covers every file a reader loads and each file it lists is a
     regular file (not a link) with the size and SHA-256 recorded when the version was published.

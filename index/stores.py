@@ -109,6 +109,23 @@ def open_store_version(store: Store, index_dir: Path) -> IndexVersion:
         raise
 
 
+def current_revision(store: Store, index_dir: Path) -> str | None:
+    """The name of the store's current version, equal to `open_store_version(...).folder.name` while no
+    build intervenes; None before the first build. Cheap (no checksums, no loading): a serving replica
+    compares it with the version it holds to pick up what another process published."""
+    if isinstance(store, FilesStore):
+        from newsbot.index.store import current_version_name
+
+        return current_version_name(store.folder or index_dir)
+    from newsbot.index import milvus_store
+
+    client = milvus_store.connect(store)
+    try:
+        return milvus_store.current_revision(client)
+    finally:
+        client.close()
+
+
 def publish_to_store(store: Store, index_dir: Path) -> None:
     """Make the folder's current version the store's: nothing to do for files; copied into Milvus (unless
     Milvus serves it already) and made current there."""

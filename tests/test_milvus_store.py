@@ -20,7 +20,7 @@ from newsbot.corpus.terms import terms  # noqa: E402
 from newsbot.index import build_index  # noqa: E402
 from newsbot.index.errors import IndexNotFound  # noqa: E402
 from newsbot.index.milvus_store import collection_prefix, connect, open_milvus_version, write_version  # noqa: E402
-from newsbot.index.stores import MilvusLiteStore  # noqa: E402
+from newsbot.index.stores import MilvusLiteStore, current_revision  # noqa: E402
 from newsbot.index.version import IndexVersion, SentenceMetadata, VectorSearch, open_version  # noqa: E402
 from newsbot.retrieval import Retriever  # noqa: E402
 
@@ -111,6 +111,7 @@ def test_both_stores_rank_and_answer_alike(stores: tuple[IndexVersion, IndexVers
 
 
 def test_an_empty_milvus_is_refused_with_what_to_run(tmp_path: Path) -> None:
+    assert current_revision(MilvusLiteStore(tmp_path / "empty.db"), tmp_path) is None
     client = connect(MilvusLiteStore(tmp_path / "empty.db"))
     try:
         with pytest.raises(IndexNotFound, match="newsbot index"):
@@ -149,6 +150,10 @@ def test_index_then_ask_through_milvus_lite_answers_as_the_files_do(
         monkeypatch.setenv("NEWSBOT_STORE", f"milvus://{tmp_path / 'milvus' / 'newsbot.db'}")
         assert main(["index", *dirs]) == 0
         assert sorted(client.list_collections()) == before and len(before) == 5
+        revision = current_revision(MilvusLiteStore(tmp_path / "milvus" / "newsbot.db"), tmp_path / "idx")
+        files = open_version(tmp_path / "idx")
+        files.close()
+        assert revision == collection_prefix(files.folder.name)
     finally:
         client.close()
 

@@ -14,8 +14,8 @@ from newsbot.bot.serve import serve
 from newsbot.corpus import BUNDLED_CORPUS_DIR
 from newsbot.index import build_index
 from newsbot.index.hashing_embedder import HashingEmbedder
-from newsbot.index.stores import (FilesStore, MilvusLiteStore, MilvusServerStore, StoreAddressError, parse_store,
-                                  store_from_environment)
+from newsbot.index.stores import (FilesStore, MilvusLiteStore, MilvusServerStore, StoreAddressError, current_revision,
+                                  parse_store, store_from_environment)
 from newsbot.index.version import SentenceMetadata, VectorSearch, open_version
 
 from tests.fake_bot_api import TOKEN
@@ -78,6 +78,20 @@ def test_the_files_store_meets_the_interface_the_retriever_reads(tmp_path: Path)
         assert isinstance(version.sentences, VectorSearch) and isinstance(version.paragraphs, VectorSearch)
         assert isinstance(version.metadata, SentenceMetadata)
         assert version.sentences.ntotal == version.manifest.sentences > 0
+    finally:
+        version.close()
+
+
+def test_the_files_revision_follows_each_build(tmp_path: Path) -> None:
+    assert current_revision(FilesStore(), tmp_path / "idx") is None
+    build_index(BUNDLED_CORPUS_DIR, tmp_path / "idx", embedder=HashingEmbedder())
+    first = current_revision(FilesStore(), tmp_path / "idx")
+    build_index(BUNDLED_CORPUS_DIR, tmp_path / "idx", embedder=HashingEmbedder(), force=True)
+    second = current_revision(FilesStore(tmp_path / "idx"), tmp_path / "elsewhere")
+    assert first and second and first != second
+    version = open_version(tmp_path / "idx")
+    try:
+        assert version.folder.name == second
     finally:
         version.close()
 
