@@ -166,7 +166,8 @@ def replicas(tmp_path: Path, corpus: Path, milvus_uri: str, redis_url: str,  # n
                     "NEWSBOT_MODEL": "hashing", "NEWSBOT_CORPUS_DIR": str(corpus),
                     "NEWSBOT_INDEX_DIR": str(tmp_path / f"index{n}"), "NEWSBOT_STORE": milvus_uri,
                     "NEWSBOT_REDIS_URL": redis_url, "TELEGRAM_WEBHOOK_SECRET": SECRET,
-                    "TELEGRAM_ADMIN_IDS": str(ADMIN), "NEWSBOT_RATE_LIMIT_QUESTIONS": str(LIMIT)},
+                    "TELEGRAM_ADMIN_IDS": str(ADMIN), "NEWSBOT_RATE_LIMIT_QUESTIONS": str(LIMIT),
+                    "NEWSBOT_STORE_CHECK_SECONDS": "1"},
                     args=["--webhook-url", "http://127.0.0.1/telegram", "--listen", "127.0.0.1", "--port", str(port)]))
                 telegram.wait_for(lambda: len(telegram.sent(method="setWebhook")) == n + 1, timeout=180)
                 wait_until(lambda: health(port).get("status") == "ok", 60, f"replica {n}'s health endpoint")
