@@ -37,6 +37,11 @@ _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h)?$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 MAX_ARTICLE_AGE_DAYS = "NEWSBOT_MAX_ARTICLE_AGE_DAYS"
 REDIS_URL = "NEWSBOT_REDIS_URL"
+REPLICA_LEASE = "NEWSBOT_REPLICA_LEASE_SECONDS"
+# With Redis, how long a replica stays known after its last sign of life (it renews every third of it, so one
+# renewal missed under load does not drop it): half a minute is how long a killed replica's questions wait for
+# another replica to answer them, about what a load balancer's health checks take to notice it.
+DEFAULT_REPLICA_LEASE_SECONDS = 30.0
 
 
 class ConfigError(ValueError):
@@ -61,6 +66,7 @@ class Settings:
     feed_interval: timedelta = DEFAULT_FEED_INTERVAL
     max_article_age_days: int | None = None  # None: keep every article (corpus/retention.py)
     redis_url: str | None = field(default=None, repr=False)  # None: one replica, its state in the process
+    replica_lease_seconds: float = DEFAULT_REPLICA_LEASE_SECONDS
     store: Store = FilesStore()  # NEWSBOT_STORE (index/stores.py)
 
 
@@ -104,6 +110,7 @@ def parse_settings(values: Mapping[str, str]) -> Settings:
         feed_interval=feed_interval(values),
         max_article_age_days=max_article_age_days(values),
         redis_url=redis_url(values),
+        replica_lease_seconds=_number(values, REPLICA_LEASE, str(DEFAULT_REPLICA_LEASE_SECONDS)),
         store=_store(values),
     )
 
