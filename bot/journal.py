@@ -75,7 +75,7 @@ class UpdateJournal:
         self._earlier: list[int] | None = sorted(self._pending)  # taken by an earlier run, until handed over
 
     async def received(self, updates: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        new = [u for u in updates if _is_update(u)
+        new = [u for u in updates if is_update(u)
                and u["update_id"] not in self._pending and u["update_id"] not in self._done]
         if new:
             self._append([{"update": update} for update in new])
@@ -138,7 +138,7 @@ class UpdateJournal:
                 entry = json.loads(line)
             except (ValueError, RecursionError):  # a line torn by a kill, or damaged otherwise
                 entry = None
-            if isinstance(entry, dict) and _is_update(entry.get("update")):
+            if isinstance(entry, dict) and is_update(entry.get("update")):
                 if entry["update"]["update_id"] not in self._done:  # as received() does
                     self._pending[entry["update"]["update_id"]] = entry["update"]
             elif isinstance(entry, dict) and _is_update_id(entry.get("done")):
@@ -211,7 +211,7 @@ def _is_update_id(value: object) -> bool:
     return type(value) is int and value >= 0  # not a bool, a float or a string of digits
 
 
-def _is_update(value: object) -> bool:
+def is_update(value: object) -> bool:
     """Whether a JSON value can be journalled as an update: an object with an update id, not absurdly deep."""
     return isinstance(value, dict) and _is_update_id(value.get("update_id")) and _depth(value) <= MAX_DEPTH
 

@@ -39,6 +39,12 @@ def figures_key(prefix: str, replica_id: str) -> str:
     return f"{prefix}replica-figures:{replica_id}"
 
 
+def members_key(prefix: str) -> str:
+    """The ids of the replicas that announced figures: a set, so /stats reads them without scanning every key
+    (there is one per update answered in the last hour)."""
+    return f"{prefix}replica-members"
+
+
 def refusal(url: str, bot_id: str, mode: str) -> str | None:
     """Why this replica must not start in `mode` beside the live ones, or None. Redis not answering is no
     reason to refuse (Telegram itself turns a second poller away): it is logged and the start goes on."""
@@ -72,6 +78,7 @@ class Replica:
         self.lease_seconds = lease_seconds
         self._key = replica_key(shared.prefix, self.id)
         self._figures = figures_key(shared.prefix, self.id)
+        self._members = members_key(shared.prefix)
 
     def key_of(self, replica_id: str) -> str:
         """The key of a replica (this one or another), present while it is alive."""
@@ -86,24 +93,31 @@ class Replica:
                 if figures is not None:
                     pipe.hset(self._figures, mapping=figures.encoded())
                     pipe.pexpire(self._figures, lease_ms)
+                    pipe.sadd(self._members, self.id)
                 await pipe.execute()
 
         await self._shared.call(write, "other replicas may not see this one")
 
     async def leave(self) -> None:
-        await self._shared.call(lambda client: client.delete(self._key, self._figures), "its keys expire by themselves")
+        async def delete(client: AsyncRedis) -> None:
+            async with client.pipeline(transaction=True) as pipe:
+                await pipe.delete(self._key, self._figures).srem(self._members, self.id).execute()
+
+        await self._shared.call(delete, "its keys expire by themselves")
 
     async def others(self) -> list[Figures] | None:
         """The figures of the other replicas alive, or None when Redis cannot be reached."""
         async def read(client: AsyncRedis) -> list[Figures]:
-            keys = [key async for key in client.scan_iter(match=figures_key(self._shared.prefix, "*"))
-                    if key.decode() != self._figures]
-            if not keys:
+            others = [member.decode() for member in await client.smembers(self._members) if member.decode() != self.id]
+            if not others:
                 return []
             async with client.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.hgetall(key)
+                for other in others:
+                    pipe.hgetall(figures_key(self._shared.prefix, other))
                 hashes = await pipe.execute()
+            gone = [other for other, fields in zip(others, hashes) if not fields]  # expired: killed
+            if gone:
+                await client.srem(self._members, *gone)
             return [figures for fields in hashes if (figures := Figures.decoded(fields)) is not None]
 
         return await self._shared.call(read, "/stats shows this replica's figures only")

@@ -12,8 +12,8 @@ This is the robust queue consumer's pattern:
 - lease: a holder's lease on its updates is its presence key (bot.replicas), renewed while it serves. Every
   replica looks, at start and every takeover interval, for pending updates whose holder's key has expired
   (killed, or stopped with updates in hand) and claims each with a compare-and-set script, so exactly one
-  replica takes each over and handles it. An update taken over MAX_TAKEOVERS times (each holder died with
-  it: an update that kills the process?) is dropped with an error in the log instead of killing the next.
+  replica takes each over and handles it. An update taken over MAX_TAKEOVERS times, each holder dying with
+  it (an update that kills the process?), is dropped with an error in the log instead of killing the next.
 
 Updates not received here (tests deliver them directly) are claimed at handling time with the same key.
 
@@ -32,7 +32,7 @@ from typing import Any
 from redis.asyncio import Redis
 from telegram import Bot, Update
 
-from newsbot.bot.journal import UpdateJournal, readable_updates
+from newsbot.bot.journal import UpdateJournal, is_update, readable_updates
 from newsbot.bot.replicas import Replica
 from newsbot.bot.shared import SharedState
 
@@ -46,7 +46,8 @@ MAX_TAKEOVERS = 3
 DONE = "done"
 _FALLBACK = "updates are journalled in this replica's own file and handled here"
 
-# KEYS: pending hash, then update:N for each update; ARGV: holder, lease ms, then each update's id and JSON.
+# KEYS: pending hash, then update:N for each update; ARGV: holder, the keys' expiry (ms), then each update's id
+# and JSON.
 # Returns 1 for each update stored as new, 0 for one in hand or done already.
 RECEIVE_SCRIPT = """
 local stored = {}
@@ -68,7 +69,7 @@ redis.call('HDEL', KEYS[3], ARGV[1])
 return 1
 """
 # KEYS: update:N, pending hash, takeovers hash; ARGV: id, the holder seen gone ('' for none), new holder,
-# lease ms, MAX_TAKEOVERS. Returns nil if another replica took it or it was done meanwhile, {1, json} when
+# the key's expiry (ms), MAX_TAKEOVERS. Returns nil if another replica took it or it was done meanwhile, {1, json} when
 # taken over, {0, json} when dropped after too many takeovers.
 TAKE_OVER_SCRIPT = """
 if (redis.call('GET', KEYS[1]) or '') ~= ARGV[2] then return nil end
@@ -102,7 +103,7 @@ class SharedJournal:
         self._take_over = shared.client.register_script(TAKE_OVER_SCRIPT)
 
     async def received(self, updates: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        valid = [update for update in updates if isinstance(update, dict) and type(update.get("update_id")) is int]
+        valid = [update for update in updates if is_update(update)]
         if not valid:
             return []
         keys = [self._pending, *(self._update_key(update["update_id"]) for update in valid)]
@@ -143,13 +144,25 @@ class SharedJournal:
         of replicas that are gone, each taken over here by exactly one replica."""
         earlier = await self._fallback.orphans(bot)
         taken = await self._shared.call(self._take_over_orphans, _FALLBACK) or []
-        updates, unreadable = readable_updates(taken, bot)
-        for update_id in unreadable:
+        entries, unreadable = [], []
+        for update_id, raw in taken:
+            try:
+                entry = json.loads(raw)
+            except (ValueError, RecursionError):
+                entry = None
+            if is_update(entry):
+                entries.append(entry)
+            else:
+                log.warning("dropping journalled update %s: it cannot be read", update_id)
+                unreadable.append(update_id)
+        updates, not_updates = readable_updates(entries, bot)
+        for update_id in unreadable + not_updates:
             await self.done(update_id)
         self._held.update(update.update_id for update in updates)
         return earlier + updates
 
-    async def _take_over_orphans(self, client: Redis) -> list[dict[str, Any]]:
+    async def _take_over_orphans(self, client: Redis) -> list[tuple[int, bytes]]:
+        """The pending updates of replicas gone, taken over here: (id, the JSON stored)."""
         ids = sorted(int(update_id) for update_id in await client.hkeys(self._pending))
         if not ids:
             return []
@@ -166,12 +179,12 @@ class SharedJournal:
             result = await self._take_over(keys=keys, args=args, client=client)
             if result is None:
                 continue  # another replica took it over, or its holder finished it meanwhile
-            kept, data = int(result[0]), json.loads(result[1])
-            if kept:
+            if int(result[0]):
                 log.info("taking over update %s from a replica that is gone (%s)", update_id, holder or "expired")
-                taken.append(data)
+                taken.append((update_id, result[1]))
             else:
-                log.error("dropping update %s: %d replicas died while handling it", update_id, MAX_TAKEOVERS)
+                log.error("dropping update %s: taken over %d times from replicas that died with it", update_id,
+                          MAX_TAKEOVERS)
         return taken
 
     def _update_key(self, update_id: int) -> str:

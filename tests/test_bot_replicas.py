@@ -13,12 +13,14 @@ from telegram import Update
 from newsbot.bot import texts
 from newsbot.bot.journal import UpdateJournal
 from newsbot.bot.locks import BUILD, SharedLocks
-from newsbot.bot.replica_stats import figures_of
+from newsbot.bot.replica_stats import Figures, figures_of
 from newsbot.bot.replicas import WEBHOOK, Replica
 from newsbot.bot.shared import SharedState
 from newsbot.bot.shared_journal import SharedJournal
 from tests.bot_harness import ADMIN, USER, Harness, in_process_bot
 from tests.fake_bot_api import TOKEN, Call
+from tests.redis_server import free_port
+from tests.reliability import Record
 
 BOT_ID = TOKEN.partition(":")[0]
 
@@ -114,3 +116,26 @@ async def test_stats_adds_up_the_answers_of_the_replicas_alive(tmp_path: Path, c
         await b["replica"].leave()  # the second replica stops
         [after] = await ask(first, first, "/stats", chat_id=ADMIN)
         assert "Questions answered: 2" in after.text and "Replicas serving: 1" in after.text
+        killed = Replica(SharedState(redis_url, BOT_ID), WEBHOOK, lease_seconds=0.2)
+        await killed.renew(Figures(7, (0.5,)))  # a third replica, killed at once: its figures expire
+        [three] = await ask(first, first, "/stats", chat_id=ADMIN)
+        assert "Questions answered: 9" in three.text and "Replicas serving: 2" in three.text
+        await asyncio.sleep(0.3)
+        [gone] = await ask(first, first, "/stats", chat_id=ADMIN)
+        assert "Questions answered: 2" in gone.text and "Replicas serving: 1" in gone.text
+
+
+async def test_without_redis_stats_shows_this_replicas_figures_and_questions_are_still_answered(
+        tmp_path: Path, corpus_dir: Path, reliability: Record) -> None:
+    unreachable = f"redis://127.0.0.1:{free_port()}/0"
+    parts = replica_in(unreachable, tmp_path / "a")
+    async with in_process_bot(tmp_path, corpus_dir, NEWSBOT_REDIS_URL=unreachable, **parts) as replica:
+        data = replica.telegram.push_text(USER, "How many zebras escaped from the zoo?")
+        assert await parts["journal"].received(replica.telegram.pop_updates()) == [data]  # as served
+        await replica.app.process_update(Update.de_json(data, replica.app.bot))
+        assert "zebras" in replica.telegram.sent(USER)[-1].text
+        [stats] = await replica.say("/stats", chat_id=ADMIN)
+        assert "Questions answered: 1" in stats.text and "Replicas serving" not in stats.text
+    assert UpdateJournal(tmp_path / "a" / "journal.jsonl").is_done(data["update_id"])  # kept in its file meanwhile
+    reliability("Consistency", "Redis unreachable when a question and /stats arrive at a replica", 2,
+                "the question journalled in the replica's file and answered; /stats showed the replica's own figures")
