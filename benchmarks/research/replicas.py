@@ -36,8 +36,9 @@ import redis
 from benchmarks.bot_throughput import QUESTIONS, Level, _run_level, median_level
 from benchmarks.report import provenance, table, write_block
 from benchmarks.stats import machine
+from newsbot.bot.replicas import replica_key
 from newsbot.corpus import BUNDLED_CORPUS_DIR
-from tests.fake_bot_api import BotProcess, FakeBotAPIServer, FakeTelegram, start_bot
+from tests.fake_bot_api import TOKEN, BotProcess, FakeBotAPIServer, FakeTelegram, start_bot
 from tests.milvus_server import milvus_server
 from tests.redis_server import free_port, redis_server
 from tests.round_robin import RoundRobinProxy
@@ -56,14 +57,28 @@ def serving(api: FakeBotAPIServer, work: Path, replicas: int,
     try:
         for n in range(replicas):
             port = free_port()
+            (work / f"index{n}").mkdir()  # an empty volume, as a container gets
             bots.append((start_bot(api, work, ready_timeout=600, verbose=False, env={
                 **env, "NEWSBOT_INDEX_DIR": str(work / f"index{n}"), "TELEGRAM_WEBHOOK_SECRET": SECRET},
                 args=["--webhook-url", "http://127.0.0.1/telegram", "--listen", "127.0.0.1", "--port", str(port)]), port))
             api.telegram.wait_for(lambda: len(api.telegram.sent(method="setWebhook")) == n + 1, timeout=600)
+        _wait_for_presence(env["NEWSBOT_REDIS_URL"], replicas)
         yield bots
     finally:
         for bot, _ in bots:
             bot.stop()
+
+
+def _wait_for_presence(redis_url: str, replicas: int, timeout: float = 60.0) -> None:
+    """Until every replica has announced itself in Redis: the load starts with each one known to the others,
+    so no update is taken over from a replica only because its first announcement is still to come."""
+    client = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + timeout
+    while len(client.keys(replica_key(f"newsbot:{TOKEN.partition(':')[0]}:", "*"))) < replicas:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the {replicas} replicas did not all announce themselves in Redis within {timeout:.0f} s")
+        time.sleep(0.2)
+    client.close()
 
 
 def webhook_sender(url: str, pool: ThreadPoolExecutor) -> Callable[[dict[str, object]], None]:
