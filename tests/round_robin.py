@@ -66,7 +66,8 @@ class RoundRobinProxy(ThreadingHTTPServer):
         self.on_forwarded = on_forwarded
         self._turn = itertools.cycle(range(len(self.ports)))
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self.serve_forever, name="round-robin-proxy", daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, args=(0.05,), name="round-robin-proxy",
+                                        daemon=True)  # polls for shutdown every 50 ms: tests stop it often
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}{path}"
