@@ -35,8 +35,8 @@ from telegram.request import BaseRequest, HTTPXRequest
 
 from newsbot.bot import texts
 from newsbot.bot.addressing import ADDRESSED, addressed_text, for_another_bot
-from newsbot.bot.building import PublishFailed
 from newsbot.bot.asked import ANSWERS_PER_REPLY, MAX_RESULTS, Asked, last_asked, recall, remember
+from newsbot.bot.building import PublishFailed
 from newsbot.bot.config import Settings
 from newsbot.bot.feedback import (
     CALLBACK_PATTERN,

@@ -17,7 +17,7 @@ from newsbot.index.stores import Store, publish_to_store
 
 log = logging.getLogger(__name__)
 
-PUBLISH_FAILED = ("the new index was built but could not be stored in Milvus (NEWSBOT_STORE; the bot's log says why); "
+PUBLISH_FAILED = ("the new index was built but could not be stored in Milvus (NEWSBOT_STORE; the log says why); "
                   "send the command again once Milvus can be reached")
 
 

@@ -34,12 +34,12 @@ class StoreFollower:
         except Exception as error:  # any client error: the job must go on, and the old version with it
             if not self.failing:
                 log.warning("cannot read the current index version from %s (%s); answering from %s until it can "
-                            "be read again", self.service.store, _reason(error),
+                            "be read again", self.service.read_from, _reason(error),
                             self.service.retriever.version_dir.name)
             self.failing = True
             return False
         if self.failing:
-            log.info("the index store %s can be read again", self.service.store)
+            log.info("the index store %s can be read again", self.service.read_from)
         self.failing = False
         return swapped
 

@@ -31,7 +31,7 @@ from newsbot.bot.logs import REDACTED, configure_logging
 from newsbot.bot.replica_stats import figures_of
 from newsbot.bot.replicas import POLLING, WEBHOOK, Replica, refusal, serve_as_replica
 from newsbot.bot.retry import RetryingLimiter
-from newsbot.bot.service import Service
+from newsbot.bot.service import Service, store_label
 from newsbot.bot.shared import SharedState
 from newsbot.bot.shared_journal import pick_journal
 from newsbot.bot.texts import COMMANDS
@@ -62,7 +62,7 @@ def serve(args: argparse.Namespace) -> int:
             return 2
     model = args.model or settings.model or default_model()
     log.info("loading the model %s and the index from %s (builds in %s from the corpus %s)", model,
-             settings.store, index_dir, corpus_dir)
+             store_label(settings.store, index_dir), index_dir, corpus_dir)
     threshold = args.min_confidence if args.min_confidence is not None else settings.min_confidence
     service = Service.open(corpus_dir, index_dir, model=model, min_confidence=threshold,
                            max_age_days=settings.max_article_age_days, store=settings.store)

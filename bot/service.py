@@ -35,7 +35,7 @@ from newsbot.corpus.web.feed_state import FeedState, poll_lock
 from newsbot.index import BuildReport, load_embedder
 from newsbot.index.embedder import Embedder
 from newsbot.index.metadata import ArticleInfo
-from newsbot.index.stores import FilesStore, Store, current_revision
+from newsbot.index.stores import FilesStore, MilvusLiteStore, Store, current_revision
 from newsbot.retrieval import Answer, Retriever
 from newsbot.retrieval.evaluation.percentile import percentile
 
@@ -114,6 +114,7 @@ class Service:
         self.corpus_dir = Path(corpus_dir)
         self.index_dir = Path(index_dir)
         self.store = _serving_store(store)
+        self.read_from = store_label(self.store, self.index_dir)  # for the log
         self.max_age_days = max_age_days  # NEWSBOT_MAX_ARTICLE_AGE_DAYS, applied by every build
         self._queries = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="newsbot-query")
         self._builds = ThreadPoolExecutor(1, thread_name_prefix="newsbot-build")
@@ -141,7 +142,7 @@ class Service:
         store = _serving_store(store)
 
         def build() -> None:
-            log.warning("no index in %s yet; building one from %s", store, corpus_dir)
+            log.warning("no index in %s yet; building one from %s", store_label(store, index_dir), corpus_dir)
             build_with_retention(corpus_dir, index_dir, loaded, max_age_days)
             publish_build(store, index_dir)
 
@@ -383,6 +384,14 @@ class Service:
             return None
         return Retriever.open(self.index_dir, embedder=current.embedder, store=self.store,
                               min_confidence=current.min_confidence_override)
+
+
+def store_label(store: Store, index_dir: Path) -> str:
+    """Where a service reads its index, for a log line: its index folder (a files store is always that:
+    `_serving_store`), the Milvus Lite file or the server's address (never its token)."""
+    if isinstance(store, FilesStore):
+        return str(index_dir)
+    return f"Milvus Lite {store.path}" if isinstance(store, MilvusLiteStore) else f"Milvus at {store.uri}"
 
 
 def _serving_store(store: Store | None) -> Store:

@@ -17,6 +17,7 @@ import pytest
 from newsbot.bot import texts
 from newsbot.bot.app import schedule_feed_polls
 from newsbot.bot.building import PUBLISH_FAILED
+from newsbot.bot.cli import main
 from newsbot.bot.following import StoreFollower
 from newsbot.bot.locks import BUILD, SharedLocks
 from newsbot.bot.service import Progress, Service
@@ -212,3 +213,10 @@ async def test_a_feed_poll_is_skipped_while_another_replica_holds_the_build_lock
             assert held  # the poll released the lock when it was done
         await other.close()
         await shared.close()
+
+
+def test_newsbot_index_says_in_one_line_that_milvus_did_not_take_its_build(
+        tmp_path: Path, corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("NEWSBOT_STORE", unreachable_milvus().uri)
+    assert main(["index", "--model", "hashing", "--corpus-dir", str(corpus_dir), "--index-dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"newsbot: {PUBLISH_FAILED}"
