@@ -74,8 +74,8 @@ def measure_bot(levels: list[tuple[int, float | None]], *, messages: int = 400, 
         bot = start_bot(api, Path(folder), env=env, ready_timeout=300, verbose=False)
         chat_ids = iter(range(1_000_000, 10**9, 10_000))
         try:
-            _run_level(api.telegram, [bot.process.pid], 4, 20, None, asked, next(chat_ids))  # warm-up
-            return [[_run_level(api.telegram, [bot.process.pid], chats, messages, rate, asked, next(chat_ids))
+            run_level(api.telegram, [bot.process.pid], 4, 20, None, asked, next(chat_ids))  # warm-up
+            return [[run_level(api.telegram, [bot.process.pid], chats, messages, rate, asked, next(chat_ids))
                      for _ in range(rounds)] for chats, rate in levels]
         finally:
             bot.stop()
@@ -90,7 +90,7 @@ def median_level(rounds: list[Level]) -> Level:
                    **{name: round(statistics.median(getattr(r, name) for r in rounds), 2) for name in figures})
 
 
-def _run_level(telegram: FakeTelegram, bot_pids: Sequence[int], chats: int, messages: int, rate: float | None,
+def run_level(telegram: FakeTelegram, bot_pids: Sequence[int], chats: int, messages: int, rate: float | None,
                questions: list[str], first_chat: int,
                deliver: Callable[[dict[str, object]], None] | None = None) -> Level:
     """`messages` questions from `chats` chats; their answers' latencies, throughput and the CPU cost of the

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import redis
 
-from benchmarks.bot_throughput import QUESTIONS, Level, _run_level, median_level
+from benchmarks.bot_throughput import QUESTIONS, Level, median_level, run_level
 from benchmarks.report import provenance, table, write_block
 from benchmarks.stats import machine
 from newsbot.bot.replicas import replica_key
@@ -120,8 +120,8 @@ def measure(store: str, replicas: int, *, redis_url: str, milvus_uri: str | None
         deliver = webhook_sender(proxy.url("/telegram"), pool)
         pids = [bot.process.pid for bot, _ in bots]
         chat_ids = iter(range(1_000_000, 10**9, 10_000))
-        _run_level(api.telegram, pids, 4, 20, None, QUESTIONS, next(chat_ids), deliver)  # warm-up
-        levels = [_run_level(api.telegram, pids, chats, messages, None, QUESTIONS, next(chat_ids), deliver)
+        run_level(api.telegram, pids, 4, 20, None, QUESTIONS, next(chat_ids), deliver)  # warm-up
+        levels = [run_level(api.telegram, pids, chats, messages, None, QUESTIONS, next(chat_ids), deliver)
                   for _ in range(rounds)]
         print(f"{store}, {replicas} replica(s): " + ", ".join(f"{level.per_second} msg/s p99 {level.p99_ms} ms"
                                                               for level in levels), flush=True)
