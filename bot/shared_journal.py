@@ -39,8 +39,8 @@ from newsbot.bot.shared import SharedState
 log = logging.getLogger(__name__)
 
 # Telegram retries an unacknowledged webhook for minutes, not hours; an hour covers that, and costs Redis
-# about 160 bytes per update (measured: some 60 MB at 100 updates/s, 600 MB at 1,000). A holder's key lasts
-# as long: an update in hand for an hour is taken over as if its holder were gone.
+# about 160 bytes per update (benchmarks/research/shared_journal_cost.py: some 60 MB at 100 updates/s, 600 MB
+# at 1,000). A holder's key lasts as long: an update in hand for an hour is taken over as if its holder were gone.
 DONE_SECONDS = 3600.0
 MAX_TAKEOVERS = 3
 DONE = "done"
