@@ -32,15 +32,15 @@ from typing import Any
 from redis.asyncio import Redis
 from telegram import Bot, Update
 
-from newsbot.bot.journal import UpdateJournal, is_update, readable_updates
+from newsbot.bot.journal import Journal, UpdateJournal, is_update, readable_updates
 from newsbot.bot.replicas import Replica
 from newsbot.bot.shared import SharedState
 
 log = logging.getLogger(__name__)
 
 # Telegram retries an unacknowledged webhook for minutes, not hours; an hour covers that, and costs Redis
-# about 90 bytes per update (some 30 MB an hour at 100 updates/s). A holder's key lasts as long: an update
-# in hand for an hour is taken over as if its holder were gone.
+# about 160 bytes per update (benchmarks/research/shared_journal_cost.py: some 60 MB at 100 updates/s, 600 MB
+# at 1,000). A holder's key lasts as long: an update in hand for an hour is taken over as if its holder were gone.
 DONE_SECONDS = 3600.0
 MAX_TAKEOVERS = 3
 DONE = "done"
@@ -169,7 +169,8 @@ class SharedJournal:
         holders = [value.decode() if value is not None else "" for value in
                    await client.mget([self._update_key(update_id) for update_id in ids])]
         others = sorted({holder for holder in holders if holder not in ("", DONE, self._replica.id)})
-        alive = dict(zip(others, await client.mget([self._replica.key_of(other) for other in others]))) if others else {}
+        keys = [self._replica.key_of(other) for other in others]
+        alive = dict(zip(others, await client.mget(keys))) if others else {}
         taken = []
         for update_id, holder in zip(ids, holders):
             if holder == self._replica.id or holder == DONE or alive.get(holder) is not None:
@@ -191,7 +192,7 @@ class SharedJournal:
         return self._shared.key("update", update_id)
 
 
-def pick_journal(file_journal: UpdateJournal, shared: SharedState | None, replica: Replica | None) -> UpdateJournal | SharedJournal:
+def pick_journal(file_journal: UpdateJournal, shared: SharedState | None, replica: Replica | None) -> Journal:
     """The journal `serve` uses: in Redis when replicas share one, else the file journal of the one process."""
     if shared is None or replica is None:
         return file_journal

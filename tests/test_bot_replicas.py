@@ -95,7 +95,8 @@ async def test_reindex_is_refused_while_another_replica_builds(tmp_path: Path, c
         await other.close()
 
 
-async def test_stats_adds_up_the_answers_of_the_replicas_alive(tmp_path: Path, corpus_dir: Path, redis_url: str) -> None:
+async def test_stats_adds_up_the_answers_of_the_replicas_alive(tmp_path: Path, corpus_dir: Path,
+                                                                redis_url: str) -> None:
     second_corpus = tmp_path / "corpus2"
     second_corpus.mkdir()
     a, b = replica_in(redis_url, tmp_path / "a"), replica_in(redis_url, tmp_path / "b")
@@ -105,7 +106,8 @@ async def test_stats_adds_up_the_answers_of_the_replicas_alive(tmp_path: Path, c
         assert "Questions answered: 0" in alone.text and "Replicas serving: 1" in alone.text
         for replica, asked in ((first, 2), (second, 3)):
             for user in range(asked):
-                assert "zebras" in (await ask(first, replica, "How many zebras escaped from the zoo?", chat_id=30 + user))[0].text
+                [answer] = await ask(first, replica, "How many zebras escaped from the zoo?", chat_id=30 + user)
+                assert "zebras" in answer.text
         await a["replica"].renew(figures_of(first.service))
         await b["replica"].renew(figures_of(second.service))  # what serve does every third of a lease
         [stats] = await ask(first, first, "/stats", chat_id=ADMIN)

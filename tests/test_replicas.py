@@ -152,7 +152,8 @@ def _webhook_replicas(api: FakeBotAPIServer, folder: Path, redis_url: str, *,
 
 def _question(update_id: int) -> dict[str, object]:
     return {"update_id": update_id, "message": {
-        "message_id": update_id, "date": 0, "text": "zebras escaped zoo", "chat": {"id": 60 + update_id, "type": "private"},
+        "message_id": update_id, "date": 0, "text": "zebras escaped zoo",
+        "chat": {"id": 60 + update_id, "type": "private"},
         "from": {"id": 60 + update_id, "is_bot": False, "first_name": "A"}}}
 
 
