@@ -26,6 +26,7 @@ import pytest
 from tests.fake_bot_api import BotProcess, Call, FakeBotAPIServer, FakeTelegram, start_bot, visible_text
 from tests.milvus_server import milvus_uri  # noqa: F401 - the session's Milvus server, a fixture
 from tests.redis_server import free_port
+from tests.reliability import Record
 from tests.round_robin import Forwarded, RoundRobinProxy
 
 pytestmark = pytest.mark.milvus_server
@@ -183,7 +184,7 @@ def replicas(tmp_path: Path, corpus: Path, milvus_uri: str, redis_url: str,  # n
 
 def test_two_replicas_behind_one_url_answer_once_share_limits_reindex_and_survive_a_kill(
         tmp_path: Path, corpus: Path, replicas: tuple[list[BotProcess], list[ReplicaLine], list[int], FakeTelegram],
-        ) -> None:
+        reliability: Record) -> None:
     bots, lines, ports, telegram = replicas
     killed: list[Forwarded] = []
     acknowledged_by: dict[int, int] = {}  # update id -> the replica whose 200 Telegram got
@@ -263,5 +264,10 @@ def test_two_replicas_behind_one_url_answer_once_share_limits_reindex_and_surviv
         assert counts == Counter(load_chats), "each question of the load answered exactly once"
         assert all(ZEBRA_ANSWER in shown(telegram.sent(chat)[0]) for chat in load_chats)
         assert set(orphans) <= set(lines[0].answered), "the survivor answered what the killed one had taken"
-        print(f"load: {len(orphans)} taken over from the killed replica, {len(set(tg.retried))} delivered again")
+        redelivered = len(set(tg.retried))
+        print(f"load: {len(orphans)} taken over from the killed replica, {redelivered} delivered again")
+        reliability("Consistency", f"two webhook replicas on one Milvus server and one Redis behind a round-robin "
+                    f"proxy, one SIGKILLed during a load of {len(load)} questions", 1,
+                    f"each answered exactly once: {len(orphans)} it had acknowledged were answered by the other "
+                    f"replica, {redelivered} posts it failed were delivered again")
     assert bots[0].stop() == 0
