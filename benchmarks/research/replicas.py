@@ -106,8 +106,8 @@ def _raise(future: object) -> None:
 
 
 def measure(store: str, replicas: int, *, redis_url: str, milvus_uri: str | None, chats: int, messages: int,
-            rounds: int) -> Level:
-    """The median of `rounds` saturated levels of `chats` chats through the proxy to `replicas` replicas."""
+            rounds: int) -> list[Level]:
+    """`rounds` saturated levels of `chats` chats through the proxy to `replicas` replicas."""
     redis.Redis.from_url(redis_url).flushall()  # update ids restart at 1 with each fake: no claim may remain
     env = {"NEWSBOT_CORPUS_DIR": str(BUNDLED_CORPUS_DIR), "NEWSBOT_REDIS_URL": redis_url,
            "NEWSBOT_RATE_LIMIT_QUESTIONS": "1000000", "NEWSBOT_RATE_LIMIT_SECONDS": "1"}
@@ -125,15 +125,26 @@ def measure(store: str, replicas: int, *, redis_url: str, milvus_uri: str | None
                   for _ in range(rounds)]
         print(f"{store}, {replicas} replica(s): " + ", ".join(f"{level.per_second} msg/s p99 {level.p99_ms} ms"
                                                               for level in levels), flush=True)
-        return median_level(levels)
+        return levels
 
 
-def replicas_table(rows: list[tuple[str, int, Level]]) -> str:
-    return table(("store", "replicas", "answered", "msg/s", "p50 ms", "p99 ms", "one answer each",
-                  "replicas' CPU ms/msg", "proxy+fake+load CPU ms/msg"),
-                 [(store, count, level.answered, level.per_second, level.p50_ms, level.p99_ms,
-                   "yes" if level.exactly_one_answer_each else "NO", level.bot_cpu_ms_per_message,
-                   level.fake_and_load_cpu_ms_per_message) for store, count, level in rows], "lrrrrrlrr")
+def replicas_table(rows: list[tuple[str, int, list[Level]]]) -> str:
+    """The median round of each row, the spread of its rounds, and each store's second replica against its first."""
+    def spread(levels: list[Level]) -> str:
+        return f"{min(level.per_second for level in levels):g}–{max(level.per_second for level in levels):g}"
+
+    medians = {(store, count): median_level(levels) for store, count, levels in rows}
+    lines = [table(("store", "replicas", "answered", "msg/s (median)", "msg/s (rounds)", "p50 ms", "p99 ms",
+                    "one answer each", "replicas' CPU ms/msg", "proxy+fake+load CPU ms/msg"),
+                   [(store, count, (m := medians[(store, count)]).answered, m.per_second, spread(levels), m.p50_ms,
+                     m.p99_ms, "yes" if m.exactly_one_answer_each else "NO", m.bot_cpu_ms_per_message,
+                     m.fake_and_load_cpu_ms_per_message) for store, count, levels in rows], "lrrrrrrlrr")]
+    for store in dict.fromkeys(store for store, _, _ in rows):
+        one, two = medians.get((store, 1)), medians.get((store, 2))
+        if one and two:
+            lines.append(f"\n{store}: two replicas answer ×{two.per_second / one.per_second:.2f} the messages a "
+                         f"second of one, at ×{two.p99_ms / one.p99_ms:.2f} its p99.")
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -148,7 +159,7 @@ def main() -> int:
     args = parser.parse_args()
     started = machine()
     counts = [int(count) for count in args.replicas.split(",")]
-    rows: list[tuple[str, int, Level]] = []
+    rows: list[tuple[str, int, list[Level]]] = []
     with ExitStack() as stack, tempfile.TemporaryDirectory() as work:
         redis_url = stack.enter_context(redis_server(Path(work) / "redis"))
         stores = {"index folder": None}
@@ -156,12 +167,12 @@ def main() -> int:
             stores["Milvus server"] = stack.enter_context(milvus_server(Path(work) / "milvus"))
         for store, uri in stores.items():
             for count in counts:
-                level = measure(store, count, redis_url=redis_url, milvus_uri=uri, chats=args.chats,
-                                messages=args.messages, rounds=args.rounds)
-                rows.append((store, count, level))
+                levels = measure(store, count, redis_url=redis_url, milvus_uri=uri, chats=args.chats,
+                                 messages=args.messages, rounds=args.rounds)
+                rows.append((store, count, levels))
     if args.json:
-        print(json.dumps([{"store": store, "replicas": count, **asdict(level)} for store, count, level in rows],
-                         indent=2))
+        print(json.dumps([{"store": store, "replicas": count, "rounds": [asdict(level) for level in levels]}
+                          for store, count, levels in rows], indent=2))
     text = replicas_table(rows)
     print(text)
     if args.write_docs:
@@ -169,7 +180,7 @@ def main() -> int:
                               "--messages", str(args.messages), "--rounds", str(args.rounds),
                               "--replicas", args.replicas, *(["--milvus"] if args.milvus else []), "--write-docs"])
         write_block(ROOT / "docs" / "SCALING.md", "replicas", f"{provenance(command, started, os.getloadavg())}\n\n{text}")
-    return 0 if all(level.exactly_one_answer_each for _, _, level in rows) else 1
+    return 0 if all(level.exactly_one_answer_each for _, _, levels in rows for level in levels) else 1
 
 
 if __name__ == "__main__":
