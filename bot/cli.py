@@ -172,7 +172,8 @@ def _feeds_parser(commands: argparse._SubParsersAction, common: argparse.Argumen
     remove = actions.add_parser("remove", parents=[common], help="stop following a feed (its articles stay)")
     remove.add_argument("url", metavar="URL", help="the feed's address (http or https), as `feeds list` shows it")
     actions.add_parser("poll", parents=[common], help="one pass over the feeds that are due: store their new "
-                                                     "articles, index them once (for cron or a systemd timer)")
+                                                     "articles, index them once (for cron or a systemd timer; exit "
+                                                     "status 1 when a feed failed)")
     for name, action in actions.choices.items():
         action.set_defaults(run=_feeds, feeds_action=name)
 
