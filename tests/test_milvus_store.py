@@ -153,7 +153,7 @@ def test_index_then_ask_through_milvus_lite_answers_as_the_files_do(
         revision = current_revision(MilvusLiteStore(tmp_path / "milvus" / "newsbot.db"), tmp_path / "idx")
         files = open_version(tmp_path / "idx")
         files.close()
-        assert revision == collection_prefix(files.folder.name)
+        assert revision == collection_prefix(files.folder.name) + "@0"
     finally:
         client.close()
 

@@ -1,0 +1,223 @@
+"""The Milvus store as a live, shared index: exact vectors, old collections dropped, articles added to the live
+collections as a new generation (readers see one generation whole), and IVF_SQ8 ranking as the files do.
+
+Milvus Lite in this process, the fake embedder (untied: `tests.embedders.UntiedEmbedder`, so no two sentences
+tie and both stores must order alike).
+"""
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pymilvus")
+pytest.importorskip("milvus_lite")
+
+from newsbot.corpus import BUNDLED_CORPUS_DIR  # noqa: E402
+from newsbot.index import build_index  # noqa: E402
+from newsbot.index import milvus_store  # noqa: E402
+from newsbot.index.manifest import Manifest  # noqa: E402
+from newsbot.index.milvus_store import (collection_prefix, connect, open_milvus_version, plan_additions,  # noqa: E402
+                                        write_version)
+from newsbot.index.stores import MilvusLiteStore, current_revision, publish_to_store  # noqa: E402
+from newsbot.index.version import IndexVersion, open_version  # noqa: E402
+from newsbot.retrieval import Retriever  # noqa: E402
+
+from tests.conftest import SEED_QUESTION, add_filler_articles  # noqa: E402
+from tests.embedders import UntiedEmbedder  # noqa: E402
+
+QUESTIONS = [SEED_QUESTION, "What did Lavrov say about sanctions?", "Who vetoed the resolution?",
+             "harbour topic 12", "Filler sentence 3 about harbour", "lighthouse keeper storm",
+             "When did the ferry reach the island?", "What does Russia prefer?", "harbour topic 40"]
+LATE = ("title: Lighthouse keeper\nsource: Coast News\npublished: 2012-02-02\n\nThe lighthouse keeper watched the "
+        "storm for three nights. The ferry reached the island on Sunday. Harbour topic 40 was closed.\n")
+
+
+def _corpus(folder: Path, fillers: int = 12) -> Path:
+    corpus = folder / "corpus"
+    shutil.copytree(BUNDLED_CORPUS_DIR, corpus)
+    add_filler_articles(corpus, fillers)
+    return corpus
+
+
+def _wire_copy(corpus: Path) -> None:
+    """A republished copy of the seed story on another site: cited with it, not indexed."""
+    seed = sorted(corpus.glob("*.txt"))[0]
+    header, body = seed.read_text(encoding="utf-8").split("\n\n", 1)
+    (corpus / "zz-copy.txt").write_text(f"title: {header.splitlines()[0]}\nsource: Wire Copy\npublished: 2012-01-26\n"
+                                        f"url: https://example.org/copy\n\n{body}", encoding="utf-8")
+
+
+def _top5(version: IndexVersion, questions: Sequence[str] = QUESTIONS) -> list[list[tuple[str, str]]]:
+    """Each question's five best sentences by text and cited article (sentence ids differ between stores once
+    articles were inserted: Milvus appends them, the files number them in corpus order)."""
+    retriever = Retriever(version, UntiedEmbedder())
+    return [[(hit.text, hit.article.id) for hit in hits] for hits in retriever.search_many(list(questions), k=5)]
+
+
+def _collections(store: MilvusLiteStore) -> list[str]:
+    client = connect(store)
+    try:
+        return sorted(client.list_collections())
+    finally:
+        client.close()
+
+
+def _open(store: MilvusLiteStore) -> IndexVersion:
+    return open_milvus_version(connect(store))
+
+
+def _files(index: Path) -> IndexVersion:
+    return open_version(index)
+
+
+def test_milvus_holds_the_float32_vectors_the_build_embedded_not_the_ivf_codes(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path, fillers=20)
+    embedder = UntiedEmbedder()
+    build_index(corpus, tmp_path / "index", embedder, exact_up_to=50)  # ~170 sentences: IVF,SQ8 in FAISS
+    store = MilvusLiteStore(tmp_path / "m.db")
+    publish_to_store(store, tmp_path / "index")
+    files, milvus = _files(tmp_path / "index"), _open(store)
+    try:
+        assert files.manifest.faiss_factory.startswith("IVF") and milvus.manifest == files.manifest
+        ids = np.arange(files.manifest.sentences)
+        stored = milvus.metadata.sentences(ids.tolist())
+        embedded = embedder.encode([f"{sentence.article.title}: {sentence.text}" for sentence in stored])
+        np.testing.assert_allclose(milvus.sentences.reconstruct_batch(ids), embedded, atol=1e-6)
+        decoded = files.sentences.reconstruct_batch(ids)
+        assert np.abs(decoded - embedded).max() > 1e-4  # what the copy used to hold: the 8-bit codes, decoded
+    finally:
+        files.close()
+        milvus.close()
+
+
+def test_a_version_that_adds_articles_is_inserted_into_the_live_collections(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path)
+    index, store = tmp_path / "index", MilvusLiteStore(tmp_path / "m.db")
+    build_index(corpus, index, UntiedEmbedder())
+    publish_to_store(store, index)
+    first = current_revision(store, index)
+    before, collections = _open(store), _collections(store)
+    old_answers = _top5(before)
+    (corpus / "late.txt").write_text(LATE, encoding="utf-8")
+    add_filler_articles(corpus, 15)  # three more after the twelve
+    _wire_copy(corpus)  # a copy attached to an existing article's citation
+    build_index(corpus, index, UntiedEmbedder())
+    publish_to_store(store, index)
+    files, after = _files(index), _open(store)
+    try:
+        prefix = first.split("@")[0]
+        assert first == f"{prefix}@0" and current_revision(store, index) == f"{prefix}@1" == after.folder.name
+        assert _collections(store) == collections  # the same collections, one generation on
+        assert after.manifest.sentences == files.manifest.sentences > before.manifest.sentences
+        assert after.manifest == files.manifest and dict(after.document_frequencies) == dict(files.document_frequencies)
+        assert after.metadata.articles() == files.metadata.articles()
+        assert any(article.copies for article in after.metadata.articles())
+        assert _top5(after) == _top5(files) != old_answers
+        assert any(article == "late.txt" for hits in _top5(after) for _, article in hits)
+        assert _top5(before) == old_answers  # a reader of the old generation reads none of the inserted rows
+    finally:
+        for version in (files, after, before):
+            version.close()
+
+
+def test_a_killed_insert_leaves_the_old_generation_and_the_next_publish_repairs_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = _corpus(tmp_path)
+    index, store = tmp_path / "index", MilvusLiteStore(tmp_path / "m.db")
+    build_index(corpus, index, UntiedEmbedder())
+    publish_to_store(store, index)
+    first = current_revision(store, index)
+    old = _open(store)
+    old_answers = _top5(old)
+    old.close()
+    (corpus / "late.txt").write_text(LATE, encoding="utf-8")
+    build_index(corpus, index, UntiedEmbedder())
+
+    def killed(*_: object) -> None:  # every row is in; the posting lists and the records are not
+        raise RuntimeError("killed")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(milvus_store, "_store_postings", killed)
+        with pytest.raises(RuntimeError):
+            publish_to_store(store, index)
+    assert current_revision(store, index) == first
+    reader = _open(store)
+    try:
+        assert reader.folder.name == first and _top5(reader) == old_answers
+    finally:
+        reader.close()
+    publish_to_store(store, index)
+    files, repaired = _files(index), _open(store)
+    try:
+        assert repaired.folder.name == first.replace("@0", "@1") == current_revision(store, index)
+        assert _top5(repaired) == _top5(files)
+        ids = list(range(repaired.manifest.sentences))
+        assert sorted(repaired.metadata.texts(ids)) == sorted(files.metadata.texts(ids))
+    finally:
+        files.close()
+        repaired.close()
+
+
+def test_a_changed_article_or_index_type_gets_new_collections_and_old_ones_are_dropped(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path)
+    index, store = tmp_path / "index", MilvusLiteStore(tmp_path / "m.db")
+    prefixes = []
+    for change in range(3):
+        (corpus / "bulk00.txt").write_text(f"title: Bulk 0\nsource: Wire\n\nEdition {change} of the harbour news.\n",
+                                           encoding="utf-8")
+        build_index(corpus, index, UntiedEmbedder())
+        publish_to_store(store, index)
+        prefixes.append(current_revision(store, index))
+    assert len(set(prefixes)) == 3 and all(name.endswith("@0") for name in prefixes)
+    kept = {name.split("_")[1] for name in _collections(store)}  # newsbot_<version>_<part>
+    assert {prefix.split("@")[0].split("_")[1] for prefix in prefixes[1:]} == kept  # the current and previous
+    client = connect(store)  # a copy killed before its alias moved leaves partial collections behind
+    try:
+        client.create_collection("newsbot_killed_sentences", dimension=2)
+        client.create_collection("not_ours_sentences", dimension=2)
+    finally:
+        client.close()
+    build_index(corpus, index, UntiedEmbedder(), exact_up_to=50)  # the index type changes: new collections
+    publish_to_store(store, index)
+    names = _collections(store)
+    assert "newsbot_killed_sentences" not in names and "not_ours_sentences" in names
+    assert len([name for name in names if name.startswith("newsbot_")]) == 10
+    assert current_revision(store, index).endswith("@0") and current_revision(store, index) != prefixes[-1]
+
+
+def _manifest(**changes: object) -> Manifest:
+    fields = dict(model="m", dimension=4, metric="inner_product", faiss_index="IndexFlatIP", faiss_factory="Flat",
+                  faiss_training_sample=0, faiss_search={}, paragraph_faiss_factory="Flat", paragraph_faiss_search={},
+                  articles=2, copies=0, sentences=3, paragraphs=2, corpus_fingerprint="x", segmenter="s",
+                  embedding="e", built_at="t", build_seconds=0.0)
+    return Manifest(**{**fields, **changes})
+
+
+def test_only_added_articles_and_changed_copies_are_inserted() -> None:
+    a, b = ("a", "fa", [["a", "A", None, None, None]]), ("b", "fb", [["b", "B", None, None, None]])
+    c = ("c", "fc", [["c", "C", None, None, None]])
+    b_copied = ("b", "fb", [["b", "B", None, None, None], ["b2", "B", "Other", None, None]])
+    served = _manifest()
+    planned = plan_additions(served, [a, b], _manifest(articles=4), [c, a, b_copied])
+    assert planned is not None and planned.articles == (0,) and planned.citations == {1: b_copied[2]}
+    assert plan_additions(served, [a, b], served, [a, ("b", "changed", b[2]), c]) is None
+    assert plan_additions(served, [a, b], served, [a, c]) is None  # b removed
+    assert plan_additions(served, [a, b], _manifest(faiss_factory="IVF2,SQ8"), [a, b, c]) is None
+    assert plan_additions(served, [a, b], _manifest(model="other"), [a, b, c]) is None
+
+
+def test_write_version_still_copies_a_version_under_any_prefix(tmp_path: Path) -> None:
+    """The benchmarks and tests copy a version directly; the copy is generation 0 of its prefix."""
+    corpus = _corpus(tmp_path, fillers=2)
+    build_index(corpus, tmp_path / "index", UntiedEmbedder())
+    files = _files(tmp_path / "index")
+    client = connect(MilvusLiteStore(tmp_path / "m.db"))
+    try:
+        write_version(client, files, collection_prefix(files.folder.name))
+        assert milvus_store.current_revision(client) == collection_prefix(files.folder.name) + "@0"
+    finally:
+        client.close()
+        files.close()
