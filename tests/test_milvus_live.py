@@ -93,6 +93,23 @@ def test_milvus_holds_the_float32_vectors_the_build_embedded_not_the_ivf_codes(t
         milvus.close()
 
 
+def test_without_its_embedding_cache_a_version_is_copied_with_its_faiss_vectors(tmp_path: Path) -> None:
+    """The cache deleted (or a version built before the keys were recorded): the index's own vectors, exact for
+    a flat index, are copied instead."""
+    corpus = _corpus(tmp_path, fillers=2)
+    build_index(corpus, tmp_path / "index", UntiedEmbedder())
+    shutil.rmtree(tmp_path / "index" / "cache")
+    store = MilvusLiteStore(tmp_path / "m.db")
+    publish_to_store(store, tmp_path / "index")
+    files, milvus = _files(tmp_path / "index"), _open(store)
+    try:
+        ids = np.arange(files.manifest.sentences)
+        np.testing.assert_array_equal(milvus.sentences.reconstruct_batch(ids), files.sentences.reconstruct_batch(ids))
+    finally:
+        files.close()
+        milvus.close()
+
+
 def _published(folder: Path) -> tuple[Path, Path, MilvusLiteStore, str, list[list[tuple[str, str]]]]:
     """A corpus indexed and published to Milvus Lite: corpus, index folder, store, revision, top 5s."""
     corpus = _corpus(folder)
@@ -268,6 +285,18 @@ def test_above_the_ivf_threshold_both_stores_rank_nearly_alike(tmp_path: Path) -
         first = np.mean([a[:1] == b[:1] for a, b in zip(from_files, from_milvus)])
         shared = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(from_files, from_milvus)])
         assert first >= 0.9 and shared >= 0.85, (first, shared)
+    finally:
+        files.close()
+        milvus.close()
+    (corpus / "late.txt").write_text(LATE, encoding="utf-8")  # the index type stays IVF8,SQ8: inserted
+    build_index(corpus, tmp_path / "index", UntiedEmbedder(), exact_up_to=50)
+    publish_to_store(store, tmp_path / "index")
+    files, milvus = _files(tmp_path / "index"), _open(store)
+    try:
+        assert milvus.folder.name.endswith("@1") and milvus.manifest == files.manifest
+        assert milvus.manifest.faiss_factory == "IVF8,SQ8" and milvus.manifest.faiss_search == {"nprobe": 8}
+        [[(text, article), *_]] = _top5(milvus, ["lighthouse keeper storm three nights"])
+        assert article == "late.txt" and "lighthouse" in text
     finally:
         files.close()
         milvus.close()
