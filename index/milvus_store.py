@@ -138,6 +138,7 @@ def write_version(client: MilvusClient, version: IndexVersion, prefix: str) -> N
         # not waited for: the wait polls a timestamp call Milvus Lite lacks (0.5 s and a logged error each); a
         # collection loads once its index is built
         client.create_index(name, _vector_index(client, factory), sync=False)
+        client.load_collection(name)  # a server reads, and deletes by filter, only in loaded collections
     layout = _Layout(version)
     total_terms = _append(client, prefix, version, layout, range(len(layout.ids)), _Counts(0, 0, 0))
     head = Head(prefix, 0, version.folder.name, previous if previous != prefix else None)
@@ -333,7 +334,7 @@ def _store_postings(client: MilvusClient, prefix: str, added: dict[str, list[int
     for start in range(0, len(terms), PAGE):
         page = terms[start:start + PAGE]
         earlier = {row["term"]: [i for i in row["sentences"] if i < below]
-                   for row in client.get(f"{prefix}_postings", ids=page, output_fields=["sentences"])}
+                   for row in client.get(f"{prefix}_postings", ids=page, output_fields=["sentences"], **STRONG)}
         client.upsert(f"{prefix}_postings", [{"term": term, "vector": placeholder,
                                               "sentences": earlier.get(term, []) + added[term]} for term in page])
 
@@ -382,6 +383,8 @@ def _served(client: MilvusClient, head: Head) -> Served | None:
     """The served generation's manifest and articles, or None when they cannot be read as this newsbot writes
     them (then the next version is copied whole)."""
     try:
+        for name in _names(head.prefix):  # loaded, as `write_version` left them, unless the server restarted
+            client.load_collection(name)
         record = _records(client, head)
         manifest = manifest_from_dict(record["manifest"], head.prefix, f"{head.prefix}_records")
         if record.get("layout") != LAYOUT:
