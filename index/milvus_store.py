@@ -171,7 +171,7 @@ def _publish(client: MilvusClient, version: IndexVersion, head: Head | None) -> 
                  if served is not None else None)
     if served is not None and additions is not None and (
             served.manifest.sentences + int(layout.counts[list(additions.articles)].sum()) == version.manifest.sentences):
-        insert_generation(client, version, served, additions)
+        insert_generation(client, version, layout, served, additions)
     else:
         write_version(client, version, collection_prefix(version.folder.name))
 
@@ -203,7 +203,8 @@ def plan_additions(served: Manifest, served_articles: Sequence[tuple[str, str, l
                      citations)
 
 
-def insert_generation(client: MilvusClient, version: IndexVersion, served: Served, additions: Additions) -> None:
+def insert_generation(client: MilvusClient, version: IndexVersion, layout: _Layout, served: Served,
+                      additions: Additions) -> None:
     """Append the added articles to the live collections and make them a new generation.
 
     Rows go in first, with ids after the served counts (which readers of the served generation ignore), then
@@ -213,7 +214,6 @@ def insert_generation(client: MilvusClient, version: IndexVersion, served: Serve
     for table, key, count in (("sentences", "id", at.sentences), ("paragraphs", "row", at.paragraphs),
                               ("articles", "number", at.articles)):
         client.delete(f"{head.prefix}_{table}", filter=f"{key} >= {count}")
-    layout = _Layout(version)
     total_terms = served.total_terms + _append(client, head.prefix, version, layout, additions.articles, at)
     _write_generation(client, version, Head(head.prefix, head.generation + 1, version.folder.name, head.previous),
                       total_terms, additions.citations)

@@ -27,6 +27,7 @@ from newsbot.retrieval import Retriever  # noqa: E402
 
 from tests.conftest import SEED_QUESTION, add_filler_articles  # noqa: E402
 from tests.embedders import UntiedEmbedder  # noqa: E402
+from tests.reliability import Record  # noqa: E402
 
 QUESTIONS = [SEED_QUESTION, "What did Lavrov say about sanctions?", "Who vetoed the resolution?",
              "harbour topic 12", "Filler sentence 3 about harbour", "lighthouse keeper storm",
@@ -149,7 +150,7 @@ def test_a_version_that_adds_articles_is_inserted_into_the_live_collections(tmp_
 
 
 def test_a_killed_insert_leaves_the_old_generation_and_the_next_publish_repairs_it(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reliability: Record) -> None:
     corpus, index, store, first, old_answers = _published(tmp_path)
     assert current_revision(store, index) == first
     (corpus / "late.txt").write_text(LATE, encoding="utf-8")
@@ -178,9 +179,13 @@ def test_a_killed_insert_leaves_the_old_generation_and_the_next_publish_repairs_
     finally:
         files.close()
         repaired.close()
+    reliability("Index faults", "Milvus: an insert of added articles into the live collections killed after its rows", 1,
+                "the old generation keeps serving, its answers unchanged; the next publish deletes the partial rows "
+                "and inserts the generation whole")
 
 
-def test_a_changed_article_or_index_type_gets_new_collections_and_old_ones_are_dropped(tmp_path: Path) -> None:
+def test_a_changed_article_or_index_type_gets_new_collections_and_old_ones_are_dropped(
+        tmp_path: Path, reliability: Record) -> None:
     corpus = _corpus(tmp_path)
     index, store = tmp_path / "index", MilvusLiteStore(tmp_path / "m.db")
     prefixes = []
@@ -205,6 +210,9 @@ def test_a_changed_article_or_index_type_gets_new_collections_and_old_ones_are_d
     assert "newsbot_killed_sentences" not in names and "not_ours_sentences" in names
     assert len([name for name in names if name.startswith("newsbot_")]) == 10
     assert current_revision(store, index).endswith("@0") and current_revision(store, index) != prefixes[-1]
+    reliability("Index faults", "Milvus: the partial collections of a copy killed before its alias moved", 1,
+                "dropped by the next publish, with every version older than the previous one; other collections "
+                "kept")
 
 
 def _manifest(**changes: object) -> Manifest:
