@@ -55,7 +55,10 @@ RECORD_CHUNK = 60000  # characters of ASCII JSON per record row
 PAGE = 10000  # rows per read or write: under Milvus's 16,384 per query
 HEAD = "head"  # the records row naming the complete generation; every other row is a generation's ("g000003/...")
 LAYOUT = 2  # how the records and article rows are laid out: a version written otherwise is copied anew, not extended
-STRONG = {"consistency_level": "Strong"}  # reads that must see every write before them (a server's default lags)
+# Reads that must see every write before them (a server's default lags). Writes are not flushed: Milvus logs
+# them durably as they come (a flush seals segments, about 2 s each on a server), and a strong read sees them in
+# the order written, so a reader that sees a head row sees every row written before it
+STRONG = {"consistency_level": "Strong"}
 _NAME = re.compile(r"[^A-Za-z0-9_]")
 _PARTS = ("sentences", "paragraphs", "articles", "postings", "records")
 _COLLECTION = re.compile(rf"(newsbot_\w+)_({'|'.join(_PARTS)})")
@@ -289,8 +292,6 @@ def _append(client: MilvusClient, prefix: str, version: IndexVersion, layout: _L
         client.insert(f"{prefix}_paragraphs", paragraph_rows)
         client.insert(f"{prefix}_articles", article_rows)
     _store_postings(client, prefix, postings, at.sentences)
-    for name in _names(prefix)[:4]:
-        client.flush(name)
     return total_terms
 
 
@@ -354,9 +355,7 @@ def _write_generation(client: MilvusClient, version: IndexVersion, head: Head, t
     client.insert(records, [{"key": f"{generation}{position:06d}", "vector": placeholder,
                              "value": payload[offset:offset + RECORD_CHUNK]}
                             for position, offset in enumerate(range(0, len(payload), RECORD_CHUNK))])
-    client.flush(records)
     client.upsert(records, [{"key": HEAD, "vector": placeholder, "value": json.dumps(asdict(head))}])
-    client.flush(records)
     kept = {HEAD, *(_generation_key(g) for g in (head.generation, head.generation - 1))}
     stale = [row["key"] for row in client.query(records, filter='key like "g%"', output_fields=["key"], **STRONG)
              if row["key"][:len(generation)] not in kept]
