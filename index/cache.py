@@ -65,7 +65,7 @@ class EmbeddingCache:
 
 def save_embedding_keys(folder: Path, keys: Sequence[str]) -> None:
     """Record in a version which cache entry holds each indexed article's float32 vectors (by article number):
-    a store that copies the version (index/milvus_store.py) takes them instead of the FAISS index's codes."""
+    a store that copies the version (index/milvus_publish.py) takes them instead of the FAISS index's codes."""
     (Path(folder) / EMBEDDING_KEYS_FILE).write_text(json.dumps(list(keys)) + "\n", encoding="utf-8")
 
 

@@ -17,10 +17,10 @@ pytest.importorskip("milvus_lite")
 
 from newsbot.corpus import BUNDLED_CORPUS_DIR  # noqa: E402
 from newsbot.index import build_index  # noqa: E402
-from newsbot.index import milvus_store  # noqa: E402
+from newsbot.index import milvus_publish, milvus_store  # noqa: E402
 from newsbot.index.manifest import Manifest  # noqa: E402
-from newsbot.index.milvus_store import (collection_prefix, connect, open_milvus_version, plan_additions,  # noqa: E402
-                                        write_version)
+from newsbot.index.milvus_publish import plan_additions, write_version  # noqa: E402
+from newsbot.index.milvus_store import collection_prefix, connect, open_milvus_version  # noqa: E402
 from newsbot.index.stores import MilvusLiteStore, current_revision, publish_to_store  # noqa: E402
 from newsbot.index.version import IndexVersion, open_version  # noqa: E402
 from newsbot.retrieval import Retriever  # noqa: E402
@@ -160,7 +160,7 @@ def test_a_killed_insert_leaves_the_old_generation_and_the_next_publish_repairs_
         raise RuntimeError("killed")
 
     with monkeypatch.context() as patched:
-        patched.setattr(milvus_store, "_store_postings", killed)
+        patched.setattr(milvus_publish, "_store_postings", killed)
         with pytest.raises(RuntimeError):
             publish_to_store(store, index)
     assert current_revision(store, index) == first

@@ -19,7 +19,8 @@ from newsbot.corpus import BUNDLED_CORPUS_DIR  # noqa: E402
 from newsbot.corpus.terms import terms  # noqa: E402
 from newsbot.index import build_index  # noqa: E402
 from newsbot.index.errors import IndexNotFound  # noqa: E402
-from newsbot.index.milvus_store import collection_prefix, connect, open_milvus_version, write_version  # noqa: E402
+from newsbot.index.milvus_publish import write_version  # noqa: E402
+from newsbot.index.milvus_store import collection_prefix, connect, open_milvus_version  # noqa: E402
 from newsbot.index.stores import MilvusLiteStore, current_revision  # noqa: E402
 from newsbot.index.version import IndexVersion, SentenceMetadata, VectorSearch, open_version  # noqa: E402
 from newsbot.retrieval import Retriever  # noqa: E402
