@@ -36,6 +36,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 from newsbot.bot import texts
 from newsbot.bot.addressing import ADDRESSED, addressed_text, for_another_bot
 from newsbot.bot.asked import ANSWERS_PER_REPLY, MAX_RESULTS, Asked, last_asked, recall, remember
+from newsbot.bot.building import PublishFailed
 from newsbot.bot.claims import UpdateClaims
 from newsbot.bot.config import Settings
 from newsbot.bot.feedback import (
@@ -464,14 +465,28 @@ def _checked_feed(url: str) -> tuple[str, int]:
     return parsed.title, len(parsed.entries)
 
 
-def schedule_feed_polls(application: Application, service: Service, interval: timedelta) -> None:
+def schedule_feed_polls(application: Application, service: Service, interval: timedelta,
+                        locks: SharedLocks | None = None) -> None:
     """Poll the feeds every `interval` while the bot runs (PTB's JobQueue; APScheduler skips a tick while the
-    previous poll still runs). The first poll comes one interval after the start."""
+    previous poll still runs). The first poll comes one interval after the start. With `locks` (replicas sharing
+    a Redis) a poll holds the replicas' build lock throughout, and is skipped while another replica builds or
+    polls: one replica at a time fetches and builds."""
     async def poll(context: ContextTypes.DEFAULT_TYPE) -> None:
+        async with locks.held(BUILD) if locks else nullcontext(True) as held:
+            if held:
+                await poll_once()
+            else:
+                log.info("feed poll skipped: another replica is building or polling; the next one comes in %s",
+                         interval)
+
+    async def poll_once() -> None:
         try:
             harvests = await service.poll_feeds(interval)
         except (BuildRunning, PollRunning):
             log.info("feed poll skipped: a build or another poll is running; the next one comes in %s", interval)
+            return
+        except PublishFailed as problem:  # the entries are fetched again by the next poll
+            log.warning("feed poll failed: %s", problem)
             return
         except Exception:  # logged, and the schedule goes on
             log.exception("feed poll failed")

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from newsbot.bot.building import build_with_retention
+from newsbot.bot.building import build_with_retention, publish_build
 from newsbot.bot.config import MIN_CONFIDENCE, ConfigError, max_article_age_days, min_confidence
 from newsbot.bot.opening import open_or_build
 from newsbot.bot.texts import articles_counted, indexed_line
@@ -25,8 +25,7 @@ from newsbot.index import (
     load_embedder,
 )
 from newsbot.index.embedder import BACKENDS, DEFAULT_BACKEND
-from newsbot.index.stores import (FilesStore, Store, StoreAddressError, parse_store, publish_to_store,
-                                   store_from_environment)
+from newsbot.index.stores import FilesStore, Store, StoreAddressError, parse_store, store_from_environment
 from newsbot.retrieval import Answer, Retriever
 from newsbot.retrieval.threads import answer_on_one_thread
 
@@ -236,7 +235,7 @@ def _build(args: argparse.Namespace, embedder: Embedder, *, force: bool = False)
         report, removed = build_with_retention(args.corpus_dir or default_corpus_dir(),
                                                args.index_dir or default_index_dir(), embedder, max_age,
                                                progress=progress, force=force)
-    publish_to_store(store_from_environment(), args.index_dir or default_index_dir())
+    publish_build(store_from_environment(), args.index_dir or default_index_dir())
     if removed:
         print(f"Removed {len(removed)} article{'s' if len(removed) != 1 else ''} published more than {max_age} days "
               f"ago: {', '.join(removed)}", file=sys.stderr)

@@ -37,6 +37,12 @@ _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h)?$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 MAX_ARTICLE_AGE_DAYS = "NEWSBOT_MAX_ARTICLE_AGE_DAYS"
 REDIS_URL = "NEWSBOT_REDIS_URL"
+STORE_CHECK_SECONDS = "NEWSBOT_STORE_CHECK_SECONDS"
+# How often a serving replica asks the store which index version is current (bot.following): one cheap call
+# (reading CURRENT; two small Milvus requests), so a version another replica published answers everywhere
+# within seconds of the build that made it.
+DEFAULT_STORE_CHECK = timedelta(seconds=5)
+MAX_STORE_CHECK = timedelta(hours=1)
 
 
 class ConfigError(ValueError):
@@ -62,6 +68,7 @@ class Settings:
     max_article_age_days: int | None = None  # None: keep every article (corpus/retention.py)
     redis_url: str | None = field(default=None, repr=False)  # None: one replica, its state in the process
     store: Store = FilesStore()  # NEWSBOT_STORE (index/stores.py)
+    store_check: timedelta = DEFAULT_STORE_CHECK  # NEWSBOT_STORE_CHECK_SECONDS (bot/following.py)
 
 
 def load_settings(env_file: Path | str | None = ".env", environ: Mapping[str, str] | None = None) -> Settings:
@@ -105,6 +112,7 @@ def parse_settings(values: Mapping[str, str]) -> Settings:
         max_article_age_days=max_article_age_days(values),
         redis_url=redis_url(values),
         store=_store(values),
+        store_check=store_check(values),
     )
 
 
@@ -146,6 +154,18 @@ def max_article_age_days(values: Mapping[str, str]) -> int | None:
     if not values.get(MAX_ARTICLE_AGE_DAYS, "").strip():
         return None
     return int(_number(values, MAX_ARTICLE_AGE_DAYS, "", integer=True))
+
+
+def store_check(values: Mapping[str, str]) -> timedelta:
+    """`NEWSBOT_STORE_CHECK_SECONDS`, how often a replica checks the store for a version another process published:
+    a number of seconds above 0, at most an hour; 5 when unset."""
+    if not values.get(STORE_CHECK_SECONDS, "").strip():
+        return DEFAULT_STORE_CHECK
+    seconds = _number(values, STORE_CHECK_SECONDS, "")
+    if seconds > MAX_STORE_CHECK.total_seconds():
+        raise ConfigError(f"{STORE_CHECK_SECONDS} must be at most {MAX_STORE_CHECK.total_seconds():.0f} (an hour), "
+                          f"not {seconds:g}")
+    return timedelta(seconds=seconds)
 
 
 def redis_url(values: Mapping[str, str]) -> str | None:

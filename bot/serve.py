@@ -1,8 +1,10 @@
 """`newsbot serve`: load settings, model and index, then run the bot until SIGINT/SIGTERM.
 
 Long polling by default; with --webhook-url, Telegram posts updates to our own HTTP server
-(see bot.webhook), which also answers health probes. The feeds followed are polled every
-NEWSBOT_FEED_INTERVAL meanwhile (PTB's JobQueue; bot.app.schedule_feed_polls).
+(see bot.webhook), which also answers health probes. The index is read from NEWSBOT_STORE (the index
+folder, or Milvus shared by replicas). Meanwhile the feeds followed are polled every NEWSBOT_FEED_INTERVAL
+(PTB's JobQueue; bot.app.schedule_feed_polls) and the store is checked for a version another process
+published every NEWSBOT_STORE_CHECK_SECONDS (bot.following).
 """
 
 from __future__ import annotations
@@ -22,16 +24,17 @@ from telegram.ext import Application
 
 from newsbot.bot.app import build_application, schedule_feed_polls
 from newsbot.bot.config import ConfigError, Settings, check_folders, load_settings
+from newsbot.bot.following import schedule_store_checks
 from newsbot.bot.journal import UpdateJournal, journal_path
+from newsbot.bot.locks import SharedLocks
 from newsbot.bot.logs import REDACTED, configure_logging
 from newsbot.bot.replicas import POLLING, RENEW_SECONDS, WEBHOOK, Presence, refusal
 from newsbot.bot.retry import RetryingLimiter
-from newsbot.bot.service import Service
+from newsbot.bot.service import Service, store_label
 from newsbot.bot.shared import SharedState
 from newsbot.bot.texts import COMMANDS
 from newsbot.corpus import default_corpus_dir
 from newsbot.index import default_index_dir, default_model
-from newsbot.index.stores import FilesStore
 
 log = logging.getLogger("newsbot.serve")
 
@@ -45,9 +48,6 @@ def serve(args: argparse.Namespace) -> int:
         corpus_dir = Path(args.corpus_dir or settings.corpus_dir or default_corpus_dir())
         index_dir = Path(args.index_dir or settings.index_dir or default_index_dir())
         check_folders(corpus_dir, index_dir)
-        if not isinstance(settings.store, FilesStore):
-            raise ConfigError("NEWSBOT_STORE names Milvus, which `newsbot index`, `ask` and `chat` read; `serve` "
-                              "reads the index folder only so far: unset NEWSBOT_STORE (or name a folder) for it")
     except ConfigError as problem:
         print(f"newsbot: {problem}", file=sys.stderr)
         return 2
@@ -59,10 +59,11 @@ def serve(args: argparse.Namespace) -> int:
             print(f"newsbot: {refused}", file=sys.stderr)
             return 2
     model = args.model or settings.model or default_model()
-    log.info("loading the model %s and the index in %s (corpus: %s)", model, index_dir, corpus_dir)
+    log.info("loading the model %s and the index from %s (builds in %s from the corpus %s)", model,
+             store_label(settings.store, index_dir), index_dir, corpus_dir)
     threshold = args.min_confidence if args.min_confidence is not None else settings.min_confidence
     service = Service.open(corpus_dir, index_dir, model=model, min_confidence=threshold,
-                           max_age_days=settings.max_article_age_days)
+                           max_age_days=settings.max_article_age_days, store=settings.store)
     journal = UpdateJournal(journal_path(index_dir, settings.token))
     try:
         asyncio.run(_run(settings, service, journal, args))
@@ -85,7 +86,8 @@ async def _run(settings: Settings, service: Service, journal: UpdateJournal, arg
     retry = RetryingLimiter()
     shared = SharedState(settings.redis_url, settings.token.partition(":")[0]) if settings.redis_url else None
     application = build_application(settings, service, journal=journal, retry=retry, shared=shared)
-    schedule_feed_polls(application, service, settings.feed_interval)
+    schedule_feed_polls(application, service, settings.feed_interval, SharedLocks(shared) if shared else None)
+    schedule_store_checks(application, service, settings.store_check)
     presence = _announce(application, shared, WEBHOOK if args.webhook_url else POLLING) if shared else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

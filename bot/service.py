@@ -1,10 +1,12 @@
 """What the bot handlers call: answers, article lists, rebuilds and figures, never blocking the event loop.
 
-The service holds the current Retriever. Questions are batched onto a small thread pool; builds
-run on a separate single thread, so a rebuild never queues questions behind it. A finished build opens
-the new version (sharing the loaded model) and swaps it in with one assignment; questions
-already running finish on the old retriever, which is freed when the last of them drops it
-(it is not closed explicitly for that reason).
+The service holds the current Retriever, opened from the store (`index.stores`: the index folder, or
+Milvus). Questions are batched onto a small thread pool; builds run on a separate single thread, so a
+rebuild never queues questions behind it. A finished build is published to the store, and the store's
+current version is opened (sharing the loaded model) and swapped in with one assignment: the replica that
+built answers from what every replica reads. `follow_store` swaps in a version another process published
+the same way. Questions already running finish on the old retriever, which is freed when the last of them
+drops it (it is not closed explicitly for that reason).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from newsbot.bot.building import build_with_retention
+from newsbot.bot.building import build_with_retention, publish_build
 from newsbot.bot.opening import open_or_build
 from newsbot.corpus import Article, ArticleFormatError, article_sentences, parse_article
 from newsbot.corpus.bot_files import ADDED_FOLDER, write_atomically
@@ -33,6 +35,7 @@ from newsbot.corpus.web.feed_state import FeedState, poll_lock
 from newsbot.index import BuildReport, load_embedder
 from newsbot.index.embedder import Embedder
 from newsbot.index.metadata import ArticleInfo
+from newsbot.index.stores import FilesStore, MilvusLiteStore, Store, current_revision
 from newsbot.retrieval import Answer, Retriever
 from newsbot.retrieval.evaluation.percentile import percentile
 
@@ -106,10 +109,12 @@ class Service:
     """The retrieval core as the bot sees it."""
 
     def __init__(self, retriever: Retriever, corpus_dir: Path, index_dir: Path, *,
-                 max_age_days: int | None = None) -> None:
+                 max_age_days: int | None = None, store: Store | None = None) -> None:
         self._retriever = retriever
         self.corpus_dir = Path(corpus_dir)
         self.index_dir = Path(index_dir)
+        self.store = _serving_store(store)
+        self.read_from = store_label(self.store, self.index_dir)  # for the log
         self.max_age_days = max_age_days  # NEWSBOT_MAX_ARTICLE_AGE_DAYS, applied by every build
         self._queries = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="newsbot-query")
         self._builds = ThreadPoolExecutor(1, thread_name_prefix="newsbot-build")
@@ -124,22 +129,26 @@ class Service:
     @classmethod
     def open(cls, corpus_dir: Path, index_dir: Path, *, model: str | None = None,
              embedder: Embedder | None = None, min_confidence: float | None = None,
-             max_age_days: int | None = None) -> Service:
-        """Load the model and the index, building the index first when there is none (blocking).
+             max_age_days: int | None = None, store: Store | None = None) -> Service:
+        """Load the model and open the store's current version, building it in `index_dir` and publishing it
+        first when the store holds none (blocking).
 
         `min_confidence` fixes the answer threshold; None lets it follow the index's size, also
         after a rebuild (`retrieval.confidence.default_min_confidence`). `max_age_days`: the age limit
-        every build applies (corpus/retention.py); None keeps every article.
+        every build applies (corpus/retention.py); None keeps every article. `store`: where the index is
+        read (`index.stores`; a files store is always `index_dir`, where builds write).
         """
         loaded = embedder or load_embedder(model)
+        store = _serving_store(store)
 
         def build() -> None:
-            log.warning("no index in %s yet; building one from %s", index_dir, corpus_dir)
+            log.warning("no index in %s yet; building one from %s", store_label(store, index_dir), corpus_dir)
             build_with_retention(corpus_dir, index_dir, loaded, max_age_days)
+            publish_build(store, index_dir)
 
-        retriever = open_or_build(index_dir, loaded, build, min_confidence=min_confidence)
+        retriever = open_or_build(index_dir, loaded, build, min_confidence=min_confidence, store=store)
         loaded.encode(["warm up"])  # the first encode is slow; pay it before the first question
-        return cls(retriever, corpus_dir, index_dir, max_age_days=max_age_days)
+        return cls(retriever, corpus_dir, index_dir, max_age_days=max_age_days, store=store)
 
     @property
     def retriever(self) -> Retriever:
@@ -277,8 +286,26 @@ class Service:
             self._stop_harvest(self._harvester)
         self._retriever.close()
 
-    async def _exclusive(self, work: Callable[[], tuple[T, Retriever]]) -> T:
-        """Run one build at a time on the build thread, then swap in the retriever it opened."""
+    async def follow_store(self) -> bool:
+        """Swap in the store's current version when another process (a replica's build, `newsbot index`)
+        published one since this service opened its own; True if it did. Skipped while a build runs (the build
+        swaps in what the store holds once it is done). Raises what reading the store raises (Milvus cannot be
+        reached): the version in hand serves on."""
+        if self._building:
+            return False
+        current = self._retriever
+        opened = await asyncio.get_running_loop().run_in_executor(self._builds, self._open_if_newer, current)
+        if opened is None:
+            return False
+        if self._retriever is not current:  # a build swapped in the store's version meanwhile
+            opened.close()
+            return False
+        self._swap(opened)
+        log.info("index %s, published by another process, swapped in", opened.version_dir.name)
+        return True
+
+    async def _exclusive(self, work: Callable[[], tuple[T, Retriever | None]]) -> T:
+        """Run one build at a time on the build thread, then swap in the retriever it opened (None: none)."""
         if self._building:
             raise BuildRunning
         self._building = True
@@ -286,12 +313,16 @@ class Service:
             result, retriever = await asyncio.get_running_loop().run_in_executor(self._builds, work)
         finally:
             self._building = False
-        if retriever is not self._retriever:
-            self._retriever, self._catalogue = retriever, None
+        if retriever is not None:
+            self._swap(retriever)
         return result
 
+    def _swap(self, retriever: Retriever) -> None:
+        """Questions asked from now on are answered from `retriever`; those running finish on the old one."""
+        self._retriever, self._catalogue = retriever, None
+
     def _add_and_build(self, progress: Progress, text: str, name: str | None
-                       ) -> tuple[tuple[Article, BuildReport], Retriever]:
+                       ) -> tuple[tuple[Article, BuildReport], Retriever | None]:
         article = _checked_article(self.corpus_dir, text, name)
         known = KnownArticles.read(self.corpus_dir)
         held = known.held(article)
@@ -310,33 +341,58 @@ class Service:
         return (article, report), retriever
 
     def _store_and_build(self, progress: Progress, fetched: Sequence[Extracted | PageRefused]
-                         ) -> tuple[tuple[list[Stored | PageRefused], BuildReport | None], Retriever]:
+                         ) -> tuple[tuple[list[Stored | PageRefused], BuildReport | None], Retriever | None]:
         from newsbot.corpus.web.ingest import store_then_build
 
         outcomes, built = store_then_build(self.corpus_dir, fetched, lambda: self._build_and_open(progress, False),
                                            too_old(self.max_age_days, date.today()))
-        report, retriever = built or (None, self._retriever)
+        report, retriever = built or (None, None)
         return (outcomes, report), retriever
 
-    def _store_feed_articles(self, progress: Progress, harvests: Sequence[FeedHarvest]) -> tuple[None, Retriever]:
+    def _store_feed_articles(self, progress: Progress, harvests: Sequence[FeedHarvest]
+                             ) -> tuple[None, Retriever | None]:
         from newsbot.corpus.web.feed_poll import store_and_build
 
         built = store_and_build(self.corpus_dir, harvests, lambda: self._build_and_open(progress, False),
                                 self.max_age_days)
-        return None, built[1] if built else self._retriever
+        return None, built[1] if built else None
 
-    def _build_and_open(self, progress: Progress, force: bool) -> tuple[BuildReport, Retriever]:
+    def _build_and_open(self, progress: Progress, force: bool) -> tuple[BuildReport, Retriever | None]:
+        """Build in the index folder, publish to the store (PublishFailed: the old version serves on) and open
+        the store's version if it is not the one in hand (None when nothing changed)."""
         current = self._retriever
         started = time.perf_counter()
         report, _ = build_with_retention(self.corpus_dir, self.index_dir, current.embedder, self.max_age_days,
                                          progress=progress.update, force=force)
-        if report.version == current.version_dir:
-            return report, current
-        retriever = Retriever.open(self.index_dir, embedder=current.embedder,
-                                   min_confidence=current.min_confidence_override)  # None: the new size's default
-        log.info("index %s swapped in after %.1f s (%d articles, %d sentences)", report.version.name,
-                 time.perf_counter() - started, report.articles, report.sentences)
+        publish_build(self.store, self.index_dir)
+        retriever = self._open_if_newer(current)
+        if retriever is not None:
+            log.info("index %s swapped in after %.1f s (%d articles, %d sentences)", retriever.version_dir.name,
+                     time.perf_counter() - started, report.articles, report.sentences)
         return report, retriever
+
+    def _open_if_newer(self, current: Retriever) -> Retriever | None:
+        """The store's current version opened as `current` was (its model; its threshold, or None: the new
+        size's default), or None when `current` holds it already. Blocking: on the build thread."""
+        revision = current_revision(self.store, self.index_dir)
+        if revision is None or revision == current.version_dir.name:
+            return None
+        return Retriever.open(self.index_dir, embedder=current.embedder, store=self.store,
+                              min_confidence=current.min_confidence_override)
+
+
+def store_label(store: Store, index_dir: Path) -> str:
+    """Where a service reads its index, for a log line: its index folder (a files store is always that:
+    `_serving_store`), the Milvus Lite file or the server's address (never its token)."""
+    if isinstance(store, FilesStore):
+        return str(index_dir)
+    return f"Milvus Lite {store.path}" if isinstance(store, MilvusLiteStore) else f"Milvus at {store.uri}"
+
+
+def _serving_store(store: Store | None) -> Store:
+    """The store a service reads: Milvus as given; files always in the service's own index folder, where its
+    builds write (a folder named by NEWSBOT_STORE is the index folder already: `bot.config`)."""
+    return FilesStore() if store is None or isinstance(store, FilesStore) else store
 
 
 def _harvest_feeds(index_dir: Path, now: datetime) -> list[FeedHarvest]:

@@ -63,14 +63,15 @@ class Harness:
 async def in_process_bot(tmp_path: Path, corpus_dir: Path, embedder: Embedder | None = None, *,
                          journal: UpdateJournal | None = None, retry: RetryingLimiter | None = None,
                          **settings: str) -> AsyncIterator[Harness]:
-    """The bot over `corpus_dir` plus ZEBRA_ARTICLE (indexed into tmp_path/index), ADMIN its admin, 50
-    questions a minute allowed; `settings` override the environment it is configured from."""
+    """The bot over `corpus_dir` plus ZEBRA_ARTICLE (indexed into tmp_path/index, and read from NEWSBOT_STORE when
+    `settings` name one), ADMIN its admin, 50 questions a minute allowed; `settings` override the environment it
+    is configured from."""
     (corpus_dir / "zebras.txt").write_text(ZEBRA_ARTICLE, encoding="utf-8")
-    service = await asyncio.to_thread(Service.open, corpus_dir, tmp_path / "index",
-                                      embedder=embedder or HashingEmbedder())
-    telegram = FakeTelegram()
     config = parse_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_ADMIN_IDS": str(ADMIN),
                              "NEWSBOT_RATE_LIMIT_QUESTIONS": "50", **settings})
+    service = await asyncio.to_thread(Service.open, corpus_dir, tmp_path / "index",
+                                      embedder=embedder or HashingEmbedder(), store=config.store)
+    telegram = FakeTelegram()
     application = build_application(config, service, requests=(FakeRequest(telegram), FakeRequest(telegram)),
                                     journal=journal, retry=retry)
     await application.initialize()

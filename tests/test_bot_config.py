@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,19 @@ def test_the_redis_url_is_optional_and_its_password_not_in_the_settings_repr() -
     assert parse_settings({"TELEGRAM_BOT_TOKEN": TOKEN}).redis_url is None  # one process keeps its own state
     settings = parse_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "NEWSBOT_REDIS_URL": " redis://:pw-123@r:6379/0 "})
     assert settings.redis_url == "redis://:pw-123@r:6379/0" and "pw-123" not in repr(settings)
+
+
+@pytest.mark.parametrize(("raw", "seconds"), [("", 5), (" 0.5 ", 0.5), ("30", 30), ("3600", 3600)])
+def test_the_store_check_interval_is_seconds_five_by_default(raw: str, seconds: float) -> None:
+    settings = parse_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "NEWSBOT_STORE_CHECK_SECONDS": raw})
+    assert settings.store_check == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize(("raw", "says"), [("0", "greater than 0"), ("-1", "greater than 0"), ("5s", "a number"),
+                                           ("nan", "finite"), ("3601", "at most 3600")])
+def test_a_bad_store_check_interval_is_refused_naming_the_key(raw: str, says: str) -> None:
+    with pytest.raises(ConfigError, match=f"NEWSBOT_STORE_CHECK_SECONDS.*{says}"):
+        parse_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "NEWSBOT_STORE_CHECK_SECONDS": raw})
 
 
 def test_env_example_documents_every_key_the_bot_reads() -> None:

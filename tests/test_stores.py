@@ -1,7 +1,6 @@
 """The store seam: `NEWSBOT_STORE` read by one pure function, and the files store meeting the interface the
 retriever reads (`index.version`)."""
 
-import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +9,6 @@ import pytest
 
 from newsbot.bot.cli import main
 from newsbot.bot.config import ConfigError, parse_settings
-from newsbot.bot.serve import serve
 from newsbot.corpus import BUNDLED_CORPUS_DIR
 from newsbot.index import build_index
 from newsbot.index.hashing_embedder import HashingEmbedder
@@ -114,16 +112,6 @@ def test_the_bot_settings_read_the_store_and_refuse_a_bad_one() -> None:
     assert server.store == MilvusServerStore("https://db.example", "s3cret") and "s3cret" not in repr(server)
     with pytest.raises(ConfigError, match="NEWSBOT_STORE has the unknown scheme"):
         parse_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "NEWSBOT_STORE": "ftp://db.example"})
-
-
-def test_serve_refuses_a_milvus_store_it_cannot_read_yet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
-    monkeypatch.setenv("NEWSBOT_STORE", f"milvus://{tmp_path / 'newsbot.db'}")
-    args = argparse.Namespace(env_file=None, corpus_dir=BUNDLED_CORPUS_DIR, index_dir=tmp_path / "idx", model="hashing",
-                              min_confidence=None, verbose=False)
-    assert serve(args) == 2
-    assert "unset NEWSBOT_STORE" in capsys.readouterr().err and not (tmp_path / "idx").exists()
 
 
 def test_a_malformed_store_stops_the_cli_in_one_line(monkeypatch: pytest.MonkeyPatch,
