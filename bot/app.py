@@ -37,7 +37,6 @@ from newsbot.bot import texts
 from newsbot.bot.addressing import ADDRESSED, addressed_text, for_another_bot
 from newsbot.bot.asked import ANSWERS_PER_REPLY, MAX_RESULTS, Asked, last_asked, recall, remember
 from newsbot.bot.building import PublishFailed
-from newsbot.bot.claims import UpdateClaims
 from newsbot.bot.config import Settings
 from newsbot.bot.feedback import (
     CALLBACK_PATTERN,
@@ -49,11 +48,13 @@ from newsbot.bot.feedback import (
     shown,
 )
 from newsbot.bot.history import history_of
-from newsbot.bot.journal import JournaledPolls, UpdateJournal
+from newsbot.bot.journal import Journal, JournaledPolls
 from newsbot.bot.locks import BUILD, SharedLocks, turn_of
 from newsbot.bot.progress import Job, run_with_progress
 from newsbot.bot.ratelimit import Limiter, RateLimited, RateLimiter, SharedRateLimiter, TooManyWaiting, Turns
 from newsbot.bot.render import Block, render, text_blocks
+from newsbot.bot.replica_stats import summed
+from newsbot.bot.replicas import Replica
 from newsbot.bot.replies import edit_chunk, replace_text, send_chunks, typing
 from newsbot.bot.retry import RetryingLimiter, StopWaiting
 from newsbot.bot.service import ArticleRejected, BuildRunning, Progress, Service
@@ -80,12 +81,14 @@ Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 
 def build_application(settings: Settings, service: Service,
                       requests: tuple[BaseRequest, BaseRequest] | None = None,
-                      journal: UpdateJournal | None = None, retry: RetryingLimiter | None = None,
-                      shared: SharedState | None = None) -> Application:
+                      journal: Journal | None = None, retry: RetryingLimiter | None = None,
+                      shared: SharedState | None = None, replica: Replica | None = None) -> Application:
     """The whole bot. `requests` (API calls, getUpdates) replaces HTTP, for tests. With a `journal`,
-    updates are recorded before Telegram is told they arrived and marked done once answered. `retry`
-    retries the Bot API calls (serve keeps it, to stop its waits when stopping). `shared` is the Redis of
-    NEWSBOT_REDIS_URL (made from the settings when not given; closed when the application shuts down)."""
+    updates are recorded before Telegram is told they arrived and marked done once answered, and which
+    process handles an update is the journal's to say. `retry` retries the Bot API calls (serve keeps it,
+    to stop its waits when stopping). `shared` is the Redis of NEWSBOT_REDIS_URL (made from the settings
+    when not given; closed when the application shuts down); with this process's `replica` in it, /stats
+    adds up the replicas' answers."""
     builder = (ApplicationBuilder().token(settings.token).base_url(settings.api_base_url)
                .base_file_url(settings.api_file_url).rate_limiter(retry or RetryingLimiter())
                .concurrent_updates(CONCURRENT_UPDATES))
@@ -102,15 +105,15 @@ def build_application(settings: Settings, service: Service,
     if shared is not None:
         builder = builder.post_shutdown(lambda _: shared.close())
     application = builder.build()
-    Handlers(service, settings, journal, shared).register(application)
+    Handlers(service, settings, journal, shared, replica).register(application)
     return application
 
 
 class Handlers:
     """The bot's handlers, sharing the service, the settings and the per-user limits."""
 
-    def __init__(self, service: Service, settings: Settings, journal: UpdateJournal | None = None,
-                 shared: SharedState | None = None) -> None:
+    def __init__(self, service: Service, settings: Settings, journal: Journal | None = None,
+                 shared: SharedState | None = None, replica: Replica | None = None) -> None:
         self.service = service
         self.admin_ids = settings.admin_ids
         self.limiter: Limiter = (
@@ -118,8 +121,9 @@ class Handlers:
             else RateLimiter(settings.rate_limit_questions, settings.rate_limit_seconds))
         self.turns = Turns()
         self.journal = journal
-        self.claims = UpdateClaims(shared) if shared else None  # which replica handles an update
-        self.locks = SharedLocks(shared) if shared else None  # builds and each user's turn, across replicas
+        self.replica = replica
+        # Builds and each user's turn, across replicas; a lock held by a replica killed frees as its updates do.
+        self.locks = SharedLocks(shared, lease_seconds=settings.replica_lease_seconds) if shared else None
         self.feedback = FeedbackStore(service.index_dir / FEEDBACK_FILE)
         self.feed_interval = settings.feed_interval
         self._seen_updates: OrderedDict[int, None] = OrderedDict()
@@ -149,8 +153,7 @@ class Handlers:
         """Let each update through once, and only if it is for this bot: one delivered twice (a redelivered
         webhook, a repeated poll, again after a restart) is handled once; a command addressed to another
         bot (`/add@otherbot`, as text or as an upload's caption) is ignored."""
-        if (update.update_id in self._seen_updates or (self.journal and self.journal.is_done(update.update_id))
-                or (self.claims and not await self.claims.claim(update.update_id))):
+        if update.update_id in self._seen_updates or (self.journal and not await self.journal.claim(update.update_id)):
             log.info("update %s was delivered again; ignoring the repeat", update.update_id)
             raise ApplicationHandlerStop
         self._seen_updates[update.update_id] = None
@@ -364,7 +367,11 @@ class Handlers:
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if await self._refused(update, context, "/stats"):
             return
-        await self._reply(update, context, texts.stats_blocks(self.service.stats(), self.service.building))
+        stats, replicas = self.service.stats(), None
+        others = await self.replica.others() if self.replica else None
+        if others is not None:
+            stats, replicas = summed(stats, self.service.answer_times(), others), len(others) + 1
+        await self._reply(update, context, texts.stats_blocks(stats, self.service.building, replicas))
 
     # --- shared steps ---
 
@@ -451,9 +458,7 @@ class Handlers:
 
     async def _done(self, update: Update) -> None:
         if self.journal:
-            self.journal.done(update.update_id)
-        if self.claims:
-            await self.claims.done(update.update_id)
+            await self.journal.done(update.update_id)
 
 
 def _checked_feed(url: str) -> tuple[str, int]:

@@ -43,6 +43,11 @@ STORE_CHECK_SECONDS = "NEWSBOT_STORE_CHECK_SECONDS"
 # within seconds of the build that made it.
 DEFAULT_STORE_CHECK = timedelta(seconds=5)
 MAX_STORE_CHECK = timedelta(hours=1)
+REPLICA_LEASE = "NEWSBOT_REPLICA_LEASE_SECONDS"
+# With Redis, how long a replica stays known after its last sign of life (it renews every third of it, so one
+# renewal missed under load does not drop it): half a minute is how long a killed replica's questions wait for
+# another replica to answer them, about what a load balancer's health checks take to notice it.
+DEFAULT_REPLICA_LEASE_SECONDS = 30.0
 
 
 class ConfigError(ValueError):
@@ -67,6 +72,7 @@ class Settings:
     feed_interval: timedelta = DEFAULT_FEED_INTERVAL
     max_article_age_days: int | None = None  # None: keep every article (corpus/retention.py)
     redis_url: str | None = field(default=None, repr=False)  # None: one replica, its state in the process
+    replica_lease_seconds: float = DEFAULT_REPLICA_LEASE_SECONDS
     store: Store = FilesStore()  # NEWSBOT_STORE (index/stores.py)
     store_check: timedelta = DEFAULT_STORE_CHECK  # NEWSBOT_STORE_CHECK_SECONDS (bot/following.py)
 
@@ -111,6 +117,7 @@ def parse_settings(values: Mapping[str, str]) -> Settings:
         feed_interval=feed_interval(values),
         max_article_age_days=max_article_age_days(values),
         redis_url=redis_url(values),
+        replica_lease_seconds=_number(values, REPLICA_LEASE, str(DEFAULT_REPLICA_LEASE_SECONDS)),
         store=_store(values),
         store_check=store_check(values),
     )

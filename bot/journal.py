@@ -12,8 +12,9 @@ process being killed, not the machine losing power. It is rewritten small at eve
 it has grown by REWRITE_EVERY lines, so a long-running bot does not fill the disk with it. A line that
 is not a well-formed entry (torn by a kill, or damaged otherwise) is skipped and reported, never fatal.
 Update ids are per bot, so each bot (token) keeps its own journal. The journal knows only what its own
-process took: when several replicas serve one bot, which of them handles an update is settled in Redis
-(bot.claims).
+process took: when several replicas serve one bot (NEWSBOT_REDIS_URL) the journal's job moves to Redis
+(bot.shared_journal), where another replica can take over what a dead one took; this file journal then only
+keeps what arrives while Redis cannot be reached. Both are a `Journal`, the one interface the bot uses.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import logging
 import os
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from telegram import Bot, Update
 from telegram.request import BaseRequest, RequestData
@@ -42,8 +43,27 @@ def journal_path(index_dir: Path, token: str) -> Path:
     return Path(index_dir) / f"bot-updates-{token.partition(':')[0]}.jsonl"
 
 
+class Journal(Protocol):
+    """Which updates this process handles, kept so that none is lost and none is answered twice."""
+
+    async def received(self, updates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Record updates just taken from Telegram, before they are confirmed to it; returns those that are
+        new (the others are in hand or done already, here or at another replica, and must not be handled)."""
+
+    async def claim(self, update_id: int) -> bool:
+        """Whether this process should handle the update now: nobody has handled it or has it in hand."""
+
+    async def done(self, update_id: int) -> None:
+        """Record that an update has been handled (answered, refused or reported as failed)."""
+
+    async def orphans(self, bot: Bot) -> list[Update]:
+        """Updates taken but never handled whose taker is gone (an earlier run of this process, a replica that
+        died), now this process's to handle, oldest first."""
+
+
 class UpdateJournal:
-    """The updates in hand: appended when taken from Telegram, marked done when handled."""
+    """The updates in hand, in a file: appended when taken from Telegram, marked done when handled. The
+    `Journal` of one bot process."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -52,40 +72,43 @@ class UpdateJournal:
         self._load()
         self._fd = self._rewrite()
         self._appended = 0
+        self._earlier: list[int] | None = sorted(self._pending)  # taken by an earlier run, until handed over
 
-    def received(self, updates: list[dict[str, Any]]) -> None:
-        """Record updates just taken from Telegram, before they are confirmed to it."""
-        new = [u for u in updates if _is_update(u)
+    async def received(self, updates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        new = [u for u in updates if is_update(u)
                and u["update_id"] not in self._pending and u["update_id"] not in self._done]
         if new:
             self._append([{"update": update} for update in new])
             self._pending.update((update["update_id"], update) for update in new)
+        return new
 
-    def done(self, update_id: int) -> None:
-        """Record that an update has been handled (answered, refused or reported as failed)."""
+    async def claim(self, update_id: int) -> bool:
+        return update_id not in self._done
+
+    async def done(self, update_id: int) -> None:
         if update_id not in self._done:
             self._append([{"done": update_id}])
             self._pending.pop(update_id, None)
             self._remember(update_id)
 
+    async def orphans(self, bot: Bot) -> list[Update]:
+        """At the first call, the updates an earlier run took and never handled (later calls: none, since
+        what this process takes it handles itself)."""
+        earlier, self._earlier = self._earlier or [], None
+        updates, unreadable = readable_updates([self._pending[key] for key in earlier if key in self._pending], bot)
+        for update_id in unreadable:
+            await self.done(update_id)
+        return updates
+
     def is_done(self, update_id: int) -> bool:
         return update_id in self._done
 
-    def unfinished(self) -> list[dict[str, Any]]:
-        """Updates taken by an earlier run and never handled, oldest first."""
-        return [self._pending[key] for key in sorted(self._pending)]
+    def is_pending(self, update_id: int) -> bool:
+        return update_id in self._pending
 
-    def replay(self, bot: Bot) -> list[Update]:
-        """The unfinished updates as Updates for `bot`, oldest first. One that python-telegram-bot cannot
-        read is reported, marked done and left out: it must not stop every start."""
-        updates = []
-        for data in self.unfinished():
-            try:
-                updates.append(Update.de_json(dict(data), bot))
-            except Exception:  # whatever a damaged entry makes PTB raise
-                log.warning("dropping journalled update %s: it cannot be read", data["update_id"])
-                self.done(data["update_id"])
-        return updates
+    def unfinished(self) -> list[dict[str, Any]]:
+        """Updates taken and never handled, oldest first."""
+        return [self._pending[key] for key in sorted(self._pending)]
 
     def close(self) -> None:
         os.close(self._fd)
@@ -115,7 +138,7 @@ class UpdateJournal:
                 entry = json.loads(line)
             except (ValueError, RecursionError):  # a line torn by a kill, or damaged otherwise
                 entry = None
-            if isinstance(entry, dict) and _is_update(entry.get("update")):
+            if isinstance(entry, dict) and is_update(entry.get("update")):
                 if entry["update"]["update_id"] not in self._done:  # as received() does
                     self._pending[entry["update"]["update_id"]] = entry["update"]
             elif isinstance(entry, dict) and _is_update_id(entry.get("done")):
@@ -137,11 +160,24 @@ class UpdateJournal:
         return os.open(self.path, os.O_WRONLY | os.O_APPEND)
 
 
+def readable_updates(entries: list[dict[str, Any]], bot: Bot) -> tuple[list[Update], list[int]]:
+    """Journalled updates as Updates for `bot`, and the ids of those python-telegram-bot cannot read: each is
+    reported, to be marked done and left out (it must not stop every start)."""
+    updates, unreadable = [], []
+    for data in entries:
+        try:
+            updates.append(Update.de_json(dict(data), bot))
+        except Exception:  # whatever a damaged entry makes PTB raise
+            log.warning("dropping journalled update %s: it cannot be read", data["update_id"])
+            unreadable.append(data["update_id"])
+    return updates, unreadable
+
+
 class JournaledPolls(BaseRequest):
     """The getUpdates transport: each batch of updates goes into the journal before python-telegram-bot
     sees it, so before its next poll confirms the batch to Telegram."""
 
-    def __init__(self, inner: BaseRequest, journal: UpdateJournal) -> None:
+    def __init__(self, inner: BaseRequest, journal: Journal) -> None:
         self._inner = inner
         self._journal = journal
 
@@ -167,7 +203,7 @@ class JournaledPolls(BaseRequest):
             except (ValueError, KeyError, TypeError, RecursionError):
                 return status, body  # python-telegram-bot reports what it cannot parse
             if isinstance(updates, list):
-                self._journal.received(updates)
+                await self._journal.received(updates)
         return status, body
 
 
@@ -175,7 +211,7 @@ def _is_update_id(value: object) -> bool:
     return type(value) is int and value >= 0  # not a bool, a float or a string of digits
 
 
-def _is_update(value: object) -> bool:
+def is_update(value: object) -> bool:
     """Whether a JSON value can be journalled as an update: an object with an update id, not absurdly deep."""
     return isinstance(value, dict) and _is_update_id(value.get("update_id")) and _depth(value) <= MAX_DEPTH
 

@@ -3,9 +3,10 @@
 
 Within one replica Service.building and ratelimit.Turns already hold these rules; across replicas a lock is
 a key holding a random token (SET NX PX): released only by its holder (a compare-and-delete script), and a
-lease renewed while the holder works, so a replica killed while holding it frees it LEASE_SECONDS later
-instead of blocking the rest for good. A waiting turn asks again every POLL_SECONDS: a user's questions
-rarely wait, and then for about one answer's time.
+lease renewed while the holder works, so a replica killed while holding it frees it a lease later
+(NEWSBOT_REPLICA_LEASE_SECONDS, when its updates in hand are taken over too) instead of blocking the rest
+for good. It is renewed every third of a lease: a slow renewal under load does not lose it. A waiting turn
+asks again every POLL_SECONDS: a user's questions rarely wait, and then for about one answer's time.
 
 While Redis cannot be reached each replica goes on alone, as it does without Redis.
 """
@@ -19,9 +20,9 @@ from contextlib import asynccontextmanager, suppress
 
 from redis.asyncio import Redis
 
+from newsbot.bot.config import DEFAULT_REPLICA_LEASE_SECONDS
 from newsbot.bot.shared import SharedState
 
-LEASE_SECONDS = 60.0  # renewed every third of it: a slow renewal under load does not lose the lock
 POLL_SECONDS = 0.05
 BUILD = "build-lock"
 _FALLBACK = "each replica runs its builds and takes each user's questions in turn on its own"
@@ -39,7 +40,7 @@ def turn_of(user_id: int) -> str:
 class SharedLocks:
     """Named locks of the bot in the shared Redis."""
 
-    def __init__(self, shared: SharedState, *, lease_seconds: float = LEASE_SECONDS) -> None:
+    def __init__(self, shared: SharedState, *, lease_seconds: float = DEFAULT_REPLICA_LEASE_SECONDS) -> None:
         self._shared = shared
         self._lease_ms = int(lease_seconds * 1000)
         self._release = shared.client.register_script(RELEASE_SCRIPT)

@@ -28,10 +28,12 @@ from newsbot.bot.following import schedule_store_checks
 from newsbot.bot.journal import UpdateJournal, journal_path
 from newsbot.bot.locks import SharedLocks
 from newsbot.bot.logs import REDACTED, configure_logging
-from newsbot.bot.replicas import POLLING, RENEW_SECONDS, WEBHOOK, Presence, refusal
+from newsbot.bot.replica_stats import figures_of
+from newsbot.bot.replicas import POLLING, WEBHOOK, Replica, refusal, serve_as_replica
 from newsbot.bot.retry import RetryingLimiter
 from newsbot.bot.service import Service, store_label
 from newsbot.bot.shared import SharedState
+from newsbot.bot.shared_journal import pick_journal
 from newsbot.bot.texts import COMMANDS
 from newsbot.corpus import default_corpus_dir
 from newsbot.index import default_index_dir, default_model
@@ -82,13 +84,18 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _run(settings: Settings, service: Service, journal: UpdateJournal, args: argparse.Namespace) -> None:
+async def _run(settings: Settings, service: Service, file_journal: UpdateJournal, args: argparse.Namespace) -> None:
     retry = RetryingLimiter()
     shared = SharedState(settings.redis_url, settings.token.partition(":")[0]) if settings.redis_url else None
-    application = build_application(settings, service, journal=journal, retry=retry, shared=shared)
-    schedule_feed_polls(application, service, settings.feed_interval, SharedLocks(shared) if shared else None)
+    mode = WEBHOOK if args.webhook_url else POLLING
+    replica = Replica(shared, mode, lease_seconds=settings.replica_lease_seconds) if shared else None
+    journal = pick_journal(file_journal, shared, replica)
+    application = build_application(settings, service, journal=journal, retry=retry, shared=shared, replica=replica)
+    locks = SharedLocks(shared, lease_seconds=settings.replica_lease_seconds) if shared else None
+    schedule_feed_polls(application, service, settings.feed_interval, locks)
     schedule_store_checks(application, service, settings.store_check)
-    presence = _announce(application, shared, WEBHOOK if args.webhook_url else POLLING) if shared else None
+    if replica is not None:
+        serve_as_replica(application, replica, journal, lambda: figures_of(service))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
@@ -96,7 +103,7 @@ async def _run(settings: Settings, service: Service, journal: UpdateJournal, arg
     async with application:  # getMe now, shutdown on the way out
         await _set_commands(application)
         await application.start()
-        unfinished = journal.replay(application.bot)
+        unfinished = await journal.orphans(application.bot)
         if unfinished:
             log.info("handling %d updates taken before a restart and never answered", len(unfinished))
         for update in unfinished:
@@ -122,20 +129,8 @@ async def _run(settings: Settings, service: Service, journal: UpdateJournal, arg
             await application.updater.stop()
         retry.stop_waiting()  # a reply waiting on Telegram's retry_after stays in the journal for the next start
         await application.stop()
-        if presence is not None:
-            await presence.leave()
-
-
-def _announce(application: Application, shared: SharedState, mode: str) -> Presence:
-    """Keep this replica's presence key alive in the shared Redis while it serves (bot.replicas)."""
-    presence = Presence(shared, mode)
-
-    async def renew(_: object) -> None:
-        await presence.renew()
-
-    assert application.job_queue is not None, "python-telegram-bot[job-queue] is a dependency"
-    application.job_queue.run_repeating(renew, interval=RENEW_SECONDS, first=0, name="replica presence")
-    return presence
+        if replica is not None:
+            await replica.leave()
 
 
 async def _set_commands(application: Application) -> None:

@@ -279,6 +279,11 @@ class Service:
                      latency_p50=_latency(latencies, 50), latency_p90=_latency(latencies, 90),
                      latency_p99=_latency(latencies, 99))
 
+    def answer_times(self) -> list[float]:
+        """The recent answers' latencies in seconds, oldest first: what /stats summarises, and what a replica
+        shares with the others for theirs (bot.replica_stats)."""
+        return list(self._latencies)
+
     def close(self) -> None:
         self._queries.shutdown(wait=True, cancel_futures=True)
         self._builds.shutdown(wait=True, cancel_futures=True)

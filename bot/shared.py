@@ -3,7 +3,7 @@ the bot does while Redis cannot be reached.
 
 A Redis outage must not take the bot down with it: each call that fails (or takes longer than TIMEOUT) is
 reported once per outage in one log line, without the URL's password and without a traceback, and the
-caller falls back to what one replica can do alone (bot.ratelimit, bot.claims say which). For RETRY_AFTER
+caller falls back to what one replica can do alone (bot.ratelimit, bot.shared_journal say which). For RETRY_AFTER
 seconds after a failure Redis is not tried, so a host that drops packets costs one timeout per interval,
 not one per message.
 """

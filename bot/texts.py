@@ -363,16 +363,18 @@ def build_failed_blocks(doing: str, problem: Exception | None) -> list[Block]:
     return text_blocks(f"❌ {doing} {what}", "I keep answering from the previous index.")
 
 
-def stats_blocks(stats: Stats, building: bool) -> list[Block]:
-    """The /stats figures."""
+def stats_blocks(stats: Stats, building: bool, replicas: int | None = None) -> list[Block]:
+    """The /stats figures; `replicas`: how many replicas serving the bot the answer figures add up (None: one
+    process, or the others could not be asked)."""
     def ms(value: float | None) -> str:
         return "–" if value is None else f"{value * 1000:.0f} ms"
 
+    serving = "" if replicas is None else f"\nReplicas serving: {replicas} (answers added up)"
     return text_blocks(
         f"Articles: {stats.articles:,}{f' ({stats.articles - stats.copies:,} stories)' if stats.copies else ''}\nSentences: {stats.sentences:,}\nModel: {stats.model}",
         f"Index built: {stats.built_at} in {stats.build_seconds:.1f} s{' (a rebuild is running)' if building else ''}",
         f"Questions answered: {stats.questions:,}\nAnswer latency: p50 {ms(stats.latency_p50)}, "
-        f"p90 {ms(stats.latency_p90)}, p99 {ms(stats.latency_p99)}")
+        f"p90 {ms(stats.latency_p90)}, p99 {ms(stats.latency_p99)}{serving}")
 
 
 # --- feeds ---

@@ -2,7 +2,8 @@
 route, checked against the secret token, and a health endpoint for load balancers and probes.
 
 PTB's own run_webhook has no room for a health route, so this follows PTB's custom-webhook
-pattern instead: the server puts each update on application.update_queue.
+pattern instead: the server puts each update on application.update_queue, once the journal has it (our 200
+tells Telegram to forget it) and only if it is new (not in hand or answered, here or at another replica).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from telegram import Update
 from telegram.ext import Application
 from tornado.httpserver import HTTPServer
 
-from newsbot.bot.journal import UpdateJournal
+from newsbot.bot.journal import Journal
 from newsbot.bot.service import Service
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
 class _WebhookHandler(tornado.web.RequestHandler):
-    def initialize(self, bot_app: Application, secret: str, journal: UpdateJournal) -> None:
+    def initialize(self, bot_app: Application, secret: str, journal: Journal) -> None:
         self.bot_app = bot_app
         self.secret = secret
         self.journal = journal
@@ -41,8 +42,10 @@ class _WebhookHandler(tornado.web.RequestHandler):
         if update is None:
             log.warning("webhook request with a body that is not an update; refused")
             raise tornado.web.HTTPError(HTTPStatus.BAD_REQUEST)
-        self.journal.received([data])  # before our 200 tells Telegram it arrived
-        await self.bot_app.update_queue.put(update)
+        if await self.journal.received([data]):  # before our 200 tells Telegram it arrived
+            await self.bot_app.update_queue.put(update)
+        else:
+            log.info("update %s was delivered again; it is in hand or answered already", update.update_id)
 
 
 def _update_from(body: bytes, application: Application) -> tuple[Update | None, dict]:
@@ -70,7 +73,7 @@ class _HealthHandler(tornado.web.RequestHandler):
                     "sentences": manifest.sentences, "rebuilding": self.service.building})
 
 
-def start_webhook_server(application: Application, service: Service, journal: UpdateJournal, *, path: str,
+def start_webhook_server(application: Application, service: Service, journal: Journal, *, path: str,
                          secret: str, listen: str, port: int) -> HTTPServer:
     """Listen for Telegram's POSTs on `path` and health probes on /healthz; returns the server to stop."""
     app = tornado.web.Application([

@@ -14,7 +14,8 @@ from telegram.ext import Application
 
 from newsbot.bot.app import build_application
 from newsbot.bot.config import parse_settings
-from newsbot.bot.journal import UpdateJournal
+from newsbot.bot.journal import Journal
+from newsbot.bot.replicas import Replica
 from newsbot.bot.retry import RetryingLimiter
 from newsbot.bot.service import Service
 from newsbot.index.embedder import Embedder
@@ -61,8 +62,8 @@ class Harness:
 
 @asynccontextmanager
 async def in_process_bot(tmp_path: Path, corpus_dir: Path, embedder: Embedder | None = None, *,
-                         journal: UpdateJournal | None = None, retry: RetryingLimiter | None = None,
-                         **settings: str) -> AsyncIterator[Harness]:
+                         journal: Journal | None = None, retry: RetryingLimiter | None = None,
+                         replica: Replica | None = None, **settings: str) -> AsyncIterator[Harness]:
     """The bot over `corpus_dir` plus ZEBRA_ARTICLE (indexed into tmp_path/index, and read from NEWSBOT_STORE when
     `settings` name one), ADMIN its admin, 50 questions a minute allowed; `settings` override the environment it
     is configured from."""
@@ -73,7 +74,7 @@ async def in_process_bot(tmp_path: Path, corpus_dir: Path, embedder: Embedder | 
                                       embedder=embedder or HashingEmbedder(), store=config.store)
     telegram = FakeTelegram()
     application = build_application(config, service, requests=(FakeRequest(telegram), FakeRequest(telegram)),
-                                    journal=journal, retry=retry)
+                                    journal=journal, retry=retry, replica=replica)
     await application.initialize()
     try:
         yield Harness(application, telegram, service)

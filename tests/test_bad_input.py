@@ -463,7 +463,7 @@ def test_any_journal_opens_and_keeps_exactly_its_unfinished_updates(offline_bot:
                 done.add(update_id)
         journal = UpdateJournal(path)
         assert [u["update_id"] for u in journal.unfinished()] == sorted(pending)
-        replayed = journal.replay(offline_bot)
+        replayed = asyncio.run(journal.orphans(offline_bot))
         assert [u.update_id for u in replayed] == [u["update_id"] for u in journal.unfinished()] == sorted(pending)
         journal.close()
         assert [u["update_id"] for u in UpdateJournal(path).unfinished()] == sorted(pending)  # rewritten clean

@@ -437,7 +437,7 @@ async def test_a_long_retry_after_is_waited_in_full_with_the_question_kept_in_th
         bot.telegram.fail_next("sendMessage", "429:3600", times=8)  # beyond the old cap (60 s) and attempts (6)
         data = bot.telegram.push_text(USER, "zebras?")
         update_id = data["update_id"]
-        journal.received(bot.telegram.pop_updates())  # as the poll does
+        await journal.received(bot.telegram.pop_updates())  # as the poll does
         await bot.app.process_update(Update.de_json(data, bot.app.bot))
         replies = bot.telegram.sent(USER)
     assert waits == [(3600.0, True)] * 8
