@@ -25,7 +25,7 @@ from newsbot.index import (
     load_embedder,
 )
 from newsbot.index.embedder import BACKENDS, DEFAULT_BACKEND
-from newsbot.index.stores import store_from_environment
+from newsbot.index.stores import FilesStore, Store, StoreAddressError, parse_store, store_from_environment
 from newsbot.retrieval import Answer, Retriever
 from newsbot.retrieval.threads import answer_on_one_thread
 
@@ -138,6 +138,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--work-dir", type=Path, default=None,
                           help="keep the evaluation indexes here, so a rerun reuses their embeddings")
     evaluate.add_argument("--json", action="store_true", help="print a machine-readable result")
+    evaluate.add_argument("--store", default=None, metavar="URI",
+                          help="index and search through this store (e.g. milvus:///tmp/eval.db), one of the "
+                               "evaluation's own: never the one NEWSBOT_STORE names, as eval builds throwaway indexes")
     evaluate.set_defaults(run=_eval)
 
     feedback = commands.add_parser("feedback", parents=[common], help="the verdicts users gave the bot's answers")
@@ -172,7 +175,8 @@ def _feeds_parser(commands: argparse._SubParsersAction, common: argparse.Argumen
     remove = actions.add_parser("remove", parents=[common], help="stop following a feed (its articles stay)")
     remove.add_argument("url", metavar="URL", help="the feed's address (http or https), as `feeds list` shows it")
     actions.add_parser("poll", parents=[common], help="one pass over the feeds that are due: store their new "
-                                                     "articles, index them once (for cron or a systemd timer)")
+                                                     "articles, index them once (for cron or a systemd timer; exit "
+                                                     "status 1 when a feed failed)")
     for name, action in actions.choices.items():
         action.set_defaults(run=_feeds, feeds_action=name)
 
@@ -362,14 +366,30 @@ def _eval(args: argparse.Namespace) -> int:
         print(f"newsbot: the dataset {args.dataset} does not exist", file=sys.stderr)
         return 2
     try:
+        store = _evaluation_store(args.store)
         with ProgressBars() as progress:
             report = evaluate_file(args.dataset, _embedder(args), segmentations=_segmentations(args.segmentation),
-                                   articles=_article_range(args.articles), work_dir=args.work_dir, progress=progress)
-    except DatasetError as problem:
+                                   articles=_article_range(args.articles), work_dir=args.work_dir, progress=progress,
+                                   store=store)
+    except (DatasetError, StoreAddressError) as problem:
         print(f"newsbot: {problem}", file=sys.stderr)
         return 2
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0
+
+
+def _evaluation_store(value: str | None) -> Store | None:
+    """`eval --store`: a store of the evaluation's own (its indexes replace whatever the store serves)."""
+    if value is None:
+        return None
+    store = parse_store(value)
+    if isinstance(store, FilesStore):
+        raise StoreAddressError("--store takes a Milvus store (milvus:///tmp/eval.db or a server); the files are "
+                                "eval's default, in --work-dir or a scratch folder")
+    if store == store_from_environment():
+        raise StoreAddressError(f"--store names the store NEWSBOT_STORE serves from ({value}); an evaluation "
+                                "replaces its index, so give it a store of its own (e.g. milvus:///tmp/eval.db)")
+    return store
 
 
 def _feedback_export(args: argparse.Namespace) -> int:

@@ -77,6 +77,8 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _poll(args: argparse.Namespace, build: Callable[[], BuildReport]) -> int:
+    """One pass; exit status 1 when a feed could not be read (cron and systemd timers report a failing job),
+    even though the other feeds' articles were stored and indexed."""
     interval, max_age = feed_interval(os.environ), max_article_age_days(os.environ)  # bad ones stop it before a fetch
     state = _state(args)
     now = datetime.now(UTC)
@@ -94,5 +96,5 @@ def _poll(args: argparse.Namespace, build: Callable[[], BuildReport]) -> int:
         print("No feed is due (see `newsbot feeds list`).")
     if report is not None and not report.up_to_date:
         print(indexed_line(report))
-    return 0
+    return 1 if any(result.error is not None for result in harvests) else 0
 

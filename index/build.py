@@ -29,7 +29,7 @@ import numpy as np
 from newsbot.corpus import Article, Problem, Sentence, article_sentences, read_corpus
 from newsbot.corpus.segment import SEGMENTER_VERSION
 from newsbot.corpus.terms import sentence_terms
-from newsbot.index.cache import EmbeddingCache
+from newsbot.index.cache import EmbeddingCache, save_embedding_keys
 from newsbot.index.embedder import Embedder
 from newsbot.index.errors import IndexProblem
 from newsbot.index.lexicon import save_document_frequencies
@@ -324,6 +324,7 @@ def _write_version(staging: Path, source: DocumentSource, planned: list[_Planned
     embedding = _Embedding(embedder, cache, staged, progress,
                            total=sum(p.sentences + p.paragraphs for p in indexed if not p.cached))
     sentence_row = paragraph_row = 0
+    keys: list[str] = []  # each indexed article's cache entry, by article number
     documents = (item for item in source() if not isinstance(item, Problem))
     for plan, document in zip(planned, documents, strict=False):
         article, sentences = document
@@ -336,6 +337,7 @@ def _write_version(staging: Path, source: DocumentSource, planned: list[_Planned
             continue
         found = [sentence_terms(article.title, sentence.text) for sentence in sentences]
         metadata.add(article, sentences, found, copies.get(article.id, ()))
+        keys.append(key)
         for terms in found:
             frequencies.update(terms)
         position = {number: paragraph_row + i for i, number in enumerate(numbers)}
@@ -349,6 +351,7 @@ def _write_version(staging: Path, source: DocumentSource, planned: list[_Planned
     metadata.close()
     save_document_frequencies(staging, sentence_row, frequencies)
     save_sentence_paragraphs(staging, staged.sentence_paragraphs)
+    save_embedding_keys(staging, keys)
     assert staged.sentence_vectors is not None and staged.paragraph_vectors is not None  # every article has a sentence
     return embedding.embedded, staged.sentence_vectors, staged.paragraph_vectors
 

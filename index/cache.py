@@ -4,11 +4,14 @@ and a killed build resumes where it stopped. Keyed by the model and the exact te
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
+
+EMBEDDING_KEYS_FILE = "embedding_keys.json"  # in a version: each indexed article's entry, by article number
 
 
 class EmbeddingCache:
@@ -58,3 +61,18 @@ class EmbeddingCache:
 
     def _path(self, key: str) -> Path:
         return self._folder / key[:2] / f"{key}.npy"
+
+
+def save_embedding_keys(folder: Path, keys: Sequence[str]) -> None:
+    """Record in a version which cache entry holds each indexed article's float32 vectors (by article number):
+    a store that copies the version (index/milvus_publish.py) takes them instead of the FAISS index's codes."""
+    (Path(folder) / EMBEDDING_KEYS_FILE).write_text(json.dumps(list(keys)) + "\n", encoding="utf-8")
+
+
+def load_embedding_keys(folder: Path) -> list[str] | None:
+    """The keys `save_embedding_keys` recorded, or None when the version has none readable."""
+    try:
+        keys = json.loads((Path(folder) / EMBEDDING_KEYS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return keys if isinstance(keys, list) and all(isinstance(key, str) for key in keys) else None

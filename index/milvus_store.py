@@ -3,10 +3,14 @@
 A version is five collections sharing a name prefix: `<prefix>_sentences` (vector, text, offsets, article
 number, paragraph row, terms), `<prefix>_paragraphs` (vector, terms), `<prefix>_articles` (citation and
 copies as JSON, first sentence, sentence count), `<prefix>_postings` (the sentences holding each rare term, for
-the lexical search) and `<prefix>_records` (the manifest, the document
-frequencies, the terms' total). The alias `CURRENT_ALIAS` names the current version's records collection and
-moves only once a version is complete, so a reader never opens a half-written one. A replica needs nothing
-on disk: everything the ranking reads is here. Imported only when `NEWSBOT_STORE` names Milvus (pymilvus
+the lexical search) and `<prefix>_records` (per generation: the manifest, the document frequencies, the
+terms' total, the citations that gained copies; and the head row naming the complete generation). The alias
+`CURRENT_ALIAS` names the current version's records collection and moves only once a version is complete, so a
+reader never opens a half-written one. A version that only adds articles to the served one is inserted into the
+live collections instead, as their next generation: a reader opens the generation the head row names and reads
+no row beyond its manifest's counts, so it sees one generation whole (`index.milvus_publish` writes them). The
+version's name is `<prefix>@<generation>` (`current_revision`). A replica needs nothing on disk:
+everything the ranking reads is here. Imported only when `NEWSBOT_STORE` names Milvus (pymilvus
 and its dependencies cost about 0.6 s to import).
 """
 
@@ -18,7 +22,7 @@ import threading
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,27 +30,29 @@ import numpy as np
 
 with warnings.catch_warnings():  # pandas, requests and urllib3 add 8 warning filters as pymilvus imports them:
     # importing a newsbot module changes nothing global (tests/test_import_side_effects.py)
-    from pymilvus import DataType, MilvusClient
+    from pymilvus import MilvusClient
     from pymilvus.exceptions import MilvusException
 
 from newsbot.index.bm25 import bm25_best
 from newsbot.index.errors import IndexCorrupt, IndexNotFound, IndexProblem
 from newsbot.index.manifest import Manifest, manifest_from_dict
 from newsbot.index.metadata import (ARTICLE_TERMS_KEPT, ArticleCopy, ArticleInfo, ArticleTerms, StoredSentence,
-                                    article_numbers, cited, iso_date)
+                                    article_numbers, cited)
 from newsbot.index.stores import MilvusLiteStore, MilvusServerStore
-from newsbot.index.version import IndexVersion, open_version
+from newsbot.index.version import IndexVersion
 
 CURRENT_ALIAS = "newsbot_current"
-PLACEHOLDER_DIMENSION = 2  # Milvus wants a vector in every collection; the articles and records have none of their own
-MAX_TERMS = 4096  # Milvus's largest array: no sentence of a real article holds this many distinct terms
-MAX_TEXT = 65535  # Milvus's longest VARCHAR, in bytes
 # Terms held by at most this many sentences get a posting list: those a question's lexical search asks for
 # (retrieval.candidates.LEXICAL_TERM_SENTENCES); a commoner term is found by scanning the sentences' terms
 POSTED_TERM_SENTENCES = 1000
-RECORD_CHUNK = 60000  # characters of ASCII JSON per record row
 PAGE = 10000  # rows per read or write: under Milvus's 16,384 per query
+HEAD = "head"  # the records row naming the complete generation; every other row is a generation's ("g000003/...")
+# Reads that must see every write before them (a server's default lags). Writes are not flushed: Milvus logs
+# them durably as they come (a flush seals segments, about 2 s each on a server), and a strong read sees them in
+# the order written, so a reader that sees a head row sees every row written before it
+STRONG = {"consistency_level": "Strong"}
 _NAME = re.compile(r"[^A-Za-z0-9_]")
+PARTS = ("sentences", "paragraphs", "articles", "postings", "records")
 
 
 def connect(store: MilvusLiteStore | MilvusServerStore) -> MilvusClient:
@@ -67,114 +73,65 @@ def collection_prefix(version_name: str) -> str:
     return "newsbot_" + _NAME.sub("_", version_name)
 
 
-def write_version(client: MilvusClient, version: IndexVersion, prefix: str) -> None:
-    """Copy an opened (files) version into new collections named `prefix`_*, then point `CURRENT_ALIAS` at them.
+@dataclass(frozen=True)
+class Head:
+    """The records row readers start from: which generation of the collections `prefix`_* is complete."""
 
-    The vectors are the sentence index's own (exact for a flat index; decoded codes for IVF,SQ8).
-    """
-    manifest, metadata = version.manifest, version.metadata
-    for name in _names(prefix):
-        if client.has_collection(name):
-            client.drop_collection(name)
-    for name, schema, factory in (
-            (f"{prefix}_sentences", _sentence_schema(client, manifest.dimension), manifest.faiss_factory),
-            (f"{prefix}_paragraphs", _paragraph_schema(client, manifest.dimension), manifest.paragraph_faiss_factory),
-            (f"{prefix}_articles", _record_schema(client, "number", DataType.INT64), "Flat"),
-            (f"{prefix}_postings", _postings_schema(client), "Flat"),
-            (f"{prefix}_records", _record_schema(client, "key", DataType.VARCHAR), "Flat")):
-        client.create_collection(name, schema=schema)
-        # not waited for: the wait polls a timestamp call Milvus Lite lacks (0.5 s and a logged error each); a
-        # collection loads once its index is built
-        client.create_index(name, _vector_index(client, factory), sync=False)
-    placeholder = [0.0] * PLACEHOLDER_DIMENSION
-    total_terms, firsts, postings = 0, {}, {}
-    for start in range(0, manifest.sentences, PAGE):
-        ids = list(range(start, min(start + PAGE, manifest.sentences)))
-        stored, held = metadata.sentences(ids), metadata.terms(ids)
-        numbers = metadata.articles_of(ids).tolist()
-        vectors = version.sentences.reconstruct_batch(np.asarray(ids, dtype=np.int64))
-        rows = []
-        for sentence, found, number, vector in zip(stored, held, numbers, vectors):
-            if len(found) > MAX_TERMS:
-                raise IndexProblem(f"sentence {sentence.id} holds {len(found)} terms, more than Milvus keeps "
-                                   f"({MAX_TERMS})")
-            firsts.setdefault(number, (sentence.id, sentence.article))
-            total_terms += len(found)
-            for term in found:
-                if version.document_frequencies.get(term, 0) <= POSTED_TERM_SENTENCES:
-                    postings.setdefault(term, []).append(sentence.id)
-            rows.append({"id": sentence.id, "vector": vector.tolist(), "text": sentence.text, "article": number,
-                         "paragraph": sentence.paragraph, "start": sentence.start, "end": sentence.end,
-                         "row": int(version.sentence_paragraphs[sentence.id]), "terms": sorted(found),
-                         "term_count": len(found)})
-        client.insert(f"{prefix}_sentences", rows)
-    for start in range(0, manifest.paragraphs, PAGE):
-        rows_of = list(range(start, min(start + PAGE, manifest.paragraphs)))
-        client.insert(f"{prefix}_paragraphs", [
-            {"row": row, "vector": np.asarray(version.paragraph_vectors[row]).tolist(), "terms": " ".join(sorted(found))}
-            for row, found in zip(rows_of, metadata.paragraph_terms(rows_of))])
-    counts = Counter(metadata.articles_of(list(range(manifest.sentences))).tolist())
-    client.insert(f"{prefix}_articles", [
-        {"number": number, "vector": placeholder, "first_sentence": first, "sentence_count": counts[number],
-         "value": json.dumps(_article_record(article))} for number, (first, article) in sorted(firsts.items())])
-    posted = sorted(postings.items())
-    for start in range(0, len(posted), PAGE):
-        client.insert(f"{prefix}_postings", [{"term": term, "vector": placeholder, "sentences": ids}
-                                             for term, ids in posted[start:start + PAGE]])
-    payload = json.dumps({"manifest": asdict(manifest), "document_frequencies": dict(version.document_frequencies),
-                          "total_terms": total_terms})
-    client.insert(f"{prefix}_records", [
-        {"key": f"version/{position:06d}", "vector": placeholder, "value": payload[offset:offset + RECORD_CHUNK]}
-        for position, offset in enumerate(range(0, len(payload), RECORD_CHUNK))])
-    for name in _names(prefix):
-        client.flush(name)
-    _point_alias(client, f"{prefix}_records")
+    prefix: str
+    generation: int
+    source: str  # the files version it mirrors: publishing that version again changes nothing
+    previous: str | None  # the prefix the alias named before this one, kept for readers still on it
+
+    @property
+    def name(self) -> str:
+        """The version's name (`current_revision`, the `folder` of the opened `IndexVersion`)."""
+        return f"{self.prefix}@{self.generation}"
 
 
-def publish_version(store: MilvusLiteStore | MilvusServerStore, index_dir: Path) -> None:
-    """Copy the current version of an index folder into the store and make it current, unless it is already."""
-    client = connect(store)
-    try:
-        version = open_version(index_dir)
-        try:
-            prefix = collection_prefix(version.folder.name)
-            if current_revision(client) != prefix:
-                write_version(client, version, prefix)
-        finally:
-            version.close()
-    finally:
-        client.close()
+@dataclass(frozen=True)
+class Counts:
+    sentences: int
+    paragraphs: int
+    articles: int
+
+
+def counts_of(manifest: Manifest) -> Counts:
+    return Counts(manifest.sentences, manifest.paragraphs, manifest.articles - manifest.copies)
 
 
 def open_milvus_version(client: MilvusClient, prefix: str | None = None) -> IndexVersion:
-    """The version named `prefix`, or the current one (`CURRENT_ALIAS`), loaded for searching."""
-    prefix = prefix or current_revision(client)
+    """The current generation of the version named `prefix`, or of the current one (`CURRENT_ALIAS`), loaded
+    for searching. Rows beyond its manifest's counts (a later generation's, or a killed insert's) are not read."""
+    prefix = prefix or alias_prefix(client)
     if prefix is None:
         raise IndexNotFound("Milvus holds no newsbot index yet; run `newsbot index` to build one")
-    names = _names(prefix)
+    names = collection_names(prefix)
     if not all(client.has_collection(name) for name in names):
         raise IndexCorrupt(f"the Milvus collections {prefix}_* are incomplete; run `newsbot index` to rebuild")
     for name in names:
         client.load_collection(name)
-    payload = "".join(row["value"] for row in sorted(_every(client, f"{prefix}_records", "key", ["value"]),
-                                                     key=lambda row: row["key"]))
+    head = read_head(client, prefix)
+    damaged = IndexCorrupt(f"the records of the Milvus collections {prefix}_* are damaged; run `newsbot index` "
+                           "to rebuild")
+    if head is None:
+        raise damaged
     try:
-        record = json.loads(payload)
+        record = read_record(client, head)
         manifest = manifest_from_dict(record["manifest"], f"the Milvus collections {prefix}_*", f"{prefix}_records")
         frequencies = {str(term): int(count) for term, count in record["document_frequencies"].items()}
         total_terms = int(record["total_terms"])
+        citations = {int(number): _article_info(value) for number, value in record.get("citations", {}).items()}
     except (ValueError, KeyError, TypeError, AttributeError):
-        raise IndexCorrupt(f"the records of the Milvus collections {prefix}_* are damaged; run `newsbot index` "
-                           "to rebuild") from None
-    sentence_paragraphs = _column(client, f"{prefix}_sentences", "id", "row", manifest.sentences).astype(np.int64)
-    paragraph_vectors = _column(client, f"{prefix}_paragraphs", "row", "vector", manifest.paragraphs,
+        raise damaged from None
+    counts = counts_of(manifest)
+    sentence_paragraphs = _column(client, f"{prefix}_sentences", "id", "row", counts.sentences).astype(np.int64)
+    paragraph_vectors = _column(client, f"{prefix}_paragraphs", "row", "vector", counts.paragraphs,
                                 width=manifest.dimension).astype(np.float32)
-    metadata = MilvusMetadata(client, prefix, frequencies, manifest.sentences, total_terms)
-    search = _search_parameters(manifest.faiss_search)
+    metadata = MilvusMetadata(client, prefix, frequencies, counts, total_terms, citations)
     return IndexVersion(
-        Path(prefix), manifest,
-        MilvusVectors(client, f"{prefix}_sentences", "id", manifest.sentences, search),
-        MilvusVectors(client, f"{prefix}_paragraphs", "row", manifest.paragraphs,
+        Path(head.name), manifest,
+        MilvusVectors(client, f"{prefix}_sentences", "id", counts.sentences, _search_parameters(manifest.faiss_search)),
+        MilvusVectors(client, f"{prefix}_paragraphs", "row", counts.paragraphs,
                       _search_parameters(manifest.paragraph_faiss_search)),
         paragraph_vectors, sentence_paragraphs, frequencies, metadata)
 
@@ -189,6 +146,7 @@ class MilvusVectors:
     def search(self, x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         found = self._client.search(self._collection, data=np.asarray(x, dtype=np.float32).tolist(), limit=k,
                                     output_fields=[self._key], anns_field="vector",
+                                    filter=f"{self._key} < {self.ntotal}",
                                     search_params={"metric_type": "IP", "params": self._parameters})
         scores = np.full((len(x), k), -np.inf, dtype=np.float32)
         ids = np.full((len(x), k), -1, dtype=np.int64)
@@ -211,14 +169,18 @@ class MilvusVectors:
 class MilvusMetadata:
     """The `SentenceMetadata` of a version in Milvus; thread-safe (each call is its own request)."""
 
-    def __init__(self, client: MilvusClient, prefix: str, frequencies: dict[str, int], sentences: int,
-                 total_terms: int) -> None:
+    def __init__(self, client: MilvusClient, prefix: str, frequencies: dict[str, int], counts: Counts,
+                 total_terms: int, citations: dict[int, ArticleInfo]) -> None:
         self._client, self._prefix = client, prefix
-        self._frequencies, self._documents = frequencies, sentences
-        self._average_terms = total_terms / sentences if sentences else 0.0
-        articles = sorted(_every(client, f"{prefix}_articles", "number", ["first_sentence", "sentence_count", "value"]),
-                          key=lambda row: row["number"])
-        self._articles = {row["number"]: _article_info(json.loads(row["value"])) for row in articles}
+        self._frequencies, self._documents = frequencies, counts.sentences
+        self._average_terms = total_terms / counts.sentences if counts.sentences else 0.0
+        articles = list(every_row(client, f"{prefix}_articles", "number", ["first_sentence", "sentence_count", "value"],
+                               below=counts.articles))
+        if len(articles) != counts.articles:
+            raise IndexCorrupt(f"the Milvus collection {prefix}_articles holds {len(articles)} articles, its manifest "
+                               f"says {counts.articles}; run `newsbot index` to rebuild")
+        self._articles = {row["number"]: citations.get(row["number"]) or _article_info(json.loads(row["value"]))
+                          for row in articles}
         self._spans = {row["number"]: (row["first_sentence"], row["sentence_count"]) for row in articles}
         self._numbers = np.array([row["number"] for row in articles], dtype=np.int64)
         self._first_sentences = np.array([row["first_sentence"] for row in articles], dtype=np.int64)
@@ -252,11 +214,11 @@ class MilvusMetadata:
         held: dict[int, set[str]] = {}
         rare = [term for term in wanted if 0 < self._frequencies.get(term, 0) <= POSTED_TERM_SENTENCES]
         for row in (self._client.get(f"{self._prefix}_postings", ids=rare, output_fields=["sentences"]) if rare else []):
-            for sentence in row["sentences"]:
+            for sentence in (s for s in row["sentences"] if s < self._documents):  # a later generation's
                 held.setdefault(sentence, set()).add(row["term"])
         common = [term for term in wanted if self._frequencies.get(term, 0) > POSTED_TERM_SENTENCES]
         for row in (self._client.query(f"{self._prefix}_sentences", output_fields=["id", "terms"], limit=PAGE,
-                                       filter=f"array_contains_any(terms, {_string_list(common)})")
+                                       filter=f"id < {self._documents} and array_contains_any(terms, {_string_list(common)})")
                     if common else []):
             held.setdefault(row["id"], set()).update(set(row["terms"]).intersection(common))
         lengths = {sentence: row["term_count"] for sentence, row in
@@ -298,42 +260,70 @@ def _string_list(strings: Sequence[str]) -> str:
     return json.dumps(list(strings), ensure_ascii=False)
 
 
-def _article_record(article: ArticleInfo) -> list:
-    """An article's citation and its copies' as JSON lists (id, title, source, published, url)."""
-    return [[a.id, a.title, a.source, iso_date(a.published), a.url] for a in (article, *article.copies)]
-
-
 def _article_info(record: list) -> ArticleInfo:
     own, *copies = record
     return ArticleInfo(*cited(own), copies=tuple(ArticleCopy(*cited(copy)) for copy in copies))
 
 
 def current_revision(client: MilvusClient) -> str | None:
-    """The name of the current version (its collections' prefix, the `folder` name of the `IndexVersion`
-    `open_milvus_version` opens now); None before the first. One cheap call: replicas poll it."""
+    """The name of the current version: its collections' prefix and generation ("<prefix>@<generation>", the
+    `folder` name of the `IndexVersion` `open_milvus_version` opens now); None before the first. Three cheap
+    calls: replicas poll it, and an insert into the live collections changes it as a new copy does."""
+    prefix = alias_prefix(client)
+    if prefix is None:
+        return None
+    head = read_head(client, prefix)
+    return head.name if head is not None else prefix
+
+
+def alias_prefix(client: MilvusClient) -> str | None:
+    """The prefix of the collections `CURRENT_ALIAS` names, None before the first version."""
     if CURRENT_ALIAS not in client.list_aliases().get("aliases", []):
         return None
     return client.describe_alias(CURRENT_ALIAS)["collection_name"].removesuffix("_records")
 
 
-def _names(prefix: str) -> tuple[str, ...]:
-    return tuple(f"{prefix}_{part}" for part in ("sentences", "paragraphs", "articles", "postings", "records"))
+def read_head(client: MilvusClient, prefix: str) -> Head | None:
+    """The head row of the version `prefix`, None when it has none readable (a copy killed before its end)."""
+    records = f"{prefix}_records"
+    try:
+        try:
+            rows = client.get(records, ids=[HEAD], output_fields=["value"], **STRONG)
+        except MilvusException:  # a server loads a collection only when asked (by the first open after a copy)
+            client.load_collection(records)
+            rows = client.get(records, ids=[HEAD], output_fields=["value"], **STRONG)
+        value = json.loads(rows[0]["value"])
+        return Head(str(value["prefix"]), int(value["generation"]), str(value["source"]),
+                    None if value["previous"] is None else str(value["previous"]))
+    except (MilvusException, IndexError, ValueError, KeyError, TypeError):
+        return None
 
 
-def _point_alias(client: MilvusClient, collection: str) -> None:
-    if CURRENT_ALIAS in client.list_aliases().get("aliases", []):
-        client.alter_alias(collection, CURRENT_ALIAS)
-    else:
-        client.create_alias(collection, CURRENT_ALIAS)
+def read_record(client: MilvusClient, head: Head) -> dict:
+    """The record of the head's generation (manifest, document frequencies, ...), from its chunks in order."""
+    rows = client.query(f"{head.prefix}_records", filter=f'key like "{generation_key(head.generation)}%"',
+                        output_fields=["key", "value"], limit=PAGE, **STRONG)
+    record = json.loads("".join(row["value"] for row in sorted(rows, key=lambda row: row["key"])))
+    if not isinstance(record, dict):
+        raise ValueError("not a record")
+    return record
 
 
-def _every(client: MilvusClient, collection: str, key: str, fields: list[str]) -> Iterator[dict]:
-    """Every row of a collection, a page at a time (a query returns at most 16,384 rows)."""
-    last = None
+def generation_key(generation: int) -> str:
+    return f"g{generation:06d}/"
+
+
+def collection_names(prefix: str) -> tuple[str, ...]:
+    return tuple(f"{prefix}_{part}" for part in PARTS)
+
+
+def every_row(client: MilvusClient, collection: str, key: str, fields: list[str], *, below: int) -> Iterator[dict]:
+    """Every row of a collection whose (integer) key is below `below`, in key order, a page at a time (a query
+    returns at most 16,384 rows)."""
+    last = -1
     while True:
-        after = "" if last is None else (f"{key} > {last}" if isinstance(last, int) else f'{key} > "{last}"')
-        rows = client.query(collection, filter=after or (f"{key} >= 0" if key != "key" else 'key != ""'),
-                            output_fields=[key, *fields], limit=PAGE)
+        rows = client.query(collection, filter=f"{key} > {last} and {key} < {below}", output_fields=[key, *fields],
+                            limit=PAGE, **STRONG)
         rows = sorted(rows, key=lambda row: row[key])
         yield from rows
         if len(rows) < PAGE:
@@ -345,64 +335,13 @@ def _column(client: MilvusClient, collection: str, key: str, field: str, count: 
     """One field of every row, in key order (keys 0..count-1)."""
     values = np.zeros((count, width) if width else count, dtype=np.float64 if not width else np.float32)
     seen = 0
-    for row in _every(client, collection, key, [field]):
+    for row in every_row(client, collection, key, [field], below=count):
         values[row[key]] = row[field]
         seen += 1
     if seen != count:
         raise IndexCorrupt(f"the Milvus collection {collection} holds {seen} rows, its manifest says {count}; "
                            "run `newsbot index` to rebuild")
     return values
-
-
-def _sentence_schema(client: MilvusClient, dimension: int):  # noqa: ANN202 - pymilvus's own schema type
-    schema = client.create_schema(auto_id=False)
-    schema.add_field("id", DataType.INT64, is_primary=True)
-    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
-    schema.add_field("text", DataType.VARCHAR, max_length=MAX_TEXT)
-    for name in ("article", "paragraph", "start", "end", "row", "term_count"):
-        schema.add_field(name, DataType.INT64)
-    schema.add_field("terms", DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=MAX_TERMS, max_length=256)
-    return schema
-
-
-def _postings_schema(client: MilvusClient):  # noqa: ANN202
-    schema = client.create_schema(auto_id=False)
-    schema.add_field("term", DataType.VARCHAR, is_primary=True, max_length=256)
-    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=PLACEHOLDER_DIMENSION)
-    schema.add_field("sentences", DataType.ARRAY, element_type=DataType.INT64, max_capacity=POSTED_TERM_SENTENCES)
-    return schema
-
-
-def _paragraph_schema(client: MilvusClient, dimension: int):  # noqa: ANN202
-    schema = client.create_schema(auto_id=False)
-    schema.add_field("row", DataType.INT64, is_primary=True)
-    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
-    schema.add_field("terms", DataType.VARCHAR, max_length=MAX_TEXT)
-    return schema
-
-
-def _record_schema(client: MilvusClient, key: str, key_type: DataType):  # noqa: ANN202
-    schema = client.create_schema(auto_id=False)
-    if key_type == DataType.VARCHAR:
-        schema.add_field(key, key_type, is_primary=True, max_length=64)
-    else:
-        schema.add_field(key, key_type, is_primary=True)
-        schema.add_field("first_sentence", DataType.INT64)
-        schema.add_field("sentence_count", DataType.INT64)
-    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=PLACEHOLDER_DIMENSION)
-    schema.add_field("value", DataType.VARCHAR, max_length=MAX_TEXT)
-    return schema
-
-
-def _vector_index(client: MilvusClient, factory: str):  # noqa: ANN202
-    """The Milvus index matching the FAISS one the build chose by size (`index.vectors.plan_index`)."""
-    params = client.prepare_index_params()
-    lists = re.fullmatch(r"IVF(\d+),SQ8", factory)
-    if lists:
-        params.add_index("vector", index_type="IVF_SQ8", metric_type="IP", params={"nlist": int(lists.group(1))})
-    else:
-        params.add_index("vector", index_type="FLAT", metric_type="IP")
-    return params
 
 
 def _search_parameters(search: dict[str, int]) -> dict[str, int]:

@@ -127,11 +127,12 @@ def current_revision(store: Store, index_dir: Path) -> str | None:
 
 
 def publish_to_store(store: Store, index_dir: Path) -> None:
-    """Make the folder's current version the store's: nothing to do for files; copied into Milvus (unless
-    Milvus serves it already) and made current there."""
+    """Make the folder's current version the store's: nothing to do for files; for Milvus (unless it serves the
+    version already) inserted into the live collections when it only adds articles, else copied into new ones,
+    and made current there (`index.milvus_publish.publish_version`)."""
     if isinstance(store, FilesStore):
         return
-    from newsbot.index.milvus_store import publish_version
+    from newsbot.index.milvus_publish import publish_version
 
     publish_version(store, index_dir)
 

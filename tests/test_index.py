@@ -41,7 +41,7 @@ def test_manifest_describes_the_index(corpus_dir: Path, tmp_path: Path) -> None:
     assert {p.name for p in report.version.iterdir()} == {"manifest.json", "vectors.faiss", "metadata.sqlite",
                                                           "checksums.json", "paragraph_vectors.npy",
                                                           "sentence_paragraphs.npy", "paragraphs.faiss",
-                                                          "term_frequencies.json"}
+                                                          "term_frequencies.json", "embedding_keys.json"}
     assert manifest.paragraph_faiss_factory == "Flat" and manifest.paragraph_faiss_search == {}
     frequencies = json.loads((report.version / "term_frequencies.json").read_text())
     assert frequencies["documents"] == manifest.sentences

@@ -19,7 +19,8 @@ from newsbot.corpus import BUNDLED_CORPUS_DIR  # noqa: E402
 from newsbot.corpus.terms import terms  # noqa: E402
 from newsbot.index import build_index  # noqa: E402
 from newsbot.index.errors import IndexNotFound  # noqa: E402
-from newsbot.index.milvus_store import collection_prefix, connect, open_milvus_version, write_version  # noqa: E402
+from newsbot.index.milvus_publish import write_version  # noqa: E402
+from newsbot.index.milvus_store import collection_prefix, connect, open_milvus_version  # noqa: E402
 from newsbot.index.stores import MilvusLiteStore, current_revision  # noqa: E402
 from newsbot.index.version import IndexVersion, SentenceMetadata, VectorSearch, open_version  # noqa: E402
 from newsbot.retrieval import Retriever  # noqa: E402
@@ -153,7 +154,7 @@ def test_index_then_ask_through_milvus_lite_answers_as_the_files_do(
         revision = current_revision(MilvusLiteStore(tmp_path / "milvus" / "newsbot.db"), tmp_path / "idx")
         files = open_version(tmp_path / "idx")
         files.close()
-        assert revision == collection_prefix(files.folder.name)
+        assert revision == collection_prefix(files.folder.name) + "@0"
     finally:
         client.close()
 

@@ -422,6 +422,21 @@ def test_newsbot_feeds_poll_names_each_entry_it_skipped_or_will_retry_and_why(
     assert lines[-1].startswith("Indexed 1 article, 3 sentences")
 
 
+def test_newsbot_feeds_poll_exits_1_when_a_feed_failed_and_still_indexes_the_others(
+        site: LocalSite, corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], reliability) -> None:
+    good = serve_feed(site, [item(site, 0)])
+    site.routes["/broken.xml"] = send(500, b"down")
+    where = ["--corpus-dir", str(corpus), "--index-dir", str(tmp_path / "index"), "--model", "hashing"]
+    assert main(["feeds", "add", good, *where]) == 0
+    FeedState(tmp_path / "index").add(f"{site.url}/broken.xml", "Broken", NOW)
+    assert main(["feeds", "poll", *where]) == 1
+    out = capsys.readouterr().out
+    assert f"{site.url}/broken.xml: failed: HTTP 500" in out and f"{good}: 1 added" in out
+    assert "Indexed 1 article" in out
+    reliability("Bad input", "`newsbot feeds poll` with one feed failing (HTTP 500) beside a working one", 1,
+                "exit status 1 for cron; the failure named; the working feed's article stored and indexed")
+
+
 def test_a_state_file_that_is_not_a_database_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                          reliability) -> None:
     (tmp_path / "index").mkdir()

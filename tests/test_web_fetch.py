@@ -100,6 +100,8 @@ class Network:
 
     attempts: list[tuple[str, int]] = field(default_factory=list)
     routes: dict[str, str] = field(default_factory=dict)
+    silent: set[str] = field(default_factory=set)  # addresses whose connection times out
+    connect_timeouts: list[float | None] = field(default_factory=list)
 
 
 @pytest.fixture(autouse=True)
@@ -111,6 +113,9 @@ def network(monkeypatch: pytest.MonkeyPatch) -> Network:
 
     def connect_tcp(backend: httpcore.SyncBackend, host: str, port: int, **options: object) -> object:
         seen.attempts.append((host, port))
+        seen.connect_timeouts.append(options.get("timeout"))  # type: ignore[arg-type]
+        if host in seen.silent:
+            raise httpcore.ConnectTimeout(f"{host} did not answer")
         target = seen.routes.get(host, host)
         if target != "127.0.0.1":
             raise httpcore.ConnectError(f"the tests' network has no route to {host}")
@@ -339,6 +344,17 @@ def test_a_name_with_several_addresses_is_tried_in_order_at_the_checked_addresse
     assert page.text == ARTICLE
     assert network.attempts == [("93.184.216.34", _port(site)), ("2606:4700::1111", _port(site))]
     assert site.requests[-1].headers["Host"] == f"multi.example:{_port(site)}"
+
+
+def test_a_silent_address_gives_way_to_the_next_within_its_share_of_the_timeout(
+        site: LocalSite, monkeypatch: pytest.MonkeyPatch, network: Network) -> None:
+    _resolve_as(monkeypatch, {"multi.example": ["2606:4700::1111", "93.184.216.34"]})
+    network.silent.add("2606:4700::1111")
+    network.routes["93.184.216.34"] = "127.0.0.1"
+    page = fetch_page(f"http://multi.example:{_port(site)}/article", allow_private=False, timeout=8.0)
+    assert page.text == ARTICLE
+    assert network.attempts == [("2606:4700::1111", _port(site)), ("93.184.216.34", _port(site))]
+    assert network.connect_timeouts == [4.0, 8.0]
 
 
 def test_a_redirect_to_another_name_is_resolved_checked_and_pinned_again(

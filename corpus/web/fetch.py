@@ -162,17 +162,22 @@ def _failure(error: httpx.HTTPError) -> str:
 def _send_pinned(client: httpx.Client, url: str, addresses: list[Address],
                  headers: dict[str, str]) -> httpx.Response:
     """GET `url` (streamed) from the first of the checked `addresses` that accepts a connection, in the
-    resolver's order as a connection by name would try them, and never from an address resolved again."""
-    def send(address: Address) -> httpx.Response:
+    resolver's order as a connection by name would try them, and never from an address resolved again.
+
+    An address that refuses or stays silent gives way to the next; each but the last may take only its share
+    of the timeout to connect, so one dead address (an unreachable IPv6 route) cannot use it all up."""
+    def send(address: Address, timeout: httpx.Timeout) -> httpx.Response:
         pinned = pin(url, address)
         return client.send(client.build_request("GET", pinned.url, headers={**headers, "Host": pinned.host_header},
-                                                extensions=pinned.extensions), stream=True)
+                                                extensions=pinned.extensions, timeout=timeout), stream=True)
+    whole = client.timeout
+    share = httpx.Timeout(whole.read, connect=whole.connect / len(addresses) if whole.connect else None)
     for address in addresses[:-1]:
         try:
-            return send(address)
-        except httpx.ConnectError:
+            return send(address, share)
+        except (httpx.ConnectError, httpx.ConnectTimeout):
             continue
-    return send(addresses[-1])
+    return send(addresses[-1], whole)
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from newsbot.index import Embedder, ProgressCallback, build_from_documents
+from newsbot.index import Embedder, ProgressCallback
+from newsbot.index.stores import Store
 from newsbot.retrieval.confidence import SURE_MARGIN, Signals, confidence, default_min_confidence, outcome, sure_confidence
+from newsbot.retrieval.evaluation.indexing import index_and_open
 from newsbot.retrieval.evaluation.reqa import overlap_shares, reqa_task
 from newsbot.retrieval.retriever import Retriever, clean_question
 from newsbot.retrieval.span import missing_answer
@@ -54,7 +56,7 @@ def abstention_curve(in_scores: Sequence[float], in_correct: Sequence[bool], out
 
 
 def abstention_split(records: Sequence[dict], embedder: Embedder, index_dir: Path,
-                     progress: ProgressCallback | None = None) -> dict[str, object] | None:
+                     progress: ProgressCallback | None = None, store: Store | None = None) -> dict[str, object] | None:
     """Index the first half of the articles, ask every question: the first half's must be answered,
     the second half's refused. The operating point refuses 90% of the second half; the default
     threshold is the product's for an index of this size (`default_min_confidence`)."""
@@ -62,8 +64,7 @@ def abstention_split(records: Sequence[dict], embedder: Embedder, index_dir: Pat
     if half == 0 or not reqa_task(records[:half], "dataset")[1] or not reqa_task(records[half:], "dataset")[1]:
         return None  # a half without answerable questions (a small exported feedback set) has nothing to split
     documents, _ = reqa_task(records[:half], "dataset")
-    build_from_documents(documents, index_dir, embedder, progress=progress)
-    retriever = Retriever.open(index_dir, embedder=embedder)
+    retriever = index_and_open(documents, index_dir, embedder, progress, store)
     asked_in, asked_out = asked_questions(retriever, records[:half]), asked_questions(retriever, records[half:])
     retriever.close()
     inside, correct = [q.confidence for q in asked_in], [q.right for q in asked_in]

@@ -11,8 +11,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from newsbot.index import Embedder, ProgressCallback, build_from_documents
+from newsbot.index import Embedder, ProgressCallback
+from newsbot.index.stores import Store
 from newsbot.retrieval.evaluation.abstention import abstention_split
+from newsbot.retrieval.evaluation.indexing import index_and_open
 from newsbot.retrieval.evaluation.followups import Search, followup_report, followup_task
 from newsbot.retrieval.evaluation.reqa import SEGMENTATIONS, TOP_K, load_squad, low_overlap, reqa_metrics, reqa_task
 from newsbot.retrieval.evaluation.rejected import rejected_metrics, rejected_questions
@@ -23,8 +25,10 @@ Progress = ProgressCallback  # (stage, done, total), for the builds and the sear
 
 
 def evaluate(records: Sequence[dict], embedder: Embedder, *, segmentations: Sequence[str] = SEGMENTATIONS,
-             work_dir: Path | None = None, progress: Progress | None = None) -> dict[str, object]:
-    """Index the candidates and run every query, for each segmentation asked for."""
+             work_dir: Path | None = None, progress: Progress | None = None,
+             store: Store | None = None) -> dict[str, object]:
+    """Index the candidates and run every query, for each segmentation asked for; through `store` when given
+    (`index_and_open`)."""
     results: dict[str, object] = {}
     followups: dict[str, object] | None = None
     first: dict[str, str] = {}  # each question's sentence ranked first, with the dataset's boundaries
@@ -34,10 +38,9 @@ def evaluate(records: Sequence[dict], embedder: Embedder, *, segmentations: Sequ
             documents, queries = reqa_task(records, segmentation)
             index_dir = Path(work_dir or scratch) / segmentation
             started = time.perf_counter()
-            build_from_documents(documents, index_dir, embedder,
-                                 progress=_build_stages(progress, f"index ({segmentation})"))
+            retriever = index_and_open(documents, index_dir, embedder,
+                                       _build_stages(progress, f"index ({segmentation})"), store)
             indexed = time.perf_counter() - started
-            retriever = Retriever.open(index_dir, embedder=embedder)
             started = time.perf_counter()
             retrieved = _search_all(retriever, [q.question for q in queries],
                                     _stage(progress, f"searching ({segmentation})"))
@@ -61,7 +64,7 @@ def evaluate(records: Sequence[dict], embedder: Embedder, *, segmentations: Sequ
                 "search_seconds": round(searched, 1),
             }
         abstention = abstention_split(records, embedder, Path(work_dir or scratch) / "abstention",
-                                      _build_stages(progress, "index (abstention)"))
+                                      _build_stages(progress, "index (abstention)"), store)
     return {"model": embedder.name, "articles": len(records), "top_k": TOP_K, "segmentations": results,
             "abstention": abstention, "followups": followups,
             "rejected": rejected_report,  # questions users marked wrong (an exported feedback set), else None
@@ -70,9 +73,10 @@ def evaluate(records: Sequence[dict], embedder: Embedder, *, segmentations: Sequ
 
 def evaluate_file(path: Path, embedder: Embedder, *, segmentations: Sequence[str] = SEGMENTATIONS,
                   articles: slice | None = None, work_dir: Path | None = None,
-                  progress: Progress | None = None) -> dict[str, object]:
+                  progress: Progress | None = None, store: Store | None = None) -> dict[str, object]:
     records = load_squad(path, articles)
-    report = evaluate(records, embedder, segmentations=segmentations, work_dir=work_dir, progress=progress)
+    report = evaluate(records, embedder, segmentations=segmentations, work_dir=work_dir, progress=progress,
+                      store=store)
     return {"dataset": str(path), **report}
 
 
