@@ -1,21 +1,19 @@
 # Two entry points: `make ask` (install, index the bundled corpus, answer the sample question)
 # and `make test` (install, run the tests; it installs Debian's redis-server first when it is missing, for the
 # tests of state shared between bot replicas); `make test-fast` runs the tests that neither load the
-# real model nor start a process (markers applied by tests/tiers.py), in under a minute; `make test-servers`
-# runs the tests that start a Milvus standalone server (marked `milvus_server`: bot replicas end to end, about
-# a minute and a half, so kept out of `make test`; .ci/run runs both). Everything installs into .venv.
+# real model nor start a process (markers applied by tests/tiers.py), in under a minute. Everything
+# installs into .venv.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 QUESTION ?= How many people have died?
 FAST_TIER := not model and not process
-SERVER_TESTS := milvus_server
 # test-fast keeps its temporary folders in memory (/dev/shm, when it has 1 GB free): its index builds fsync,
 # which on a disk busy with other jobs took over half its time (45-58 s against 19-21 s), and it leaves
 # none behind. The fsync paths still run on disk in `make test`.
 FAST_TMPDIR := $(shell [ -w /dev/shm ] && df -Pk /dev/shm | awk 'NR == 2 && $$4 > 1048576 {print "/dev/shm"}')
 
-.PHONY: install ask test test-fast test-servers redis-server
+.PHONY: install ask test test-fast redis-server
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -27,10 +25,7 @@ ask: install
 	$(BIN)/newsbot ask "$(QUESTION)"
 
 test: install redis-server
-	$(BIN)/python -m pytest -m "not $(SERVER_TESTS)"
-
-test-servers: install redis-server
-	$(BIN)/python -m pytest -m "$(SERVER_TESTS)"
+	$(BIN)/python -m pytest
 
 redis-server:
 	.ci/install-redis-server
