@@ -159,7 +159,8 @@ def corpus(tmp_path: Path) -> Path:
 @pytest.fixture
 def replicas(tmp_path: Path, corpus: Path, milvus_uri: str, redis_url: str,  # noqa: F811 - the fixture
              ) -> Iterator[tuple[list[BotProcess], list[ReplicaLine], list[int], FakeTelegram]]:
-    """Two replicas serving from the Milvus server (nothing built locally first), each on its own line."""
+    """Two replicas serving from the Milvus server, each on its own line, each with an index folder that does
+    not exist yet (a new machine: the first replica builds there and publishes, the second reads the store)."""
     telegram = FakeTelegram()
     lines = [ReplicaLine(telegram), ReplicaLine(telegram)]
     ports = [free_port(), free_port()]
