@@ -29,6 +29,7 @@ import statistics
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -73,8 +74,8 @@ def measure_bot(levels: list[tuple[int, float | None]], *, messages: int = 400, 
         bot = start_bot(api, Path(folder), env=env, ready_timeout=300, verbose=False)
         chat_ids = iter(range(1_000_000, 10**9, 10_000))
         try:
-            _run_level(api.telegram, bot.process.pid, 4, 20, None, asked, next(chat_ids))  # warm-up
-            return [[_run_level(api.telegram, bot.process.pid, chats, messages, rate, asked, next(chat_ids))
+            run_level(api.telegram, [bot.process.pid], 4, 20, None, asked, next(chat_ids))  # warm-up
+            return [[run_level(api.telegram, [bot.process.pid], chats, messages, rate, asked, next(chat_ids))
                      for _ in range(rounds)] for chats, rate in levels]
         finally:
             bot.stop()
@@ -89,9 +90,12 @@ def median_level(rounds: list[Level]) -> Level:
                    **{name: round(statistics.median(getattr(r, name) for r in rounds), 2) for name in figures})
 
 
-def _run_level(telegram: FakeTelegram, bot_pid: int, chats: int, messages: int, rate: float | None,
-               questions: list[str], first_chat: int) -> Level:
-    """`messages` questions from `chats` chats; their answers' latencies, throughput and CPU cost."""
+def run_level(telegram: FakeTelegram, bot_pids: Sequence[int], chats: int, messages: int, rate: float | None,
+               questions: list[str], first_chat: int,
+               deliver: Callable[[dict[str, object]], None] | None = None) -> Level:
+    """`messages` questions from `chats` chats; their answers' latencies, throughput and the CPU cost of the
+    bot processes `bot_pids`. Updates wait at the fake for a long poll, or go to `deliver` (a webhook's
+    sender, which must not block: the latency clock runs from here)."""
     ids = list(range(first_chat, first_chat + chats))
     outstanding: dict[int, float] = {}  # chat -> when its unanswered question was sent
     count: Counter[int] = Counter()  # questions asked per chat
@@ -99,12 +103,15 @@ def _run_level(telegram: FakeTelegram, bot_pid: int, chats: int, messages: int, 
     latencies: list[float] = []
     skipped = 0
     seen = len(telegram.calls)
-    cpu_before = _bot_cpu(bot_pid), _own_cpu()
+    cpu_before = _bot_cpu(bot_pids), _own_cpu()
     started = time.monotonic()
 
     def ask(chat: int) -> None:
         outstanding[chat] = time.monotonic()
-        telegram.push_text(chat, questions[(chat + count[chat]) % len(questions)])
+        update = telegram.push_text(chat, questions[(chat + count[chat]) % len(questions)])
+        if deliver is not None:
+            telegram.pop_updates()  # no poller will take it: it goes by webhook
+            deliver(update)
         count[chat] += 1
 
     if rate is None:  # saturated: every chat asks; each answer triggers the chat's next question
@@ -141,7 +148,7 @@ def _run_level(telegram: FakeTelegram, bot_pid: int, chats: int, messages: int, 
     for call in telegram.calls[seen:]:
         if call.method == "sendMessage" and call.chat_id in count:
             answers[call.chat_id] += 1
-    bot_cpu, own_cpu = _bot_cpu(bot_pid) - cpu_before[0], _own_cpu() - cpu_before[1]
+    bot_cpu, own_cpu = _bot_cpu(bot_pids) - cpu_before[0], _own_cpu() - cpu_before[1]
     answered = len(latencies)
     return Level(chats=chats, mode="saturated" if rate is None else "paced", offered_per_second=rate,
                  answered=answered, skipped=skipped, per_second=round(answered / elapsed, 1),
@@ -151,10 +158,10 @@ def _run_level(telegram: FakeTelegram, bot_pid: int, chats: int, messages: int, 
                  fake_and_load_cpu_ms_per_message=round(1000 * own_cpu / max(answered, 1), 2))
 
 
-def _bot_cpu(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def _bot_cpu(pids: Sequence[int]) -> float:
+    """User + system CPU seconds of processes so far (Linux /proc)."""
+    fields = [Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split() for pid in pids]
+    return sum(int(field[11]) + int(field[12]) for field in fields) / os.sysconf("SC_CLK_TCK")
 
 
 def _own_cpu() -> float:
