@@ -67,6 +67,8 @@ class UpdateJournal:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        # a replica reading its index from Milvus may never have built into its index folder
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._pending: dict[int, dict[str, Any]] = {}
         self._done: OrderedDict[int, None] = OrderedDict()
         self._load()

@@ -103,6 +103,8 @@ async def _run(settings: Settings, service: Service, file_journal: UpdateJournal
     async with application:  # getMe now, shutdown on the way out
         await _set_commands(application)
         await application.start()
+        if replica is not None:  # known alive before the first acknowledgement, else another replica would take
+            await replica.renew(figures_of(service))  # over its updates until the renewal job's first run
         unfinished = await journal.orphans(application.bot)
         if unfinished:
             log.info("handling %d updates taken before a restart and never answered", len(unfinished))
