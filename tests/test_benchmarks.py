@@ -158,12 +158,29 @@ def test_the_scaling_plan_extrapolates_from_the_largest_ivf_row_and_the_bots_cap
 
     rows = [_faiss_row(100_000, 1000.0, 9.0), _faiss_row(1_000_000, 400.0, 0.4),
             {"engine": "FAISS", "index": "Flat", "sentences": 10_000_000, "index_file_mb": 1.0, "p50_ms": 1.0}]
-    figures = {quantity: estimate for quantity, estimate, _ in m.plan(rows, bot_capacity=1_000)}
+    figures = {quantity: estimate for quantity, estimate, _ in m.plan(rows, bot_capacity=1_000, replica_cpu_ms=12.0)}
     assert figures["IVF_SQ8 bytes per vector"] == f"{400 * 2**20 / 1_000_000:.0f}"
     vectors = m.TARGET_SENTENCES * (1 + 1 / m.SENTENCES_PER_PARAGRAPH)
     assert figures["search CPU per message"] == f"{vectors / m.SEGMENT_SENTENCES * 0.4:.0f} ms"
-    assert figures["bot replicas"] == str(math.ceil(m.TARGET_MESSAGES / (1_000 * m.BOT_UTILISATION)) + 1)
+    assert figures["bot replicas, index in the process"] == str(
+        math.ceil(m.TARGET_MESSAGES / (1_000 * m.BOT_UTILISATION)) + 1)
+    assert figures["bot replicas reading Milvus"] == str(
+        math.ceil(m.TARGET_MESSAGES * 12.0 / 1000 / (m.REPLICA_CORES * m.BOT_UTILISATION)) + 1)
     assert figures["Redis commands/s"] == f"{m.REDIS_COMMANDS * m.TARGET_MESSAGES:,}"
+
+
+def test_a_replicas_cpu_reading_milvus_is_read_from_the_replicas_table(tmp_path: Path) -> None:
+    from benchmarks.research.milvus_scale import replica_cpu_ms
+
+    page = tmp_path / "SCALING.md"
+    page.write_text("| index folder | 1 | 3000 | 153.1 | 148.1–185.6 | 1235.4 | 2713.6 | yes | 7.02 | 1.64 |\n"
+                    "| Milvus server | 1 | 3000 | 54.6 | 54.2–55.4 | 3534.0 | 5008.9 | yes | 12.87 | 2.16 |\n",
+                    encoding="utf-8")
+    assert replica_cpu_ms(page) == 12.87
+    page.write_text("| index folder | 1 | 3000 | 153.1 | 148.1–185.6 | 1235.4 | 2713.6 | yes | 7.02 | 1.64 |\n",
+                    encoding="utf-8")
+    with pytest.raises(SystemExit, match="Milvus server"):
+        replica_cpu_ms(page)
 
 
 def test_the_bots_capacity_is_read_from_its_generated_table_and_a_page_without_it_is_refused(tmp_path: Path) -> None:

@@ -176,15 +176,21 @@ NODE_MEMORY_GB, NODE_CORES = 64, 16  # one query node
 USABLE = 0.6  # share of a node's memory or cores planned for, the rest headroom for peaks, compaction, reloads
 SCALAR_BYTES = 250  # per sentence in scalar fields: text (~150 B in SQuAD dev), offsets, ids, article keys
 HNSW_BYTES = 4 * 384 + 2 * 16 * 4 + 64  # float32 vector, level-0 links at M=16, upper levels: FAISS's layout
-REDIS_COMMANDS = 6  # per message: update seen (SET NX), rate limit (INCR, EXPIRE), in flight (SET NX, DEL), stats (INCR)
+# Redis calls per message (each a command or a short Lua script): the update journal's received, claim and two done
+# marks (bot.shared_journal), the rate limit (one script), the user's turn taken and released (bot.locks)
+REDIS_COMMANDS = 7
 REDIS_OPS_PER_CORE = 100_000  # simple commands a second one Redis core serves (redis-benchmark order of magnitude)
-SEEN_TTL_S, SEEN_KEY_BYTES = 3_600, 100  # how long an update id is remembered, what one key costs Redis
+# how long an answered update is remembered, and what its done mark holds in Redis: 161 B measured by
+# `python -m benchmarks.research.shared_journal_cost`
+SEEN_TTL_S, SEEN_KEY_BYTES = 3_600, 161
 BOT_UTILISATION = 0.6  # share of a replica's measured capacity planned for
+REPLICA_CORES = 2  # a bot replica's machine, as this one
 
 
-def plan(rows: list[dict], bot_capacity: float) -> list[tuple[str, str, str]]:
+def plan(rows: list[dict], bot_capacity: float, replica_cpu_ms: float) -> list[tuple[str, str, str]]:
     """What 100M sentences and 1,000 messages/s take, from the largest FAISS IVF row measured (bytes per
-    vector, one search's time) and the bot's measured capacity (messages/s of one process)."""
+    vector, one search's time), the bot's measured capacity (messages/s of one process, files store) and
+    a replica's measured CPU per message when it reads a Milvus server (`replica_cpu_ms`)."""
     ivf = max((r for r in rows if r["engine"] == "FAISS" and r["index"].startswith("IVF")), key=lambda r: r["sentences"])
     per_vector = ivf["index_file_mb"] * 2**20 / ivf["sentences"]
     vectors = TARGET_SENTENCES * (1 + 1 / SENTENCES_PER_PARAGRAPH)
@@ -196,6 +202,7 @@ def plan(rows: list[dict], bot_capacity: float) -> list[tuple[str, str, str]]:
     memory_nodes = math.ceil(INDEX_REPLICAS * (index_gb + scalar_gb) / (NODE_MEMORY_GB * USABLE))
     core_nodes = math.ceil(cores / (NODE_CORES * USABLE))
     replicas = math.ceil(TARGET_MESSAGES / (bot_capacity * BOT_UTILISATION)) + 1
+    milvus_replicas = math.ceil(TARGET_MESSAGES * replica_cpu_ms / 1000 / (REPLICA_CORES * BOT_UTILISATION)) + 1
     redis_ops = REDIS_COMMANDS * TARGET_MESSAGES
     seen_gb = TARGET_MESSAGES * SEEN_TTL_S * SEEN_KEY_BYTES / 1e9
     return [
@@ -210,11 +217,25 @@ def plan(rows: list[dict], bot_capacity: float) -> list[tuple[str, str, str]]:
         ("Milvus query nodes", f"{max(memory_nodes, core_nodes)}",
          f"{NODE_CORES} cores / {NODE_MEMORY_GB} GB each, {USABLE:.0%} used: {memory_nodes} for memory "
          f"({INDEX_REPLICAS} in-memory replicas), {core_nodes} for CPU"),
-        ("bot replicas", f"{replicas}", f"{bot_capacity:.0f} msg/s measured per process (docs/BOT.md, 20 chats), "
-                                       f"{BOT_UTILISATION:.0%} of it planned, one spare"),
+        ("bot replicas, index in the process", f"{replicas}",
+         f"{bot_capacity:.0f} msg/s measured per process (docs/BOT.md, 20 chats), {BOT_UTILISATION:.0%} of it "
+         "planned, one spare"),
+        ("bot replicas reading Milvus", f"{milvus_replicas}",
+         f"{replica_cpu_ms:g} ms of replica CPU a message measured against a Milvus server (replicas table above), "
+         f"machines of {REPLICA_CORES} cores at {BOT_UTILISATION:.0%}, one spare"),
         ("Redis commands/s", f"{redis_ops:,}", f"{REDIS_COMMANDS} a message; {redis_ops / REDIS_OPS_PER_CORE:.0%} of one core"),
         ("Redis memory for seen updates", f"{seen_gb:.2f} GB", f"{SEEN_TTL_S // 60} min of update ids, {SEEN_KEY_BYTES} B each"),
     ]
+
+
+def replica_cpu_ms(page: Path = ROOT / "docs" / "SCALING.md") -> float:
+    """A bot replica's CPU per message when it reads a Milvus server (one replica), from the generated
+    replicas table (benchmarks/research/replicas.py)."""
+    found = re.search(r"^\| Milvus server \| 1 \|(?:[^|]*\|){6} ([0-9.]+) \|", page.read_text(encoding="utf-8"),
+                      re.MULTILINE)
+    if not found:
+        raise SystemExit(f"{page} has no 'Milvus server | 1' row in its replicas table")
+    return float(found.group(1))
 
 
 def bot_capacity(page: Path = ROOT / "docs" / "BOT.md") -> float:
@@ -251,7 +272,7 @@ def main() -> None:
         stamp = provenance(command, started, os.getloadavg())
         write_block(ROOT / "docs" / "SCALING.md", args.block, f"{stamp}\n\n{text}")
         write_block(ROOT / "docs" / "SCALING.md", "scale-plan",
-                    f"{stamp}\n\n{table(('quantity', 'estimate', 'from'), plan(rows, bot_capacity()), 'lrl')}")
+                    f"{stamp}\n\n{table(('quantity', 'estimate', 'from'), plan(rows, bot_capacity(), replica_cpu_ms()), 'lrl')}")
 
 
 if __name__ == "__main__":
