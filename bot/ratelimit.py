@@ -15,9 +15,10 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from newsbot.bot.shared import SharedState
+if TYPE_CHECKING:  # redis is imported only where a Redis is configured: `newsbot ask` reads this module's texts
+    from newsbot.bot.shared import SharedState
 
 # Questions a user may have waiting behind the one being answered: enough for a question sent in two
 # messages, or a few forwarded at once; more is a flood, and the user is told to send it again later.

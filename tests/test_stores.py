@@ -103,6 +103,15 @@ def test_the_files_store_never_imports_pymilvus() -> None:
     assert run.stdout.strip() == "[]"
 
 
+def test_the_command_line_imports_redis_only_to_serve() -> None:
+    """redis-py takes about 60 ms to import, a seventh of a cold `newsbot ask`: only `serve` (with
+    NEWSBOT_REDIS_URL) uses it."""
+    run = subprocess.run([sys.executable, "-c", "import sys, newsbot.bot.cli, newsbot.bot.texts, newsbot.retrieval; "
+                          "print(sorted(m for m in sys.modules if m.split('.')[0] == 'redis'))"],
+                         capture_output=True, text=True, timeout=120, check=True)
+    assert run.stdout.strip() == "[]"
+
+
 def test_the_bot_settings_read_the_store_and_refuse_a_bad_one() -> None:
     assert parse_settings({"TELEGRAM_BOT_TOKEN": TOKEN}).store == FilesStore(None)
     folder = parse_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "NEWSBOT_STORE": "/srv/newsbot"})
