@@ -12,7 +12,6 @@ Where the package is missing the tests that need it are skipped, naming why; wit
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.redis_server import free_port
+from tests import local_services as services
+from tests.local_services import free_port
 
 REQUIRE = "NEWSBOT_TEST_REQUIRE_MILVUS"
 START_SECONDS = 120  # about 7 s alone here; much longer while other jobs hold both cores
@@ -28,9 +28,7 @@ START_SECONDS = 120  # about 7 s alone here; much longer while other jobs hold b
 
 def unavailable(reason: str) -> None:
     """Skip the test, or fail it where CI requires Milvus."""
-    if os.environ.get(REQUIRE):
-        pytest.fail(f"{reason} ({REQUIRE} is set: these tests must run here)")
-    pytest.skip(f"{reason}; the test extra installs it (pip install -e '.[test]')")
+    services.unavailable(reason, REQUIRE, "the test extra installs it (pip install -e '.[test]')")
 
 
 @contextmanager

@@ -7,7 +7,6 @@ set (by .ci/run, which installs it) they fail instead, so CI cannot pass without
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -16,24 +15,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
+from tests import local_services as services
+from tests.local_services import free_port
 
 REQUIRE = "NEWSBOT_TEST_REQUIRE_REDIS"
 START_SECONDS = 10
 
 
-def free_port() -> int:
-    """A port nothing listens on now (the kernel's choice); a race with another process is retried below."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def unavailable(reason: str) -> None:
     """Skip the test, or fail it where CI requires Redis."""
-    if os.environ.get(REQUIRE):
-        pytest.fail(f"{reason} ({REQUIRE} is set: these tests must run here)")
-    pytest.skip(f"{reason}; `make test` installs it (.ci/install-redis-server)")
+    services.unavailable(reason, REQUIRE, "`make test` installs it (.ci/install-redis-server)")
 
 
 @contextmanager

@@ -5,7 +5,6 @@ test_bot_e2e_model.py for the real one). One bot process serves the whole module
 from __future__ import annotations
 
 import json
-import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ import pytest
 
 from newsbot.bot.texts import ADMIN_ONLY, SORRY
 from tests.fake_bot_api import BotProcess, FakeBotAPIServer, start_bot, visible_text
+from tests.local_services import free_port
 
 ADMIN = 1
 ZEBRAS = ("title: Zebras escape\nsource: Zoo News\ndate: 2024-05-01\n\n"
@@ -138,14 +138,8 @@ def test_the_token_is_never_logged_even_when_things_fail(served: tuple[FakeBotAP
     assert all(SORRY not in c.text for c in api.telegram.sent())
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_webhook_mode_checks_the_secret_and_has_a_health_endpoint(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     corpus = _corpus(tmp_path, extra_articles=0)
     with FakeBotAPIServer() as api:
         bot = start_bot(api, tmp_path, env={"NEWSBOT_MODEL": "hashing", "NEWSBOT_CORPUS_DIR": str(corpus),

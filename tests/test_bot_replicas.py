@@ -19,7 +19,7 @@ from newsbot.bot.shared import SharedState
 from newsbot.bot.shared_journal import SharedJournal
 from tests.bot_harness import ADMIN, USER, Harness, in_process_bot
 from tests.fake_bot_api import TOKEN, Call
-from tests.redis_server import free_port
+from tests.local_services import free_port
 from tests.reliability import Record
 
 BOT_ID = TOKEN.partition(":")[0]

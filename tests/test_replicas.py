@@ -21,7 +21,7 @@ from newsbot.bot import replicas
 from newsbot.bot.replicas import POLLING, WEBHOOK, Replica, refusal
 from newsbot.bot.shared import SharedState
 from tests.fake_bot_api import TOKEN, BotProcess, FakeBotAPIServer, start_bot
-from tests.redis_server import free_port
+from tests.local_services import free_port
 from tests.reliability import Record
 
 BOT_ID = TOKEN.partition(":")[0]

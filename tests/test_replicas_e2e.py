@@ -25,7 +25,7 @@ import pytest
 
 from tests.fake_bot_api import BotProcess, Call, FakeBotAPIServer, FakeTelegram, start_bot, visible_text
 from tests.milvus_server import milvus_uri  # noqa: F401 - the session's Milvus server, a fixture
-from tests.redis_server import free_port
+from tests.local_services import free_port
 from tests.reliability import Record
 from tests.round_robin import Forwarded, RoundRobinProxy
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.redis_server import free_port
+from tests.local_services import free_port
 from tests.round_robin import Forwarded, RoundRobinProxy
 
 

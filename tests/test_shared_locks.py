@@ -7,7 +7,7 @@ import asyncio
 
 from newsbot.bot.locks import BUILD, SharedLocks, turn_of
 from newsbot.bot.shared import SharedState
-from tests.redis_server import free_port
+from tests.local_services import free_port
 
 
 async def test_a_second_replica_cannot_build_while_the_first_does_and_can_after(redis_url: str) -> None:

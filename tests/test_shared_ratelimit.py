@@ -12,7 +12,8 @@ import redis
 
 from newsbot.bot.ratelimit import RateLimited, SharedRateLimiter
 from newsbot.bot.shared import SharedState, redacted
-from tests.redis_server import free_port, redis_server
+from tests.local_services import free_port
+from tests.redis_server import redis_server
 from tests.reliability import Record
 
 

@@ -40,7 +40,8 @@ from newsbot.bot.replicas import replica_key
 from newsbot.corpus import BUNDLED_CORPUS_DIR
 from tests.fake_bot_api import TOKEN, BotProcess, FakeBotAPIServer, FakeTelegram, start_bot
 from tests.milvus_server import milvus_server
-from tests.redis_server import free_port, redis_server
+from tests.local_services import free_port
+from tests.redis_server import redis_server
 from tests.round_robin import RoundRobinProxy
 
 ROOT = Path(__file__).resolve().parents[2]
