@@ -27,7 +27,7 @@ from newsbot.corpus.known import Stored
 from newsbot.corpus.parse import parse_article
 from newsbot.corpus.web import fetch
 from newsbot.corpus.web.feed_poll import FeedHarvest, FeedRefused, harvest, read_feed, record, store_and_build
-from newsbot.corpus.web.feed_state import FEEDS_FILE, MAX_ENTRY_ATTEMPTS, Feed, FeedState, PollRunning, poll_lock
+from newsbot.corpus.web.feed_state import FEEDS_FILE, FORGET_AFTER, MAX_ENTRY_ATTEMPTS, Feed, FeedState, PollRunning, poll_lock
 from newsbot.corpus.web.feeds import (
     MAX_BACKOFF,
     FeedEntry,
@@ -237,6 +237,25 @@ def test_a_feed_that_changes_between_polls_has_only_its_new_entry_fetched(
     assert (feed.articles_added, feed.entries_seen, feed.failures, feed.last_success) == (3, 3, 0, NOW + INTERVAL)
     stored = sorted(p.read_text(encoding="utf-8") for p in (corpus / "web").rglob("*.txt"))
     assert len(stored) == 3 and any("The wildfire report" in text for text in stored)
+
+
+def test_entries_the_feed_no_longer_lists_are_forgotten_a_month_on_and_listed_ones_never(
+        site: LocalSite, corpus: Path, state: FeedState) -> None:
+    items = [item(site, 0), item(site, 1)]
+    url = serve_feed(site, items, etag='"v1"')
+    follow(state, url)
+    poll(state, corpus)
+    items[:] = [item(site, 1), item(site, 2)]  # the feed drops entry 0
+    serve_feed(site, items, etag='"v2"')
+    poll(state, corpus, NOW + FORGET_AFTER / 2)
+    assert state.feeds()[0].entries_seen == 3  # dropped, but handled less than FORGET_AFTER ago
+    [not_read] = poll(state, corpus, NOW + 2 * FORGET_AFTER)  # a 304: what the feed lists is not known
+    assert not_read.not_modified and state.feeds()[0].entries_seen == 3
+    serve_feed(site, items, etag='"v3"')
+    before = len(fetched_pages(site))
+    poll(state, corpus, NOW + 3 * FORGET_AFTER)
+    assert state.feeds()[0].entries_seen == 2  # entry 0 forgotten; entry 1, still listed, kept however old
+    assert len(fetched_pages(site)) == before  # and nothing fetched again
 
 
 def test_duplicate_and_link_less_entries_are_fetched_once_and_skipped_with_a_reason(

@@ -60,6 +60,7 @@ class FeedHarvest:
     deferred: int = 0  # new entries over the cap, left for the next poll
     note: str | None = None  # a usable feed's XML problem
     stored: list[tuple[FeedEntry, Stored | PageRefused]] = field(default_factory=list)  # by store_and_build
+    listed: frozenset[str] | None = None  # keys and links of every entry the feed lists now (None: not read)
 
     @property
     def complete(self) -> bool:
@@ -107,6 +108,7 @@ def harvest_feed(feed: Feed, state: FeedState, *, cap: int = MAX_NEW_ENTRIES,
         return result
     parsed, result.validators = read
     result.title, result.note = parsed.title, parsed.note
+    result.listed = frozenset(name for entry in parsed.entries for name in (entry.key, entry.link) if name)
     seen, attempts = state.seen(feed.url)
     chosen = choose_new(parsed.entries, seen, cap)
     result.skipped, result.deferred = list(chosen.skipped), chosen.deferred
@@ -151,7 +153,8 @@ def record(state: FeedState, harvests: Sequence[FeedHarvest], now: datetime, int
                     + [EntryOutcome(e.key, e.link, "failed", why) for e, why in result.failed])
         validators = result.validators if result.complete else Validators()
         state.record_success(url, now, title=result.title, etag=validators.etag,
-                             last_modified=validators.last_modified, entries=outcomes, articles_added=result.added)
+                             last_modified=validators.last_modified, entries=outcomes, articles_added=result.added,
+                             listed=result.listed)
 
 
 def _outcome(entry: FeedEntry, stored: Stored | PageRefused) -> EntryOutcome:

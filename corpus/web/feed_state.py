@@ -13,10 +13,10 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 FEEDS_FILE = "feeds.sqlite3"
@@ -25,6 +25,10 @@ BUSY_TIMEOUT_SECONDS = 30  # a poll's writes are a few ms; a waiting writer give
 # An entry whose article could not be fetched is tried on this many polls, then given up (a 404 is not retried
 # forever; a server's bad five minutes is).
 MAX_ENTRY_ATTEMPTS = 3
+# An entry the feed no longer lists is forgotten this long after it was handled: feeds list their last few
+# dozen entries, so the table stays small (a feed of 50 a day kept about 18,000 rows a year), and an entry
+# still listed is never forgotten, so it is never fetched again.
+FORGET_AFTER = timedelta(days=30)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feeds (
     url TEXT PRIMARY KEY,
@@ -159,10 +163,18 @@ class FeedState:
         return done, failed
 
     def record_success(self, url: str, now: datetime, *, title: str | None, etag: str | None,
-                       last_modified: str | None, entries: Iterable[EntryOutcome], articles_added: int) -> None:
+                       last_modified: str | None, entries: Iterable[EntryOutcome], articles_added: int,
+                       listed: Collection[str] | None = None) -> None:
         """A poll that reached the feed: the validators to send next time, the entries it handled and the
-        articles they added; failures reset."""
+        articles they added; failures reset. `listed`: the keys and links of every entry the feed lists now
+        (None when it was not read, a 304): the entries it no longer lists are forgotten FORGET_AFTER after
+        they were handled."""
         with self._connection() as db:
+            if listed is not None:
+                old = db.execute("SELECT key, link FROM entries WHERE feed = ? AND at < ?",
+                                 (url, _text(now - FORGET_AFTER))).fetchall()
+                db.executemany("DELETE FROM entries WHERE feed = ? AND key = ?",
+                               [(url, key) for key, link in old if key not in listed and link not in listed])
             db.execute("UPDATE feeds SET title = COALESCE(?, title), last_success = ?, failures = 0, "
                        "next_attempt = NULL, articles_added = articles_added + ?, etag = ?, last_modified = ? "
                        "WHERE url = ?", (title, _text(now), articles_added, etag, last_modified, url))
