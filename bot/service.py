@@ -50,9 +50,9 @@ MAX_ARTICLE_CHARS = 1_000_000
 LATENCY_SAMPLES = 10_000
 MAX_BATCH = 64  # questions per model call
 QUERY_THREADS = 2  # one batch of questions at a time, plus an article listing beside it
-# A feed poll fetches and extracts its pages in a worker process: extraction (trafilatura, lxml) is Python work
-# that holds the GIL, and on a thread of this process it slowed the answers given meanwhile (p99 in
-# docs/PERFORMANCE.md#answers-during-a-feed-poll). The process is started at the first poll and kept.
+# A feed poll and an admin's /add URL fetch and extract their pages in a worker process: extraction (trafilatura,
+# lxml) is Python work that holds the GIL, and on a thread of this process it slowed the answers given meanwhile
+# (p99 in docs/PERFORMANCE.md#answers-during-a-feed-poll). The process is started at the first use and kept.
 HARVEST_IN_PROCESS = True
 T = TypeVar("T")
 
@@ -118,7 +118,7 @@ class Service:
         self.max_age_days = max_age_days  # NEWSBOT_MAX_ARTICLE_AGE_DAYS, applied by every build
         self._queries = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="newsbot-query")
         self._builds = ThreadPoolExecutor(1, thread_name_prefix="newsbot-build")
-        self._harvester: Executor | None = None  # where a feed poll fetches (HARVEST_IN_PROCESS)
+        self._harvester: Executor | None = None  # where feed polls and /add URL fetch (HARVEST_IN_PROCESS)
         self._building = False
         self._pending: list[tuple[str, int, tuple[str, ...], asyncio.Future[Answer]]] = []
         self._batcher: asyncio.Task[None] | None = None
@@ -222,15 +222,15 @@ class Service:
 
     async def add_urls(self, urls: Sequence[str], progress: Progress
                        ) -> tuple[list[Stored | PageRefused], BuildReport | None]:
-        """Fetch the pages (on a thread: blocking HTTP), store their articles once each, and index the batch
-        with one incremental build; each URL's outcome in order, and the build's report (None when nothing
-        changed). A failed build puts the corpus back as it was."""
-        from newsbot.corpus.web.ingest import fetch_all
-
+        """Fetch the pages (in the harvest worker, as a feed poll does: extraction holds the GIL), store their
+        articles once each, and index the batch with one incremental build; each URL's outcome in order, and
+        the build's report (None when nothing changed). A failed build puts the corpus back as it was."""
         if self._building:
             raise BuildRunning
-        fetched = await asyncio.to_thread(fetch_all, urls,
-                                          progress=lambda done, total: progress.update(FETCHING, done, total))
+        fetched: list[Extracted | PageRefused] = []
+        for url in urls:
+            fetched.append(await self._harvest(_fetch_page, url))
+            progress.update(FETCHING, len(fetched), len(urls))
         return await self._exclusive(lambda: self._store_and_build(progress, fetched))
 
     async def poll_feeds(self, interval: timedelta, progress: Progress | None = None) -> list[FeedHarvest]:
@@ -243,15 +243,19 @@ class Service:
             raise BuildRunning
         now = datetime.now(UTC)
         with poll_lock(self.index_dir):
-            try:
-                harvests = await asyncio.get_running_loop().run_in_executor(self._harvest_executor(), _harvest_feeds,
-                                                                            self.index_dir, now)
-            except BrokenProcessPool:  # the worker died (killed, out of memory): the next poll starts another
-                self._harvester = None
-                raise
+            harvests = await self._harvest(_harvest_feeds, self.index_dir, now)
             await self._exclusive(lambda: self._store_feed_articles(progress or Progress(), harvests))
             await asyncio.to_thread(_record_feeds, self.index_dir, harvests, now, interval)
         return harvests
+
+    async def _harvest(self, work: Callable[..., T], *args: object) -> T:
+        """`work(*args)` in the harvest worker. BrokenProcessPool when the worker died (killed, out of memory):
+        the next call starts another."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._harvest_executor(), work, *args)
+        except BrokenProcessPool:
+            self._harvester = None
+            raise
 
     def _harvest_executor(self) -> Executor:
         if self._harvester is None:
@@ -406,6 +410,16 @@ def _harvest_feeds(index_dir: Path, now: datetime) -> list[FeedHarvest]:
     from newsbot.corpus.web.feed_poll import harvest
 
     return harvest(FeedState(index_dir), now)
+
+
+def _fetch_page(url: str) -> Extracted | PageRefused:
+    """An admin's link fetched and extracted, in the harvest worker; a refusal is returned, not raised."""
+    from newsbot.corpus.web.ingest import PageRefused, fetch_article
+
+    try:
+        return fetch_article(url)
+    except PageRefused as refused:
+        return refused
 
 
 def _record_feeds(index_dir: Path, harvests: Sequence[FeedHarvest], now: datetime, interval: timedelta) -> None:

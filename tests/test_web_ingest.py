@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import functools
 import json
+import pickle
 import time
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -467,6 +469,14 @@ async def test_add_urls_stores_and_indexes_the_batch_in_order(site: LocalSite, s
     assert hits and "5,400" in hits[0].text
     again, report = await service.add_urls(urls[:1], progress)
     assert again[0].status == "unchanged" and report is None
+    # fetched and extracted in the harvest worker process, never on a thread of the bot's (extraction holds the GIL)
+    assert isinstance(service._harvester, ProcessPoolExecutor)
+
+
+def test_a_refusal_comes_back_whole_from_the_worker_process() -> None:
+    refused = pickle.loads(pickle.dumps(ingest.PageRefused("https://example.org/a", "HTTP 404 Not Found")))
+    assert (refused.url, refused.reason, str(refused)) == ("https://example.org/a", "HTTP 404 Not Found",
+                                                          "https://example.org/a: HTTP 404 Not Found")
 
 
 async def test_add_urls_whose_build_fails_leaves_the_corpus_as_it_was(

@@ -44,6 +44,10 @@ class PageRefused(Exception):
         self.reason = reason
         super().__init__(f"{url}: {reason}")
 
+    def __reduce__(self) -> tuple[type[PageRefused], tuple[str, str]]:
+        """Rebuilt from its URL and reason when it comes back from the bot's harvest worker process."""
+        return PageRefused, (self.url, self.reason)
+
 
 def fetch_article(url: str, *, allow_private: bool | None = None) -> Extracted:
     """Fetch `url` and extract its article; PageRefused (nothing stored) when it gives none.
