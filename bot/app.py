@@ -126,7 +126,7 @@ class Handlers:
         self.locks = SharedLocks(shared, lease_seconds=settings.replica_lease_seconds) if shared else None
         self.feedback = FeedbackStore(service.index_dir / FEEDBACK_FILE)
         self.feed_interval = settings.feed_interval
-        self._seen_updates: OrderedDict[int, None] = OrderedDict()
+        self._seen_updates: OrderedDict[int, bool] = OrderedDict()  # update id -> marked done
 
     def register(self, application: Application) -> None:
         """Every handler of group 0 goes through the rate limit (`_limited`), so no command can be flooded."""
@@ -156,7 +156,7 @@ class Handlers:
         if update.update_id in self._seen_updates or (self.journal and not await self.journal.claim(update.update_id)):
             log.info("update %s was delivered again; ignoring the repeat", update.update_id)
             raise ApplicationHandlerStop
-        self._seen_updates[update.update_id] = None
+        self._seen_updates[update.update_id] = False
         if len(self._seen_updates) > 10_000:
             self._seen_updates.popitem(last=False)
         if update.message is not None and for_another_bot(update.message, context.bot.username):
@@ -457,8 +457,14 @@ class Handlers:
         return sent
 
     async def _done(self, update: Update) -> None:
+        """Tell the journal the update is answered, once: its final reply and the end of its handler both say
+        so (with Redis, each telling is a round trip)."""
+        if self._seen_updates.get(update.update_id):
+            return
         if self.journal:
             await self.journal.done(update.update_id)
+        if update.update_id in self._seen_updates:
+            self._seen_updates[update.update_id] = True
 
 
 def _checked_feed(url: str) -> tuple[str, int]:

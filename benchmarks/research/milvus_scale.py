@@ -176,9 +176,9 @@ NODE_MEMORY_GB, NODE_CORES = 64, 16  # one query node
 USABLE = 0.6  # share of a node's memory or cores planned for, the rest headroom for peaks, compaction, reloads
 SCALAR_BYTES = 250  # per sentence in scalar fields: text (~150 B in SQuAD dev), offsets, ids, article keys
 HNSW_BYTES = 4 * 384 + 2 * 16 * 4 + 64  # float32 vector, level-0 links at M=16, upper levels: FAISS's layout
-# Redis calls per message (each a command or a short Lua script): the update journal's received, claim and two done
-# marks (bot.shared_journal), the rate limit (one script), the user's turn taken and released (bot.locks)
-REDIS_COMMANDS = 7
+# Redis calls per message (each a command or a short Lua script): the update journal's received, claim and done
+# mark (bot.shared_journal), the rate limit (one script), the user's turn taken and released (bot.locks)
+REDIS_COMMANDS = 6
 REDIS_OPS_PER_CORE = 100_000  # simple commands a second one Redis core serves (redis-benchmark order of magnitude)
 # how long an answered update is remembered, and what its done mark holds in Redis: 161 B measured by
 # `python -m benchmarks.research.shared_journal_cost`

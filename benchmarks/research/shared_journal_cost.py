@@ -1,5 +1,5 @@
 """What the update journal in Redis (bot.shared_journal) costs per update: the time of its calls for one
-update as the bot makes them (received, claim, done twice), one after another on one connection, and the
+update as the bot makes them (received, claim, done), one after another on one connection, and the
 Redis memory a done mark holds for its hour (the figure behind DONE_SECONDS's comment).
 
 Usage (from the project root; starts a throwaway redis-server, which must be installed):
@@ -36,7 +36,6 @@ async def measure(url: str, folder: Path, updates: int) -> tuple[float, float]:
     for update_id in range(updates):
         await journal.received([_question(update_id)])
         await journal.claim(update_id)
-        await journal.done(update_id)  # the final reply marks it done, and so does the handler after it
         await journal.done(update_id)
     seconds = (time.perf_counter() - start) / updates
     grown = (await state.client.info("memory"))["used_memory"] - before
