@@ -43,8 +43,9 @@ class SharedState:
     """One Redis client for a bot, its keys prefixed by the bot's id (update ids and users are per bot), and
     the outage bookkeeping every use of it shares."""
 
-    def __init__(self, url: str, bot_id: str, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.client = aioredis.Redis.from_url(url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
+    def __init__(self, url: str, bot_id: str, *, clock: Callable[[], float] = time.monotonic,
+                 timeout: float = TIMEOUT) -> None:
+        self.client = aioredis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
         self.prefix = f"newsbot:{bot_id}:"
         self._where = redacted(url)
         self._clock = clock

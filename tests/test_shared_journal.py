@@ -36,7 +36,7 @@ class Member:
     """One replica's view: its Redis connection, its presence (renewed by hand here), its journal."""
 
     def __init__(self, url: str, folder: Path, name: str) -> None:
-        self.state = SharedState(url, BOT_ID)
+        self.state = SharedState(url, BOT_ID, timeout=10)  # races are the point, not a slow machine's timeouts
         self.replica = Replica(self.state, WEBHOOK, lease_seconds=LEASE)
         self.file = UpdateJournal(folder / f"{name}.jsonl")
         self.journal = SharedJournal(self.state, self.replica, self.file)
