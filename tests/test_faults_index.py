@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import resource
 import shutil
 import signal
 import stat
@@ -119,16 +118,22 @@ def _stray(index_dir: Path) -> list[str]:
     return found
 
 
+# The limit is set by a wrapper that then execs newsbot, not by a preexec_fn: that forks this test process, whose
+# gRPC threads (left by the Milvus Lite tests) restart in the child and can abort it before it execs.
+_WITH_FILE_SIZE_LIMIT = ("import os, resource, sys; hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]; "
+                         "resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[1]), hard)); "
+                         "os.execv(sys.argv[2], sys.argv[2:])")
+
+
 def _newsbot(*args: str, timeout: float = 60,
              file_size_limit: int | None = None) -> tuple[subprocess.CompletedProcess[str], float]:
     """`newsbot ARGS --model hashing` in its own process, which must end within `timeout` seconds."""
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
-
+    command = [sys.executable, "-m", "newsbot.bot", *args, "--model", "hashing"]
+    if file_size_limit is not None:
+        command = [sys.executable, "-c", _WITH_FILE_SIZE_LIMIT, str(file_size_limit), *command]
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "newsbot.bot", *args, "--model", "hashing"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                          preexec_fn=limit if file_size_limit is not None else None)
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     return done, time.monotonic() - started
 
 
