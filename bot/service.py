@@ -118,6 +118,8 @@ class Service:
         self.max_age_days = max_age_days  # NEWSBOT_MAX_ARTICLE_AGE_DAYS, applied by every build
         self._queries = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="newsbot-query")
         self._builds = ThreadPoolExecutor(1, thread_name_prefix="newsbot-build")
+        # Its own thread: a slow check (a Milvus server loading a new version) must not hold up a /reindex.
+        self._store_checks = ThreadPoolExecutor(1, thread_name_prefix="newsbot-store-check")
         self._harvester: Executor | None = None  # where feed polls and /add URL fetch (HARVEST_IN_PROCESS)
         self._building = False
         self._pending: list[tuple[str, int, tuple[str, ...], asyncio.Future[Answer]]] = []
@@ -291,6 +293,7 @@ class Service:
     def close(self) -> None:
         self._queries.shutdown(wait=True, cancel_futures=True)
         self._builds.shutdown(wait=True, cancel_futures=True)
+        self._store_checks.shutdown(wait=True, cancel_futures=True)
         if self._harvester is not None:
             self._stop_harvest(self._harvester)
         self._retriever.close()
@@ -303,7 +306,7 @@ class Service:
         if self._building:
             return False
         current = self._retriever
-        opened = await asyncio.get_running_loop().run_in_executor(self._builds, self._open_if_newer, current)
+        opened = await asyncio.get_running_loop().run_in_executor(self._store_checks, self._open_if_newer, current)
         if opened is None:
             return False
         if self._retriever is not current:  # a build swapped in the store's version meanwhile
@@ -382,7 +385,7 @@ class Service:
 
     def _open_if_newer(self, current: Retriever) -> Retriever | None:
         """The store's current version opened as `current` was (its model; its threshold, or None: the new
-        size's default), or None when `current` holds it already. Blocking: on the build thread."""
+        size's default), or None when `current` holds it already. Blocking: on the store check thread."""
         revision = current_revision(self.store, self.index_dir)
         if revision is None or revision == current.version_dir.name:
             return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -137,6 +138,33 @@ async def test_a_check_skips_while_a_build_runs_and_the_build_swaps_in_the_newes
         assert service.retriever.version_dir == report.version
         assert not await service.follow_store()  # the build's version is the current one: nothing to swap
     finally:
+        service.close()
+
+
+async def test_a_slow_store_check_does_not_hold_up_a_reindex(tmp_path: Path, corpus_dir: Path) -> None:
+    service = await open_service(corpus_dir, tmp_path / "index", "", embedder=HashingEmbedder())
+    entered, released, calls = threading.Event(), threading.Event(), []
+    open_if_newer = service._open_if_newer
+
+    def slow_open_if_newer(current: object) -> object:  # the check's call: a Milvus server loading for seconds
+        calls.append(current)
+        if len(calls) == 1:
+            entered.set()
+            released.wait(30)
+        return open_if_newer(current)
+
+    service._open_if_newer = slow_open_if_newer  # type: ignore[method-assign]
+    try:
+        (corpus_dir / "llamas.txt").write_text(LLAMAS, encoding="utf-8")
+        check = asyncio.create_task(service.follow_store())
+        assert await asyncio.to_thread(entered.wait, 10)  # the check is under way, and stuck
+        report = await asyncio.wait_for(service.reindex(Progress()), timeout=20)
+        assert not check.done() and service.retriever.version_dir == report.version
+        assert "Eleven llamas" in (await service.answer(LLAMA_QUESTION, 1)).hits[0].text
+        released.set()
+        assert not await check  # the build's version is current already: nothing to swap
+    finally:
+        released.set()
         service.close()
 
 
